@@ -1,0 +1,154 @@
+//! Turns lalrpop's parse errors into [`Diagnostic`]s with stable codes, readable "expected …"
+//! lists and "did you mean" help, and drops the cascades a single typo causes: after an error the
+//! parser resynchronises, and an error right at the resync point is the same mistake seen twice.
+//!
+//! Syntax codes: J0001 unexpected token, J0002 unexpected end of file, J0003 invalid character or
+//! malformed literal, J0004 unterminated string, J0005 invalid literal value, J0006 template
+//! error, J0007 bad escape, J0008 header clause after steps, J0009 unexpected word,
+//! J0010 interpolation in a plain string.
+
+use crate::build::UserError;
+use crate::lexer::{Spanned, Token, KEYWORDS, STEP_KEYWORDS};
+use journey_diagnostics::{suggest, Diagnostic, FileId, Span};
+use lalrpop_util::{ErrorRecovery, ParseError};
+
+type Recovery<'src> = ErrorRecovery<usize, Token<'src>, UserError>;
+
+pub fn to_diagnostics<'src>(
+    file: FileId,
+    source: &str,
+    tokens: &[Spanned<'src>],
+    token_starts: &[usize],
+    recovered: Vec<Recovery<'src>>,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    // Token index up to which the last syntax error's recovery reached.
+    let mut resume: Option<usize> = None;
+    for recovery in recovered {
+        let location = match &recovery.error {
+            ParseError::User { error } => {
+                out.push(user_diagnostic(file, error));
+                continue;
+            }
+            ParseError::InvalidToken { location } | ParseError::UnrecognizedEof { location, .. } => *location,
+            ParseError::UnrecognizedToken { token, .. } | ParseError::ExtraToken { token } => token.0,
+        };
+        let index = token_starts.partition_point(|start| *start < location);
+        let is_cascade = resume.is_some_and(|r| index <= r + 1);
+        let dropped_end = recovery.dropped_tokens.last().map(|(start, _, _)| token_starts.partition_point(|s| s < start));
+        resume = Some(dropped_end.unwrap_or(index).max(index));
+        if is_cascade {
+            continue;
+        }
+        out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
+    }
+    journey_diagnostics::sort(&mut out);
+    out
+}
+
+fn user_diagnostic(file: FileId, error: &UserError) -> Diagnostic {
+    let mut diagnostic =
+        Diagnostic::error(error.code, error.message.clone(), Span::new(file, error.start, error.end)).with_label(error.label.clone());
+    diagnostic.help = error.help.clone();
+    diagnostic
+}
+
+fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: usize, error: ParseError<usize, Token<'_>, UserError>) -> Diagnostic {
+    match error {
+        ParseError::InvalidToken { location } => {
+            Diagnostic::error("J0003", "invalid token", Span::new(file, location, location + 1)).with_label("not valid here")
+        }
+        ParseError::UnrecognizedEof { location, expected } => {
+            let end = source.len().max(location);
+            Diagnostic::error("J0002", "unexpected end of file", Span::new(file, end, end))
+                .with_label(format!("expected {}", describe_expected(&expected)))
+                .with_help(eof_help(&expected))
+        }
+        ParseError::ExtraToken { token: (l, token, r) } => {
+            Diagnostic::error("J0001", format!("unexpected {}", token.describe()), Span::new(file, l, r)).with_label("nothing more was expected here")
+        }
+        ParseError::UnrecognizedToken { token: (l, Token::Error, r), .. } => lexical_error(file, source, l, r),
+        ParseError::UnrecognizedToken { token: (l, token, r), expected } => {
+            let span = Span::new(file, l, r);
+            let mut diagnostic = Diagnostic::error("J0001", format!("unexpected {}", token.describe()), span)
+                .with_label(format!("expected {}", describe_expected(&expected)));
+            diagnostic.help = typo_help(tokens, index, &token, &expected);
+            diagnostic
+        }
+        ParseError::User { error } => user_diagnostic(file, &error),
+    }
+}
+
+fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
+    let text = source.get(l..r).unwrap_or("");
+    let span = Span::new(file, l, r);
+    if text.starts_with('"') {
+        return Diagnostic::error("J0004", "unterminated string", span)
+            .with_label("this string has no closing quote on its line")
+            .with_help("close it with `\"`; inside `{…}` every `{` needs its `}` and every quote its pair");
+    }
+    if text.starts_with(|c: char| c.is_ascii_digit()) {
+        return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+            .with_label("not a number, duration, date, instant or time of day")
+            .with_help("durations are written `30s`, `15m`, `2d` or `1d 12h`; instants `2026-12-01T09:00:00Z`; dates `2026-12-01`; times of day `09:00`");
+    }
+    let shown: String = text.chars().take(1).collect();
+    Diagnostic::error("J0003", format!("unexpected character `{shown}`"), span)
+        .with_label("not part of the language")
+        .with_help("comments start with `//`; strings are written in double quotes")
+}
+
+fn terminal_name(expected: &str) -> Option<String> {
+    Some(match expected {
+        "Ident" => "a name".into(),
+        "Str" => "a string".into(),
+        "Int" => "an integer".into(),
+        "Float" => "a number".into(),
+        "Percent" => "a percentage".into(),
+        "Duration" => "a duration".into(),
+        "Date" => "a date".into(),
+        "Instant" => "an instant".into(),
+        "Clock" => "a time of day".into(),
+        "ErrorToken" => return None,
+        quoted => format!("`{}`", quoted.trim_matches('"').replace("\\\"", "\"")),
+    })
+}
+
+fn describe_expected(expected: &[String]) -> String {
+    let names: Vec<String> = expected.iter().filter_map(|e| terminal_name(e)).collect();
+    match names.len() {
+        0 => "something else".into(),
+        1 => names[0].clone(),
+        n if n <= 8 => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
+        _ => format!("one of {}, …", names[..8].join(", ")),
+    }
+}
+
+fn eof_help(expected: &[String]) -> String {
+    if expected.iter().any(|e| e == "\"}\"") {
+        "a `{` above is never closed: add the missing `}`".into()
+    } else {
+        "the file ends in the middle of a declaration".into()
+    }
+}
+
+/// "did you mean" for a misspelt keyword: either the unexpected word itself (`withn 3d`), or the
+/// word before it when the parser took it for a step label (`sned welcome_1`).
+fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> Option<String> {
+    let keywords_expected: Vec<&str> =
+        expected.iter().map(|e| e.trim_matches('"')).filter(|e| KEYWORDS.iter().any(|(k, _)| k == e)).collect();
+    if let Token::Ident(word) = token {
+        if let Some(s) = suggest(word, keywords_expected.iter().copied()) {
+            return Some(format!("did you mean `{s}`?"));
+        }
+    }
+    if expected.len() == 1 && expected[0] == "\":\"" && index > 0 {
+        if let Some((_, Token::Ident(word), _)) = tokens.get(index - 1) {
+            return Some(match suggest(word, STEP_KEYWORDS.iter().copied()) {
+                Some(s) => format!("`{word}` is not a step: did you mean `{s}`?"),
+                None => format!("`{word}` is read as a step label (`{word}: …`); steps start with {}", STEP_KEYWORDS.join(", ")),
+            });
+        }
+    }
+    None
+}

@@ -59,10 +59,11 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
             Diagnostic::error("J0003", "invalid token", Span::new(file, location, location + 1)).with_label("not valid here")
         }
         ParseError::UnrecognizedEof { location, expected } => {
-            let end = source.len().max(location);
-            Diagnostic::error("J0002", "unexpected end of file", Span::new(file, end, end))
+            let end = location.min(source.len().max(location));
+            let what = if source.get(location..location + 1) == Some("}") { "unexpected end of interpolation" } else { "unexpected end of file" };
+            Diagnostic::error("J0002", what, Span::new(file, end, end))
                 .with_label(format!("expected {}", describe_expected(&expected)))
-                .with_help(eof_help(&expected))
+                .with_help(if what.ends_with("interpolation") { "the expression inside `{…}` is incomplete".to_string() } else { eof_help(&expected) })
         }
         ParseError::ExtraToken { token: (l, token, r) } => {
             Diagnostic::error("J0001", format!("unexpected {}", token.describe()), Span::new(file, l, r)).with_label("nothing more was expected here")
@@ -137,6 +138,9 @@ fn eof_help(expected: &[String]) -> String {
 fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> Option<String> {
     let keywords_expected: Vec<&str> =
         expected.iter().map(|e| e.trim_matches('"')).filter(|e| KEYWORDS.iter().any(|(k, _)| k == e)).collect();
+    if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
+        return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
     if let Token::Ident(word) = token {
         if let Some(s) = suggest(word, keywords_expected.iter().copied()) {
             return Some(format!("did you mean `{s}`?"));

@@ -94,9 +94,10 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 }
 
 /// The closest candidate to a misspelt name ("did you mean"), if one is close enough: at most a
-/// third of the name's length in edits (and at least one).
+/// third of the name's length in edits (at least one; names under three characters get none).
 pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let length = name.chars().count();
+    let limit = if length < 3 { 0 } else { (length / 3).max(1) };
     candidates
         .into_iter()
         .filter(|c| *c != name)

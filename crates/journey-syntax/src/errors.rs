@@ -137,7 +137,7 @@ fn eof_help(expected: &[String]) -> String {
 /// word before it when the parser took it for a step label (`sned welcome_1`).
 fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> Option<String> {
     let keywords_expected: Vec<&str> =
-        expected.iter().map(|e| e.trim_matches('"')).filter(|e| KEYWORDS.iter().any(|(k, _)| k == e)).collect();
+        expected.iter().map(|e| e.trim_matches('"')).filter(|e| e.starts_with(|c: char| c.is_ascii_alphabetic()) && KEYWORDS.iter().any(|(k, _)| k == e)).collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
     }

@@ -1,0 +1,57 @@
+//! Property tests: no input, however broken, panics the lexer or the parser, and every
+//! diagnostic points inside the file it was found in.
+
+use journey_syntax::{parse, FileId};
+use proptest::prelude::*;
+
+fn example_sources() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut paths: Vec<_> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    paths.sort();
+    paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
+}
+
+fn assert_sane(source: &str) {
+    let (_module, diagnostics) = parse(FileId(0), source);
+    for d in diagnostics {
+        assert!(d.primary.span.end as usize <= source.len(), "span {:?} past end of {} bytes", d.primary.span, source.len());
+        assert!(d.primary.span.start <= d.primary.span.end);
+        assert!(!d.message.is_empty());
+    }
+}
+
+/// Fragments of the language, so random inputs get deep into the grammar instead of failing at
+/// the first character.
+const PIECES: &[&str] = &[
+    "journey", "j", "{", "}", "(", ")", "[", "]", "send", "m", "wait", "until", "for", "within", "1d 12h", "3d", "has",
+    "where", "since", "entry", "on", "when", "at", "every", "year", "contact", ".", "score", ">=", "50", "and", "or",
+    "not", "??", "\"s {x} \"", "\"{if a}b{else}c{end}\"", "\"{", "}\"", "if", "else", "match", "=>", "_", "split",
+    "30%", "experiment", "exit", "test", "expect", "run", "2026-01-05T10:00:00Z", "09:00", "2026-01-05", ":", ",", "?",
+    "message", "email", "event", "policy", "cap", "per", "\\", "$", "\n", " ", "//c\n", "///d\n", "-", "->", "migrate",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, .. ProptestConfig::default() })]
+
+    #[test]
+    fn arbitrary_text_never_panics(source in "\\PC{0,200}") {
+        assert_sane(&source);
+    }
+
+    #[test]
+    fn arbitrary_token_soup_never_panics(pieces in proptest::collection::vec(proptest::sample::select(PIECES), 0..80)) {
+        assert_sane(&pieces.join(" "));
+    }
+
+    #[test]
+    fn mutated_examples_never_panic(file in 0usize..6, cut in any::<prop::sample::Index>(), len in 0usize..40, insert in proptest::sample::select(PIECES)) {
+        let sources = example_sources();
+        let source = &sources[file % sources.len()];
+        let mut at = cut.index(source.len().max(1));
+        while !source.is_char_boundary(at) { at -= 1; }
+        let mut end = (at + len).min(source.len());
+        while !source.is_char_boundary(end) { end -= 1; }
+        let mutated = format!("{}{}{}", &source[..at], insert, &source[end..]);
+        assert_sane(&mutated);
+    }
+}

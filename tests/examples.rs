@@ -12,11 +12,27 @@ fn load() -> ParsedProject {
 }
 
 #[test]
-fn examples_parse_cleanly() {
+fn examples_check_cleanly_without_warnings() {
     let project = load();
     assert!(project.modules.len() >= 6);
-    let rendered = journey_diagnostics::render_terminal(&project.sources, &project.diagnostics, false);
-    assert!(project.diagnostics.is_empty(), "{rendered}");
+    let checked = journey_check::check(&project);
+    let all = journey_check::all_diagnostics(&project, &checked);
+    let rendered = journey_diagnostics::render_terminal(&project.sources, &all, false);
+    assert!(all.is_empty(), "{rendered}");
+    assert!(checked.program.journeys.len() >= 5);
+}
+
+#[test]
+fn step_ids_are_labels_or_preorder_positions() {
+    let project = load();
+    let checked = journey_check::check(&project);
+    let welcome = checked.program.journeys.iter().find(|j| j.name.as_str() == "welcome").unwrap_or_else(|| panic!("no welcome"));
+    let mut ids = Vec::new();
+    journey_check::inventory::walk_steps(&welcome.body, &mut |s| ids.push(s.id.as_str()));
+    assert_eq!(
+        ids,
+        ["intro", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18"]
+    );
 }
 
 fn visit_steps(steps: &[journey_syntax::ast::Step], seen: &mut BTreeSet<&'static str>) {

@@ -29,6 +29,8 @@ pub fn run_fixture_dir(dir: &str, diagnose: impl Fn(&str, &str) -> (SourceMap, V
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", root.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "journey"))
+        // `_name.journey` files are shared inputs, not fixtures.
+        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('_')))
         .collect();
     entries.sort();
     assert!(!entries.is_empty(), "no fixtures in {}", root.display());

@@ -47,7 +47,8 @@ pub fn run(args: Args) -> u8 {
             return exit::USAGE;
         }
     };
-    let mut diagnostics: Vec<Diagnostic> = project.diagnostics.clone();
+    let checked = journey_check::check(&project);
+    let mut diagnostics: Vec<Diagnostic> = journey_check::all_diagnostics(&project, &checked);
     if args.deny_warnings {
         for d in &mut diagnostics {
             d.severity = Severity::Error;

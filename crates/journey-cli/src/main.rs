@@ -2,6 +2,7 @@
 //! arguments (clap) and calls into the library crates; everything testable lives there.
 
 mod check;
+mod inventory;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Parse and check a project; print diagnostics (exit 1 on errors).
     Check(check::Args),
+    /// Content inventory: every message, its channel, where it is sent; missing and unused ones.
+    Inventory(inventory::Args),
 }
 
 /// Exit codes shared by every subcommand (RUNTIME.md §1).
@@ -33,6 +36,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check::run(args),
+        Command::Inventory(args) => inventory::run(args),
     };
     ExitCode::from(code)
 }

@@ -96,3 +96,35 @@ fn no_paths_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("PATH"), "{}", stderr(&out));
 }
+
+#[test]
+fn inventory_lists_messages_and_content_gaps() {
+    let out = journey(&["inventory", "examples"], &repo());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("welcome_1           email    welcome/intro"), "{text}");
+    assert!(text.contains("csat_followup       email*   support_followup/s2"), "{text}");
+    assert!(text.contains("content gaps: none"), "{text}");
+
+    let dir = temp_project(
+        "inventory",
+        &[("p.journey", "event e {}\nmessage a sms { body \"x\" }\nmessage b sms { body \"y\" }\njourney j { entry on e  send a  send c }\n")],
+    );
+    let out = journey(&["inventory", "--format", "json", "p.journey"], &dir);
+    assert_eq!(out.status.code(), Some(1), "a content gap fails like a compile error");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(report["missing"][0]["message"], "c");
+    assert_eq!(report["missing"][0]["sent_by"], "j/s2");
+    assert_eq!(report["unused"], serde_json::json!(["b"]));
+    assert_eq!(report["messages"][0]["sent_by"], serde_json::json!(["j/s1"]));
+}
+
+#[test]
+fn deny_warnings_turns_warnings_into_failures() {
+    let dir = temp_project("warn", &[("w.journey", "event e {}\nmessage unused sms { body \"x\" }\n")]);
+    let out = journey(&["check", "w.journey"], &dir);
+    assert_eq!(out.status.code(), Some(0), "warnings alone pass");
+    assert!(stderr(&out).contains("warning[J0205]: message `unused` is never sent"), "{}", stderr(&out));
+    let out = journey(&["check", "--deny-warnings", "w.journey"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+}

@@ -1,0 +1,246 @@
+//! Semantic analysis of a parsed project: name resolution across files, types (LANGUAGE.md §2),
+//! logic validation (§6), and lowering to the typed IR in [`ir`] that code generation consumes.
+//!
+//! The checker is one struct over the immutable parsed modules. It collects every error and keeps
+//! going: an expression that fails gets the `Error` type, which is compatible with everything, so
+//! one mistake yields one diagnostic. Passes:
+//! 1. **declare** — every named declaration gets an id (duplicates reported with both places);
+//! 2. **resolve** — attribute and event-field types, policy, journeys (clauses and steps, with
+//!    message templates checked at each `send` in that journey's context), tests;
+//! 3. **lint** — project-wide warnings (unused messages, unreachable caps, enroll cycles, …).
+//!
+//! Codes: J01xx errors, J02xx warnings; see docs/diagnostics.md.
+
+mod declare;
+mod expr;
+pub mod inventory;
+pub mod ir;
+mod journey;
+mod lints;
+mod message;
+mod testblock;
+pub mod types;
+
+use ir::*;
+use journey_diagnostics::{Diagnostic, SourceMap, Span};
+use journey_syntax::project::ParsedProject;
+use journey_syntax::{ast, Symbol};
+use std::collections::HashMap;
+use types::Type;
+
+/// A declaration, for the editor: hover text and go-to-definition targets.
+#[derive(Clone, Debug)]
+pub struct Definition {
+    pub name: Symbol,
+    pub kind: DefKind,
+    pub span: Span,
+    /// One-line signature shown on hover (`email: string`, `message welcome_1 email`).
+    pub detail: String,
+    pub doc: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DefKind {
+    Attribute,
+    Enum,
+    Variant,
+    Event,
+    EventField,
+    Message,
+    Audience,
+    Webhook,
+    Journey,
+    Step,
+    Goal,
+    Experiment,
+}
+
+/// A use of a declared name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reference {
+    pub span: Span,
+    /// Index into [`Checked::definitions`].
+    pub definition: usize,
+}
+
+/// The result of checking a project. `program` is complete even when there are errors (failed
+/// parts are `Error` nodes); only a project without errors may be compiled.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    pub definitions: Vec<Definition>,
+    pub references: Vec<Reference>,
+    /// Type of every checked expression, by span (for hover).
+    pub expr_types: Vec<(Span, String)>,
+    /// Every `send`: journey, step id, message name and the step's span (content inventory).
+    pub sends: Vec<SendSite>,
+}
+
+#[derive(Clone, Debug)]
+pub struct SendSite {
+    pub journey: Symbol,
+    pub step: Symbol,
+    pub message: Symbol,
+    pub span: Span,
+    /// Whether the message is declared.
+    pub declared: bool,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+}
+
+/// Checks a parsed project. Parse diagnostics are not repeated here; callers merge both lists.
+pub fn check(project: &ParsedProject) -> Checked {
+    let mut checker = Checker::new(&project.sources, &project.modules);
+    checker.declare();
+    checker.resolve();
+    checker.lint();
+    checker.finish()
+}
+
+/// Parse diagnostics followed by check diagnostics, sorted and deduplicated.
+pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagnostic> {
+    let mut all = project.diagnostics.clone();
+    all.extend(checked.diagnostics.iter().cloned());
+    journey_diagnostics::sort(&mut all);
+    all
+}
+
+/// Which journey an expression is checked in, and what `event` and `trigger` mean there.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Cx {
+    pub journey: Option<JourneyId>,
+    /// The event `event.*` refers to, when inside a `where` or a matched `wait for` body.
+    pub event: Option<EventId>,
+    pub trigger: Option<EventId>,
+    /// Why `trigger` is unavailable, for the message.
+    pub no_trigger_reason: &'static str,
+    /// `{for x in …}` variables in scope: name, type, slot.
+    pub loop_vars: Vec<(Symbol, Type, u32)>,
+}
+
+pub(crate) struct Checker<'a> {
+    pub sources: &'a SourceMap,
+    pub modules: &'a [ast::Module],
+    pub program: Program,
+    pub diagnostics: Vec<Diagnostic>,
+    pub definitions: Vec<Definition>,
+    pub references: Vec<Reference>,
+    pub expr_types: Vec<(Span, String)>,
+    pub sends: Vec<SendSite>,
+    pub enum_names: Vec<String>,
+    // Name tables.
+    pub attrs: HashMap<Symbol, AttrId>,
+    pub enums: HashMap<Symbol, EnumId>,
+    pub events: HashMap<Symbol, EventId>,
+    pub messages: HashMap<Symbol, MessageId>,
+    pub audiences: HashMap<Symbol, AudienceId>,
+    pub webhooks: HashMap<Symbol, WebhookId>,
+    pub journeys: HashMap<Symbol, JourneyId>,
+    /// Definition index of each declaration, per kind and id.
+    pub def_of: HashMap<(DefKind, u32), usize>,
+    pub journey_decls: Vec<&'a ast::JourneyDecl>,
+    pub message_decls: Vec<&'a ast::MessageDecl>,
+    pub message_sent: Vec<bool>,
+    /// Experiments across the project: name → (span, arm names).
+    pub experiments: HashMap<Symbol, (Span, Vec<Symbol>)>,
+    /// `enroll` edges reached without a wait: (from, to, span of the enroll step).
+    pub enroll_edges: Vec<(JourneyId, JourneyId, Span)>,
+    pub predicate_keys: HashMap<String, PredicateId>,
+    pub next_loop_slot: u32,
+}
+
+impl<'a> Checker<'a> {
+    fn new(sources: &'a SourceMap, modules: &'a [ast::Module]) -> Self {
+        Checker {
+            sources,
+            modules,
+            program: Program::default(),
+            diagnostics: Vec::new(),
+            definitions: Vec::new(),
+            references: Vec::new(),
+            expr_types: Vec::new(),
+            sends: Vec::new(),
+            enum_names: Vec::new(),
+            attrs: HashMap::new(),
+            enums: HashMap::new(),
+            events: HashMap::new(),
+            messages: HashMap::new(),
+            audiences: HashMap::new(),
+            webhooks: HashMap::new(),
+            journeys: HashMap::new(),
+            def_of: HashMap::new(),
+            journey_decls: Vec::new(),
+            message_decls: Vec::new(),
+            message_sent: Vec::new(),
+            experiments: HashMap::new(),
+            enroll_edges: Vec::new(),
+            predicate_keys: HashMap::new(),
+            next_loop_slot: 0,
+        }
+    }
+
+    fn finish(mut self) -> Checked {
+        // The same template checked at several send sites reports the same problem once.
+        let mut seen = std::collections::HashSet::new();
+        self.diagnostics.retain(|d| seen.insert((d.code, d.primary.span, d.message.clone())));
+        journey_diagnostics::sort(&mut self.diagnostics);
+        Checked {
+            program: self.program,
+            diagnostics: self.diagnostics,
+            definitions: self.definitions,
+            references: self.references,
+            expr_types: self.expr_types,
+            sends: self.sends,
+        }
+    }
+
+    pub fn emit(&mut self, diagnostic: Diagnostic) {
+        self.diagnostics.push(diagnostic);
+    }
+
+    pub fn type_name(&self, ty: &Type) -> String {
+        ty.display(&self.enum_names).to_string()
+    }
+
+    pub fn text(&self, span: Span) -> &'a str {
+        self.sources.slice(span)
+    }
+
+    pub fn define(&mut self, kind: DefKind, id: u32, name: Symbol, span: Span, detail: String, doc: Option<String>) -> usize {
+        let index = self.definitions.len();
+        self.definitions.push(Definition { name, kind, span, detail, doc });
+        self.def_of.insert((kind, id), index);
+        index
+    }
+
+    pub fn refer(&mut self, kind: DefKind, id: u32, span: Span) {
+        if let Some(&definition) = self.def_of.get(&(kind, id)) {
+            self.references.push(Reference { span, definition });
+        }
+    }
+
+    /// "did you mean" help over a set of names.
+    pub fn did_you_mean<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
+        journey_diagnostics::suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    }
+
+    /// Reports an unknown name of some kind, with "did you mean" from `candidates`.
+    pub fn unknown(&mut self, code: &'static str, what: &str, ident: ast::Ident, candidates: Vec<Symbol>, fallback_help: Option<String>) {
+        let help = Self::did_you_mean(ident.as_str(), candidates.iter().map(|s| s.as_str())).or(fallback_help);
+        let mut d = Diagnostic::error(code, format!("unknown {what} `{}`", ident.as_str()), ident.span).with_label(format!("no {what} by this name"));
+        d.help = help;
+        self.emit(d);
+    }
+}
+
+/// Keys of a name table, for suggestions.
+pub(crate) fn names<T>(table: &HashMap<Symbol, T>) -> Vec<Symbol> {
+    let mut v: Vec<Symbol> = table.keys().copied().collect();
+    v.sort_by_key(|s| s.as_str());
+    v
+}

@@ -1,0 +1,97 @@
+//! Pass 3: warnings and errors that need the whole project — unused messages, caps no journey
+//! can reach, and `enroll` cycles that run without a wait.
+
+use crate::ir::*;
+use crate::Checker;
+use journey_diagnostics::Diagnostic;
+use std::collections::HashMap;
+
+impl<'a> Checker<'a> {
+    pub(crate) fn lint(&mut self) {
+        self.check_unsent_messages();
+        self.check_caps();
+        self.check_enroll_cycles();
+    }
+
+    fn check_caps(&mut self) {
+        let caps = self.program.policy.caps.clone();
+        for cap in caps {
+            let reachable = self.program.journeys.iter().any(|j| sends_on(&j.body, &self.program, cap.channel));
+            if !reachable {
+                let channel = cap.channel.as_str();
+                self.emit(
+                    Diagnostic::warning("J0206", format!("no journey sends a non-transactional {channel} message: this cap never applies"), cap.span)
+                        .with_label("unreachable cap")
+                        .with_help("remove the cap, or check the channel name"),
+                );
+            }
+        }
+    }
+
+    fn check_enroll_cycles(&mut self) {
+        let mut graph: HashMap<JourneyId, Vec<(JourneyId, journey_diagnostics::Span)>> = HashMap::new();
+        for (from, to, span) in &self.enroll_edges {
+            graph.entry(*from).or_default().push((*to, *span));
+        }
+        let mut reported: Vec<Vec<JourneyId>> = Vec::new();
+        let mut starts: Vec<JourneyId> = graph.keys().copied().collect();
+        starts.sort();
+        for start in starts {
+            let mut path = vec![start];
+            let mut spans = Vec::new();
+            self.find_cycle(&graph, start, &mut path, &mut spans, &mut reported);
+        }
+    }
+
+    fn find_cycle(
+        &mut self,
+        graph: &HashMap<JourneyId, Vec<(JourneyId, journey_diagnostics::Span)>>,
+        start: JourneyId,
+        path: &mut Vec<JourneyId>,
+        spans: &mut Vec<journey_diagnostics::Span>,
+        reported: &mut Vec<Vec<JourneyId>>,
+    ) {
+        let Some(&current) = path.last() else { return };
+        let edges = graph.get(&current).cloned().unwrap_or_default();
+        for (next, span) in edges {
+            if next == start {
+                let mut members = path.clone();
+                members.sort();
+                if reported.contains(&members) {
+                    continue;
+                }
+                reported.push(members);
+                let names: Vec<String> =
+                    path.iter().chain(std::iter::once(&start)).map(|j| format!("`{}`", self.program.journeys[j.0 as usize].name)).collect();
+                let mut d = Diagnostic::error("J0144", format!("`enroll` cycle with no wait: {}", names.join(" → ")), span)
+                    .with_label("closes the cycle")
+                    .with_help("each journey runs up to its first wait before the enrolling one continues; add a wait before one of these `enroll` steps");
+                for s in spans.iter() {
+                    d = d.with_secondary(*s, "enrolls here, before any wait");
+                }
+                self.emit(d);
+            } else if !path.contains(&next) && next > start {
+                path.push(next);
+                spans.push(span);
+                self.find_cycle(graph, start, path, spans, reported);
+                spans.pop();
+                path.pop();
+            }
+        }
+    }
+}
+
+fn sends_on(steps: &[Step], program: &Program, channel: journey_syntax::ast::Channel) -> bool {
+    steps.iter().any(|step| match &step.kind {
+        StepKind::Send { message, .. } => {
+            let m = &program.messages[message.0 as usize];
+            m.channel == channel && !m.transactional
+        }
+        StepKind::WaitEvent { on_event, on_timeout, .. } => sends_on(on_event, program, channel) || sends_on(on_timeout, program, channel),
+        StepKind::WaitCondition { on_met, on_timeout, .. } => sends_on(on_met, program, channel) || sends_on(on_timeout, program, channel),
+        StepKind::If { branches, otherwise } => branches.iter().any(|(_, b)| sends_on(b, program, channel)) || sends_on(otherwise, program, channel),
+        StepKind::Match { arms, .. } => arms.iter().any(|(_, b)| sends_on(b, program, channel)),
+        StepKind::Split { arms } | StepKind::Experiment { arms, .. } => arms.iter().any(|a| sends_on(&a.body, program, channel)),
+        _ => false,
+    })
+}

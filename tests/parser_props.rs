@@ -12,6 +12,13 @@ fn example_sources() -> Vec<String> {
 }
 
 fn assert_sane(source: &str) {
+    // The checker must cope with whatever the parser recovered, too.
+    let mut project = journey_syntax::project::ParsedProject::default();
+    project.add("fuzz.journey".into(), source.to_string());
+    let checked = journey_check::check(&project);
+    for d in &checked.diagnostics {
+        assert!(d.primary.span.end as usize <= source.len(), "check span {:?} past end", d.primary.span);
+    }
     let (_module, diagnostics) = parse(FileId(0), source);
     for d in diagnostics {
         assert!(d.primary.span.end as usize <= source.len(), "span {:?} past end of {} bytes", d.primary.span, source.len());

@@ -107,3 +107,18 @@ impl ParsedProject {
         id
     }
 }
+
+impl ParsedProject {
+    /// Re-parses one file after an edit, keeping every other file's module: what the language
+    /// server does on each change.
+    pub fn replace(&mut self, id: journey_diagnostics::FileId, text: String) {
+        self.sources.replace(id, text);
+        let source = self.sources.get(id).map(|f| f.text.as_str()).unwrap_or("");
+        let (module, diagnostics) = crate::parse(id, source);
+        if let Some(slot) = self.modules.get_mut(id.0 as usize) {
+            *slot = module;
+        }
+        self.diagnostics.retain(|d| d.primary.span.file != id);
+        self.diagnostics.extend(diagnostics);
+    }
+}

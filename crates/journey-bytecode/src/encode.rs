@@ -1,0 +1,121 @@
+//! The `.jbc` framing, shared with state snapshots:
+//!
+//! ```text
+//! offset size  field
+//! 0      4     magic (b"JBC\0" for programs, b"JSN\0" for snapshots)
+//! 4      2     format version, little endian
+//! 6      2     reserved, zero
+//! 8      4     body length in bytes, little endian
+//! 12     4     CRC-32 (IEEE) of the body, little endian
+//! 16     n     body: postcard encoding of the value
+//! ```
+//!
+//! postcard's wire format is stable and documented; the checksum catches truncation and bit rot
+//! before decoding, and decoding never trusts a length it has not checked.
+
+use crate::program::Program;
+use serde::{de::DeserializeOwned, Serialize};
+use std::fmt;
+
+pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER: usize = 16;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    TooShort { len: usize },
+    BadMagic { expected: [u8; 4], found: [u8; 4] },
+    UnsupportedVersion { found: u16, supported: u16 },
+    LengthMismatch { declared: usize, actual: usize },
+    ChecksumMismatch { declared: u32, actual: u32 },
+    Body(String),
+    Invalid(String),
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::TooShort { len } => write!(f, "file is {len} bytes, shorter than the 16-byte header: not a journey file, or truncated"),
+            DecodeError::BadMagic { expected, found } => {
+                write!(f, "wrong magic bytes {found:?} (expected {:?}): not a {} file", expected, String::from_utf8_lossy(&expected[..3]))
+            }
+            DecodeError::UnsupportedVersion { found, supported } => {
+                write!(f, "format version {found} is not supported (this journey reads version {supported}); rebuild it with this journey")
+            }
+            DecodeError::LengthMismatch { declared, actual } => {
+                write!(f, "body is {actual} bytes but the header declares {declared}: the file is truncated or padded")
+            }
+            DecodeError::ChecksumMismatch { declared, actual } => {
+                write!(f, "checksum mismatch (header {declared:08x}, body {actual:08x}): the file is corrupt")
+            }
+            DecodeError::Body(e) => write!(f, "cannot decode the body: {e}"),
+            DecodeError::Invalid(e) => write!(f, "invalid program: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Frames an already-encoded body.
+pub fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER + body.len());
+    out.extend_from_slice(&magic);
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u16.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Checks the header and checksum; returns the body.
+pub fn unframe(magic: [u8; 4], bytes: &[u8]) -> Result<&[u8], DecodeError> {
+    if bytes.len() < HEADER {
+        return Err(DecodeError::TooShort { len: bytes.len() });
+    }
+    let found = [bytes[0], bytes[1], bytes[2], bytes[3]];
+    if found != magic {
+        return Err(DecodeError::BadMagic { expected: magic, found });
+    }
+    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+    if version != FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
+    }
+    let declared = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let body = &bytes[HEADER..];
+    if declared != body.len() {
+        return Err(DecodeError::LengthMismatch { declared, actual: body.len() });
+    }
+    let checksum = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let actual = crc32fast::hash(body);
+    if checksum != actual {
+        return Err(DecodeError::ChecksumMismatch { declared: checksum, actual });
+    }
+    Ok(body)
+}
+
+pub fn encode_value<T: Serialize>(magic: [u8; 4], value: &T) -> Result<Vec<u8>, DecodeError> {
+    let body = postcard::to_stdvec(value).map_err(|e| DecodeError::Body(e.to_string()))?;
+    Ok(frame(magic, &body))
+}
+
+pub fn decode_value<T: DeserializeOwned>(magic: [u8; 4], bytes: &[u8]) -> Result<T, DecodeError> {
+    let body = unframe(magic, bytes)?;
+    let (value, rest) = postcard::take_from_bytes::<T>(body).map_err(|e| DecodeError::Body(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Body(format!("{} trailing bytes after the program", rest.len())));
+    }
+    Ok(value)
+}
+
+/// Encodes a program as a `.jbc` file.
+pub fn encode(program: &Program) -> Result<Vec<u8>, DecodeError> {
+    encode_value(PROGRAM_MAGIC, program)
+}
+
+/// Decodes and verifies a `.jbc` file. Nothing in a program that passes can index out of range.
+pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
+    let program: Program = decode_value(PROGRAM_MAGIC, bytes)?;
+    crate::verify::verify(&program).map_err(DecodeError::Invalid)?;
+    Ok(program)
+}

@@ -1,0 +1,597 @@
+//! Code generation: the checker's typed IR → a [`Program`]. Types are never re-derived here:
+//! every operation was resolved by the checker (`AddTimeDuration`, `IntToFloat`, …), so this is a
+//! straightforward walk that lays out expression code, templates and flattened journey bodies.
+//!
+//! Journeys are emitted in evaluation order (priority, highest first, then declaration order) so
+//! the VM simply iterates them; `enroll`, `in journey` and predicates are remapped accordingly.
+
+use journey_bytecode as bc;
+use journey_bytecode::{Const, ExprRef, Instr, Program, StepOp, TemplateOp};
+use journey_check::ir::{self, ExprKind, Op};
+use journey_check::types::Type;
+use std::collections::HashMap;
+
+struct Gen<'a> {
+    ir: &'a ir::Program,
+    p: Program,
+    strings: HashMap<String, u32>,
+    constants: HashMap<String, u32>,
+    /// IR journey id → program journey index.
+    journey_index: Vec<u32>,
+}
+
+pub use journey_bytecode::fnv1a;
+
+/// Compiles a checked project. Call only when the checker reported no errors.
+pub fn compile(ir: &ir::Program, fingerprint: u64) -> Program {
+    let mut order: Vec<usize> = (0..ir.journeys.len()).collect();
+    order.sort_by_key(|&i| (std::cmp::Reverse(ir.journeys[i].priority), ir.journeys[i].order));
+    let mut journey_index = vec![0u32; ir.journeys.len()];
+    for (position, &i) in order.iter().enumerate() {
+        journey_index[i] = position as u32;
+    }
+    let mut g = Gen {
+        ir,
+        p: Program {
+            strings: Vec::new(),
+            constants: Vec::new(),
+            attributes: ir.attributes.iter().map(|a| field_decl(a.name.as_str(), &a.ty)).collect(),
+            enums: ir.enums.iter().map(|e| bc::EnumDecl { name: e.name.to_string(), variants: e.variants.iter().map(|v| v.to_string()).collect() }).collect(),
+            events: ir
+                .events
+                .iter()
+                .map(|e| bc::EventDecl {
+                    name: e.name.to_string(),
+                    input_name: e.input_name.clone(),
+                    fields: e.fields.iter().map(|(n, t)| field_decl(n.as_str(), t)).collect(),
+                    engagement: match e.engagement {
+                        None => 0,
+                        Some(journey_syntax::ast::EngagementKind::Open) => 1,
+                        Some(journey_syntax::ast::EngagementKind::Click) => 2,
+                    },
+                    source: e.source.map(|s| s.to_string()),
+                })
+                .collect(),
+            messages: ir
+                .messages
+                .iter()
+                .map(|m| bc::MessageDecl {
+                    name: m.name.to_string(),
+                    channel: channel(m.channel),
+                    transactional: m.transactional,
+                    field_names: m.fields.iter().map(|(n, _)| n.to_string()).collect(),
+                })
+                .collect(),
+            audiences: ir.audiences.iter().map(|a| a.name.to_string()).collect(),
+            webhooks: ir.webhooks.iter().map(|w| w.name.to_string()).collect(),
+            predicates: Vec::new(),
+            policy: bc::Policy { timezone: None, quiet_hours: ir.policy.quiet_hours, caps: Vec::new() },
+            journeys: Vec::new(),
+            code: Vec::new(),
+            templates: Vec::new(),
+            loop_slots: 0,
+            fingerprint,
+        },
+        strings: HashMap::new(),
+        constants: HashMap::new(),
+        journey_index,
+    };
+    g.p.policy.caps = ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
+    g.p.policy.timezone = ir.policy.timezone.as_ref().map(|e| g.expr(e));
+    let predicates: Vec<bc::Predicate> = ir
+        .predicates
+        .iter()
+        .map(|pr| bc::Predicate {
+            event: pr.event.0,
+            filter: pr.filter.as_ref().map(|f| g.expr(f)),
+            since_entry_of: pr.since_entry_of.map(|j| g.journey_index[j.0 as usize]),
+        })
+        .collect();
+    g.p.predicates = predicates;
+    for &i in &order {
+        let journey = g.journey(&ir.journeys[i]);
+        g.p.journeys.push(journey);
+    }
+    g.p
+}
+
+fn channel(c: journey_syntax::ast::Channel) -> bc::Channel {
+    match c {
+        journey_syntax::ast::Channel::Email => bc::Channel::Email,
+        journey_syntax::ast::Channel::Sms => bc::Channel::Sms,
+        journey_syntax::ast::Channel::Push => bc::Channel::Push,
+    }
+}
+
+fn value_type(t: &Type) -> bc::ValueType {
+    match t.unwrap_optional() {
+        Type::Bool => bc::ValueType::Bool,
+        Type::Int => bc::ValueType::Int,
+        Type::Float => bc::ValueType::Float,
+        Type::Time => bc::ValueType::Time,
+        Type::Date => bc::ValueType::Date,
+        Type::Duration => bc::ValueType::Duration,
+        Type::Enum(e) => bc::ValueType::Enum(e.0),
+        Type::List(_) => bc::ValueType::ListOfString,
+        _ => bc::ValueType::String,
+    }
+}
+
+fn field_decl(name: &str, t: &Type) -> bc::FieldDecl {
+    bc::FieldDecl { name: name.to_string(), ty: value_type(t), optional: t.is_optional() }
+}
+
+impl Gen<'_> {
+    fn string(&mut self, s: &str) -> u32 {
+        if let Some(&i) = self.strings.get(s) {
+            return i;
+        }
+        let i = self.p.strings.len() as u32;
+        self.p.strings.push(s.to_string());
+        self.strings.insert(s.to_string(), i);
+        i
+    }
+
+    fn constant(&mut self, c: Const) -> u32 {
+        let key = format!("{c:?}");
+        if let Some(&i) = self.constants.get(&key) {
+            return i;
+        }
+        let i = self.p.constants.len() as u32;
+        self.p.constants.push(c);
+        self.constants.insert(key, i);
+        i
+    }
+
+    fn push_const(&mut self, c: Const) {
+        let i = self.constant(c);
+        self.p.code.push(Instr::Const(i));
+    }
+
+    /// Emits an expression followed by `ret`; returns its start.
+    fn expr(&mut self, e: &ir::Expr) -> ExprRef {
+        let start = self.p.code.len() as u32;
+        self.emit(e);
+        self.p.code.push(Instr::Ret);
+        start
+    }
+
+    fn emit(&mut self, e: &ir::Expr) {
+        match &e.kind {
+            ExprKind::Int(v) => self.push_const(Const::Int(*v)),
+            ExprKind::Float(v) => self.push_const(Const::Float(*v)),
+            ExprKind::Str(s) => {
+                let i = self.string(s);
+                self.push_const(Const::Str(i));
+            }
+            ExprKind::Template(t) => {
+                let t = self.template(t);
+                self.p.code.push(Instr::Render(t));
+            }
+            ExprKind::Bool(b) => self.push_const(Const::Bool(*b)),
+            ExprKind::None | ExprKind::Error => self.push_const(Const::None),
+            ExprKind::Duration(s) => self.push_const(Const::Duration(s.saturating_mul(1000))),
+            ExprKind::Instant(ms) => self.push_const(Const::Time(*ms)),
+            ExprKind::Date(d) => self.push_const(Const::Date(*d)),
+            ExprKind::Variant(en, v) => self.push_const(Const::Enum(en.0, *v)),
+            ExprKind::List(items) => {
+                let constant: Option<Vec<u32>> = items
+                    .iter()
+                    .map(|i| match &i.kind {
+                        ExprKind::Str(s) => Some(s.clone()),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+                    .map(|v| v.iter().map(|s| self.string(s)).collect());
+                match constant {
+                    Some(ids) => self.push_const(Const::List(ids)),
+                    None => {
+                        for item in items {
+                            self.emit(item);
+                        }
+                        self.p.code.push(Instr::MakeList(items.len() as u32));
+                    }
+                }
+            }
+            ExprKind::Now => self.p.code.push(Instr::Now),
+            ExprKind::Attr(a) => self.p.code.push(Instr::Attr(a.0)),
+            ExprKind::EventField(_, f) => self.p.code.push(Instr::EventField(*f)),
+            ExprKind::TriggerField(_, f) => self.p.code.push(Instr::TriggerField(*f)),
+            ExprKind::LoopVar(s) => {
+                self.p.loop_slots = self.p.loop_slots.max(s + 1);
+                self.p.code.push(Instr::LoopVar(*s));
+            }
+            ExprKind::Call(b, args) => {
+                for a in args {
+                    self.emit(a);
+                }
+                self.p.code.push(Instr::Call(builtin(*b)));
+            }
+            ExprKind::Not(x) => {
+                self.emit(x);
+                self.p.code.push(Instr::Not);
+            }
+            ExprKind::Neg(x) => {
+                self.emit(x);
+                self.p.code.push(Instr::Neg);
+            }
+            ExprKind::IntToFloat(x) => {
+                self.emit(x);
+                self.p.code.push(Instr::IntToFloat);
+            }
+            ExprKind::Binary(op @ (Op::And | Op::Or | Op::Coalesce), a, b) => {
+                self.emit(a);
+                let jump_at = self.p.code.len();
+                self.p.code.push(match op {
+                    Op::And => Instr::JumpIfFalseKeep(0),
+                    Op::Or => Instr::JumpIfTrueKeep(0),
+                    _ => Instr::JumpIfSome(0),
+                });
+                self.emit(b);
+                let end = self.p.code.len() as u32;
+                self.p.code[jump_at] = match op {
+                    Op::And => Instr::JumpIfFalseKeep(end),
+                    Op::Or => Instr::JumpIfTrueKeep(end),
+                    _ => Instr::JumpIfSome(end),
+                };
+                // The jump lands on the next instruction (always at least `ret`).
+            }
+            ExprKind::Binary(op, a, b) => {
+                self.emit(a);
+                self.emit(b);
+                self.p.code.push(Instr::Bin(binop(*op)));
+            }
+            ExprKind::Has { predicate, within_seconds } => {
+                self.p.code.push(Instr::Has { predicate: predicate.0, within_ms: within_seconds.map_or(-1, |s| s.saturating_mul(1000)) })
+            }
+            ExprKind::Count(p) => self.p.code.push(Instr::Count(p.0)),
+            ExprKind::Last(p) => self.p.code.push(Instr::Last(p.0)),
+            ExprKind::InJourney(j) => self.p.code.push(Instr::InJourney(self.journey_index[j.0 as usize])),
+        }
+    }
+
+    /// Emits a template followed by `end`; returns its start.
+    fn template(&mut self, t: &ir::Template) -> u32 {
+        // Expressions inside are emitted first (into `code`), then the template ops.
+        let mut ops = Vec::new();
+        self.template_ops(t, &mut ops);
+        let start = self.p.templates.len() as u32;
+        for op in ops {
+            self.p.templates.push(match op {
+                TemplateOp::JumpIfFalse(e, t) => TemplateOp::JumpIfFalse(e, t + start),
+                TemplateOp::Jump(t) => TemplateOp::Jump(t + start),
+                TemplateOp::ForStart { slot, list, end } => TemplateOp::ForStart { slot, list, end: end + start },
+                TemplateOp::ForNext { slot, start: s } => TemplateOp::ForNext { slot, start: s + start },
+                other => other,
+            });
+        }
+        self.p.templates.push(TemplateOp::End);
+        start
+    }
+
+    /// Template ops with jump targets relative to the template's start.
+    fn template_ops(&mut self, t: &ir::Template, ops: &mut Vec<TemplateOp>) {
+        for part in &t.parts {
+            match part {
+                ir::TemplatePart::Text(s) => {
+                    let i = self.string(s);
+                    ops.push(TemplateOp::Text(i));
+                }
+                ir::TemplatePart::Value(e) => {
+                    let e = self.expr(e);
+                    ops.push(TemplateOp::Value(e));
+                }
+                ir::TemplatePart::If { branches, otherwise } => {
+                    let mut end_jumps = Vec::new();
+                    for (cond, body) in branches {
+                        let cond = self.expr(cond);
+                        let at = ops.len();
+                        ops.push(TemplateOp::JumpIfFalse(cond, 0));
+                        self.template_ops(body, ops);
+                        end_jumps.push(ops.len());
+                        ops.push(TemplateOp::Jump(0));
+                        let next = ops.len() as u32;
+                        ops[at] = TemplateOp::JumpIfFalse(cond, next);
+                    }
+                    self.template_ops(otherwise, ops);
+                    let end = ops.len() as u32;
+                    for j in end_jumps {
+                        ops[j] = TemplateOp::Jump(end);
+                    }
+                }
+                ir::TemplatePart::For { slot, list, body } => {
+                    self.p.loop_slots = self.p.loop_slots.max(slot + 1);
+                    let list = self.expr(list);
+                    let at = ops.len();
+                    ops.push(TemplateOp::ForStart { slot: *slot, list, end: 0 });
+                    self.template_ops(body, ops);
+                    ops.push(TemplateOp::ForNext { slot: *slot, start: at as u32 + 1 });
+                    let end = ops.len() as u32;
+                    ops[at] = TemplateOp::ForStart { slot: *slot, list, end };
+                }
+            }
+        }
+    }
+
+    fn journey(&mut self, j: &ir::Journey) -> bc::Journey {
+        let entries = j
+            .entries
+            .iter()
+            .map(|e| bc::Entry {
+                kind: match &e.kind {
+                    ir::EntryKind::On(ev) => bc::EntryKind::On(ev.0),
+                    ir::EntryKind::When(c) => bc::EntryKind::When(self.expr(c)),
+                    ir::EntryKind::At(t) => bc::EntryKind::At(self.expr(t)),
+                    ir::EntryKind::Daily { minutes } => bc::EntryKind::Daily { minutes: *minutes },
+                    ir::EntryKind::Weekly { weekday, minutes } => bc::EntryKind::Weekly { weekday: *weekday, minutes: *minutes },
+                    ir::EntryKind::Interval { seconds } => bc::EntryKind::Interval { ms: seconds.saturating_mul(1000) },
+                    ir::EntryKind::Yearly { date, minutes } => bc::EntryKind::Yearly { date: self.expr(date), minutes: *minutes },
+                },
+                filter: e.filter.as_ref().map(|f| self.expr(f)),
+            })
+            .collect();
+        let exits = j.exits.iter().map(|x| bc::ExitOn { event: x.event.0, filter: x.filter.as_ref().map(|f| self.expr(f)) }).collect();
+        let goals = j
+            .goals
+            .iter()
+            .map(|g| bc::Goal {
+                name: g.name.to_string(),
+                kind: match &g.kind {
+                    ir::GoalKind::On { event, filter } => bc::GoalKind::On { event: event.0, filter: filter.as_ref().map(|f| self.expr(f)) },
+                    ir::GoalKind::When(c) => bc::GoalKind::When(self.expr(c)),
+                },
+            })
+            .collect();
+        let mut code = Vec::new();
+        let mut step_ids = Vec::new();
+        self.block(&j.body, &mut code, &mut step_ids);
+        code.push(StepOp::Complete);
+        let since_entry_predicates = j
+            .predicates
+            .iter()
+            .filter(|p| self.ir.predicates[p.0 as usize].since_entry_of.is_some())
+            .map(|p| p.0)
+            .collect();
+        bc::Journey {
+            name: j.name.to_string(),
+            kind: j.kind.map(|k| k.to_string()),
+            entries,
+            reentry: match j.reentry {
+                ir::Reentry::Never => bc::Reentry::Never,
+                ir::Reentry::Always => bc::Reentry::Always,
+                ir::Reentry::AfterSeconds(s) => bc::Reentry::AfterMs(s.saturating_mul(1000)),
+            },
+            exits,
+            goals,
+            limit_ms: j.limit_seconds.map(|s| s.saturating_mul(1000)),
+            holdout: j.holdout,
+            priority: j.priority,
+            version: j.version,
+            migrate: j
+                .migrate
+                .iter()
+                .map(|m| match &m.to {
+                    ir::MigrationTarget::Step(s) => bc::Migration { from: m.from.to_string(), to: Some(s.to_string()), exit_reason: String::new() },
+                    ir::MigrationTarget::Exit(r) => bc::Migration { from: m.from.to_string(), to: None, exit_reason: r.clone() },
+                })
+                .collect(),
+            trigger_event: j.trigger.map(|e| e.0),
+            step_ids,
+            code,
+            since_entry_predicates,
+        }
+    }
+
+    fn block(&mut self, steps: &[ir::Step], code: &mut Vec<StepOp>, ids: &mut Vec<String>) {
+        for step in steps {
+            let s = ids.len() as u32;
+            ids.push(step.id.to_string());
+            match &step.kind {
+                ir::StepKind::Send { message, fields } => {
+                    let fields = fields.iter().map(|(_, t)| self.template(t)).collect();
+                    code.push(StepOp::Send { step: s, message: message.0, fields });
+                }
+                ir::StepKind::Sync { audience, op } => {
+                    code.push(StepOp::Sync { step: s, audience: audience.0, add: *op == journey_syntax::ast::SyncOp::Add })
+                }
+                ir::StepKind::Webhook(w) => code.push(StepOp::Webhook { step: s, webhook: w.0 }),
+                ir::StepKind::Set { attribute, value } => {
+                    let value = self.expr(value);
+                    code.push(StepOp::Set { step: s, attribute: attribute.0, value });
+                }
+                ir::StepKind::Enroll(j) => code.push(StepOp::Enroll { step: s, journey: self.journey_index[j.0 as usize] }),
+                ir::StepKind::WaitDuration { seconds } => code.push(StepOp::WaitDuration { step: s, ms: seconds.saturating_mul(1000) }),
+                ir::StepKind::WaitUntil(e) => {
+                    let at = self.expr(e);
+                    code.push(StepOp::WaitUntil { step: s, at });
+                }
+                ir::StepKind::WaitClock { weekday, minutes } => code.push(StepOp::WaitClock { step: s, weekday: weekday.unwrap_or(7), minutes: *minutes }),
+                ir::StepKind::WaitEvent { event, filter, within_seconds, on_event, on_timeout } => {
+                    let filter = filter.as_ref().map(|f| self.expr(f));
+                    let at = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    self.block(on_event, code, ids);
+                    let jump_end = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    let timeout_at = code.len() as u32;
+                    self.block(on_timeout, code, ids);
+                    let end = code.len() as u32;
+                    code[jump_end] = StepOp::Jump { target: end };
+                    code[at] = StepOp::WaitEvent {
+                        step: s,
+                        event: event.0,
+                        filter,
+                        within_ms: within_seconds.saturating_mul(1000),
+                        on_event: at as u32 + 1,
+                        on_timeout: timeout_at,
+                    };
+                }
+                ir::StepKind::WaitCondition { condition, within_seconds, on_met, on_timeout } => {
+                    let condition = self.expr(condition);
+                    let at = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    self.block(on_met, code, ids);
+                    let jump_end = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    let timeout_at = code.len() as u32;
+                    self.block(on_timeout, code, ids);
+                    let end = code.len() as u32;
+                    code[jump_end] = StepOp::Jump { target: end };
+                    code[at] = StepOp::WaitCondition {
+                        step: s,
+                        condition,
+                        within_ms: within_seconds.saturating_mul(1000),
+                        on_met: at as u32 + 1,
+                        on_timeout: timeout_at,
+                    };
+                }
+                ir::StepKind::If { branches, otherwise } => {
+                    let mut end_jumps = Vec::new();
+                    for (cond, body) in branches {
+                        let condition = self.expr(cond);
+                        let at = code.len();
+                        code.push(StepOp::Jump { target: 0 });
+                        self.block(body, code, ids);
+                        end_jumps.push(code.len());
+                        code.push(StepOp::Jump { target: 0 });
+                        code[at] = StepOp::Branch { step: s, condition, otherwise: code.len() as u32 };
+                    }
+                    self.block(otherwise, code, ids);
+                    let end = code.len() as u32;
+                    for j in end_jumps {
+                        code[j] = StepOp::Jump { target: end };
+                    }
+                }
+                ir::StepKind::Match { scrutinee, arms } => {
+                    let variants = match &scrutinee.ty {
+                        Type::Enum(e) => self.ir.enums[e.0 as usize].variants.len(),
+                        _ => 0,
+                    };
+                    let scrutinee = self.expr(scrutinee);
+                    let at = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    let mut table = vec![u32::MAX; variants];
+                    let mut end_jumps = Vec::new();
+                    for (patterns, body) in arms {
+                        let start = code.len() as u32;
+                        if patterns.is_empty() {
+                            for slot in table.iter_mut().filter(|t| **t == u32::MAX) {
+                                *slot = start;
+                            }
+                        }
+                        for &p in patterns {
+                            if let Some(slot) = table.get_mut(p as usize) {
+                                *slot = start;
+                            }
+                        }
+                        self.block(body, code, ids);
+                        end_jumps.push(code.len());
+                        code.push(StepOp::Jump { target: 0 });
+                    }
+                    let end = code.len() as u32;
+                    for j in end_jumps {
+                        code[j] = StepOp::Jump { target: end };
+                    }
+                    for slot in &mut table {
+                        if *slot == u32::MAX {
+                            *slot = end;
+                        }
+                    }
+                    code[at] = StepOp::Match { step: s, scrutinee, table };
+                }
+                ir::StepKind::Split { arms } | ir::StepKind::Experiment { arms, .. } => {
+                    let at = code.len();
+                    code.push(StepOp::Jump { target: 0 });
+                    let mut arm_ops = Vec::new();
+                    let mut end_jumps = Vec::new();
+                    let mut upper = 0;
+                    for arm in arms {
+                        upper += arm.share;
+                        arm_ops.push(bc::ArmOp { name: arm.name.to_string(), upper, target: code.len() as u32 });
+                        self.block(&arm.body, code, ids);
+                        end_jumps.push(code.len());
+                        code.push(StepOp::Jump { target: 0 });
+                    }
+                    let end = code.len() as u32;
+                    for j in end_jumps {
+                        code[j] = StepOp::Jump { target: end };
+                    }
+                    code[at] = match &step.kind {
+                        ir::StepKind::Experiment { name, .. } => StepOp::Experiment { step: s, name: name.to_string(), arms: arm_ops },
+                        _ => StepOp::Split { step: s, arms: arm_ops },
+                    };
+                }
+                ir::StepKind::Exit { reason } => code.push(StepOp::Exit { step: s, reason: reason.clone() }),
+            }
+        }
+    }
+}
+
+fn builtin(b: ir::Builtin) -> bc::Builtin {
+    use bc::Builtin as B;
+    use ir::Builtin as I;
+    match b {
+        I::Lower => B::Lower,
+        I::Upper => B::Upper,
+        I::ContainsStr => B::ContainsStr,
+        I::ContainsList => B::ContainsList,
+        I::StartsWith => B::StartsWith,
+        I::EndsWith => B::EndsWith,
+        I::LenStr => B::LenStr,
+        I::LenList => B::LenList,
+        I::AbsInt => B::AbsInt,
+        I::AbsFloat => B::AbsFloat,
+        I::MinInt => B::MinInt,
+        I::MaxInt => B::MaxInt,
+        I::MinFloat => B::MinFloat,
+        I::MaxFloat => B::MaxFloat,
+        I::MinTime => B::MinTime,
+        I::MaxTime => B::MaxTime,
+        I::Round => B::Round,
+        I::Floor => B::Floor,
+        I::DateOf => B::DateOf,
+        I::Year => B::Year,
+        I::Month => B::Month,
+        I::Day => B::Day,
+        I::Weekday => B::Weekday,
+        I::Hour => B::Hour,
+        I::YearOfDate => B::YearOfDate,
+        I::MonthOfDate => B::MonthOfDate,
+        I::DayOfDate => B::DayOfDate,
+        I::WeekdayOfDate => B::WeekdayOfDate,
+        I::Format => B::Format,
+        I::Days => B::Days,
+    }
+}
+
+fn binop(op: Op) -> bc::BinOp {
+    use bc::BinOp as B;
+    match op {
+        Op::Eq => B::Eq,
+        Op::Ne => B::Ne,
+        Op::Lt => B::Lt,
+        Op::Le => B::Le,
+        Op::Gt => B::Gt,
+        Op::Ge => B::Ge,
+        Op::InList => B::InList,
+        Op::AddInt => B::AddInt,
+        Op::AddFloat => B::AddFloat,
+        Op::SubInt => B::SubInt,
+        Op::SubFloat => B::SubFloat,
+        Op::MulInt => B::MulInt,
+        Op::MulFloat => B::MulFloat,
+        Op::DivInt => B::DivInt,
+        Op::DivFloat => B::DivFloat,
+        Op::AddTimeDuration => B::AddTimeDuration,
+        Op::SubTimeDuration => B::SubTimeDuration,
+        Op::SubTimeTime => B::SubTimeTime,
+        Op::AddDuration => B::AddDuration,
+        Op::SubDuration => B::SubDuration,
+        Op::MulDurationInt => B::MulDurationInt,
+        Op::DivDurationInt => B::DivDurationInt,
+        Op::Concat => B::Concat,
+        Op::ConcatList => B::ConcatList,
+        // Handled by short-circuit jumps before reaching here.
+        Op::And | Op::Or | Op::Coalesce => B::Eq,
+    }
+}

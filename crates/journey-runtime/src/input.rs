@@ -1,0 +1,207 @@
+//! Segment-style JSON-lines input (RUNTIME.md §2): `identify`, `track` and `exit` records,
+//! decoded against the program's declared attributes and events. A record that cannot be used is
+//! never dropped silently: decoding returns the reason, and the runner writes it to
+//! `rejects.jsonl`.
+
+use journey_bytecode::{FieldDecl, Program, ValueType};
+use journey_vm::{ContactInput, Heap, Record, RecordKind, Value};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+
+/// What one input record became.
+pub enum Decoded {
+    Record { contact: String, record: Record, message_id: Option<String> },
+    /// A well-formed track record of an event the project does not declare: it counts as seen
+    /// for metrics and triggers nothing.
+    Undeclared { contact: String, at: i64 },
+}
+
+/// Decodes records against one program's declarations.
+pub struct Decoder<'p> {
+    program: &'p Program,
+    events: HashMap<&'p str, u32>,
+    attributes: HashMap<&'p str, u32>,
+    journeys: HashMap<&'p str, u32>,
+}
+
+/// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are
+/// truncated).
+pub fn parse_instant(text: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).map_err(|e| format!("unparsable timestamp {text:?}: {e}"))
+}
+
+fn kind_of(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "null",
+        Json::Bool(_) => "bool",
+        Json::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Json::Number(_) => "number",
+        Json::String(_) => "string",
+        Json::Array(_) => "array",
+        Json::Object(_) => "object",
+    }
+}
+
+impl<'p> Decoder<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        Decoder {
+            program,
+            events: program.events.iter().enumerate().map(|(i, e)| (e.input_name.as_str(), i as u32)).collect(),
+            attributes: program.attributes.iter().enumerate().map(|(i, a)| (a.name.as_str(), i as u32)).collect(),
+            journeys: program.journeys.iter().enumerate().map(|(i, j)| (j.name.as_str(), i as u32)).collect(),
+        }
+    }
+
+    /// The contact id of a parsed record (`userId`, else `anonymousId`).
+    pub fn contact_of(record: &Json) -> Result<String, String> {
+        for key in ["userId", "anonymousId"] {
+            match record.get(key) {
+                Some(Json::String(s)) if !s.is_empty() => return Ok(s.clone()),
+                Some(Json::Number(n)) => return Ok(n.to_string()),
+                _ => {}
+            }
+        }
+        Err("no contact id: the record has neither `userId` nor `anonymousId`".into())
+    }
+
+    /// The instant of a parsed record (`timestamp`, else `originalTimestamp`, else `receivedAt`).
+    pub fn instant_of(record: &Json) -> Result<i64, String> {
+        for key in ["timestamp", "originalTimestamp", "receivedAt"] {
+            if let Some(v) = record.get(key) {
+                return match v {
+                    Json::String(s) => parse_instant(s),
+                    other => Err(format!("`{key}` must be an RFC 3339 string, found {}", kind_of(other))),
+                };
+            }
+        }
+        Err("no timestamp: the record has none of `timestamp`, `originalTimestamp`, `receivedAt`".into())
+    }
+
+    /// Decodes one record object; strings go into `heap` (the contact's input heap).
+    pub fn decode(&self, record: &Json, seq: u64, heap: &mut Heap) -> Result<Decoded, String> {
+        if !record.is_object() {
+            return Err(format!("a record must be a JSON object, found {}", kind_of(record)));
+        }
+        let kind = match record.get("type") {
+            Some(Json::String(t)) => t.as_str(),
+            Some(other) => return Err(format!("`type` must be a string, found {}", kind_of(other))),
+            None => return Err("no `type` (expected identify, track or exit)".into()),
+        };
+        if !matches!(kind, "identify" | "track" | "exit") {
+            return Err(format!("unknown type {kind:?} (expected identify, track or exit)"));
+        }
+        let contact = Self::contact_of(record)?;
+        let at = Self::instant_of(record)?;
+        let message_id = match record.get("messageId") {
+            Some(Json::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let kind = match kind {
+            "identify" => {
+                let mut traits = Vec::new();
+                match record.get("traits") {
+                    None | Some(Json::Null) => {}
+                    Some(Json::Object(map)) => {
+                        for (key, value) in map {
+                            // Unknown traits are kept by the sender but invisible to journeys.
+                            let Some(&attr) = self.attributes.get(key.as_str()) else { continue };
+                            let decl = &self.program.attributes[attr as usize];
+                            let v = self.value(decl, value, heap).map_err(|e| format!("trait `{key}`: {e}"))?;
+                            traits.push((attr, v));
+                        }
+                    }
+                    Some(other) => return Err(format!("`traits` must be an object, found {}", kind_of(other))),
+                }
+                RecordKind::Identify(traits)
+            }
+            "track" => {
+                let name = match record.get("event") {
+                    Some(Json::String(s)) => s.as_str(),
+                    _ => return Err("a track record needs an `event` name".into()),
+                };
+                let Some(&event) = self.events.get(name) else { return Ok(Decoded::Undeclared { contact, at }) };
+                let decl = &self.program.events[event as usize];
+                let properties = match record.get("properties") {
+                    None | Some(Json::Null) => None,
+                    Some(Json::Object(map)) => Some(map),
+                    Some(other) => return Err(format!("`properties` must be an object, found {}", kind_of(other))),
+                };
+                let mut fields = Vec::with_capacity(decl.fields.len());
+                for field in &decl.fields {
+                    match properties.and_then(|p| p.get(&field.name)) {
+                        None | Some(Json::Null) if field.optional => fields.push(Value::None),
+                        None | Some(Json::Null) => return Err(format!("event {name:?}: property `{}` is missing", field.name)),
+                        Some(v) => fields.push(self.value(field, v, heap).map_err(|e| format!("event {name:?}: property `{}`: {e}", field.name))?),
+                    }
+                }
+                RecordKind::Track { event, fields }
+            }
+            _ => {
+                let name = match record.get("journey") {
+                    Some(Json::String(s)) => s.as_str(),
+                    _ => return Err("an exit record needs a `journey` name".into()),
+                };
+                let Some(&journey) = self.journeys.get(name) else { return Err(format!("unknown journey {name:?}")) };
+                RecordKind::Exit { journey }
+            }
+        };
+        Ok(Decoded::Record { contact, record: Record { at, seq, kind }, message_id })
+    }
+
+    fn value(&self, decl: &FieldDecl, v: &Json, heap: &mut Heap) -> Result<Value, String> {
+        let wrong = |expected: &str| Err(format!("expected {expected}, found {}", kind_of(v)));
+        Ok(match (&decl.ty, v) {
+            (_, Json::Null) if decl.optional => Value::None,
+            (_, Json::Null) => return Err("null for a required attribute".into()),
+            (ValueType::Bool, Json::Bool(b)) => Value::Bool(*b),
+            (ValueType::Int, Json::Number(n)) => match n.as_i64() {
+                Some(i) => Value::Int(i),
+                None => return wrong("an integer"),
+            },
+            (ValueType::Float, Json::Number(n)) => match n.as_f64() {
+                Some(f) => Value::Float(f),
+                None => return wrong("a number"),
+            },
+            (ValueType::String, Json::String(s)) => heap.add_string(s.clone()),
+            (ValueType::Time, Json::String(s)) => Value::Time(parse_instant(s)?),
+            (ValueType::Date, Json::String(s)) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                Ok(d) => Value::Date(journey_vm::eval::days_of_date(d)),
+                Err(_) => return Err(format!("expected a date like \"2026-12-01\", found {s:?}")),
+            },
+            (ValueType::Duration, Json::Number(n)) => match n.as_f64() {
+                Some(seconds) => Value::Duration((seconds * 1000.0) as i64),
+                None => return wrong("a number of seconds"),
+            },
+            (ValueType::Enum(e), Json::String(s)) => {
+                let decl = &self.program.enums[*e as usize];
+                match decl.variants.iter().position(|v| v == s) {
+                    Some(i) => Value::Enum(*e, i as u32),
+                    None => return Err(format!("{s:?} is not a {} (expected one of {})", decl.name, decl.variants.join(", "))),
+                }
+            }
+            (ValueType::ListOfString, Json::Array(items)) => {
+                let mut ids = Vec::with_capacity(items.len());
+                for item in items {
+                    match item {
+                        Json::String(s) => ids.push(heap.add_string_id(s.clone())),
+                        other => return Err(format!("expected a list of strings, found an item of type {}", kind_of(other))),
+                    }
+                }
+                heap.add_list(ids)
+            }
+            (ValueType::Bool, _) => return wrong("a bool"),
+            (ValueType::Int, _) => return wrong("an integer"),
+            (ValueType::Float, _) => return wrong("a number"),
+            (ValueType::String, _) | (ValueType::Enum(_), _) => return wrong("a string"),
+            (ValueType::Time, _) => return wrong("an RFC 3339 time string"),
+            (ValueType::Date, _) => return wrong("a date string"),
+            (ValueType::Duration, _) => return wrong("a number of seconds"),
+            (ValueType::ListOfString, _) => return wrong("a list of strings"),
+        })
+    }
+}
+
+/// Sorts a contact's records by (instant, input order).
+pub fn sort_records(input: &mut ContactInput) {
+    input.records.sort_by_key(|r| (r.at, r.seq));
+}

@@ -1,0 +1,261 @@
+//! Batch evaluation of a cohort (RUNTIME.md §2–§4): read JSON-lines input into per-contact
+//! record lists, reject what cannot be used (with the reason), evaluate every contact with the VM
+//! (in parallel: contacts are independent), and produce the actions in the pinned order.
+//!
+//! The output order and content do not depend on the thread count: contacts are evaluated
+//! independently and the results are sorted by contact id (byte order) before they are written.
+
+pub mod input;
+
+use input::{Decoded, Decoder};
+use journey_bytecode::Program;
+use journey_vm::{Action, ContactInput, ContactState, Options, Vm};
+use rayon::prelude::*;
+use serde_json::Value as Json;
+use std::collections::{HashMap, HashSet};
+use std::io::BufRead;
+
+/// A record that was not used, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reject {
+    pub file: String,
+    pub line: u64,
+    pub text: String,
+    pub reason: String,
+}
+
+impl Reject {
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "file": self.file, "line": self.line, "text": self.text, "reason": self.reason }).to_string()
+    }
+}
+
+/// One contact's accumulated input.
+#[derive(Default)]
+struct Pending {
+    input: ContactInput,
+    /// (messageId, index of the record in `input.records`)
+    message_ids: Vec<(String, usize)>,
+    /// Where each record came from, for duplicate rejects: (file, line, text).
+    origins: Vec<(u32, u64)>,
+}
+
+/// Everything read from the input files, grouped by contact.
+#[derive(Default)]
+pub struct Cohort {
+    contacts: HashMap<String, Pending>,
+    pub rejects: Vec<Reject>,
+    /// Records read (lines, and records inside batch envelopes).
+    pub records_read: u64,
+    /// Track records of undeclared events (seen, trigger nothing).
+    pub undeclared: u64,
+    files: Vec<String>,
+    /// Raw text of records kept for possible duplicate rejects: (file, line) → text.
+    texts: HashMap<(u32, u64), String>,
+    pub earliest: Option<i64>,
+    /// Records before this instant are `late` (set with `--from` or by a resumed snapshot).
+    pub from: Option<i64>,
+    /// Records at or after this instant are `future`.
+    pub until: i64,
+}
+
+/// `seq` packs the input position: file index in the high bits, line in the low ones.
+fn seq_of(file: u32, line: u64) -> u64 {
+    (u64::from(file) << 40) | (line & ((1 << 40) - 1))
+}
+
+impl Cohort {
+    pub fn new(from: Option<i64>, until: i64) -> Self {
+        Cohort { from, until, ..Cohort::default() }
+    }
+
+    /// Reads one input source (already decompressed) line by line.
+    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, reader: impl BufRead) -> std::io::Result<()> {
+        let file = self.files.len() as u32;
+        self.files.push(file_name.to_string());
+        for (index, line) in reader.lines().enumerate() {
+            let line = line?;
+            let number = index as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<Json>(&line) {
+                Err(e) => {
+                    self.records_read += 1;
+                    self.reject(file_name, number, &line, format!("not JSON: {e}"));
+                }
+                Ok(Json::Object(map)) if map.contains_key("batch") => match map.get("batch") {
+                    Some(Json::Array(items)) => {
+                        for item in items {
+                            self.records_read += 1;
+                            self.one(decoder, file, file_name, number, &item.to_string(), item);
+                        }
+                    }
+                    _ => {
+                        self.records_read += 1;
+                        self.reject(file_name, number, &line, "`batch` must be an array of records".into());
+                    }
+                },
+                Ok(record) => {
+                    self.records_read += 1;
+                    self.one(decoder, file, file_name, number, &line, &record);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn reject(&mut self, file: &str, line: u64, text: &str, reason: String) {
+        self.rejects.push(Reject { file: file.to_string(), line, text: text.to_string(), reason });
+    }
+
+    fn one(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, line: u64, text: &str, record: &Json) {
+        // Decode against the contact's heap; find the contact first.
+        let contact = match Decoder::contact_of(record) {
+            Ok(c) => c,
+            Err(reason) => {
+                let reason = match record.get("type") {
+                    None => "no `type` (expected identify, track or exit)".to_string(),
+                    Some(_) => reason,
+                };
+                self.reject(file_name, line, text, reason);
+                return;
+            }
+        };
+        let pending = self.contacts.entry(contact).or_default();
+        match decoder.decode(record, seq_of(file, line), &mut pending.input.heap) {
+            Ok(Decoded::Record { record, .. }) if self.from.is_some_and(|f| record.at < f) => {
+                self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
+            }
+            Ok(Decoded::Record { record, .. }) if record.at >= self.until => {
+                self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
+            }
+            Ok(Decoded::Record { record, message_id, .. }) => {
+                self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
+                let index = pending.input.records.len();
+                if let Some(id) = message_id {
+                    pending.message_ids.push((id, index));
+                    self.texts.insert((file, line), text.to_string());
+                }
+                pending.origins.push((file, line));
+                pending.input.records.push(record);
+            }
+            Ok(Decoded::Undeclared { .. }) => self.undeclared += 1,
+            Err(reason) => self.reject(file_name, line, text, reason),
+        }
+    }
+
+    /// Number of distinct contacts read.
+    pub fn contacts(&self) -> usize {
+        self.contacts.len()
+    }
+}
+
+/// The evaluation window and options of a run.
+#[derive(Clone, Debug)]
+pub struct Window {
+    pub until: i64,
+    pub threads: usize,
+    /// `(index, count)`: evaluate only contacts whose stable hash falls in this shard.
+    pub shard: Option<(u32, u32)>,
+    pub holdouts: bool,
+}
+
+/// The result of evaluating a cohort.
+pub struct Evaluation {
+    /// Per contact (sorted by id, byte order): its actions in the order they happened.
+    pub contacts: Vec<(String, Vec<Action>)>,
+    pub rejects: Vec<Reject>,
+    pub transitions: u64,
+    pub from: Option<i64>,
+}
+
+/// The shard of a contact id: a stable hash, so shards are the same on every machine.
+pub fn shard_of(contact: &str, count: u32) -> u32 {
+    (journey_bytecode::fnv1a(contact.as_bytes()) % u64::from(count.max(1))) as u32
+}
+
+/// Evaluates every contact of the cohort over the window.
+pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evaluation {
+    let from = cohort.from.or(cohort.earliest);
+    let mut rejects = std::mem::take(&mut cohort.rejects);
+    let files = cohort.files.clone();
+    let mut work: Vec<(String, ContactInput)> = Vec::with_capacity(cohort.contacts.len());
+    for (contact, mut pending) in cohort.contacts.drain() {
+        if let Some((index, count)) = window.shard {
+            if shard_of(&contact, count) != index {
+                continue;
+            }
+        }
+        let mut keep = vec![true; pending.input.records.len()];
+        // Duplicate deliveries: the first by (timestamp, input order) wins.
+        let mut order: Vec<usize> = (0..pending.input.records.len()).collect();
+        order.sort_by_key(|&i| (pending.input.records[i].at, pending.input.records[i].seq));
+        let mut rank = vec![0usize; order.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i] = r;
+        }
+        let mut ids = pending.message_ids.clone();
+        ids.sort_by_key(|(_, i)| rank[*i]);
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (id, i) in &ids {
+            if !keep[*i] {
+                continue;
+            }
+            if !seen.insert(id.as_str()) {
+                keep[*i] = false;
+                let (file, line) = pending.origins[*i];
+                rejects.push(Reject {
+                    file: files.get(file as usize).cloned().unwrap_or_default(),
+                    line,
+                    text: cohort.texts.get(&(file, line)).cloned().unwrap_or_default(),
+                    reason: format!("duplicate: messageId {id:?} was already delivered"),
+                });
+            }
+        }
+        let mut index = 0;
+        pending.input.records.retain(|_| {
+            let k = keep[index];
+            index += 1;
+            k
+        });
+        input::sort_records(&mut pending.input);
+        work.push((contact, pending.input));
+    }
+    work.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
+    let run_all = || {
+        work.into_par_iter()
+            .map_init(
+                || Vm::new(program),
+                |vm, (contact, mut input)| {
+                    vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
+                    let mut state = ContactState::new(program);
+                    let mut actions = Vec::new();
+                    let before = vm.transitions;
+                    vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
+                    (contact, actions, vm.transitions - before)
+                },
+            )
+            .collect::<Vec<_>>()
+    };
+    let results = match pool {
+        Ok(pool) => pool.install(run_all),
+        Err(_) => run_all(),
+    };
+    let transitions = results.iter().map(|r| r.2).sum();
+    // Rejects in input order.
+    rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
+    Evaluation { contacts: results.into_iter().map(|(c, a, _)| (c, a)).collect(), rejects, transitions, from }
+}
+
+/// All actions as JSON lines, in the pinned order (contact id, then time, then occurrence).
+pub fn action_lines(program: &Program, evaluation: &Evaluation) -> Vec<String> {
+    let mut lines = Vec::new();
+    for (contact, actions) in &evaluation.contacts {
+        let mut ordered: Vec<&Action> = actions.iter().collect();
+        ordered.sort_by_key(|a| a.at);
+        lines.extend(ordered.into_iter().map(|a| journey_vm::output::action_json(program, contact, a)));
+    }
+    lines
+}

@@ -1,0 +1,881 @@
+//! The engine: moves one contact through every journey of a program, in time order, with the
+//! semantics of LANGUAGE.md §4 and §7.
+//!
+//! Per contact the state is flat: one [`Slot`] per journey (where the contact is, when it wakes),
+//! a counter and last-seen time per behaviour predicate, the attribute values, and a small heap
+//! for strings. The main loop alternates between due timers and input records: timers due at an
+//! instant fire before records with the same timestamp; on each record, for each journey in
+//! priority order, the engine tests exit triggers, then goals, then the waiting step, then entry
+//! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
+
+use crate::eval::{local_minutes, next_clock, next_yearly, parse_tz, Env, EvalError, Machine};
+use crate::value::{Heap, Strings, Value};
+use chrono::Datelike;
+use chrono_tz::Tz;
+use journey_bytecode::{bucket, EntryKind, GoalKind, Program, Reentry, StepOp};
+
+pub const NEVER: u8 = 0;
+pub const ACTIVE: u8 = 1;
+pub const LEFT: u8 = 2;
+const HOLDOUT: u8 = 1;
+const QUIET_HELD: u8 = 2;
+const MAX_ROUNDS: u32 = 16;
+const MAX_DEPTH: u32 = 16;
+const STEP_BUDGET: u32 = 100_000;
+
+/// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub entered_at: i64,
+    /// Wake-up instant of the current wait (or held send); `i64::MAX` when none.
+    pub wake_at: i64,
+    /// `i64::MIN` until the contact first leaves.
+    pub last_exit: i64,
+    /// Next scheduled entry (`entry at`, `every`, anniversary); `i64::MAX` when none.
+    pub scheduled_at: i64,
+    /// Instant of the last scheduled entry that fired (so it fires once).
+    pub last_fire: i64,
+    /// Index of the step operation the contact waits at.
+    pub pc: u32,
+    pub status: u8,
+    pub flags: u8,
+    /// Last value of each `entry when` condition (edge triggering), one bit per entry.
+    pub when_bits: u8,
+    /// Which entry `scheduled_at` belongs to.
+    pub sched_entry: u8,
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot {
+            entered_at: 0,
+            wake_at: i64::MAX,
+            last_exit: i64::MIN,
+            scheduled_at: i64::MAX,
+            last_fire: i64::MIN,
+            pc: 0,
+            status: NEVER,
+            flags: 0,
+            when_bits: 0,
+            sched_entry: 0,
+        }
+    }
+}
+
+/// Everything the engine keeps about one contact between records (and between runs).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContactState {
+    pub attrs: Vec<Value>,
+    pub heap: Heap,
+    pub slots: Vec<Slot>,
+    pub pred_count: Vec<u32>,
+    pub pred_last: Vec<i64>,
+    /// Per journey: the fields of the event that enrolled the contact (`trigger.*`).
+    pub triggers: Vec<Vec<Value>>,
+    /// Per channel: instants of performed, non-transactional sends (for caps).
+    pub sent: [Vec<i64>; 3],
+    /// The contact has had its first record (scheduled entries start then).
+    pub seen: bool,
+}
+
+impl ContactState {
+    pub fn new(program: &Program) -> Self {
+        ContactState {
+            attrs: vec![Value::Absent; program.attributes.len()],
+            heap: Heap::default(),
+            slots: vec![Slot::default(); program.journeys.len()],
+            pred_count: vec![0; program.predicates.len()],
+            pred_last: vec![i64::MIN; program.predicates.len()],
+            triggers: vec![Vec::new(); program.journeys.len()],
+            sent: [Vec::new(), Vec::new(), Vec::new()],
+            seen: false,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordKind {
+    /// Attribute values to merge (`Value::None` clears an optional attribute).
+    Identify(Vec<(u32, Value)>),
+    Track { event: u32, fields: Vec<Value> },
+    /// Manual exit from a journey.
+    Exit { journey: u32 },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    pub at: i64,
+    /// Input order (file position in `--input`, then line): breaks ties between equal instants.
+    pub seq: u64,
+    pub kind: RecordKind,
+}
+
+/// One contact's records for a window, sorted by (instant, input order), with the strings they
+/// reference.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ContactInput {
+    pub heap: Heap,
+    pub records: Vec<Record>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trigger {
+    Event(u32),
+    When,
+    At,
+    Every,
+    Enroll(u32),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reason {
+    Goal(u32),
+    ExitOn(u32),
+    Limit,
+    Manual,
+    Completed,
+    Error,
+    Migrated,
+    /// `exit` (bare) or `exit "reason"`.
+    Exit(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    Enter { trigger: Trigger, holdout: bool },
+    Send { message: u32, fields: Vec<String> },
+    /// A send, sync or webhook replaced for the control group.
+    HeldOut(Box<ActionKind>),
+    Suppressed { message: u32 },
+    Assign { experiment: Option<String>, arm: String },
+    Set { attribute: u32, value_json: String },
+    Sync { audience: u32, add: bool },
+    Webhook { webhook: u32 },
+    Error { reason: String },
+    Exit { reason: Reason },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Action {
+    pub at: i64,
+    pub journey: u32,
+    pub step: Option<u32>,
+    pub kind: ActionKind,
+}
+
+/// Per-run options (tests turn holdouts off and force experiment arms).
+#[derive(Clone, Debug)]
+pub struct Options {
+    pub holdouts: bool,
+    /// (experiment, arm) pairs forced for the contact being run.
+    pub forced_arms: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { holdouts: true, forced_arms: Vec::new() }
+    }
+}
+
+/// The interpreter for one program. Reusable across contacts; not shared across threads (each
+/// thread makes its own — it is cheap).
+pub struct Vm<'p> {
+    pub program: &'p Program,
+    machine: Machine,
+    preds_by_event: Vec<Vec<u32>>,
+    scheduled: Vec<bool>,
+    pub options: Options,
+    event_buf: Vec<Value>,
+    /// Step operations executed, across all contacts run so far.
+    pub transitions: u64,
+}
+
+impl<'p> Vm<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        let mut preds_by_event = vec![Vec::new(); program.events.len()];
+        for (i, p) in program.predicates.iter().enumerate() {
+            if let Some(list) = preds_by_event.get_mut(p.event as usize) {
+                list.push(i as u32);
+            }
+        }
+        let scheduled = program
+            .journeys
+            .iter()
+            .map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_))))
+            .collect();
+        Vm { program, machine: Machine::default(), preds_by_event, scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0 }
+    }
+
+    /// Runs one contact's records (sorted by instant, then input order) up to `until`
+    /// (exclusive), appending its actions to `out`. Timers due at or after `until` stay pending
+    /// in `state` for the next run.
+    pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
+        let offsets = state.heap.absorb(&mut input.heap);
+        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0 };
+        let mut next = 0;
+        loop {
+            let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
+            let timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
+            if record_at.min(timer_at) >= until {
+                break;
+            }
+            if timer_at <= record_at {
+                run.fire_timers(timer_at);
+                run.settle(timer_at);
+            } else {
+                if let Some(record) = input.records.get(next) {
+                    run.record(record, offsets);
+                }
+                next += 1;
+            }
+        }
+    }
+}
+
+struct Run<'a, 'p> {
+    vm: &'a mut Vm<'p>,
+    contact: &'a str,
+    st: &'a mut ContactState,
+    out: &'a mut Vec<Action>,
+    /// A `set` happened: conditions must be re-tested at this instant.
+    dirty: bool,
+    depth: u32,
+    tz: Option<Tz>,
+    last_set_journey: u32,
+}
+
+fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
+    if start <= end { minute >= start && minute < end } else { minute >= start || minute < end }
+}
+
+impl Run<'_, '_> {
+    fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
+        let tz = self.tz(now);
+        self.eval_with_tz(at, now, journey, event, tz)
+    }
+
+    fn eval_with_tz(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>, tz: Tz) -> Result<Value, EvalError> {
+        let st = &mut *self.st;
+        let slots = &st.slots;
+        let active = |j: u32| slots.get(j as usize).is_some_and(|s| s.status == ACTIVE);
+        let trigger: &[Value] = journey.and_then(|j| st.triggers.get(j)).map(Vec::as_slice).unwrap_or(&[]);
+        let env = Env { program: self.vm.program, attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, active: &active, now, event, trigger, tz };
+        self.vm.machine.eval(&env, &mut st.heap, at)
+    }
+
+    fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
+        match self.eval(at, now, journey, event)? {
+            Value::Bool(b) => Ok(b),
+            _ => Err(EvalError("condition is not a bool".into())),
+        }
+    }
+
+    /// The contact's time zone (policy `timezone`), UTC when none or invalid.
+    fn tz(&mut self, now: i64) -> Tz {
+        if let Some(tz) = self.tz {
+            return tz;
+        }
+        let tz = match self.vm.program.policy.timezone {
+            Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
+                Ok(Value::Str(id)) => parse_tz(Strings { program: self.vm.program, heap: &self.st.heap }.str(id)),
+                _ => Tz::UTC,
+            },
+            None => Tz::UTC,
+        };
+        self.tz = Some(tz);
+        tz
+    }
+
+    fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
+        self.out.push(Action { at, journey: journey as u32, step, kind });
+    }
+
+    fn next_timer(&self) -> i64 {
+        let mut next = i64::MAX;
+        for (slot, journey) in self.st.slots.iter().zip(&self.vm.program.journeys) {
+            if slot.status == ACTIVE {
+                next = next.min(slot.wake_at);
+                if let Some(limit) = journey.limit_ms {
+                    next = next.min(slot.entered_at.saturating_add(limit));
+                }
+            }
+            next = next.min(slot.scheduled_at);
+        }
+        next
+    }
+
+    fn fire_timers(&mut self, now: i64) {
+        for j in 0..self.st.slots.len() {
+            let slot = self.st.slots[j];
+            let limit = self.vm.program.journeys[j].limit_ms;
+            if slot.status == ACTIVE {
+                if limit.is_some_and(|l| slot.entered_at.saturating_add(l) <= now) {
+                    self.leave(j, now, None, Reason::Limit);
+                } else if slot.wake_at <= now {
+                    self.wake(j, now);
+                }
+            }
+            if self.st.slots[j].scheduled_at <= now {
+                self.fire_scheduled(j, now);
+            }
+        }
+    }
+
+    fn wake(&mut self, j: usize, now: i64) {
+        let pc = self.st.slots[j].pc as usize;
+        self.st.slots[j].wake_at = i64::MAX;
+        let next = match self.vm.program.journeys[j].code.get(pc) {
+            Some(StepOp::WaitEvent { on_timeout, .. }) | Some(StepOp::WaitCondition { on_timeout, .. }) => *on_timeout as usize,
+            Some(StepOp::Send { .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
+                self.st.slots[j].flags &= !QUIET_HELD;
+                pc
+            }
+            _ => pc + 1,
+        };
+        self.exec(j, next, now, None);
+    }
+
+    /// Processes one input record.
+    fn record(&mut self, record: &crate::engine::Record, offsets: (u32, u32)) {
+        let now = record.at;
+        let mut event: Option<u32> = None;
+        let mut fields = std::mem::take(&mut self.vm.event_buf);
+        fields.clear();
+        match &record.kind {
+            RecordKind::Identify(traits) => {
+                for (attr, value) in traits {
+                    if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
+                        *slot = value.rebase(offsets);
+                    }
+                }
+                self.tz = None;
+            }
+            RecordKind::Track { event: e, fields: raw } => {
+                event = Some(*e);
+                fields.extend(raw.iter().map(|v| v.rebase(offsets)));
+                self.update_predicates(*e, &fields, now);
+            }
+            RecordKind::Exit { journey } => {
+                let j = *journey as usize;
+                if self.st.slots.get(j).is_some_and(|s| s.status == ACTIVE) {
+                    self.leave(j, now, None, Reason::Manual);
+                }
+            }
+        }
+        for j in 0..self.st.slots.len() {
+            self.journey_on_record(j, now, event, &fields);
+        }
+        self.st.seen = true;
+        self.vm.event_buf = fields;
+        self.settle(now);
+    }
+
+    fn update_predicates(&mut self, event: u32, fields: &[Value], now: i64) {
+        let Some(list) = self.vm.preds_by_event.get(event as usize) else { return };
+        for i in 0..list.len() {
+            let p = self.vm.preds_by_event[event as usize][i] as usize;
+            let predicate = &self.vm.program.predicates[p];
+            if let Some(j) = predicate.since_entry_of {
+                if self.st.slots.get(j as usize).is_none_or(|s| s.status != ACTIVE) {
+                    continue;
+                }
+            }
+            if let Some(filter) = predicate.filter {
+                if !self.condition(filter, now, None, Some(fields)).unwrap_or(false) {
+                    continue;
+                }
+            }
+            self.st.pred_count[p] = self.st.pred_count[p].saturating_add(1);
+            self.st.pred_last[p] = now;
+        }
+    }
+
+    /// One journey's reaction to a record: exit triggers, goals, the waiting step, entries.
+    fn journey_on_record(&mut self, j: usize, now: i64, event: Option<u32>, fields: &[Value]) {
+        let program = self.vm.program;
+        let journey = &program.journeys[j];
+        if self.st.slots[j].status == ACTIVE {
+            if let Some(e) = event {
+                for exit in &journey.exits {
+                    if exit.event == e && exit.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                        self.leave(j, now, None, Reason::ExitOn(e));
+                        return;
+                    }
+                }
+                for (g, goal) in journey.goals.iter().enumerate() {
+                    if let GoalKind::On { event: ge, filter } = &goal.kind {
+                        if *ge == e && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                            self.leave(j, now, None, Reason::Goal(g as u32));
+                            return;
+                        }
+                    }
+                }
+            }
+            if self.goal_when(j, now) {
+                return;
+            }
+            let pc = self.st.slots[j].pc as usize;
+            match journey.code.get(pc) {
+                Some(StepOp::WaitEvent { event: we, filter, on_event, .. }) if Some(*we) == event && self.st.slots[j].wake_at > now => {
+                    if filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                        self.st.slots[j].wake_at = i64::MAX;
+                        self.exec(j, *on_event as usize, now, Some(fields));
+                    }
+                }
+                Some(StepOp::WaitCondition { .. }) => self.wait_condition(j, now),
+                _ => {}
+            }
+        }
+        if let Some(e) = event {
+            for entry in &journey.entries {
+                if entry.kind == EntryKind::On(e) {
+                    if entry.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                        self.enter(j, now, Trigger::Event(e), Some(fields));
+                    }
+                    break;
+                }
+            }
+        }
+        self.entry_when(j, now);
+    }
+
+    /// Tests `goal when` conditions; leaves on the first that holds.
+    fn goal_when(&mut self, j: usize, now: i64) -> bool {
+        let journey = &self.vm.program.journeys[j];
+        for (g, goal) in journey.goals.iter().enumerate() {
+            if let GoalKind::When(c) = goal.kind {
+                if self.condition(c, now, Some(j), None).unwrap_or(false) {
+                    self.leave(j, now, None, Reason::Goal(g as u32));
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    fn wait_condition(&mut self, j: usize, now: i64) {
+        let pc = self.st.slots[j].pc as usize;
+        if let Some(StepOp::WaitCondition { condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
+            let (condition, on_met) = (*condition, *on_met);
+            if self.st.slots[j].wake_at > now && self.condition(condition, now, Some(j), None).unwrap_or(false) {
+                self.st.slots[j].wake_at = i64::MAX;
+                self.exec(j, on_met as usize, now, None);
+            }
+        }
+    }
+
+    /// `entry when`: enrolls when a condition becomes true (edge-triggered).
+    fn entry_when(&mut self, j: usize, now: i64) {
+        let journey = &self.vm.program.journeys[j];
+        for (k, entry) in journey.entries.iter().enumerate().take(8) {
+            if let EntryKind::When(c) = entry.kind {
+                let value = self.condition(c, now, Some(j), None).unwrap_or(false);
+                let bit = 1u8 << k;
+                let before = self.st.slots[j].when_bits & bit != 0;
+                if value {
+                    self.st.slots[j].when_bits |= bit;
+                } else {
+                    self.st.slots[j].when_bits &= !bit;
+                }
+                if value && !before {
+                    self.enter(j, now, Trigger::When, None);
+                }
+            }
+        }
+    }
+
+    /// After a record or timers at `now`: recompute schedules, then re-test conditions changed
+    /// by `set` until nothing changes (at most 16 rounds).
+    fn settle(&mut self, now: i64) {
+        let mut rounds = 0;
+        loop {
+            for j in 0..self.st.slots.len() {
+                if self.vm.scheduled[j] {
+                    self.schedule(j, now);
+                }
+            }
+            if !self.dirty {
+                return;
+            }
+            self.dirty = false;
+            rounds += 1;
+            if rounds > MAX_ROUNDS {
+                let j = self.last_set_journey as usize;
+                self.emit(now, j, None, ActionKind::Error { reason: "conditions still changing after 16 rounds of `set` at one instant".into() });
+                if self.st.slots[j].status == ACTIVE {
+                    self.leave(j, now, None, Reason::Error);
+                }
+                return;
+            }
+            for j in 0..self.st.slots.len() {
+                if self.st.slots[j].status == ACTIVE {
+                    if self.goal_when(j, now) {
+                        continue;
+                    }
+                    self.wait_condition(j, now);
+                }
+                self.entry_when(j, now);
+            }
+        }
+    }
+
+    /// Computes the next scheduled entry of a journey.
+    fn schedule(&mut self, j: usize, now: i64) {
+        let journey = &self.vm.program.journeys[j];
+        let last_fire = self.st.slots[j].last_fire;
+        let from = now.max(last_fire.saturating_add(1));
+        let mut best = i64::MAX;
+        let mut which = 0u8;
+        for (k, entry) in journey.entries.iter().enumerate() {
+            let candidate = match entry.kind {
+                EntryKind::At(expr) => match self.eval(expr, now, Some(j), None) {
+                    Ok(Value::Time(t)) if t >= now && t > last_fire => Some(t),
+                    _ => None,
+                },
+                EntryKind::Daily { minutes } => {
+                    let tz = self.tz(now);
+                    Some(next_clock(tz, from, minutes, None))
+                }
+                EntryKind::Weekly { weekday, minutes } => {
+                    let tz = self.tz(now);
+                    Some(next_clock(tz, from, minutes, Some(weekday)))
+                }
+                EntryKind::Interval { ms } if ms > 0 => Some(from.div_euclid(ms).saturating_add(i64::from(from.rem_euclid(ms) != 0)).saturating_mul(ms)),
+                EntryKind::Yearly { date, minutes } => match self.eval(date, now, Some(j), None) {
+                    Ok(Value::Date(d)) => {
+                        let day = crate::eval::date_of_days(d);
+                        let tz = self.tz(now);
+                        next_yearly(tz, now, last_fire, day.month(), day.day(), minutes)
+                    }
+                    _ => None,
+                },
+                _ => None,
+            };
+            if let Some(c) = candidate {
+                if c < best {
+                    best = c;
+                    which = k as u8;
+                }
+            }
+        }
+        self.st.slots[j].scheduled_at = best;
+        self.st.slots[j].sched_entry = which;
+    }
+
+    fn fire_scheduled(&mut self, j: usize, now: i64) {
+        let k = self.st.slots[j].sched_entry as usize;
+        self.st.slots[j].last_fire = now;
+        self.st.slots[j].scheduled_at = i64::MAX;
+        let Some(entry) = self.vm.program.journeys[j].entries.get(k) else { return };
+        let trigger = if matches!(entry.kind, EntryKind::At(_)) { Trigger::At } else { Trigger::Every };
+        let filter = entry.filter;
+        if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
+            self.enter(j, now, trigger, None);
+        }
+        self.schedule(j, now);
+    }
+
+    /// Enrolls the contact, subject to the journey's rules; runs it up to its first wait.
+    fn enter(&mut self, j: usize, now: i64, trigger: Trigger, fields: Option<&[Value]>) {
+        let program = self.vm.program;
+        let journey = &program.journeys[j];
+        let slot = self.st.slots[j];
+        match slot.status {
+            ACTIVE => return,
+            LEFT => match journey.reentry {
+                Reentry::Never => return,
+                Reentry::AfterMs(d) if now < slot.last_exit.saturating_add(d) => return,
+                _ => {}
+            },
+            _ => {}
+        }
+        if self.depth >= MAX_DEPTH {
+            self.emit(now, j, None, ActionKind::Error { reason: "enroll chain deeper than 16 journeys".into() });
+            return;
+        }
+        let holdout = self.vm.options.holdouts && journey.holdout > 0 && bucket(self.contact, &journey.name, "holdout") < journey.holdout;
+        let slot = &mut self.st.slots[j];
+        slot.status = ACTIVE;
+        slot.entered_at = now;
+        slot.wake_at = i64::MAX;
+        slot.pc = 0;
+        slot.flags = if holdout { HOLDOUT } else { 0 };
+        let stored = &mut self.st.triggers[j];
+        stored.clear();
+        stored.extend_from_slice(fields.unwrap_or(&[]));
+        for &p in &journey.since_entry_predicates {
+            if let (Some(c), Some(l)) = (self.st.pred_count.get_mut(p as usize), self.st.pred_last.get_mut(p as usize)) {
+                *c = 0;
+                *l = i64::MIN;
+            }
+        }
+        self.emit(now, j, None, ActionKind::Enter { trigger, holdout });
+        if self.goal_when(j, now) {
+            return;
+        }
+        self.depth += 1;
+        self.exec(j, 0, now, None);
+        self.depth -= 1;
+    }
+
+    fn leave(&mut self, j: usize, now: i64, step: Option<u32>, reason: Reason) {
+        let slot = &mut self.st.slots[j];
+        slot.status = LEFT;
+        slot.last_exit = now;
+        slot.wake_at = i64::MAX;
+        slot.flags = 0;
+        self.emit(now, j, step, ActionKind::Exit { reason });
+    }
+
+    fn fail(&mut self, j: usize, now: i64, step: Option<u32>, error: EvalError) {
+        self.emit(now, j, step, ActionKind::Error { reason: error.0 });
+        self.leave(j, now, step, Reason::Error);
+    }
+
+    fn wait_here(&mut self, j: usize, pc: usize, wake_at: i64) {
+        let slot = &mut self.st.slots[j];
+        slot.pc = pc as u32;
+        slot.wake_at = wake_at;
+    }
+
+    /// Runs journey `j` from `pc` until the contact waits or leaves.
+    fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>) {
+        let program = self.vm.program;
+        let journey = &program.journeys[j];
+        let mut budget = STEP_BUDGET;
+        loop {
+            if self.st.slots[j].status != ACTIVE {
+                return;
+            }
+            budget -= 1;
+            if budget == 0 {
+                self.fail(j, now, None, EvalError("journey body does not terminate".into()));
+                return;
+            }
+            let Some(op) = journey.code.get(pc) else {
+                self.leave(j, now, None, Reason::Completed);
+                return;
+            };
+            self.vm.transitions += 1;
+            let holdout = self.st.slots[j].flags & HOLDOUT != 0;
+            match op {
+                StepOp::Send { step, message, fields } => {
+                    let Some(decl) = program.messages.get(*message as usize) else { return };
+                    if !decl.transactional {
+                        if let Some((start, end)) = program.policy.quiet_hours {
+                            let tz = self.tz(now);
+                            if in_quiet(local_minutes(tz, now), start, end) {
+                                let wake = next_clock(tz, now, end, None);
+                                self.wait_here(j, pc, wake.max(now + 1));
+                                self.st.slots[j].flags |= QUIET_HELD;
+                                return;
+                            }
+                        }
+                    }
+                    let mut rendered = Vec::with_capacity(fields.len());
+                    let tz = self.tz(now);
+                    for &f in fields {
+                        let mut text = String::new();
+                        let result = {
+                            let st = &mut *self.st;
+                            let slots = &st.slots;
+                            let active = |x: u32| slots.get(x as usize).is_some_and(|s| s.status == ACTIVE);
+                            let env = Env {
+                                program,
+                                attrs: &st.attrs,
+                                pred_count: &st.pred_count,
+                                pred_last: &st.pred_last,
+                                active: &active,
+                                now,
+                                event,
+                                trigger: st.triggers.get(j).map(Vec::as_slice).unwrap_or(&[]),
+                                tz,
+                            };
+                            self.vm.machine.render(&env, &mut st.heap, f, &mut text)
+                        };
+                        if let Err(e) = result {
+                            self.fail(j, now, Some(*step), e);
+                            return;
+                        }
+                        rendered.push(text);
+                    }
+                    let send = ActionKind::Send { message: *message, fields: rendered };
+                    if holdout {
+                        self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));
+                    } else if !decl.transactional && self.capped(decl.channel, now) {
+                        self.emit(now, j, Some(*step), ActionKind::Suppressed { message: *message });
+                    } else {
+                        if !decl.transactional {
+                            if let Some(log) = self.st.sent.get_mut(decl.channel.index()) {
+                                log.push(now);
+                            }
+                        }
+                        self.emit(now, j, Some(*step), send);
+                    }
+                    pc += 1;
+                }
+                StepOp::Sync { step, audience, add } => {
+                    let kind = ActionKind::Sync { audience: *audience, add: *add };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    pc += 1;
+                }
+                StepOp::Webhook { step, webhook } => {
+                    let kind = ActionKind::Webhook { webhook: *webhook };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    pc += 1;
+                }
+                StepOp::Set { step, attribute, value } => match self.eval(*value, now, Some(j), event) {
+                    Ok(v) => {
+                        if let Some(a) = self.st.attrs.get_mut(*attribute as usize) {
+                            *a = v;
+                        }
+                        self.tz = None;
+                        self.dirty = true;
+                        self.last_set_journey = j as u32;
+                        let value_json = Strings { program, heap: &self.st.heap }.json(v);
+                        self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value_json });
+                        pc += 1;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Enroll { journey: target, .. } => {
+                    let target = *target as usize;
+                    if target < self.st.slots.len() {
+                        self.enter(target, now, Trigger::Enroll(j as u32), None);
+                    }
+                    pc += 1;
+                }
+                StepOp::WaitDuration { ms, .. } => {
+                    self.wait_here(j, pc, now.saturating_add(*ms));
+                    return;
+                }
+                StepOp::WaitUntil { step, at } => match self.eval(*at, now, Some(j), event) {
+                    Ok(Value::Time(t)) if t > now => {
+                        self.wait_here(j, pc, t);
+                        return;
+                    }
+                    Ok(Value::Time(_)) => pc += 1,
+                    Ok(_) => {
+                        self.fail(j, now, Some(*step), EvalError("`wait until` needs a time".into()));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::WaitClock { weekday, minutes, .. } => {
+                    let tz = self.tz(now);
+                    let t = next_clock(tz, now, *minutes, if *weekday < 7 { Some(*weekday) } else { None });
+                    if t > now {
+                        self.wait_here(j, pc, t);
+                        return;
+                    }
+                    pc += 1;
+                }
+                StepOp::WaitEvent { within_ms, .. } => {
+                    self.wait_here(j, pc, now.saturating_add(*within_ms));
+                    return;
+                }
+                StepOp::WaitCondition { step, condition, within_ms, on_met, .. } => match self.condition(*condition, now, Some(j), event) {
+                    Ok(true) => pc = *on_met as usize,
+                    Ok(false) => {
+                        self.wait_here(j, pc, now.saturating_add(*within_ms));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Branch { step, condition, otherwise } => match self.condition(*condition, now, Some(j), event) {
+                    Ok(true) => pc += 1,
+                    Ok(false) => pc = *otherwise as usize,
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Match { step, scrutinee, table } => match self.eval(*scrutinee, now, Some(j), event) {
+                    Ok(Value::Enum(_, v)) if (v as usize) < table.len() => pc = table[v as usize] as usize,
+                    Ok(_) => {
+                        self.fail(j, now, Some(*step), EvalError("`match` value is not one of the enum's variants".into()));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Split { step, arms } => {
+                    let step_id = journey.step_ids.get(*step as usize).map(String::as_str).unwrap_or("");
+                    let b = bucket(self.contact, &journey.name, step_id);
+                    let Some(arm) = arms.iter().find(|a| b < a.upper).or(arms.last()) else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: None, arm: arm.name.clone() });
+                    pc = arm.target as usize;
+                }
+                StepOp::Experiment { step, name, arms } => {
+                    let forced = self.vm.options.forced_arms.iter().find(|(e, _)| e == name).and_then(|(_, a)| arms.iter().find(|x| &x.name == a));
+                    let arm = match forced {
+                        Some(a) => Some(a),
+                        None => {
+                            let b = bucket(self.contact, &journey.name, name);
+                            arms.iter().find(|a| b < a.upper).or(arms.last())
+                        }
+                    };
+                    let Some(arm) = arm else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: Some(name.clone()), arm: arm.name.clone() });
+                    pc = arm.target as usize;
+                }
+                StepOp::Jump { target } => pc = *target as usize,
+                StepOp::Exit { step, reason } => {
+                    self.leave(j, now, Some(*step), Reason::Exit(reason.clone()));
+                    return;
+                }
+                StepOp::Complete => {
+                    self.leave(j, now, None, Reason::Completed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Would one more send on this channel exceed a cap? (Caps count performed sends in
+    /// `(now - window, now]` across all journeys.)
+    fn capped(&mut self, channel: journey_bytecode::Channel, now: i64) -> bool {
+        let program = self.vm.program;
+        let Some(log) = self.st.sent.get_mut(channel.index()) else { return false };
+        let longest = program.policy.caps.iter().filter(|c| c.channel == channel).map(|c| c.window_ms).max();
+        let Some(longest) = longest else { return false };
+        log.retain(|t| *t > now.saturating_sub(longest));
+        program
+            .policy
+            .caps
+            .iter()
+            .filter(|c| c.channel == channel)
+            .any(|c| log.iter().filter(|t| **t > now.saturating_sub(c.window_ms)).count() >= c.count as usize)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn journey_state_fits_in_64_bytes() {
+        assert!(std::mem::size_of::<Slot>() <= 64, "Slot is {} bytes", std::mem::size_of::<Slot>());
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+    }
+
+    #[test]
+    fn quiet_hours_may_span_midnight() {
+        assert!(in_quiet(22 * 60, 21 * 60, 8 * 60));
+        assert!(in_quiet(7 * 60 + 59, 21 * 60, 8 * 60));
+        assert!(!in_quiet(8 * 60, 21 * 60, 8 * 60));
+        assert!(in_quiet(13 * 60, 12 * 60, 14 * 60));
+        assert!(!in_quiet(14 * 60, 12 * 60, 14 * 60));
+    }
+}

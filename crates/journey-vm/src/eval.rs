@@ -1,0 +1,560 @@
+//! Expression evaluation (a small stack machine over [`Value`]s), template rendering, and the
+//! local-time helpers (contact time zone, DST rules of LANGUAGE.md §4).
+//!
+//! The stack is a fixed array: evaluating a condition allocates nothing. Every table access is
+//! checked, so even an unverified program cannot make this panic — it yields an [`EvalError`].
+
+use crate::value::{constant, Heap, Strings, Value};
+use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
+use chrono_tz::Tz;
+use journey_bytecode::{BinOp, Builtin, Instr, Program, TemplateOp};
+
+const STACK: usize = 64;
+const MAX_STEPS: usize = 100_000;
+pub const DAY_MS: i64 = 86_400_000;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalError(pub String);
+
+/// What an expression can see.
+pub struct Env<'a> {
+    pub program: &'a Program,
+    pub attrs: &'a [Value],
+    pub pred_count: &'a [u32],
+    pub pred_last: &'a [i64],
+    /// Per journey: is the contact enrolled there now?
+    pub active: &'a dyn Fn(u32) -> bool,
+    pub now: i64,
+    pub event: Option<&'a [Value]>,
+    pub trigger: &'a [Value],
+    pub tz: Tz,
+}
+
+pub struct Machine {
+    stack: [Value; STACK],
+    pub loops: Vec<Value>,
+}
+
+impl Default for Machine {
+    fn default() -> Self {
+        Machine { stack: [Value::None; STACK], loops: Vec::new() }
+    }
+}
+
+fn err<T>(msg: impl Into<String>) -> Result<T, EvalError> {
+    Err(EvalError(msg.into()))
+}
+
+fn as_bool(v: Value) -> Result<bool, EvalError> {
+    match v {
+        Value::Bool(b) => Ok(b),
+        _ => err("expected a bool"),
+    }
+}
+
+impl Machine {
+    /// Evaluates the expression starting at `at`.
+    pub fn eval(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32) -> Result<Value, EvalError> {
+        let code = &env.program.code;
+        let mut pc = at as usize;
+        let mut sp = 0usize;
+        let mut steps = 0usize;
+        macro_rules! push {
+            ($v:expr) => {{
+                if sp >= STACK {
+                    return err("expression stack overflow");
+                }
+                self.stack[sp] = $v;
+                sp += 1;
+            }};
+        }
+        macro_rules! pop {
+            () => {{
+                if sp == 0 {
+                    return err("expression stack underflow");
+                }
+                sp -= 1;
+                self.stack[sp]
+            }};
+        }
+        loop {
+            steps += 1;
+            if steps > MAX_STEPS {
+                return err("expression does not terminate");
+            }
+            let Some(instr) = code.get(pc) else { return err("expression runs past the end of the code") };
+            pc += 1;
+            match instr {
+                Instr::Ret => return Ok(pop!()),
+                Instr::Const(c) => match env.program.constants.get(*c as usize) {
+                    Some(k) => push!(constant(k, *c)),
+                    None => return err("bad constant"),
+                },
+                Instr::Now => push!(Value::Time(env.now)),
+                Instr::Attr(a) => match env.attrs.get(*a as usize) {
+                    Some(Value::Absent) => {
+                        let decl = env.program.attributes.get(*a as usize);
+                        match decl {
+                            Some(d) if d.optional => push!(Value::None),
+                            Some(d) => return err(format!("missing attribute `{}`", d.name)),
+                            None => return err("bad attribute"),
+                        }
+                    }
+                    Some(v) => push!(*v),
+                    None => return err("bad attribute"),
+                },
+                Instr::EventField(f) => match env.event.and_then(|e| e.get(*f as usize)) {
+                    Some(v) => push!(if matches!(v, Value::Absent) { Value::None } else { *v }),
+                    None => return err("no event field here"),
+                },
+                Instr::TriggerField(f) => match env.trigger.get(*f as usize) {
+                    Some(v) => push!(if matches!(v, Value::Absent) { Value::None } else { *v }),
+                    None => return err("the contact entered without a trigger event"),
+                },
+                Instr::LoopVar(s) => match self.loops.get(*s as usize) {
+                    Some(v) => push!(*v),
+                    None => return err("bad loop slot"),
+                },
+                Instr::Not => {
+                    let v = as_bool(pop!())?;
+                    push!(Value::Bool(!v));
+                }
+                Instr::Neg => {
+                    let v = match pop!() {
+                        Value::Int(i) => Value::Int(i.wrapping_neg()),
+                        Value::Float(f) => Value::Float(-f),
+                        Value::Duration(d) => Value::Duration(d.wrapping_neg()),
+                        _ => return err("cannot negate"),
+                    };
+                    push!(v);
+                }
+                Instr::IntToFloat => {
+                    let v = match pop!() {
+                        Value::Int(i) => Value::Float(i as f64),
+                        other => other,
+                    };
+                    push!(v);
+                }
+                Instr::IsSome => {
+                    let v = pop!();
+                    push!(Value::Bool(!v.is_none()));
+                }
+                Instr::JumpIfSome(t) => {
+                    let v = pop!();
+                    if !v.is_none() {
+                        push!(v);
+                        pc = *t as usize;
+                    }
+                }
+                Instr::JumpIfFalseKeep(t) => {
+                    let v = pop!();
+                    if !as_bool(v)? {
+                        push!(v);
+                        pc = *t as usize;
+                    }
+                }
+                Instr::JumpIfTrueKeep(t) => {
+                    let v = pop!();
+                    if as_bool(v)? {
+                        push!(v);
+                        pc = *t as usize;
+                    }
+                }
+                Instr::Bin(op) => {
+                    let b = pop!();
+                    let a = pop!();
+                    let v = binary(*op, a, b, env, heap)?;
+                    push!(v);
+                }
+                Instr::Call(f) => {
+                    let arity = f.arity();
+                    if sp < arity {
+                        return err("expression stack underflow");
+                    }
+                    let args = [self.stack[sp - arity], if arity == 2 { self.stack[sp - 1] } else { Value::None }];
+                    sp -= arity;
+                    let v = call(*f, args, env, heap)?;
+                    push!(v);
+                }
+                Instr::Has { predicate, within_ms } => {
+                    let p = *predicate as usize;
+                    let (Some(count), Some(last)) = (env.pred_count.get(p), env.pred_last.get(p)) else { return err("bad predicate") };
+                    let hit = *count > 0 && (*within_ms < 0 || *last >= env.now.saturating_sub(*within_ms));
+                    push!(Value::Bool(hit));
+                }
+                Instr::Count(p) => match env.pred_count.get(*p as usize) {
+                    Some(c) => push!(Value::Int(*c as i64)),
+                    None => return err("bad predicate"),
+                },
+                Instr::Last(p) => match (env.pred_count.get(*p as usize), env.pred_last.get(*p as usize)) {
+                    (Some(0), _) => push!(Value::None),
+                    (Some(_), Some(t)) => push!(Value::Time(*t)),
+                    _ => return err("bad predicate"),
+                },
+                Instr::InJourney(j) => push!(Value::Bool((env.active)(*j))),
+                Instr::MakeList(n) => {
+                    let n = *n as usize;
+                    if sp < n {
+                        return err("expression stack underflow");
+                    }
+                    let mut items = Vec::with_capacity(n);
+                    for v in &self.stack[sp - n..sp] {
+                        match v {
+                            Value::Str(id) => items.push(*id),
+                            _ => return err("list items must be strings"),
+                        }
+                    }
+                    sp -= n;
+                    push!(heap.add_list(items));
+                }
+                Instr::Render(t) => {
+                    let mut text = String::new();
+                    self.render(env, heap, *t, &mut text)?;
+                    push!(heap.add_string(text));
+                }
+            }
+        }
+    }
+
+    pub fn condition(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32) -> Result<bool, EvalError> {
+        as_bool(self.eval(env, heap, at)?)
+    }
+
+    /// Renders the template starting at `at` into `out`.
+    pub fn render(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32, out: &mut String) -> Result<(), EvalError> {
+        let ops = &env.program.templates;
+        let mut pc = at as usize;
+        let mut steps = 0usize;
+        // Per loop slot: (list id, next index).
+        let mut iters: Vec<(u32, usize)> = Vec::new();
+        if self.loops.len() < env.program.loop_slots as usize {
+            self.loops.resize(env.program.loop_slots as usize, Value::None);
+        }
+        iters.resize(env.program.loop_slots as usize, (0, 0));
+        loop {
+            steps += 1;
+            if steps > MAX_STEPS {
+                return err("template does not terminate");
+            }
+            let Some(op) = ops.get(pc) else { return err("template runs past the end") };
+            pc += 1;
+            match op {
+                TemplateOp::End => return Ok(()),
+                TemplateOp::Text(s) => out.push_str(env.program.strings.get(*s as usize).map(String::as_str).unwrap_or("")),
+                TemplateOp::Value(e) => {
+                    let v = self.eval(env, heap, *e)?;
+                    Strings { program: env.program, heap }.render(v, out);
+                }
+                TemplateOp::JumpIfFalse(c, t) => {
+                    if !self.condition(env, heap, *c)? {
+                        pc = *t as usize;
+                    }
+                }
+                TemplateOp::Jump(t) => pc = *t as usize,
+                TemplateOp::ForStart { slot, list, end } => {
+                    let Value::List(id) = self.eval(env, heap, *list)? else { return err("`for` needs a list") };
+                    let strings = Strings { program: env.program, heap };
+                    let items = strings.list(id);
+                    match items.first() {
+                        None => pc = *end as usize,
+                        Some(first) => {
+                            let first = strings.list_item(id, *first);
+                            let Some(slot_value) = self.loops.get_mut(*slot as usize) else { return err("bad loop slot") };
+                            *slot_value = Value::Str(first);
+                            if let Some(it) = iters.get_mut(*slot as usize) {
+                                *it = (id, 1);
+                            }
+                        }
+                    }
+                }
+                TemplateOp::ForNext { slot, start } => {
+                    let Some(&(id, next)) = iters.get(*slot as usize) else { return err("bad loop slot") };
+                    let strings = Strings { program: env.program, heap };
+                    if let Some(item) = strings.list(id).get(next) {
+                        let item = strings.list_item(id, *item);
+                        if let Some(v) = self.loops.get_mut(*slot as usize) {
+                            *v = Value::Str(item);
+                        }
+                        if let Some(it) = iters.get_mut(*slot as usize) {
+                            it.1 = next + 1;
+                        }
+                        pc = *start as usize;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn num(v: Value) -> Result<f64, EvalError> {
+    match v {
+        Value::Float(f) => Ok(f),
+        Value::Int(i) => Ok(i as f64),
+        _ => err("expected a number"),
+    }
+}
+
+fn values_equal(a: Value, b: Value, s: &Strings<'_>) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y || s.str(x) == s.str(y),
+        (Value::List(x), Value::List(y)) => {
+            let (lx, ly) = (s.list(x), s.list(y));
+            lx.len() == ly.len() && lx.iter().zip(ly).all(|(p, q)| s.str(s.list_item(x, *p)) == s.str(s.list_item(y, *q)))
+        }
+        (Value::Int(x), Value::Float(y)) | (Value::Float(y), Value::Int(x)) => (x as f64) == y,
+        (Value::Absent, Value::None) | (Value::None, Value::Absent) => true,
+        (x, y) => x == y,
+    }
+}
+
+fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, EvalError> {
+    use std::cmp::Ordering;
+    Ok(match (a, b) {
+        (Value::Int(x), Value::Int(y)) => x.cmp(&y),
+        (Value::Time(x), Value::Time(y)) | (Value::Duration(x), Value::Duration(y)) => x.cmp(&y),
+        (Value::Date(x), Value::Date(y)) => x.cmp(&y),
+        (Value::Str(x), Value::Str(y)) => s.str(x).cmp(s.str(y)),
+        (x, y) => num(x)?.partial_cmp(&num(y)?).unwrap_or(Ordering::Equal),
+    })
+}
+
+fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
+    use Value as V;
+    let s = Strings { program: env.program, heap };
+    Ok(match op {
+        BinOp::Eq => V::Bool(values_equal(a, b, &s)),
+        BinOp::Ne => V::Bool(!values_equal(a, b, &s)),
+        BinOp::Lt => V::Bool(order(a, b, &s)?.is_lt()),
+        BinOp::Le => V::Bool(order(a, b, &s)?.is_le()),
+        BinOp::Gt => V::Bool(order(a, b, &s)?.is_gt()),
+        BinOp::Ge => V::Bool(order(a, b, &s)?.is_ge()),
+        BinOp::InList => {
+            let (V::Str(x), V::List(l)) = (a, b) else { return err("`in` needs a string and a list") };
+            let needle = s.str(x);
+            V::Bool(s.list(l).iter().any(|i| s.str(s.list_item(l, *i)) == needle))
+        }
+        BinOp::AddInt | BinOp::SubInt | BinOp::MulInt | BinOp::DivInt => {
+            let (V::Int(x), V::Int(y)) = (a, b) else { return err("expected integers") };
+            V::Int(match op {
+                BinOp::AddInt => x.wrapping_add(y),
+                BinOp::SubInt => x.wrapping_sub(y),
+                BinOp::MulInt => x.wrapping_mul(y),
+                _ => {
+                    if y == 0 {
+                        return err("division by zero");
+                    }
+                    x.wrapping_div(y)
+                }
+            })
+        }
+        BinOp::AddFloat => V::Float(num(a)? + num(b)?),
+        BinOp::SubFloat => V::Float(num(a)? - num(b)?),
+        BinOp::MulFloat => V::Float(num(a)? * num(b)?),
+        BinOp::DivFloat => V::Float(num(a)? / num(b)?),
+        BinOp::AddTimeDuration | BinOp::SubTimeDuration => {
+            let (V::Time(t), V::Duration(d)) = (a, b) else { return err("expected time and duration") };
+            V::Time(if op == BinOp::AddTimeDuration { t.saturating_add(d) } else { t.saturating_sub(d) })
+        }
+        BinOp::SubTimeTime => {
+            let (V::Time(x), V::Time(y)) = (a, b) else { return err("expected times") };
+            V::Duration(x.saturating_sub(y))
+        }
+        BinOp::AddDuration | BinOp::SubDuration => {
+            let (V::Duration(x), V::Duration(y)) = (a, b) else { return err("expected durations") };
+            V::Duration(if op == BinOp::AddDuration { x.saturating_add(y) } else { x.saturating_sub(y) })
+        }
+        BinOp::MulDurationInt | BinOp::DivDurationInt => {
+            let (V::Duration(d), V::Int(n)) = (a, b) else { return err("expected a duration and an integer") };
+            if op == BinOp::DivDurationInt && n == 0 {
+                return err("division by zero");
+            }
+            V::Duration(if op == BinOp::MulDurationInt { d.saturating_mul(n) } else { d / n })
+        }
+        BinOp::Concat => {
+            let text = format!("{}{}", s.str(match a { V::Str(x) => x, _ => return err("expected strings") }), s.str(match b {
+                V::Str(y) => y,
+                _ => return err("expected strings"),
+            }));
+            heap.add_string(text)
+        }
+        BinOp::ConcatList => {
+            let (V::List(x), V::List(y)) = (a, b) else { return err("expected lists") };
+            let items: Vec<u32> = s.list(x).iter().map(|i| s.list_item(x, *i)).chain(s.list(y).iter().map(|i| s.list_item(y, *i))).collect();
+            heap.add_list(items)
+        }
+    })
+}
+
+fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
+    use Value as V;
+    let s = Strings { program: env.program, heap };
+    let text = |v: Value| match v {
+        V::Str(id) => Ok(s.str(id)),
+        _ => err("expected a string"),
+    };
+    let time = |v: Value| match v {
+        V::Time(t) => Ok(local(env.tz, t)),
+        _ => err("expected a time"),
+    };
+    let date = |v: Value| match v {
+        V::Date(d) => Ok(date_of_days(d)),
+        _ => err("expected a date"),
+    };
+    Ok(match f {
+        Builtin::Lower => {
+            let t = text(args[0])?.to_lowercase();
+            heap.add_string(t)
+        }
+        Builtin::Upper => {
+            let t = text(args[0])?.to_uppercase();
+            heap.add_string(t)
+        }
+        Builtin::ContainsStr => V::Bool(text(args[0])?.contains(text(args[1])?)),
+        Builtin::ContainsList => {
+            let (V::List(l), V::Str(x)) = (args[0], args[1]) else { return err("expected a list and a string") };
+            V::Bool(s.list(l).iter().any(|i| s.str(s.list_item(l, *i)) == s.str(x)))
+        }
+        Builtin::StartsWith => V::Bool(text(args[0])?.starts_with(text(args[1])?)),
+        Builtin::EndsWith => V::Bool(text(args[0])?.ends_with(text(args[1])?)),
+        Builtin::LenStr => V::Int(text(args[0])?.chars().count() as i64),
+        Builtin::LenList => match args[0] {
+            V::List(l) => V::Int(s.list(l).len() as i64),
+            _ => return err("expected a list"),
+        },
+        Builtin::AbsInt => match args[0] {
+            V::Int(i) => V::Int(i.wrapping_abs()),
+            _ => return err("expected an integer"),
+        },
+        Builtin::AbsFloat => V::Float(num(args[0])?.abs()),
+        Builtin::MinInt | Builtin::MaxInt => match (args[0], args[1]) {
+            (V::Int(a), V::Int(b)) => V::Int(if f == Builtin::MinInt { a.min(b) } else { a.max(b) }),
+            _ => return err("expected integers"),
+        },
+        Builtin::MinFloat => V::Float(num(args[0])?.min(num(args[1])?)),
+        Builtin::MaxFloat => V::Float(num(args[0])?.max(num(args[1])?)),
+        Builtin::MinTime | Builtin::MaxTime => match (args[0], args[1]) {
+            (V::Time(a), V::Time(b)) => V::Time(if f == Builtin::MinTime { a.min(b) } else { a.max(b) }),
+            _ => return err("expected times"),
+        },
+        Builtin::Round => V::Int(num(args[0])?.round() as i64),
+        Builtin::Floor => V::Int(num(args[0])?.floor() as i64),
+        Builtin::DateOf => V::Date(days_of_date(time(args[0])?.date())),
+        Builtin::Year => V::Int(time(args[0])?.year() as i64),
+        Builtin::Month => V::Int(time(args[0])?.month() as i64),
+        Builtin::Day => V::Int(time(args[0])?.day() as i64),
+        Builtin::Weekday => V::Int(time(args[0])?.weekday().number_from_monday() as i64),
+        Builtin::Hour => V::Int(time(args[0])?.hour() as i64),
+        Builtin::YearOfDate => V::Int(date(args[0])?.year() as i64),
+        Builtin::MonthOfDate => V::Int(date(args[0])?.month() as i64),
+        Builtin::DayOfDate => V::Int(date(args[0])?.day() as i64),
+        Builtin::WeekdayOfDate => V::Int(date(args[0])?.weekday().number_from_monday() as i64),
+        Builtin::Format => {
+            let t = time(args[0])?;
+            let pattern = text(args[1])?;
+            let items: Vec<chrono::format::Item<'_>> = chrono::format::StrftimeItems::new(pattern).collect();
+            if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+                return err(format!("invalid format string {pattern:?}"));
+            }
+            let mut out = String::new();
+            use std::fmt::Write;
+            if write!(out, "{}", t.format_with_items(items.into_iter())).is_err() {
+                return err(format!("cannot format with {pattern:?}"));
+            }
+            heap.add_string(out)
+        }
+        Builtin::Days => match args[0] {
+            V::Duration(d) => V::Int(d / DAY_MS),
+            _ => return err("expected a duration"),
+        },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local time
+
+/// The local wall-clock time of an instant in `tz`.
+pub fn local(tz: Tz, ms: i64) -> NaiveDateTime {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) => t.with_timezone(&tz).naive_local(),
+        None => NaiveDateTime::default(),
+    }
+}
+
+/// The instant of a local wall-clock time: a time in a DST gap moves forward to the first valid
+/// instant; an ambiguous one takes the earlier instant (LANGUAGE.md §4).
+pub fn instant_of(tz: Tz, local: NaiveDateTime) -> i64 {
+    match tz.from_local_datetime(&local) {
+        LocalResult::Single(t) => t.timestamp_millis(),
+        LocalResult::Ambiguous(earlier, _) => earlier.timestamp_millis(),
+        LocalResult::None => {
+            // Walk forward minute by minute to the end of the gap (gaps are at most a few hours).
+            let mut probe = local;
+            for _ in 0..(24 * 60) {
+                probe += chrono::Duration::minutes(1);
+                // The first valid local minute after the gap is the gap's end.
+                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                    return t.timestamp_millis();
+                }
+            }
+            0
+        }
+    }
+}
+
+pub fn days_of_date(d: NaiveDate) -> i32 {
+    let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    d.signed_duration_since(epoch).num_days() as i32
+}
+
+pub fn date_of_days(days: i32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days as i64)
+}
+
+fn at_minutes(date: NaiveDate, minutes: u32) -> NaiveDateTime {
+    date.and_time(NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0).unwrap_or_default())
+}
+
+/// The first instant ≥ `from` whose local time is `minutes` (and, when given, on `weekday`,
+/// 0 = Monday).
+pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
+    let start = local(tz, from).date() - chrono::Duration::days(1);
+    for offset in 0..16 {
+        let day = start + chrono::Duration::days(offset);
+        if let Some(w) = weekday {
+            if day.weekday().num_days_from_monday() != w {
+                continue;
+            }
+        }
+        let t = instant_of(tz, at_minutes(day, minutes));
+        if t >= from {
+            return t;
+        }
+    }
+    from
+}
+
+/// The next instant ≥ `from` and > `after` on (month, day) at local `minutes`, each year; Feb 29
+/// falls on Feb 28 in other years.
+pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes: u32) -> Option<i64> {
+    let year = local(tz, from).year();
+    for y in (year - 1)..(year + 3) {
+        let d = NaiveDate::from_ymd_opt(y, month, day).or_else(|| if month == 2 && day == 29 { NaiveDate::from_ymd_opt(y, 2, 28) } else { None });
+        let Some(d) = d else { continue };
+        let t = instant_of(tz, at_minutes(d, minutes));
+        if t >= from && t > after {
+            return Some(t);
+        }
+    }
+    None
+}
+
+/// Minutes after local midnight.
+pub fn local_minutes(tz: Tz, t: i64) -> u32 {
+    let l = local(tz, t);
+    l.hour() * 60 + l.minute()
+}
+
+/// Parses a time zone name; UTC when it is not a valid IANA name.
+pub fn parse_tz(name: &str) -> Tz {
+    name.parse::<Tz>().unwrap_or(Tz::UTC)
+}

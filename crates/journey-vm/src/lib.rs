@@ -1,0 +1,11 @@
+//! The journey VM: loads a verified program (journey-bytecode only — no front end linked in) and
+//! moves contacts through its journeys. The in-process API is [`Vm::run`]: feed one contact's
+//! records in time order up to a window end, get its actions, keep its [`ContactState`].
+
+pub mod engine;
+pub mod eval;
+pub mod output;
+pub mod value;
+
+pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trigger, Vm};
+pub use value::{Heap, Value};

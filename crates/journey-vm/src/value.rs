@@ -1,0 +1,251 @@
+//! Runtime values and the per-contact heap.
+//!
+//! A [`Value`] is 16 bytes and `Copy`: strings and lists are indexes, either into the program's
+//! constant tables (high bit set) or into the contact's [`Heap`]. Evaluating a condition therefore
+//! never allocates; only building new strings (`lower`, `+`, templates) and new lists does, and
+//! those go to the contact's heap.
+
+use journey_bytecode::{Const, Program};
+use std::fmt::Write;
+
+/// Marks a string or list id that refers to the program's constants, not the contact heap.
+pub const CONST_BIT: u32 = 1 << 31;
+
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Value {
+    /// A required attribute that was never supplied (reading it is an error).
+    #[default]
+    Absent,
+    None,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    /// Milliseconds since the Unix epoch.
+    Time(i64),
+    /// Days since 1970-01-01.
+    Date(i32),
+    /// Milliseconds.
+    Duration(i64),
+    /// (enum, variant)
+    Enum(u32, u32),
+    Str(u32),
+    List(u32),
+}
+
+/// Strings and lists owned by one contact (attribute values, event fields, computed strings).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Heap {
+    pub strings: Vec<String>,
+    pub lists: Vec<Vec<u32>>,
+}
+
+impl Heap {
+    pub fn clear(&mut self) {
+        self.strings.clear();
+        self.lists.clear();
+    }
+
+    pub fn add_string(&mut self, s: String) -> Value {
+        self.strings.push(s);
+        Value::Str((self.strings.len() - 1) as u32)
+    }
+
+    /// Adds a string and returns its id (for list items).
+    pub fn add_string_id(&mut self, s: String) -> u32 {
+        self.strings.push(s);
+        (self.strings.len() - 1) as u32
+    }
+
+    pub fn add_list(&mut self, items: Vec<u32>) -> Value {
+        self.lists.push(items);
+        Value::List((self.lists.len() - 1) as u32)
+    }
+
+    /// Moves another heap's contents to the end of this one; returns the offsets to add to the
+    /// moved values' string and list ids (see [`Value::rebase`]).
+    pub fn absorb(&mut self, other: &mut Heap) -> (u32, u32) {
+        let offsets = (self.strings.len() as u32, self.lists.len() as u32);
+        self.strings.append(&mut other.strings);
+        for mut list in other.lists.drain(..) {
+            for item in &mut list {
+                if *item & CONST_BIT == 0 {
+                    *item += offsets.0;
+                }
+            }
+            self.lists.push(list);
+        }
+        offsets
+    }
+}
+
+impl Value {
+    /// Adjusts a value decoded against another heap after [`Heap::absorb`].
+    #[inline]
+    pub fn rebase(self, offsets: (u32, u32)) -> Value {
+        match self {
+            Value::Str(id) if id & CONST_BIT == 0 => Value::Str(id + offsets.0),
+            Value::List(id) if id & CONST_BIT == 0 => Value::List(id + offsets.1),
+            other => other,
+        }
+    }
+
+    pub fn is_none(&self) -> bool {
+        matches!(self, Value::None | Value::Absent)
+    }
+}
+
+/// Read access to strings and lists, wherever they live.
+pub struct Strings<'a> {
+    pub program: &'a Program,
+    pub heap: &'a Heap,
+}
+
+impl<'a> Strings<'a> {
+    pub fn str(&self, id: u32) -> &'a str {
+        if id & CONST_BIT != 0 {
+            self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("")
+        } else {
+            self.heap.strings.get(id as usize).map(String::as_str).unwrap_or("")
+        }
+    }
+
+    /// The string ids of a list.
+    pub fn list(&self, id: u32) -> &'a [u32] {
+        if id & CONST_BIT != 0 {
+            match self.program.constants.get((id & !CONST_BIT) as usize) {
+                Some(Const::List(items)) => items,
+                _ => &[],
+            }
+        } else {
+            self.heap.lists.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+        }
+    }
+
+    /// The string id of a list item (program list items are program strings).
+    pub fn list_item(&self, list: u32, item: u32) -> u32 {
+        if list & CONST_BIT != 0 { item | CONST_BIT } else { item }
+    }
+
+    /// Renders a value the way templates show it (LANGUAGE.md §3).
+    pub fn render(&self, v: Value, out: &mut String) {
+        match v {
+            Value::Absent | Value::None => {}
+            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
+            }
+            Value::Float(f) => {
+                let _ = write!(out, "{f}");
+            }
+            Value::Time(ms) => out.push_str(&format_instant(ms)),
+            Value::Date(d) => out.push_str(&format_date(d)),
+            Value::Duration(ms) => out.push_str(&format_duration(ms)),
+            Value::Enum(e, v) => out.push_str(
+                self.program.enums.get(e as usize).and_then(|en| en.variants.get(v as usize)).map(String::as_str).unwrap_or(""),
+            ),
+            Value::Str(id) => out.push_str(self.str(id)),
+            Value::List(id) => {
+                for (i, item) in self.list(id).iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(self.str(self.list_item(id, *item)));
+                }
+            }
+        }
+    }
+
+    /// A value as JSON (the `value` of `set` actions).
+    pub fn json(&self, v: Value) -> String {
+        match v {
+            Value::Absent | Value::None => "null".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Float(f) if f.is_finite() => {
+                let s = format!("{f}");
+                if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+            }
+            Value::Float(_) => "null".into(),
+            Value::Str(id) => json_string(self.str(id)),
+            Value::List(id) => {
+                let items: Vec<String> = self.list(id).iter().map(|i| json_string(self.str(self.list_item(id, *i)))).collect();
+                format!("[{}]", items.join(","))
+            }
+            other => {
+                let mut s = String::new();
+                self.render(other, &mut s);
+                json_string(&s)
+            }
+        }
+    }
+}
+
+pub fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `2026-01-05T10:00:00Z`, with `.sss` only when the milliseconds are not zero (RUNTIME.md §4).
+pub fn format_instant(ms: i64) -> String {
+    match chrono::DateTime::from_timestamp_millis(ms) {
+        Some(t) if ms.rem_euclid(1000) != 0 => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        None => format!("@{ms}"),
+    }
+}
+
+pub fn format_date(days: i32) -> String {
+    chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
+        .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .unwrap_or_default()
+}
+
+/// Durations as written in the language: `1d 12h`, `30s`, `0s`.
+pub fn format_duration(ms: i64) -> String {
+    let negative = ms < 0;
+    let mut rest = ms.unsigned_abs();
+    let mut parts = Vec::new();
+    for (unit, size) in [("w", 604_800_000u64), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if rest >= size {
+            parts.push(format!("{}{unit}", rest / size));
+            rest %= size;
+        }
+    }
+    if rest > 0 {
+        parts.push(format!("{rest}ms"));
+    }
+    let text = if parts.is_empty() { "0s".to_string() } else { parts.join(" ") };
+    if negative { format!("-{text}") } else { text }
+}
+
+/// Converts a program constant to a value.
+pub fn constant(c: &Const, index: u32) -> Value {
+    match c {
+        Const::None => Value::None,
+        Const::Bool(b) => Value::Bool(*b),
+        Const::Int(i) => Value::Int(*i),
+        Const::Float(f) => Value::Float(*f),
+        Const::Str(s) => Value::Str(*s | CONST_BIT),
+        Const::Time(t) => Value::Time(*t),
+        Const::Date(d) => Value::Date(*d),
+        Const::Duration(d) => Value::Duration(*d),
+        Const::Enum(e, v) => Value::Enum(*e, *v),
+        Const::List(_) => Value::List(index | CONST_BIT),
+    }
+}

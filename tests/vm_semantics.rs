@@ -83,3 +83,381 @@ journey welcome {
         ]
     );
 }
+
+#[test]
+fn raw_lines_match_the_runtime_format() {
+    let source = r#"
+message hi email { subject "Hi", template "hi" }
+journey welcome { entry on signed_up  intro: send hi }"#;
+    let input = [identify("bo", "2026-01-05T09:00:00Z", ANA), track("bo", "2026-01-05T10:00:00.250Z", "Signed Up", r#"{"source":"web"}"#)].join("\n");
+    assert_eq!(
+        actions(source, &input, "2026-01-10T00:00:00Z"),
+        [
+            r#"{"at":"2026-01-05T10:00:00.250Z","contact":"bo","journey":"welcome","action":"enter","trigger":"signed_up"}"#,
+            r#"{"at":"2026-01-05T10:00:00.250Z","contact":"bo","journey":"welcome","step":"intro","action":"send","channel":"email","message":"hi","fields":{"subject":"Hi","template":"hi"}}"#,
+            r#"{"at":"2026-01-05T10:00:00.250Z","contact":"bo","journey":"welcome","action":"exit","reason":"completed"}"#,
+        ]
+    );
+}
+
+#[test]
+fn event_exactly_at_the_deadline_is_a_timeout() {
+    let source = r#"
+message yes sms { body "yes" }
+message no sms { body "no" }
+journey j {
+  entry on signed_up
+  wait for purchase within 1d { send yes } timeout { send no }
+}"#;
+    let base = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)];
+    let at_deadline = [&base[..], &[track("a", "2026-01-02T10:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#)]].concat().join("\n");
+    assert_eq!(
+        short(&actions(source, &at_deadline, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=signed_up",
+            "2026-01-02T10:00:00Z send step=s3 message=no body=no",
+            "2026-01-02T10:00:00Z exit reason=completed",
+        ]
+    );
+    let just_before = [&base[..], &[track("a", "2026-01-02T09:59:59.999Z", "Order Completed", r#"{"total":5,"sku":"A"}"#)]].concat().join("\n");
+    assert_eq!(
+        short(&actions(source, &just_before, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=signed_up",
+            "2026-01-02T09:59:59.999Z send step=s2 message=yes body=yes",
+            "2026-01-02T09:59:59.999Z exit reason=completed",
+        ]
+    );
+}
+
+#[test]
+fn zero_length_waits_continue_at_once() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on signed_up
+  wait 0s
+  wait until now - 1h
+  send m
+}"#;
+    let input = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)].join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=signed_up",
+            "2026-01-01T10:00:00Z send step=s3 message=m body=m",
+            "2026-01-01T10:00:00Z exit reason=completed",
+        ]
+    );
+}
+
+#[test]
+fn goals_exits_limit_and_manual_exit() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on signed_up
+  exit on unsubscribed
+  goal bought on purchase where event.total > 10.0
+  limit 3d
+  wait 10d
+  send m
+}"#;
+    let head = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)];
+    let goal = [&head[..], &[
+        track("a", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#),
+        track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":50,"sku":"B"}"#),
+    ]].concat().join("\n");
+    assert_eq!(short(&actions(source, &goal, "2026-01-09T00:00:00Z")), ["2026-01-01T10:00:00Z enter trigger=signed_up", "2026-01-01T12:00:00Z exit reason=goal:bought"]);
+    let unsub = [&head[..], &[track("a", "2026-01-02T00:00:00Z", "Unsubscribed", "{}")]].concat().join("\n");
+    assert_eq!(short(&actions(source, &unsub, "2026-01-09T00:00:00Z"))[1], "2026-01-02T00:00:00Z exit reason=exit_on:unsubscribed");
+    let limit = head.join("\n");
+    assert_eq!(short(&actions(source, &limit, "2026-01-09T00:00:00Z"))[1], "2026-01-04T10:00:00Z exit reason=limit");
+    let manual = [&head[..], &[r#"{"type":"exit","userId":"a","timestamp":"2026-01-02T00:00:00Z","journey":"j"}"#.to_string()]].concat().join("\n");
+    assert_eq!(short(&actions(source, &manual, "2026-01-09T00:00:00Z"))[1], "2026-01-02T00:00:00Z exit reason=manual");
+}
+
+#[test]
+fn reentry_after_a_cooldown() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on ping
+  reentry after 2d
+  send m
+}"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        track("a", "2026-01-01T00:00:00Z", "Ping", "{}"),
+        track("a", "2026-01-02T00:00:00Z", "Ping", "{}"),
+        track("a", "2026-01-03T00:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    let lines = short(&actions(source, &input, "2026-01-09T00:00:00Z"));
+    let enters: Vec<&String> = lines.iter().filter(|l| l.contains("enter")).collect();
+    assert_eq!(enters, ["2026-01-01T00:00:00Z enter trigger=ping", "2026-01-03T00:00:00Z enter trigger=ping"]);
+}
+
+#[test]
+fn enroll_into_a_journey_without_entries_runs_it_to_its_first_wait() {
+    let source = r#"
+message first sms { body "first" }
+message inner sms { body "inner" }
+message later sms { body "later" }
+journey outer { entry on ping  send first  enroll nested  send later }
+journey nested { send inner  wait 1h  exit "done" }
+"#;
+    let input = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-02T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=ping",
+            "2026-01-01T10:00:00Z send step=s1 message=first body=first",
+            "2026-01-01T10:00:00Z enter trigger=enroll:outer",
+            "2026-01-01T10:00:00Z send step=s1 message=inner body=inner",
+            "2026-01-01T10:00:00Z send step=s3 message=later body=later",
+            "2026-01-01T10:00:00Z exit reason=completed",
+            "2026-01-01T11:00:00Z exit reason=done",
+        ]
+    );
+}
+
+#[test]
+fn caps_are_shared_across_journeys_and_priority_wins_the_slot() {
+    let source = r#"
+policy { cap sms 1 per 1d }
+message low_m sms { body "low" }
+message high_m sms { body "high" }
+journey low { entry on ping  send low_m }
+journey high { entry on ping  priority 5  send high_m }
+"#;
+    let input = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
+    let lines = actions(source, &input, "2026-01-02T00:00:00Z");
+    let sends: Vec<String> = short(&lines).into_iter().filter(|l| l.contains("send") || l.contains("suppressed")).collect();
+    assert_eq!(sends, ["2026-01-01T10:00:00Z send step=s1 message=high_m body=high", "2026-01-01T10:00:00Z suppressed step=s1 message=low_m reason=cap:sms"]);
+    assert!(lines.iter().any(|l| l.contains(r#""action":"suppressed","channel":"sms","message":"low_m","reason":"cap:sms""#)));
+}
+
+#[test]
+fn quiet_hours_across_midnight_hold_sends_in_local_time() {
+    let source = r#"
+policy { timezone contact.tz  quiet_hours 21:00 to 08:00 }
+message m sms { body "m" }
+message t sms transactional { body "t" }
+journey j { entry on ping  send t  send m }
+"#;
+    // 23:30 in Paris (UTC+1 in January): held until 08:00 Paris = 07:00 UTC.
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"free","score":0,"lists":[],"tz":"Europe/Paris"}"#),
+        track("a", "2026-01-01T22:30:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T22:30:00Z enter trigger=ping",
+            "2026-01-01T22:30:00Z send step=s1 message=t body=t",
+            "2026-01-02T07:00:00Z send step=s2 message=m body=m",
+            "2026-01-02T07:00:00Z exit reason=completed",
+        ]
+    );
+}
+
+#[test]
+fn time_of_day_wait_across_a_dst_change() {
+    let source = r#"
+policy { timezone contact.tz }
+message m sms { body "m" }
+journey j { entry on ping  wait until 09:00  send m  wait until 09:00  send m }
+"#;
+    // Europe/Paris switches to summer time on 2026-03-29: 09:00 is 08:00 UTC before, 07:00 UTC after.
+    let input = [
+        identify("a", "2026-03-01T00:00:00Z", r#"{"email":"a@x","plan":"free","score":0,"lists":[],"tz":"Europe/Paris"}"#),
+        track("a", "2026-03-28T12:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    let lines = short(&actions(source, &input, "2026-04-01T00:00:00Z"));
+    assert_eq!(lines[1], "2026-03-29T07:00:00Z send step=s2 message=m body=m");
+    assert_eq!(lines[2], "2026-03-29T07:00:00Z send step=s4 message=m body=m", "09:00 local now equals now: continues at once");
+}
+
+#[test]
+fn branches_match_split_and_experiment() {
+    let source = r#"
+message a sms { body "a" }
+message b sms { body "b" }
+journey j {
+  entry on signed_up
+  goal g on purchase
+  if contact.plan == pro and event_count_ok() { send a }
+}"#;
+    // (unknown function) — compile errors are reported, not run:
+    assert!(journey::compile(&[("schema.journey", SCHEMA), ("t.journey", source)]).is_err());
+
+    let source = r#"
+message a sms { body "a" }
+message b sms { body "b" }
+journey j {
+  entry on signed_up
+  goal g on purchase
+  match contact.plan { pro => { send a } _ => { send b } }
+  split { 50% { send a } 50% { send b } }
+  experiment exp { x 50% { send a } y 50% { send b } }
+}"#;
+    let input = (0..4)
+        .flat_map(|i| [identify(&format!("c{i}"), "2026-01-01T00:00:00Z", ANA), track(&format!("c{i}"), "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)])
+        .collect::<Vec<_>>()
+        .join("\n");
+    let lines = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
+    let assigns: Vec<&String> = lines.iter().filter(|l| l.contains("assign")).collect();
+    assert_eq!(assigns.len(), 8);
+    assert!(assigns.iter().all(|l| l.contains("split=s4") || l.contains("experiment=exp")), "{assigns:?}");
+    // Same contact, same arm: assignment is a stable hash of (contact, journey, split id).
+    let again = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
+    assert_eq!(lines, again);
+    assert_eq!(
+        journey_bytecode::bucket("c0", "j", "exp"),
+        journey_bytecode::bucket("c0", "j", "exp"),
+    );
+}
+
+#[test]
+fn holdout_records_held_out_actions_and_still_measures_goals() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on signed_up
+  goal g on purchase
+  holdout 100%
+  send m
+  sync ads add
+  webhook crm
+  wait 1d
+}"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+        track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=signed_up holdout=true",
+            "2026-01-01T10:00:00Z held_out step=s1 message=m of=send body=m",
+            "2026-01-01T10:00:00Z held_out step=s2 of=sync audience=ads op=add",
+            "2026-01-01T10:00:00Z held_out step=s3 of=webhook webhook=crm",
+            "2026-01-01T12:00:00Z exit reason=goal:bought".replace("bought", "g").as_str(),
+        ]
+    );
+}
+
+#[test]
+fn entry_when_is_edge_triggered_and_set_retests_conditions() {
+    let source = r#"
+journey hot {
+  entry when contact.score >= 50
+  reentry always
+  set contact.lists = contact.lists + ["hot"]
+  wait until "vip" in contact.lists within 1d { exit "vip" } timeout { exit "cold" }
+}
+journey promote {
+  entry when "hot" in contact.lists
+  set contact.lists = contact.lists + ["vip"]
+}
+"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        identify("a", "2026-01-01T01:00:00Z", r#"{"score":60}"#),
+        identify("a", "2026-01-01T02:00:00Z", r#"{"score":70}"#),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-03T00:00:00Z")),
+        [
+            "2026-01-01T01:00:00Z enter trigger=when",
+            r#"2026-01-01T01:00:00Z set step=s1 attribute=lists value=["hot"]"#,
+            "2026-01-01T01:00:00Z enter trigger=when",
+            r#"2026-01-01T01:00:00Z set step=s1 attribute=lists value=["hot","vip"]"#,
+            "2026-01-01T01:00:00Z exit reason=completed",
+            "2026-01-01T01:00:00Z exit reason=vip",
+        ]
+    );
+}
+
+#[test]
+fn missing_required_attribute_is_an_error_action_and_an_error_exit() {
+    let source = r#"
+message m sms { body "Hi {contact.email}" }
+journey j { entry on ping  send m }
+"#;
+    let input = track("a", "2026-01-01T10:00:00Z", "Ping", "{}");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-02T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=ping",
+            "2026-01-01T10:00:00Z error step=s1 reason=missing attribute `email`",
+            "2026-01-01T10:00:00Z exit reason=error",
+        ]
+    );
+}
+
+#[test]
+fn scheduled_entries_at_every_and_anniversary() {
+    let source = r#"
+message m sms { body "m" }
+journey dated { entry at 2026-01-03T09:00:00Z  send m }
+journey daily { entry every day at 09:00  send m }
+journey bday { entry every year on contact.birthday ?? 2000-01-01 at 10:00  send m }
+"#;
+    let input = identify("a", "2026-01-01T12:00:00Z", r#"{"email":"a@x","plan":"free","score":0,"lists":[],"birthday":"1990-01-02"}"#);
+    let lines = short(&actions(source, &input, "2026-01-04T00:00:00Z"));
+    let enters: Vec<&String> = lines.iter().filter(|l| l.contains("enter")).collect();
+    assert_eq!(
+        enters,
+        [
+            "2026-01-02T09:00:00Z enter trigger=every",
+            "2026-01-02T10:00:00Z enter trigger=every",
+            "2026-01-03T09:00:00Z enter trigger=at",
+            "2026-01-03T09:00:00Z enter trigger=every",
+        ]
+    );
+}
+
+#[test]
+fn timers_fire_before_records_at_the_same_instant() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on signed_up
+  wait 1h
+  wait for purchase within 1d
+  send m
+}"#;
+    // The purchase at exactly the end of the 1h wait: the wait ends first, then the event wait
+    // starts and the purchase (enter ≤ t) matches it.
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+        track("a", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#),
+    ]
+    .join("\n");
+    assert_eq!(short(&actions(source, &input, "2026-01-03T00:00:00Z"))[1], "2026-01-01T11:00:00Z send step=s3 message=m body=m");
+}
+
+#[test]
+fn templates_render_values_blocks_and_trigger_fields() {
+    let source = r#"
+message m email {
+  subject "{trigger.sku} x{count(purchase)} {if contact.plan == pro}PRO{else}FREE{end} {for l in contact.lists}[{l}]{end} {trigger.total}"
+  template "t"
+}
+journey j { entry on purchase  send m }
+"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"pro","score":0,"lists":["vip","news"]}"#),
+        track("a", "2026-01-01T10:00:00Z", "Order Completed", r#"{"total":20.5,"sku":"SHOE"}"#),
+    ]
+    .join("\n");
+    assert_eq!(short(&actions(source, &input, "2026-01-02T00:00:00Z"))[1], "2026-01-01T10:00:00Z send step=s1 message=m subject=SHOE x1 PRO [vip][news] 20.5 template=t");
+}

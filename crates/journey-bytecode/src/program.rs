@@ -205,7 +205,8 @@ pub enum StepOp {
     /// `match`: `table[variant]` is the target.
     Match { step: u32, scrutinee: ExprRef, table: Vec<u32> },
     Split { step: u32, arms: Vec<ArmOp> },
-    Experiment { step: u32, name: String, arms: Vec<ArmOp> },
+    /// `measure`: index of the goal conversion is measured on (the named one, else the first).
+    Experiment { step: u32, name: String, measure: Option<u32>, arms: Vec<ArmOp> },
     Jump { target: u32 },
     Exit { step: u32, reason: String },
     /// End of the body: exit with reason `completed`.

@@ -2,7 +2,12 @@
 //! arguments (clap) and calls into the library crates; everything testable lives there.
 
 mod check;
+mod compile;
+mod demo;
+mod generate;
 mod inventory;
+mod project;
+mod run;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +24,16 @@ struct Cli {
 enum Command {
     /// Parse and check a project; print diagnostics (exit 1 on errors).
     Check(check::Args),
+    /// Compile a project to one bytecode file.
+    Build(compile::BuildArgs),
+    /// Human-readable listing of a bytecode file.
+    Disasm(compile::DisasmArgs),
+    /// Evaluate a cohort: JSON-lines records in, actions, rejects, metrics and a snapshot out.
+    Run(run::Args),
+    /// Deterministic synthetic cohort for the reference project in `examples/`.
+    Gen(generate::Args),
+    /// The guided tour: generate a cohort, run `examples/` over it, summarise the results.
+    Demo(demo::Args),
     /// Content inventory: every message, its channel, where it is sent; missing and unused ones.
     Inventory(inventory::Args),
 }
@@ -37,6 +52,11 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Inventory(args) => inventory::run(args),
+        Command::Build(args) => compile::build(args),
+        Command::Disasm(args) => compile::disasm(args),
+        Command::Run(args) => run::run(args),
+        Command::Gen(args) => generate::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     ExitCode::from(code)
 }

@@ -18,6 +18,8 @@ struct Gen<'a> {
     constants: HashMap<String, u32>,
     /// IR journey id → program journey index.
     journey_index: Vec<u32>,
+    /// Goal names of the journey being compiled.
+    goal_names: Vec<String>,
 }
 
 pub use journey_bytecode::fnv1a;
@@ -75,6 +77,7 @@ pub fn compile(ir: &ir::Program, fingerprint: u64) -> Program {
         strings: HashMap::new(),
         constants: HashMap::new(),
         journey_index,
+        goal_names: Vec::new(),
     };
     g.p.policy.caps = ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
     g.p.policy.timezone = ir.policy.timezone.as_ref().map(|e| g.expr(e));
@@ -344,6 +347,7 @@ impl Gen<'_> {
             .collect();
         let mut code = Vec::new();
         let mut step_ids = Vec::new();
+        self.goal_names = j.goals.iter().map(|g| g.name.to_string()).collect();
         self.block(&j.body, &mut code, &mut step_ids);
         code.push(StepOp::Complete);
         let since_entry_predicates = j
@@ -517,7 +521,14 @@ impl Gen<'_> {
                         code[j] = StepOp::Jump { target: end };
                     }
                     code[at] = match &step.kind {
-                        ir::StepKind::Experiment { name, .. } => StepOp::Experiment { step: s, name: name.to_string(), arms: arm_ops },
+                        ir::StepKind::Experiment { name, measure, .. } => {
+                            let measure = match measure {
+                                Some(m) => self.goal_names.iter().position(|g| g == m.as_str()).map(|i| i as u32),
+                                None if !self.goal_names.is_empty() => Some(0),
+                                None => None,
+                            };
+                            StepOp::Experiment { step: s, name: name.to_string(), measure, arms: arm_ops }
+                        }
                         _ => StepOp::Split { step: s, arms: arm_ops },
                     };
                 }

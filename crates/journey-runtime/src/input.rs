@@ -52,6 +52,10 @@ impl<'p> Decoder<'p> {
         }
     }
 
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
     /// The contact id of a parsed record (`userId`, else `anonymousId`).
     pub fn contact_of(record: &Json) -> Result<String, String> {
         for key in ["userId", "anonymousId"] {

@@ -5,7 +5,9 @@
 //! The output order and content do not depend on the thread count: contacts are evaluated
 //! independently and the results are sorted by contact id (byte order) before they are written.
 
+pub mod cohort_gen;
 pub mod input;
+pub mod metrics;
 
 use input::{Decoded, Decoder};
 use journey_bytecode::Program;
@@ -53,6 +55,8 @@ pub struct Cohort {
     /// Raw text of records kept for possible duplicate rejects: (file, line) → text.
     texts: HashMap<(u32, u64), String>,
     pub earliest: Option<i64>,
+    /// Per message name: (opens, clicks) from events declared `engagement open|click`.
+    pub engagement: HashMap<String, (u64, u64)>,
     /// Records before this instant are `late` (set with `--from` or by a resumed snapshot).
     pub from: Option<i64>,
     /// Records at or after this instant are `future`.
@@ -131,6 +135,17 @@ impl Cohort {
                 self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
             }
             Ok(Decoded::Record { record, message_id, .. }) => {
+                if let journey_vm::RecordKind::Track { event, fields } = &record.kind {
+                    let decl = &decoder.program().events[*event as usize];
+                    if decl.engagement != 0 {
+                        let index = decl.fields.iter().position(|f| f.name == "message");
+                        if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
+                            let name = pending.input.heap.strings.get(*id as usize).cloned().unwrap_or_default();
+                            let counts = self.engagement.entry(name).or_default();
+                            if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
+                        }
+                    }
+                }
                 self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
                 let index = pending.input.records.len();
                 if let Some(id) = message_id {
@@ -168,6 +183,8 @@ pub struct Evaluation {
     pub rejects: Vec<Reject>,
     pub transitions: u64,
     pub from: Option<i64>,
+    /// Per journey, per step: how many times contacts entered it.
+    pub step_hits: Vec<Vec<u64>>,
 }
 
 /// The shard of a contact id: a stable hash, so shards are the same on every machine.
@@ -224,29 +241,43 @@ pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evalu
     }
     work.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
+    let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
+    // Each worker folds its contacts with its own VM; step counters are summed at the end.
     let run_all = || {
         work.into_par_iter()
-            .map_init(
-                || Vm::new(program),
-                |vm, (contact, mut input)| {
+            .fold(
+                || (Vm::new(program), Vec::new()),
+                |(mut vm, mut done), (contact, mut input)| {
                     vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
                     let mut state = ContactState::new(program);
                     let mut actions = Vec::new();
-                    let before = vm.transitions;
                     vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
-                    (contact, actions, vm.transitions - before)
+                    done.push((contact, actions));
+                    (vm, done)
                 },
             )
-            .collect::<Vec<_>>()
+            .map(|(vm, done)| (done, vm.transitions, vm.step_hits))
+            .reduce(
+                || (Vec::new(), 0, empty_hits()),
+                |(mut a, ta, mut ha), (b, tb, hb)| {
+                    a.extend(b);
+                    for (x, y) in ha.iter_mut().zip(hb) {
+                        for (p, q) in x.iter_mut().zip(y) {
+                            *p += q;
+                        }
+                    }
+                    (a, ta + tb, ha)
+                },
+            )
     };
-    let results = match pool {
+    let (mut results, transitions, step_hits) = match pool {
         Ok(pool) => pool.install(run_all),
         Err(_) => run_all(),
     };
-    let transitions = results.iter().map(|r| r.2).sum();
+    results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     // Rejects in input order.
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
-    Evaluation { contacts: results.into_iter().map(|(c, a, _)| (c, a)).collect(), rejects, transitions, from }
+    Evaluation { contacts: results, rejects, transitions, from, step_hits }
 }
 
 /// All actions as JSON lines, in the pinned order (contact id, then time, then occurrence).

@@ -188,6 +188,8 @@ pub struct Vm<'p> {
     event_buf: Vec<Value>,
     /// Step operations executed, across all contacts run so far.
     pub transitions: u64,
+    /// Per journey, per step: how many times a contact entered it (for metrics).
+    pub step_hits: Vec<Vec<u64>>,
 }
 
 impl<'p> Vm<'p> {
@@ -203,7 +205,8 @@ impl<'p> Vm<'p> {
             .iter()
             .map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_))))
             .collect();
-        Vm { program, machine: Machine::default(), preds_by_event, scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0 }
+        let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
+        Vm { program, machine: Machine::default(), preds_by_event, scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits }
     }
 
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
@@ -326,8 +329,12 @@ impl Run<'_, '_> {
         self.st.slots[j].wake_at = i64::MAX;
         let next = match self.vm.program.journeys[j].code.get(pc) {
             Some(StepOp::WaitEvent { on_timeout, .. }) | Some(StepOp::WaitCondition { on_timeout, .. }) => *on_timeout as usize,
-            Some(StepOp::Send { .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
+            Some(StepOp::Send { step, .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
                 self.st.slots[j].flags &= !QUIET_HELD;
+                // The held send was counted when the contact reached it; it is counted again now.
+                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(*step as usize)) {
+                    *hits = hits.saturating_sub(1);
+                }
                 pc
             }
             _ => pc + 1,
@@ -619,6 +626,14 @@ impl Run<'_, '_> {
     }
 
     fn leave(&mut self, j: usize, now: i64, step: Option<u32>, reason: Reason) {
+        // Leaving while waiting: the exit happened at the step the contact was waiting at.
+        let step = step.or_else(|| {
+            let slot = &self.st.slots[j];
+            if slot.wake_at == i64::MAX || matches!(reason, Reason::Completed) {
+                return None;
+            }
+            self.vm.program.journeys[j].code.get(slot.pc as usize).and_then(|op| op.step())
+        });
         let slot = &mut self.st.slots[j];
         slot.status = LEFT;
         slot.last_exit = now;
@@ -657,6 +672,11 @@ impl Run<'_, '_> {
                 return;
             };
             self.vm.transitions += 1;
+            if let Some(step) = op.step() {
+                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
+                    *hits += 1;
+                }
+            }
             let holdout = self.st.slots[j].flags & HOLDOUT != 0;
             match op {
                 StepOp::Send { step, message, fields } => {
@@ -817,7 +837,7 @@ impl Run<'_, '_> {
                     self.emit(now, j, Some(*step), ActionKind::Assign { experiment: None, arm: arm.name.clone() });
                     pc = arm.target as usize;
                 }
-                StepOp::Experiment { step, name, arms } => {
+                StepOp::Experiment { step, name, arms, .. } => {
                     let forced = self.vm.options.forced_arms.iter().find(|(e, _)| e == name).and_then(|(_, a)| arms.iter().find(|x| &x.name == a));
                     let arm = match forced {
                         Some(a) => Some(a),

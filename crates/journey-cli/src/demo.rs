@@ -1,0 +1,104 @@
+//! `journey demo`: the README's first command. Generates a cohort for `examples/`, evaluates it
+//! with `journey run`, and prints a short summary of what happened and where the outputs are.
+
+use crate::{exit, generate, run};
+use clap::Parser;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project to run.
+    #[arg(long, default_value = "examples")]
+    project: PathBuf,
+    /// Contacts in the generated cohort.
+    #[arg(long, default_value_t = 20_000)]
+    contacts: u64,
+    /// Where the cohort and the run's outputs go.
+    #[arg(long, default_value = "out/demo")]
+    out: PathBuf,
+}
+
+pub fn run(args: Args) -> u8 {
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: {}: {e}", args.out.display());
+        return exit::USAGE;
+    }
+    let cohort = args.out.join("cohort.jsonl.gz");
+    eprintln!("1/3 generating {} contacts × 60 days → {}", args.contacts, cohort.display());
+    if let Err(e) = generate::write_cohort(args.contacts, 7, 60, &cohort) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
+    eprintln!("2/3 running {} over it (window 2026-01-01 → 2026-03-02)", args.project.display());
+    let until = "2026-03-02T00:00:00Z";
+    let argv = [
+        args.project.display().to_string(),
+        "--input".into(),
+        cohort.display().to_string(),
+        "--until".into(),
+        until.into(),
+        "--out".into(),
+        args.out.display().to_string(),
+    ];
+    let parsed = match RunOnly::try_parse_from(std::iter::once("journey".to_string()).chain(argv)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let code = run::run(parsed.args);
+    if code != exit::OK {
+        return code;
+    }
+    eprintln!("3/3 summary");
+    summary(&args.out)
+}
+
+#[derive(Parser)]
+struct RunOnly {
+    #[command(subcommand)]
+    _unused: Option<Never>,
+    #[command(flatten)]
+    args: run::Args,
+}
+
+#[derive(clap::Subcommand)]
+enum Never {}
+
+fn summary(out: &std::path::Path) -> u8 {
+    let metrics: serde_json::Value = match std::fs::read_to_string(out.join("metrics.json")).map(|t| serde_json::from_str(&t)) {
+        Ok(Ok(m)) => m,
+        _ => {
+            eprintln!("error: cannot read {}", out.join("metrics.json").display());
+            return exit::USAGE;
+        }
+    };
+    println!("{:<20} {:>9} {:>9}  top exit reasons", "journey", "entered", "goal rate");
+    if let Some(journeys) = metrics["journeys"].as_object() {
+        for (name, j) in journeys {
+            let mut reasons: Vec<(String, u64)> =
+                j["exits"]["by_reason"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect()).unwrap_or_default();
+            reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let top: Vec<String> = reasons.iter().take(3).map(|(r, n)| format!("{r} {n}")).collect();
+            let rate = j["goals"].as_object().and_then(|g| g.values().next()).and_then(|g| g["conversion_rate"].as_f64());
+            println!(
+                "{:<20} {:>9} {:>9}  {}",
+                name,
+                j["entered"].as_u64().unwrap_or(0),
+                rate.map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
+                top.join(", ")
+            );
+        }
+    }
+    let run = &metrics["run"];
+    println!(
+        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json)",
+        run["records_read"],
+        run["contacts"],
+        run["transitions"],
+        run["wall_seconds"],
+        out.display()
+    );
+    exit::OK
+}

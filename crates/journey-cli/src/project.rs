@@ -1,0 +1,70 @@
+//! Loading what a command runs: a project (directory or `.journey` files, compiled on the fly)
+//! or a `.jbc` file (decoded and verified).
+
+use crate::exit;
+use journey_bytecode::Program;
+use journey_diagnostics::render_terminal;
+use journey_syntax::project::ParsedProject;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Parses, checks and compiles a project; prints diagnostics (errors stop it: exit 1).
+pub fn compile(paths: &[PathBuf]) -> Result<Program, u8> {
+    let project = ParsedProject::load(paths).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })?;
+    let checked = journey_check::check(&project);
+    let diagnostics = journey_check::all_diagnostics(&project, &checked);
+    let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+    if errors > 0 {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", render_terminal(&project.sources, &diagnostics, color));
+        eprintln!("error: {errors} error{} in the project; nothing was built (run `journey check` for details)", if errors == 1 { "" } else { "s" });
+        return Err(exit::FAILED);
+    }
+    let mut fingerprint_input = Vec::new();
+    for (_, file) in project.sources.iter() {
+        fingerprint_input.extend_from_slice(file.name.as_bytes());
+        fingerprint_input.push(0);
+        fingerprint_input.extend_from_slice(file.text.as_bytes());
+        fingerprint_input.push(0);
+    }
+    Ok(journey_codegen::compile(&checked.program, journey_bytecode::fnv1a(&fingerprint_input)))
+}
+
+/// Reads and verifies a `.jbc` file.
+pub fn read_jbc(path: &Path) -> Result<Program, u8> {
+    let bytes = std::fs::read(path).map_err(|e| {
+        eprintln!("error: {}: {}", path.display(), describe_io(&e));
+        exit::USAGE
+    })?;
+    journey_bytecode::decode(&bytes).map_err(|e| {
+        eprintln!("error: {}: {e}", path.display());
+        exit::USAGE
+    })
+}
+
+/// A project given as a `.jbc` file, or as directories / `.journey` files.
+pub fn load(paths: &[PathBuf]) -> Result<Program, u8> {
+    match paths {
+        [single] if single.extension().is_some_and(|e| e == "jbc") => read_jbc(single),
+        _ => compile(paths),
+    }
+}
+
+pub fn describe_io(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file or directory".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        _ => error.to_string(),
+    }
+}
+
+/// Parses an RFC 3339 instant given on the command line.
+pub fn instant_arg(flag: &str, text: &str) -> Result<i64, u8> {
+    journey_runtime::input::parse_instant(text).map_err(|e| {
+        eprintln!("error: {flag}: {e}; write an RFC 3339 instant like 2026-03-01T00:00:00Z");
+        exit::USAGE
+    })
+}

@@ -1,0 +1,198 @@
+//! `journey run PROJECT --input FILE... --until T --out DIR`: batch evaluation (RUNTIME.md §2–§4).
+
+use crate::{exit, project};
+use flate2::read::MultiGzDecoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use journey_runtime::input::Decoder;
+use journey_runtime::metrics::RunTotals;
+use journey_runtime::{Cohort, Window};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project: a directory, `.journey` files, or a `.jbc` built by `journey build`.
+    #[arg(required = true, value_name = "PROJECT")]
+    project: Vec<PathBuf>,
+    /// JSON-lines input files (`-` is standard input; `.gz` is read as gzip).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    input: Vec<String>,
+    /// End of the window (exclusive), RFC 3339: the batch's "now".
+    #[arg(long, value_name = "T")]
+    until: String,
+    /// Start of the window; records before it are rejected as `late`. Default: the earliest input.
+    #[arg(long, value_name = "T")]
+    from: Option<String>,
+    /// Output directory (created if needed).
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Worker threads (default: all cores). Output does not depend on it.
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Evaluate only shard I of N (contacts by a stable hash of their id), e.g. `--shard 0/4`.
+    #[arg(long, value_name = "I/N")]
+    shard: Option<String>,
+    /// Exit 1 if any record was rejected (after writing everything).
+    #[arg(long)]
+    strict: bool,
+}
+
+fn parse_shard(text: &str) -> Result<(u32, u32), String> {
+    let (i, n) = text.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
+    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| "I is not a number")?, n.trim().parse().map_err(|_| "N is not a number")?);
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n} does not exist: I must be below N"));
+    }
+    Ok((i, n))
+}
+
+fn open_input(name: &str) -> Result<Box<dyn BufRead>, String> {
+    let raw: Box<dyn Read> = if name == "-" {
+        Box::new(std::io::stdin())
+    } else {
+        Box::new(File::open(name).map_err(|e| format!("{name}: {}", project::describe_io(&e)))?)
+    };
+    if name.ends_with(".gz") {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(raw))))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 20, raw)))
+    }
+}
+
+/// Counts lines as they are read, for the progress bar.
+struct Counting<R> {
+    inner: R,
+    bar: Option<ProgressBar>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(bar) = &self.bar {
+            bar.inc(n as u64);
+        }
+        Ok(n)
+    }
+}
+
+fn write_lines(path: &Path, lines: impl Iterator<Item = String>) -> std::io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 20, File::create(path)?);
+    for line in lines {
+        out.write_all(line.as_bytes())?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+pub fn run(args: Args) -> u8 {
+    let started = Instant::now();
+    let until = match project::instant_arg("--until", &args.until) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let from = match args.from.as_deref().map(|f| project::instant_arg("--from", f)).transpose() {
+        Ok(f) => f,
+        Err(code) => return code,
+    };
+    let shard = match args.shard.as_deref().map(parse_shard).transpose() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --shard: {e}");
+            return exit::USAGE;
+        }
+    };
+    let program = match project::load(&args.project) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Err(e) = std::fs::create_dir_all(&args.out) {
+        eprintln!("error: {}: cannot create the output directory: {}", args.out.display(), project::describe_io(&e));
+        return exit::USAGE;
+    }
+    let decoder = Decoder::new(&program);
+    let mut cohort = Cohort::new(from, until);
+    let terminal = std::io::stderr().is_terminal();
+    for name in &args.input {
+        let reader = match open_input(name) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        };
+        let bar = if terminal && name != "-" {
+            let size = std::fs::metadata(name).map(|m| m.len()).unwrap_or(0);
+            let bar = ProgressBar::new(size);
+            bar.set_style(
+                ProgressStyle::with_template("{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(format!("reading {name}"));
+            Some(bar)
+        } else {
+            None
+        };
+        // For gzip the bar counts compressed bytes: wrap the raw file instead.
+        let reader: Box<dyn BufRead> = match (&bar, name.ends_with(".gz")) {
+            (Some(bar), true) => match File::open(name) {
+                Ok(f) => Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(Counting { inner: f, bar: Some(bar.clone()) }))),
+                Err(e) => {
+                    eprintln!("error: {name}: {}", project::describe_io(&e));
+                    return exit::USAGE;
+                }
+            },
+            (Some(bar), false) => Box::new(BufReader::with_capacity(1 << 20, Counting { inner: reader, bar: Some(bar.clone()) })),
+            (None, _) => reader,
+        };
+        if let Err(e) = cohort.ingest(&decoder, name, reader) {
+            eprintln!("error: {name}: cannot read: {e}");
+            return exit::USAGE;
+        }
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+    }
+    let records_read = cohort.records_read;
+    let contacts = cohort.contacts() as u64;
+    let engagement = std::mem::take(&mut cohort.engagement);
+    if terminal {
+        eprintln!("read {records_read} records for {contacts} contacts; evaluating…");
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let window = Window { until, threads, shard, holdouts: true };
+    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let lines = journey_runtime::action_lines(&program, &evaluation);
+    let action_count = lines.len();
+    let actions_path = args.out.join("actions.jsonl");
+    let rejects_path = args.out.join("rejects.jsonl");
+    let metrics_path = args.out.join("metrics.json");
+    let totals = RunTotals {
+        records_read,
+        rejected: evaluation.rejects.len() as u64,
+        contacts: evaluation.contacts.len() as u64,
+        wall_seconds: started.elapsed().as_secs_f64(),
+    };
+    let metrics = journey_runtime::metrics::metrics(&program, &evaluation, &engagement, &totals);
+    let written = write_lines(&actions_path, lines.into_iter())
+        .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
+        .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"));
+    if let Err(e) = written {
+        eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
+        return exit::USAGE;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "{records_read} records, {} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s",
+        evaluation.contacts.len(),
+        evaluation.transitions,
+        evaluation.rejects.len()
+    );
+    eprintln!("wrote {}, {}, {}", actions_path.display(), rejects_path.display(), metrics_path.display());
+    if args.strict && !evaluation.rejects.is_empty() {
+        eprintln!("error: {} records were rejected (--strict); see {}", evaluation.rejects.len(), rejects_path.display());
+        return exit::FAILED;
+    }
+    exit::OK
+}

@@ -1,0 +1,247 @@
+//! `metrics.json` (RUNTIME.md §4): per journey entries, exits by reason (and by step), step
+//! counts, goal conversion with median time to convert, experiment arms with a two-proportion
+//! z-test against the first arm, holdout uplift; engagement per message; run totals.
+//!
+//! Everything is computed from the action stream, so it is the same for any thread count.
+
+use crate::Evaluation;
+use journey_bytecode::{Program, StepOp};
+use journey_vm::{ActionKind, Reason};
+use serde_json::{json, Map, Value as Json};
+use std::collections::BTreeMap;
+
+#[derive(Default, Clone)]
+struct ArmStats {
+    assigned: u64,
+    converted: u64,
+}
+
+#[derive(Default)]
+struct JourneyStats {
+    entered: u64,
+    entered_holdout: u64,
+    exits: BTreeMap<String, u64>,
+    exits_by_step: BTreeMap<String, BTreeMap<String, u64>>,
+    goal_reached: Vec<u64>,
+    goal_times: Vec<Vec<i64>>,
+    /// Enrollments that reached any goal, split by treated / holdout.
+    converted_treated: u64,
+    converted_holdout: u64,
+    experiments: BTreeMap<String, (Option<u32>, Vec<(String, ArmStats)>)>,
+}
+
+/// Totals of a run, reported under `run`.
+pub struct RunTotals {
+    pub records_read: u64,
+    pub rejected: u64,
+    pub contacts: u64,
+    pub wall_seconds: f64,
+}
+
+/// Two-sided p-value of a two-proportion z-test (pooled), or `None` when undefined.
+pub fn two_proportion_p(success_a: u64, n_a: u64, success_b: u64, n_b: u64) -> Option<f64> {
+    if n_a == 0 || n_b == 0 {
+        return None;
+    }
+    let (pa, pb) = (success_a as f64 / n_a as f64, success_b as f64 / n_b as f64);
+    let pooled = (success_a + success_b) as f64 / (n_a + n_b) as f64;
+    let se = (pooled * (1.0 - pooled) * (1.0 / n_a as f64 + 1.0 / n_b as f64)).sqrt();
+    if se == 0.0 {
+        return None;
+    }
+    let z = (pb - pa) / se;
+    Some((2.0 * (1.0 - standard_normal_cdf(z.abs()))).clamp(0.0, 1.0))
+}
+
+/// Φ(x) via the Abramowitz–Stegun 7.1.26 erf approximation (error < 1.5e-7).
+fn standard_normal_cdf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs() / std::f64::consts::SQRT_2);
+    let poly = t * (0.254_829_592 + t * (-0.284_496_736 + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-(x * x) / 2.0).exp();
+    if x >= 0.0 { 0.5 * (1.0 + erf) } else { 0.5 * (1.0 - erf) }
+}
+
+fn rate(n: u64, d: u64) -> Json {
+    if d == 0 { Json::Null } else { json!((n as f64 / d as f64 * 10_000.0).round() / 10_000.0) }
+}
+
+fn median(values: &mut [i64]) -> Option<i64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_unstable();
+    Some(values[(values.len() - 1) / 2])
+}
+
+/// Builds `metrics.json`.
+pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Json {
+    let mut stats: Vec<JourneyStats> = program
+        .journeys
+        .iter()
+        .map(|j| JourneyStats {
+            goal_reached: vec![0; j.goals.len()],
+            goal_times: vec![Vec::new(); j.goals.len()],
+            experiments: j
+                .code
+                .iter()
+                .filter_map(|op| match op {
+                    StepOp::Experiment { name, measure, arms, .. } => {
+                        Some((name.clone(), (*measure, arms.iter().map(|a| (a.name.clone(), ArmStats::default())).collect())))
+                    }
+                    _ => None,
+                })
+                .collect(),
+            ..JourneyStats::default()
+        })
+        .collect();
+    let mut sends: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, actions) in &evaluation.contacts {
+        // Per journey, the current enrollment: (entered at, holdout, arms assigned).
+        let mut current: Vec<(i64, bool, Vec<(String, String)>)> = vec![(0, false, Vec::new()); program.journeys.len()];
+        for action in actions {
+            let j = action.journey as usize;
+            let (Some(s), Some(journey)) = (stats.get_mut(j), program.journeys.get(j)) else { continue };
+            match &action.kind {
+                ActionKind::Enter { holdout, .. } => {
+                    s.entered += 1;
+                    if *holdout {
+                        s.entered_holdout += 1;
+                    }
+                    current[j] = (action.at, *holdout, Vec::new());
+                }
+                ActionKind::Assign { experiment: Some(e), arm } => {
+                    if let Some((_, arms)) = s.experiments.get_mut(e) {
+                        if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
+                            a.assigned += 1;
+                        }
+                    }
+                    current[j].2.push((e.clone(), arm.clone()));
+                }
+                ActionKind::Send { message, .. } => {
+                    let name = program.messages.get(*message as usize).map(|m| m.name.clone()).unwrap_or_default();
+                    *sends.entry(name).or_default() += 1;
+                }
+                ActionKind::Exit { reason } => {
+                    let text = journey_vm::output::reason_text(program, action.journey, reason);
+                    *s.exits.entry(text.clone()).or_default() += 1;
+                    if let Some(step) = action.step.and_then(|st| journey.step_ids.get(st as usize)) {
+                        *s.exits_by_step.entry(text).or_default().entry(step.clone()).or_default() += 1;
+                    }
+                    if let Reason::Goal(g) = reason {
+                        let g = *g as usize;
+                        if let Some(r) = s.goal_reached.get_mut(g) {
+                            *r += 1;
+                        }
+                        if let Some(t) = s.goal_times.get_mut(g) {
+                            t.push(action.at - current[j].0);
+                        }
+                        if current[j].1 {
+                            s.converted_holdout += 1;
+                        } else {
+                            s.converted_treated += 1;
+                        }
+                        for (e, arm) in &current[j].2 {
+                            if let Some((measure, arms)) = s.experiments.get_mut(e) {
+                                if *measure == Some(g as u32) {
+                                    if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
+                                        a.converted += 1;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut journeys = Map::new();
+    for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&evaluation.step_hits) {
+        let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
+        let mut goals = Map::new();
+        for (g, goal) in j.goals.iter().enumerate() {
+            let reached = s.goal_reached[g];
+            let median_ms = median(&mut s.goal_times[g]);
+            goals.insert(
+                goal.name.clone(),
+                json!({
+                    "reached": reached,
+                    "conversion_rate": rate(reached, s.entered),
+                    "median_time_to_convert_seconds": median_ms.map(|m| m / 1000),
+                }),
+            );
+        }
+        let mut experiments = Map::new();
+        for (name, (measure, arms)) in &s.experiments {
+            let first = arms.first().map(|(_, a)| a.clone()).unwrap_or_default();
+            let arms_json: Map<String, Json> = arms
+                .iter()
+                .enumerate()
+                .map(|(i, (arm, a))| {
+                    let p = if i == 0 { None } else { two_proportion_p(first.converted, first.assigned, a.converted, a.assigned) };
+                    (arm.clone(), json!({ "assigned": a.assigned, "converted": a.converted, "rate": rate(a.converted, a.assigned), "p_value": p }))
+                })
+                .collect();
+            experiments.insert(
+                name.clone(),
+                json!({ "goal": measure.and_then(|m| j.goals.get(m as usize)).map(|g| g.name.clone()), "arms": arms_json }),
+            );
+        }
+        let treated = s.entered - s.entered_holdout;
+        let treated_rate = if treated > 0 { Some(s.converted_treated as f64 / treated as f64) } else { None };
+        let holdout_rate = if s.entered_holdout > 0 { Some(s.converted_holdout as f64 / s.entered_holdout as f64) } else { None };
+        journeys.insert(
+            j.name.clone(),
+            json!({
+                "kind": j.kind,
+                "entered": s.entered,
+                "exits": { "by_reason": s.exits, "by_reason_and_step": s.exits_by_step },
+                "steps": steps,
+                "goals": goals,
+                "experiments": experiments,
+                "holdout": {
+                    "entered": s.entered_holdout,
+                    "treated_conversion_rate": treated_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+                    "holdout_conversion_rate": holdout_rate.map(|r| (r * 10_000.0).round() / 10_000.0),
+                    "uplift": match (treated_rate, holdout_rate) { (Some(t), Some(h)) => Some(((t - h) * 10_000.0).round() / 10_000.0), _ => None },
+                    "p_value": two_proportion_p(s.converted_holdout, s.entered_holdout, s.converted_treated, treated),
+                },
+            }),
+        );
+    }
+    let messages: Map<String, Json> = program
+        .messages
+        .iter()
+        .map(|m| {
+            let (opens, clicks) = engagement.get(&m.name).copied().unwrap_or((0, 0));
+            let sent = sends.get(&m.name).copied().unwrap_or(0);
+            (m.name.clone(), json!({ "channel": m.channel.as_str(), "sends": sent, "opens": opens, "clicks": clicks, "open_rate": rate(opens, sent), "click_rate": rate(clicks, sent) }))
+        })
+        .collect();
+    json!({
+        "journeys": journeys,
+        "messages": messages,
+        "run": {
+            "records_read": totals.records_read,
+            "rejected": totals.rejected,
+            "contacts": totals.contacts,
+            "transitions": evaluation.transitions,
+            "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn z_test_matches_known_values() {
+        // 200/1000 vs 250/1000: z ≈ 2.68, p ≈ 0.0073.
+        let p = two_proportion_p(200, 1000, 250, 1000).unwrap_or(1.0);
+        assert!((p - 0.0073).abs() < 0.0005, "{p}");
+        assert_eq!(two_proportion_p(0, 0, 1, 2), None);
+        let same = two_proportion_p(50, 100, 50, 100).unwrap_or(0.0);
+        assert!((same - 1.0).abs() < 1e-6);
+    }
+}

@@ -160,9 +160,11 @@ pub fn run(args: Args) -> u8 {
     if terminal {
         eprintln!("read {records_read} records for {contacts} contacts; evaluating…");
     }
+    let read_seconds = started.elapsed().as_secs_f64();
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let window = Window { until, threads, shard, holdouts: true };
     let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let lines = journey_runtime::action_lines(&program, &evaluation);
     let action_count = lines.len();
     let actions_path = args.out.join("actions.jsonl");
@@ -184,10 +186,11 @@ pub fn run(args: Args) -> u8 {
     }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "{records_read} records, {} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s",
+        "{records_read} records, {} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate {evaluate_seconds:.2}s, write {:.2}s)",
         evaluation.contacts.len(),
         evaluation.transitions,
-        evaluation.rejects.len()
+        evaluation.rejects.len(),
+        seconds - read_seconds - evaluate_seconds
     );
     eprintln!("wrote {}, {}, {}", actions_path.display(), rejects_path.display(), metrics_path.display());
     if args.strict && !evaluation.rejects.is_empty() {

@@ -184,6 +184,8 @@ pub struct Vm<'p> {
     machine: Machine,
     preds_by_event: Vec<Vec<u32>>,
     scheduled: Vec<bool>,
+    /// Journeys whose scheduled entries read attributes or behaviour (`entry at`, anniversaries).
+    attr_scheduled: Vec<bool>,
     pub options: Options,
     event_buf: Vec<Value>,
     /// Step operations executed, across all contacts run so far.
@@ -205,8 +207,13 @@ impl<'p> Vm<'p> {
             .iter()
             .map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_))))
             .collect();
+        let attr_scheduled = program
+            .journeys
+            .iter()
+            .map(|j| j.entries.iter().any(|e| matches!(e.kind, EntryKind::At(_) | EntryKind::Yearly { .. })))
+            .collect();
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
-        Vm { program, machine: Machine::default(), preds_by_event, scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits }
+        Vm { program, machine: Machine::default(), preds_by_event, scheduled, attr_scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits }
     }
 
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
@@ -214,7 +221,7 @@ impl<'p> Vm<'p> {
     /// in `state` for the next run.
     pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
         let offsets = state.heap.absorb(&mut input.heap);
-        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0 };
+        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: false, first: false };
         let mut next = 0;
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
@@ -245,6 +252,10 @@ struct Run<'a, 'p> {
     depth: u32,
     tz: Option<Tz>,
     last_set_journey: u32,
+    /// Attributes or behaviour changed since schedules were last computed.
+    changed: bool,
+    /// This record is the contact's first: scheduled entries start now.
+    first: bool,
 }
 
 fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
@@ -350,6 +361,7 @@ impl Run<'_, '_> {
         fields.clear();
         match &record.kind {
             RecordKind::Identify(traits) => {
+                self.changed = true;
                 for (attr, value) in traits {
                     if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
                         *slot = value.rebase(offsets);
@@ -360,6 +372,9 @@ impl Run<'_, '_> {
             RecordKind::Track { event: e, fields: raw } => {
                 event = Some(*e);
                 fields.extend(raw.iter().map(|v| v.rebase(offsets)));
+                if self.vm.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
+                    self.changed = true;
+                }
                 self.update_predicates(*e, &fields, now);
             }
             RecordKind::Exit { journey } => {
@@ -372,6 +387,7 @@ impl Run<'_, '_> {
         for j in 0..self.st.slots.len() {
             self.journey_on_record(j, now, event, &fields);
         }
+        self.first = !self.st.seen;
         self.st.seen = true;
         self.vm.event_buf = fields;
         self.settle(now);
@@ -496,8 +512,14 @@ impl Run<'_, '_> {
     fn settle(&mut self, now: i64) {
         let mut rounds = 0;
         loop {
+            // Scheduled entries are computed when the contact is first seen, after each firing
+            // (in `fire_scheduled`), and again whenever what `entry at` / anniversaries read
+            // changed.
+            let (first, changed) = (self.first, self.changed || self.dirty);
+            self.first = false;
+            self.changed = false;
             for j in 0..self.st.slots.len() {
-                if self.vm.scheduled[j] {
+                if self.vm.scheduled[j] && (first || (changed && self.vm.attr_scheduled[j])) {
                     self.schedule(j, now);
                 }
             }

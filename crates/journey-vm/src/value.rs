@@ -202,11 +202,35 @@ pub fn json_string(s: &str) -> String {
 
 /// `2026-01-05T10:00:00Z`, with `.sss` only when the milliseconds are not zero (RUNTIME.md §4).
 pub fn format_instant(ms: i64) -> String {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) if ms.rem_euclid(1000) != 0 => t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        Some(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        None => format!("@{ms}"),
+    let mut out = String::with_capacity(24);
+    write_instant(ms, &mut out);
+    out
+}
+
+/// Civil date of a day number (Howard Hinnant's algorithm): no time-zone machinery, no parsing —
+/// this runs for every action written.
+fn civil(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+pub fn write_instant(ms: i64, out: &mut String) {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    let (y, m, d) = civil(days);
+    let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}");
+    if milli != 0 {
+        let _ = write!(out, ".{milli:03}");
     }
+    out.push('Z');
 }
 
 pub fn format_date(days: i32) -> String {
@@ -247,5 +271,20 @@ pub fn constant(c: &Const, index: u32) -> Value {
         Const::Duration(d) => Value::Duration(*d),
         Const::Enum(e, v) => Value::Enum(*e, *v),
         Const::List(_) => Value::List(index | CONST_BIT),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_format_like_chrono() {
+        for ms in [0i64, 1_767_225_600_000, 1_767_225_600_250, 951_782_400_000, -86_400_000, 4_102_444_799_999] {
+            let expected = chrono::DateTime::from_timestamp_millis(ms).map(|t| {
+                if ms.rem_euclid(1000) != 0 { t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() } else { t.format("%Y-%m-%dT%H:%M:%SZ").to_string() }
+            });
+            assert_eq!(Some(format_instant(ms)), expected, "{ms}");
+        }
     }
 }

@@ -81,6 +81,9 @@ pub fn unframe(magic: [u8; 4], bytes: &[u8]) -> Result<&[u8], DecodeError> {
     if version != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
     }
+    if bytes[6] != 0 || bytes[7] != 0 {
+        return Err(DecodeError::Invalid("reserved header bytes are not zero: the file is corrupt".into()));
+    }
     let declared = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
     let body = &bytes[HEADER..];
     if declared != body.len() {

@@ -160,6 +160,21 @@ impl Cohort {
         }
     }
 
+    /// The decoded, sorted per-contact inputs (contact id order), without running anything:
+    /// what the VM benchmark feeds in.
+    pub fn into_inputs(self) -> Vec<(String, ContactInput)> {
+        let mut out: Vec<(String, ContactInput)> = self
+            .contacts
+            .into_iter()
+            .map(|(c, mut p)| {
+                input::sort_records(&mut p.input);
+                (c, p.input)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        out
+    }
+
     /// Number of distinct contacts read.
     pub fn contacts(&self) -> usize {
         self.contacts.len()

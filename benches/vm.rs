@@ -1,0 +1,228 @@
+//! VM core benchmark: transitions per second on input already decoded in memory, with 1 and 2
+//! threads, over the full reference project (`examples/`) — and the ratio against a hand-written
+//! Rust implementation of one reference journey, run on the same decoded records.
+//!
+//! Run: `cargo bench --bench vm`. The ratio is printed at the end
+//! (`vm/one_journey ÷ baseline/one_journey`); the target is ≤ 3×.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use journey_bytecode::Program;
+use journey_vm::{Action, ContactInput, ContactState, RecordKind, Value, Vm};
+use rayon::prelude::*;
+use std::path::Path;
+use std::time::Instant;
+
+const CONTACTS: u64 = 20_000;
+const UNTIL: &str = "2026-03-02T00:00:00Z";
+
+fn examples() -> Program {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    files.sort();
+    let texts: Vec<(String, String)> = files.iter().map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default())).collect();
+    let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    journey::compile(&refs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The reference journey, compiled and hand-written below.
+const REFERENCE: &str = r#"
+message cart_push push { title "Still thinking it over?", body "Your cart is waiting" }
+message cart_email email { subject "You left something behind", template "cart" }
+journey cart {
+  entry on cart_updated where event.total >= 20.0
+  exit on unsubscribed
+  goal ordered on purchase
+  limit 5d
+  wait for purchase within 1h { exit "bought" } timeout { send cart_push }
+  wait 1d
+  if contact.plan == pro { send cart_email }
+}
+"#;
+
+fn reference() -> Program {
+    // The example schema without its policy (quiet hours and caps would need hand-writing too).
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let schema = schema.split("policy {").next().unwrap_or_default().to_string();
+    journey::compile(&[("schema.journey", &schema), ("cart.journey", REFERENCE)]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn inputs(program: &Program) -> Vec<(String, ContactInput)> {
+    let mut raw = Vec::new();
+    journey_runtime::cohort_gen::generate(CONTACTS, 7, 60, &mut raw).unwrap_or_default();
+    let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
+    let decoder = journey_runtime::input::Decoder::new(program);
+    let mut cohort = journey_runtime::Cohort::new(None, until);
+    let _ = cohort.ingest(&decoder, "bench", std::io::Cursor::new(raw));
+    cohort.into_inputs()
+}
+
+/// Runs every contact; returns (actions, transitions).
+fn run_vm(program: &Program, inputs: Vec<(String, ContactInput)>, threads: usize) -> (usize, u64) {
+    let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
+    let work = || {
+        inputs
+            .into_par_iter()
+            .fold(
+                || (Vm::new(program), 0usize, Vec::<Action>::new()),
+                |(mut vm, mut count, mut out), (id, mut input)| {
+                    let mut state = ContactState::new(program);
+                    out.clear();
+                    vm.run(&id, &mut state, &mut input, until, &mut out);
+                    count += out.len();
+                    (vm, count, out)
+                },
+            )
+            .map(|(vm, count, _)| (count, vm.transitions))
+            .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+    };
+    match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
+        Ok(pool) => pool.install(work),
+        Err(_) => work(),
+    }
+}
+
+/// The reference journey written by hand against the same decoded records.
+fn run_baseline(program: &Program, inputs: Vec<(String, ContactInput)>) -> usize {
+    let event = |name: &str| program.events.iter().position(|e| e.name == name).unwrap_or(usize::MAX) as u32;
+    let (cart, purchase, unsubscribed) = (event("cart_updated"), event("purchase"), event("unsubscribed"));
+    let plan = program.attributes.iter().position(|a| a.name == "plan").unwrap_or(0);
+    let total_field = program.events[cart as usize].fields.iter().position(|f| f.name == "total").unwrap_or(0);
+    let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
+    const HOUR: i64 = 3_600_000;
+    const DAY: i64 = 86_400_000;
+    #[derive(PartialEq)]
+    enum At {
+        Out,
+        WaitPurchase(i64),
+        WaitDay(i64),
+    }
+    let mut actions: Vec<(i64, &'static str, String)> = Vec::new();
+    let mut total = 0;
+    for (_, input) in inputs {
+        actions.clear();
+        let mut pro = false;
+        let mut at = At::Out;
+        let mut entered = 0i64;
+        let mut left = false;
+        let mut records = input.records.iter().peekable();
+        loop {
+            let next_record = records.peek().map_or(i64::MAX, |r| r.at);
+            let timer = match at {
+                At::Out => i64::MAX,
+                At::WaitPurchase(t) | At::WaitDay(t) => t.min(entered + 5 * DAY),
+            };
+            let now = next_record.min(timer);
+            if now >= until {
+                break;
+            }
+            if timer <= next_record {
+                if entered + 5 * DAY <= now {
+                    actions.push((now, "exit", "limit".into()));
+                    at = At::Out;
+                    left = true;
+                } else if let At::WaitPurchase(_) = at {
+                    actions.push((now, "send", "Your cart is waiting".into()));
+                    at = At::WaitDay(now + DAY);
+                } else {
+                    if pro {
+                        actions.push((now, "send", "You left something behind".into()));
+                    }
+                    actions.push((now, "exit", "completed".into()));
+                    at = At::Out;
+                    left = true;
+                }
+                continue;
+            }
+            let Some(r) = records.next() else { break };
+            match &r.kind {
+                RecordKind::Identify(traits) => {
+                    for (a, v) in traits {
+                        if *a as usize == plan {
+                            pro = matches!(v, Value::Enum(_, 1));
+                        }
+                    }
+                }
+                RecordKind::Track { event, fields } => {
+                    if at != At::Out {
+                        if *event == unsubscribed {
+                            actions.push((now, "exit", "exit_on:unsubscribed".into()));
+                            at = At::Out;
+                            left = true;
+                            continue;
+                        }
+                        if *event == purchase {
+                            let reason = if matches!(at, At::WaitPurchase(_)) { "goal:ordered" } else { "goal:ordered" };
+                            actions.push((now, "exit", reason.into()));
+                            at = At::Out;
+                            left = true;
+                            continue;
+                        }
+                    }
+                    if at == At::Out && !left && *event == cart {
+                        if let Some(Value::Float(t)) = fields.get(total_field) {
+                            if *t >= 20.0 {
+                                entered = now;
+                                actions.push((now, "enter", "cart_updated".into()));
+                                at = At::WaitPurchase(now + HOUR);
+                            }
+                        }
+                    }
+                }
+                RecordKind::Exit { .. } => {}
+            }
+        }
+        total += actions.len();
+    }
+    total
+}
+
+fn vm_benchmarks(c: &mut Criterion) {
+    let program = examples();
+    let data = inputs(&program);
+    let (actions, transitions) = run_vm(&program, data.clone(), 1);
+    eprintln!("examples: {CONTACTS} contacts, {} records, {transitions} transitions, {actions} actions", data.iter().map(|(_, i)| i.records.len()).sum::<usize>());
+    let mut group = c.benchmark_group("vm");
+    group.throughput(Throughput::Elements(transitions));
+    group.sample_size(10);
+    for threads in [1, 2] {
+        group.bench_function(format!("examples_{threads}_threads"), |b| {
+            b.iter_batched(|| data.clone(), |d| run_vm(&program, d, threads), BatchSize::LargeInput)
+        });
+    }
+    group.finish();
+
+    let reference = reference();
+    let data = inputs(&reference);
+    let (vm_actions, _) = run_vm(&reference, data.clone(), 1);
+    let baseline_actions = run_baseline(&reference, data.clone());
+    assert_eq!(vm_actions, baseline_actions, "the baseline must do the same work as the VM ({vm_actions} vs {baseline_actions} actions)");
+    let mut group = c.benchmark_group("one_journey");
+    group.sample_size(10);
+    group.bench_function("vm", |b| b.iter_batched(|| data.clone(), |d| run_vm(&reference, d, 1), BatchSize::LargeInput));
+    group.bench_function("baseline", |b| b.iter_batched(|| data.clone(), |d| run_baseline(&reference, d), BatchSize::LargeInput));
+    group.finish();
+
+    // The ratio, from a direct measurement (criterion's numbers are in its report).
+    let time = |f: &dyn Fn() -> usize| {
+        let mut best = f64::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            std::hint::black_box(f());
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let vm = time(&|| run_vm(&reference, data.clone(), 1).0);
+    let base = time(&|| run_baseline(&reference, data.clone()));
+    let clone = time(&|| data.clone().len());
+    eprintln!(
+        "one reference journey, {CONTACTS} contacts: vm {:.1} ms, hand-written {:.1} ms (input clone {:.1} ms excluded): ratio {:.2}×",
+        (vm - clone) * 1e3,
+        (base - clone) * 1e3,
+        clone * 1e3,
+        (vm - clone) / (base - clone).max(1e-9)
+    );
+}
+
+criterion_group!(benches, vm_benchmarks);
+criterion_main!(benches);

@@ -8,6 +8,7 @@ mod generate;
 mod inventory;
 mod project;
 mod run;
+mod test_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Disasm(compile::DisasmArgs),
     /// Evaluate a cohort: JSON-lines records in, actions, rejects, metrics and a snapshot out.
     Run(run::Args),
+    /// Run the project's `test` blocks.
+    Test(test_cmd::Args),
     /// Deterministic synthetic cohort for the reference project in `examples/`.
     Gen(generate::Args),
     /// The guided tour: generate a cohort, run `examples/` over it, summarise the results.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Disasm(args) => compile::disasm(args),
         Command::Run(args) => run::run(args),
         Command::Gen(args) => generate::run(args),
+        Command::Test(args) => test_cmd::run(args),
         Command::Demo(args) => demo::run(args),
     };
     ExitCode::from(code)

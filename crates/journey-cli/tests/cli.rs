@@ -128,3 +128,134 @@ fn deny_warnings_turns_warnings_into_failures() {
     let out = journey(&["check", "--deny-warnings", "w.journey"], &dir);
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn examples_carry_passing_tests() {
+    let out = journey(&["test", "examples"], &repo());
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.lines().last().is_some_and(|l| l.ends_with(" passed, 0 failed")), "{text}");
+    assert!(text.contains("ok    pro sign-ups get the tips email two days later (examples/welcome.journey:"), "{text}");
+}
+
+const TEST_PROJECT: &str = r#"
+contact { email: string, plan: Plan }
+enum Plan { free, pro }
+event signed_up "Signed Up" {}
+message hi email { subject "Hi", template "hi" }
+journey welcome { entry on signed_up  wait 1d  send hi }
+test "passes" {
+  contact ana { email: "a@x", plan: pro }
+  at 2026-01-01T10:00:00Z ana signed_up
+  run until 2026-01-03T00:00:00Z
+  expect ana sent hi at 2026-01-02T10:00:00Z
+  expect ana exited welcome by completed
+  expect ana.plan == pro
+}
+test "fails with a readable diff" {
+  contact bo { email: "b@x", plan: free }
+  at 2026-01-01T10:00:00Z bo signed_up
+  run until 2026-01-03T00:00:00Z
+  expect bo sent hi at 2026-01-01T10:00:00Z
+  expect bo in welcome
+}
+"#;
+
+#[test]
+fn test_runner_reports_failures_with_a_timeline_and_exits_1() {
+    let dir = temp_project("tests", &[("p.journey", TEST_PROJECT)]);
+    let out = journey(&["test", "p.journey"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stdout(&out),
+        "ok    passes (p.journey:7)\n\
+         FAIL  fails with a readable diff (p.journey:15)\n\
+         \x20     line 19: expected bo sent hi at 2026-01-01T10:00:00Z\n\
+         \x20       but it was sent at 2026-01-02T10:00:00Z\n\
+         \x20       timeline of bo:\n\
+         \x20         2026-01-01T10:00:00Z  welcome  enter (signed_up)\n\
+         \x20         2026-01-02T10:00:00Z  welcome [s2]  send hi\n\
+         \x20         2026-01-02T10:00:00Z  welcome  exit (completed)\n\
+         \x20     line 20: expected bo in welcome\n\
+         \x20       but the contact is not enrolled\n\
+         \x20       timeline of bo:\n\
+         \x20         2026-01-01T10:00:00Z  welcome  enter (signed_up)\n\
+         \x20         2026-01-02T10:00:00Z  welcome [s2]  send hi\n\
+         \x20         2026-01-02T10:00:00Z  welcome  exit (completed)\n\
+         1 passed, 1 failed\n"
+    );
+    let out = journey(&["test", "p.journey", "--filter", "passes"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "ok    passes (p.journey:7)\n1 passed, 0 failed\n");
+}
+
+#[test]
+fn build_disasm_and_corrupt_bytecode() {
+    let dir = temp_project("build", &[("p.journey", TEST_PROJECT)]);
+    let out = journey(&["build", "p.journey", "-o", "p.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = journey(&["disasm", "p.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains(".journey j0 welcome"), "{}", stdout(&out));
+    let mut bytes = std::fs::read(dir.join("p.jbc")).unwrap_or_default();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(dir.join("bad.jbc"), &bytes).unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["disasm", "bad.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.jbc: checksum mismatch"), "{}", stderr(&out));
+    let out = journey(&["build", "missing.journey", "-o", "x.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
+    let dir = temp_project("run", &[("p.journey", TEST_PROJECT)]);
+    let input = [
+        r#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
+        r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T10:00:00Z","event":"Signed Up","properties":{}}"#,
+        r#"{"type":"track","userId":"bo","timestamp":"2026-01-01T10:00:00+02:00","event":"Signed Up"}"#,
+        r#"not json"#,
+        r#"{"type":"identify","userId":"cy","timestamp":"2026-01-01T09:00:00Z","traits":{"plan":"platinum"}}"#,
+        r#"{"type":"track","timestamp":"2026-01-01T09:00:00Z","event":"Signed Up"}"#,
+        r#"{"type":"track","userId":"dee","timestamp":"yesterday","event":"Signed Up"}"#,
+        r#"{"type":"track","userId":"ana","timestamp":"2026-01-09T00:00:00Z","event":"Signed Up"}"#,
+        r#"{"batch":[{"type":"track","userId":"eve","timestamp":"2026-01-01T11:00:00Z","event":"Signed Up","messageId":"m1"},{"type":"track","userId":"eve","timestamp":"2026-01-01T11:00:00Z","event":"Signed Up","messageId":"m1"}]}"#,
+    ]
+    .join("\n");
+    std::fs::write(dir.join("in.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
+    let mut outputs = Vec::new();
+    for threads in ["1", "2"] {
+        let out_dir = format!("out{threads}");
+        let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", &out_dir, "--threads", threads], &dir);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        outputs.push(std::fs::read_to_string(dir.join(&out_dir).join("actions.jsonl")).unwrap_or_default());
+        let rejects = std::fs::read_to_string(dir.join(&out_dir).join("rejects.jsonl")).unwrap_or_default();
+        let reasons: Vec<String> = rejects
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+                format!("{}:{} {}", v["file"].as_str().unwrap_or(""), v["line"], v["reason"].as_str().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(reasons.len(), 6, "{rejects}");
+        assert!(reasons[0].starts_with("in.jsonl:4 not JSON"), "{reasons:?}");
+        assert!(reasons[1].starts_with("in.jsonl:5 trait `plan`: \"platinum\" is not a Plan"), "{reasons:?}");
+        assert!(reasons[2].starts_with("in.jsonl:6 no contact id"), "{reasons:?}");
+        assert!(reasons[3].starts_with("in.jsonl:7 unparsable timestamp"), "{reasons:?}");
+        assert!(reasons[4].starts_with("in.jsonl:8 future"), "{reasons:?}");
+        assert!(reasons[5].starts_with("in.jsonl:9 duplicate"), "{reasons:?}");
+        let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&out_dir).join("metrics.json")).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(metrics["journeys"]["welcome"]["entered"], 3);
+        assert_eq!(metrics["run"]["rejected"], 6);
+    }
+    assert_eq!(outputs[0], outputs[1]);
+    let lines: Vec<&str> = outputs[0].lines().collect();
+    assert_eq!(lines[0], r#"{"at":"2026-01-01T10:00:00Z","contact":"ana","journey":"welcome","action":"enter","trigger":"signed_up"}"#);
+    assert!(lines[3].contains(r#""contact":"bo""#) && lines[3].starts_with(r#"{"at":"2026-01-01T08:00:00Z""#), "offsets are normalised to UTC: {}", lines[3]);
+    let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "strict", "--strict"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let out = journey(&["run", "p.journey", "--input", "nope.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.jsonl: no such file or directory"), "{}", stderr(&out));
+}

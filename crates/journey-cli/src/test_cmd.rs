@@ -1,0 +1,46 @@
+//! `journey test PATH...`: runs the project's `test` blocks; one line per test, then
+//! `N passed, N failed`; exit 1 on any failure.
+
+use crate::exit;
+use journey_syntax::project::ParsedProject;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Files or directories (read recursively) that make up the project.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// Run only the tests whose name contains this text.
+    #[arg(long, value_name = "TEXT")]
+    filter: Option<String>,
+}
+
+pub fn run(args: Args) -> u8 {
+    let project = match ParsedProject::load(&args.paths) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let program = match crate::project::compile(&args.paths) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let results = journey_test::run_tests(&program, &project.modules, &project.sources, args.filter.as_deref());
+    let failed = results.iter().filter(|r| !r.passed()).count();
+    for r in &results {
+        if r.passed() {
+            println!("ok    {} ({})", r.name, r.location);
+        } else {
+            println!("FAIL  {} ({})", r.name, r.location);
+            for f in &r.failures {
+                for line in f.lines() {
+                    println!("      {line}");
+                }
+            }
+        }
+    }
+    println!("{} passed, {failed} failed", results.len() - failed);
+    if failed > 0 { exit::FAILED } else { exit::OK }
+}

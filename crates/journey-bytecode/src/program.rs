@@ -413,4 +413,7 @@ pub struct Program {
     pub loop_slots: u32,
     /// Hash of the source project (for snapshots).
     pub fingerprint: u64,
+    /// Debug information: source text of top-level expressions (by start), for `journey explain`.
+    /// Empty in `.jbc` files built without it.
+    pub expr_text: Vec<(u32, String)>,
 }

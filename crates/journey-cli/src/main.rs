@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod demo;
+mod explain;
 mod generate;
 mod inventory;
 mod project;
@@ -31,6 +32,8 @@ enum Command {
     Disasm(compile::DisasmArgs),
     /// Evaluate a cohort: JSON-lines records in, actions, rejects, metrics and a snapshot out.
     Run(run::Args),
+    /// One contact's timeline: records, timers, conditions (with values), branches, actions.
+    Explain(explain::Args),
     /// Run the project's `test` blocks.
     Test(test_cmd::Args),
     /// Deterministic synthetic cohort for the reference project in `examples/`.
@@ -60,6 +63,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(args),
         Command::Gen(args) => generate::run(args),
         Command::Test(args) => test_cmd::run(args),
+        Command::Explain(args) => explain::run(args),
         Command::Demo(args) => demo::run(args),
     };
     ExitCode::from(code)

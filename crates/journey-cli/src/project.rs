@@ -10,6 +10,18 @@ use std::path::{Path, PathBuf};
 
 /// Parses, checks and compiles a project; prints diagnostics (errors stop it: exit 1).
 pub fn compile(paths: &[PathBuf]) -> Result<Program, u8> {
+    compile_inner(paths, false)
+}
+
+/// A project with expression source text kept (for `explain`), or a `.jbc` as it is.
+pub fn load_with_text(paths: &[PathBuf]) -> Result<Program, u8> {
+    match paths {
+        [single] if single.extension().is_some_and(|e| e == "jbc") => read_jbc(single),
+        _ => compile_inner(paths, true),
+    }
+}
+
+fn compile_inner(paths: &[PathBuf], keep_text: bool) -> Result<Program, u8> {
     let project = ParsedProject::load(paths).map_err(|e| {
         eprintln!("error: {e}");
         exit::USAGE
@@ -30,7 +42,12 @@ pub fn compile(paths: &[PathBuf]) -> Result<Program, u8> {
         fingerprint_input.extend_from_slice(file.text.as_bytes());
         fingerprint_input.push(0);
     }
-    Ok(journey_codegen::compile(&checked.program, journey_bytecode::fnv1a(&fingerprint_input)))
+    let fingerprint = journey_bytecode::fnv1a(&fingerprint_input);
+    if keep_text {
+        let text = |span: journey_diagnostics::Span| project.sources.slice(span).split_whitespace().collect::<Vec<_>>().join(" ");
+        return Ok(journey_codegen::compile_with_text(&checked.program, fingerprint, Some(&text)));
+    }
+    Ok(journey_codegen::compile(&checked.program, fingerprint))
 }
 
 /// Reads and verifies a `.jbc` file.

@@ -20,12 +20,19 @@ struct Gen<'a> {
     journey_index: Vec<u32>,
     /// Goal names of the journey being compiled.
     goal_names: Vec<String>,
+    text: Option<&'a dyn Fn(journey_diagnostics::Span) -> String>,
 }
 
 pub use journey_bytecode::fnv1a;
 
 /// Compiles a checked project. Call only when the checker reported no errors.
 pub fn compile(ir: &ir::Program, fingerprint: u64) -> Program {
+    compile_with_text(ir, fingerprint, None)
+}
+
+/// Like [`compile`], keeping each expression's source text (`text` maps a span to it) as debug
+/// information for `journey explain`.
+pub fn compile_with_text(ir: &ir::Program, fingerprint: u64, text: Option<&dyn Fn(journey_diagnostics::Span) -> String>) -> Program {
     let mut order: Vec<usize> = (0..ir.journeys.len()).collect();
     order.sort_by_key(|&i| (std::cmp::Reverse(ir.journeys[i].priority), ir.journeys[i].order));
     let mut journey_index = vec![0u32; ir.journeys.len()];
@@ -73,11 +80,13 @@ pub fn compile(ir: &ir::Program, fingerprint: u64) -> Program {
             templates: Vec::new(),
             loop_slots: 0,
             fingerprint,
+            expr_text: Vec::new(),
         },
         strings: HashMap::new(),
         constants: HashMap::new(),
         journey_index,
         goal_names: Vec::new(),
+        text,
     };
     g.p.policy.caps = ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
     g.p.policy.timezone = ir.policy.timezone.as_ref().map(|e| g.expr(e));
@@ -154,6 +163,9 @@ impl Gen<'_> {
     /// Emits an expression followed by `ret`; returns its start.
     fn expr(&mut self, e: &ir::Expr) -> ExprRef {
         let start = self.p.code.len() as u32;
+        if let Some(text) = self.text {
+            self.p.expr_text.push((start, text(e.span)));
+        }
         self.emit(e);
         self.p.code.push(Instr::Ret);
         start

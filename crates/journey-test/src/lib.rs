@@ -6,6 +6,8 @@
 //! through exactly the decoding and evaluation real runs do. Holdouts are off unless the test says
 //! `holdout on`; experiment arms come from the hash unless forced with `assign`.
 
+pub mod explain;
+
 use journey_bytecode::Program;
 use journey_diagnostics::SourceMap;
 use journey_syntax::ast::{self, ExitBy, ExpectKind, ExprKind, ItemKind, TestItem, TestRecord};

@@ -192,6 +192,21 @@ pub struct Vm<'p> {
     pub transitions: u64,
     /// Per journey, per step: how many times a contact entered it (for metrics).
     pub step_hits: Vec<Vec<u64>>,
+    /// When set, every record, timer and condition is recorded here (`journey explain`).
+    pub trace: Option<Vec<Trace>>,
+}
+
+/// One line of a contact's timeline, for `journey explain`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Trace {
+    /// An input record (index into the contact's sorted records).
+    Record { at: i64, index: usize },
+    /// A timer fired in a journey: `what` is `wait`, `limit`, `schedule` (a scheduled entry).
+    Timer { at: i64, journey: u32, what: &'static str },
+    /// A condition was tested: its expression, the result, and the attribute values it read.
+    Condition { at: i64, journey: Option<u32>, expr: u32, result: Result<bool, String>, reads: Vec<(u32, String)> },
+    /// An action was emitted (index into the actions of this run).
+    Action(usize),
 }
 
 impl<'p> Vm<'p> {
@@ -213,7 +228,7 @@ impl<'p> Vm<'p> {
             .map(|j| j.entries.iter().any(|e| matches!(e.kind, EntryKind::At(_) | EntryKind::Yearly { .. })))
             .collect();
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
-        Vm { program, machine: Machine::default(), preds_by_event, scheduled, attr_scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits }
+        Vm { program, machine: Machine::default(), preds_by_event, scheduled, attr_scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits, trace: None }
     }
 
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
@@ -234,6 +249,7 @@ impl<'p> Vm<'p> {
                 run.settle(timer_at);
             } else {
                 if let Some(record) = input.records.get(next) {
+                    run.trace(Trace::Record { at: record.at, index: next });
                     run.record(record, offsets);
                 }
                 next += 1;
@@ -278,9 +294,50 @@ impl Run<'_, '_> {
     }
 
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
-        match self.eval(at, now, journey, event)? {
-            Value::Bool(b) => Ok(b),
-            _ => Err(EvalError("condition is not a bool".into())),
+        let result = match self.eval(at, now, journey, event) {
+            Ok(Value::Bool(b)) => Ok(b),
+            Ok(_) => Err(EvalError("condition is not a bool".into())),
+            Err(e) => Err(e),
+        };
+        if self.vm.trace.is_some() {
+            let reads = self.reads(at);
+            let traced = result.clone().map_err(|e| e.0);
+            if let Some(trace) = &mut self.vm.trace {
+                trace.push(Trace::Condition { at: now, journey: journey.map(|j| j as u32), expr: at, result: traced, reads });
+            }
+        }
+        result
+    }
+
+    /// The attributes an expression reads, with their current values (for traces).
+    fn reads(&self, at: u32) -> Vec<(u32, String)> {
+        let strings = Strings { program: self.vm.program, heap: &self.st.heap };
+        let mut out: Vec<(u32, String)> = Vec::new();
+        for instr in self.vm.program.code.iter().skip(at as usize) {
+            match instr {
+                journey_bytecode::Instr::Ret => break,
+                journey_bytecode::Instr::Attr(a) if !out.iter().any(|(x, _)| x == a) => {
+                    let v = self.st.attrs.get(*a as usize).copied().unwrap_or_default();
+                    let text = if matches!(v, Value::Absent) { "(never supplied)".to_string() } else { strings.json(v) };
+                    let text = match v {
+                        Value::Enum(..) | Value::Time(_) | Value::Date(_) | Value::Duration(_) => {
+                            let mut s = String::new();
+                            strings.render(v, &mut s);
+                            s
+                        }
+                        _ => text,
+                    };
+                    out.push((*a, text));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn trace(&mut self, event: Trace) {
+        if let Some(trace) = &mut self.vm.trace {
+            trace.push(event);
         }
     }
 
@@ -302,6 +359,8 @@ impl Run<'_, '_> {
 
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
         self.out.push(Action { at, journey: journey as u32, step, kind });
+        let index = self.out.len() - 1;
+        self.trace(Trace::Action(index));
     }
 
     fn next_timer(&self) -> i64 {
@@ -324,12 +383,15 @@ impl Run<'_, '_> {
             let limit = self.vm.program.journeys[j].limit_ms;
             if slot.status == ACTIVE {
                 if limit.is_some_and(|l| slot.entered_at.saturating_add(l) <= now) {
+                    self.trace(Trace::Timer { at: now, journey: j as u32, what: "limit" });
                     self.leave(j, now, None, Reason::Limit);
                 } else if slot.wake_at <= now {
+                    self.trace(Trace::Timer { at: now, journey: j as u32, what: "wait" });
                     self.wake(j, now);
                 }
             }
             if self.st.slots[j].scheduled_at <= now {
+                self.trace(Trace::Timer { at: now, journey: j as u32, what: "schedule" });
                 self.fire_scheduled(j, now);
             }
         }

@@ -7,5 +7,5 @@ pub mod eval;
 pub mod output;
 pub mod value;
 
-pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trigger, Vm};
+pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
 pub use value::{Heap, Value};

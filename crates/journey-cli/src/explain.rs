@@ -1,0 +1,82 @@
+//! `journey explain PROJECT --input FILE... --until T --contact ID [--journey NAME]`.
+
+use crate::{exit, project};
+use clap::ValueEnum;
+use journey_runtime::input::Decoder;
+use journey_runtime::Cohort;
+use std::io::BufReader;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project: a directory, `.journey` files, or a `.jbc`.
+    #[arg(required = true, value_name = "PROJECT")]
+    project: Vec<PathBuf>,
+    /// JSON-lines input files (`.gz` is read as gzip).
+    #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
+    input: Vec<String>,
+    /// End of the window (exclusive).
+    #[arg(long, value_name = "T")]
+    until: String,
+    /// The contact to explain (its `userId`).
+    #[arg(long, value_name = "ID")]
+    contact: String,
+    /// Only this journey's lines (records are always shown).
+    #[arg(long, value_name = "NAME")]
+    journey: Option<String>,
+    /// `text` or `json` (one object per line).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+pub fn run(args: Args) -> u8 {
+    let until = match project::instant_arg("--until", &args.until) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let program = match project::load_with_text(&args.project) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(j) = &args.journey {
+        if !program.journeys.iter().any(|x| &x.name == j) {
+            eprintln!("error: no journey `{j}` in the project");
+            return exit::USAGE;
+        }
+    }
+    let decoder = Decoder::new(&program);
+    let mut cohort = Cohort::new(None, until);
+    for name in &args.input {
+        let file = match std::fs::File::open(name) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!("error: {name}: {}", project::describe_io(&e));
+                return exit::USAGE;
+            }
+        };
+        let reader: Box<dyn std::io::BufRead> =
+            if name.ends_with(".gz") { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
+        if let Err(e) = cohort.ingest(&decoder, name, reader) {
+            eprintln!("error: {name}: {e}");
+            return exit::USAGE;
+        }
+    }
+    let Some((_, input)) = cohort.into_inputs().into_iter().find(|(c, _)| *c == args.contact) else {
+        eprintln!("error: contact {:?} has no records in the input before --until", args.contact);
+        return exit::USAGE;
+    };
+    let lines = journey_test::explain::explain(&program, &args.contact, input, until, args.journey.as_deref());
+    for line in &lines {
+        match args.format {
+            Format::Text => println!("{}", line.to_text()),
+            Format::Json => println!("{}", line.to_json()),
+        }
+    }
+    exit::OK
+}

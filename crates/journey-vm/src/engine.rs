@@ -699,6 +699,14 @@ impl Run<'_, '_> {
                 *c = 0;
                 *l = i64::MIN;
             }
+            // `since entry` includes the enrolling event itself.
+            if let (Trigger::Event(e), Some(fields)) = (&trigger, fields) {
+                let Some(predicate) = program.predicates.get(p as usize) else { continue };
+                if predicate.event == *e && predicate.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                    self.st.pred_count[p as usize] = 1;
+                    self.st.pred_last[p as usize] = now;
+                }
+            }
         }
         self.emit(now, j, None, ActionKind::Enter { trigger, holdout });
         if self.goal_when(j, now) {

@@ -65,7 +65,7 @@ pub struct Reference {
 
 /// The result of checking a project. `program` is complete even when there are errors (failed
 /// parts are `Error` nodes); only a project without errors may be compiled.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Checked {
     pub program: Program,
     pub diagnostics: Vec<Diagnostic>,

@@ -34,6 +34,8 @@ enum Command {
     Run(run::Args),
     /// One contact's timeline: records, timers, conditions (with values), branches, actions.
     Explain(explain::Args),
+    /// Language Server Protocol over stdio (for editors).
+    Lsp,
     /// Run the project's `test` blocks.
     Test(test_cmd::Args),
     /// Deterministic synthetic cohort for the reference project in `examples/`.
@@ -64,6 +66,13 @@ fn main() -> ExitCode {
         Command::Gen(args) => generate::run(args),
         Command::Test(args) => test_cmd::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Lsp => match journey_lsp::run_stdio() {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                eprintln!("error: language server: {e}");
+                exit::USAGE
+            }
+        },
         Command::Demo(args) => demo::run(args),
     };
     ExitCode::from(code)

@@ -1,0 +1,117 @@
+//! The language server through the protocol: in process over `Connection::memory()`, and end to
+//! end against the real `journey lsp` binary over stdio.
+
+use lsp_server::{Connection, Message, Notification, Request, RequestId};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const GOOD: &str = "contact { email: string, plan: Plan }\nenum Plan { free, pro }\n/// Fired when someone signs up.\nevent signed_up \"Signed Up\" { source: string }\nmessage hi email { subject \"Hi\", template \"hi\" }\njourney welcome {\n  entry on signed_up where event.source != \"x\"\n  send hi\n  if contact.plan == pro { exit }\n}\n";
+const BROKEN: &str = "contact { email: string, plan: Plan }\nenum Plan { free, pro }\n/// Fired when someone signs up.\nevent signed_up \"Signed Up\" { source: string }\nmessage hi email { subject \"Hi\", template \"hi\" }\njourney welcome {\n  entry on signed_up where event.source != \"x\"\n  sned hi\n  if contact.plan == pro { exit }\n}\n";
+const URI: &str = "file:///virtual/welcome.journey";
+
+struct Client {
+    connection: Connection,
+    next: i32,
+}
+
+impl Client {
+    fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        self.connection.sender.send(Message::Request(Request::new(id.clone(), method.into(), params))).unwrap_or_else(|e| panic!("{e}"));
+        loop {
+            match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response to {method}: {e}")) {
+                Message::Response(r) if r.id == id => {
+                    return match r.error {
+                        Some(e) => json!({ "error": e.message, "code": e.code }),
+                        None => r.result.unwrap_or(Value::Null),
+                    };
+                }
+                _ => continue,
+            }
+        }
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        self.connection.sender.send(Message::Notification(Notification::new(method.into(), params))).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    /// The next diagnostics published for `uri`.
+    fn diagnostics(&self, uri: &str) -> Vec<Value> {
+        loop {
+            if let Message::Notification(n) = self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no diagnostics: {e}")) {
+                if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri {
+                    return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
+                }
+            }
+        }
+    }
+}
+
+fn position(line: u32, character: u32) -> Value {
+    json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": character } })
+}
+
+#[test]
+fn in_process_session() {
+    let (server, client) = Connection::memory();
+    let thread = std::thread::spawn(move || journey_lsp::serve(server));
+    let mut c = Client { connection: client, next: 0 };
+    let init = c.request("initialize", json!({ "capabilities": {}, "rootUri": null }));
+    assert_eq!(init["capabilities"]["hoverProvider"], true);
+    c.notify("initialized", json!({}));
+
+    c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": URI, "languageId": "journey", "version": 1, "text": BROKEN } }));
+    let diagnostics = c.diagnostics(URI);
+    let codes: Vec<&str> = diagnostics.iter().filter_map(|d| d["code"].as_str()).collect();
+    assert_eq!(codes, ["J0205", "J0001"], "the typo, and `hi` now unused: {diagnostics:?}");
+    assert_eq!(diagnostics[1]["range"]["start"], json!({ "line": 7, "character": 7 }));
+    assert_eq!(diagnostics[1]["severity"], 1);
+
+    // While the file is broken, navigation uses the last good analysis (none yet): no crash.
+    let _ = c.request("textDocument/hover", position(7, 8));
+
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": GOOD }] }));
+    assert_eq!(c.diagnostics(URI), Vec::<Value>::new());
+
+    let hover = c.request("textDocument/hover", position(6, 12));
+    let text = hover["contents"]["value"].as_str().unwrap_or("");
+    assert!(text.contains("event signed_up \"Signed Up\"") && text.contains("Fired when someone signs up."), "{hover}");
+    let hover = c.request("textDocument/hover", position(7, 8));
+    assert!(hover["contents"]["value"].as_str().unwrap_or("").contains("subject \"Hi\""), "message preview: {hover}");
+
+    let definition = c.request("textDocument/definition", position(8, 14));
+    assert_eq!(definition["range"]["start"], json!({ "line": 0, "character": 25 }), "contact.plan → its declaration: {definition}");
+
+    let references = c.request("textDocument/references", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "context": { "includeDeclaration": true } }));
+    assert_eq!(references.as_array().map(Vec::len), Some(2), "{references}");
+
+    let completion = c.request("textDocument/completion", position(8, 13));
+    let labels: Vec<&str> = completion.as_array().map(|a| a.iter().filter_map(|i| i["label"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(labels, ["email", "plan"], "after `contact.`");
+    let completion = c.request("textDocument/completion", position(6, 33));
+    let labels: Vec<&str> = completion.as_array().map(|a| a.iter().filter_map(|i| i["label"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(labels, ["source"], "after `event.` in `entry on signed_up where`");
+
+    let symbols = c.request("textDocument/documentSymbol", json!({ "textDocument": { "uri": URI } }));
+    let names: Vec<&str> = symbols.as_array().map(|a| a.iter().filter_map(|s| s["name"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(names, ["contact", "Plan", "signed_up", "hi", "welcome"]);
+    assert_eq!(symbols[4]["children"].as_array().map(Vec::len), Some(3));
+
+    let rename = c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "hello" }));
+    assert_eq!(rename["changes"][URI].as_array().map(Vec::len), Some(2), "{rename}");
+    let bad = c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "send" }));
+    assert!(bad["error"].as_str().unwrap_or("").contains("not a valid name"), "{bad}");
+
+    // Garbage: unknown methods and malformed params get errors, and the server lives on.
+    let unknown = c.request("workspace/doesNotExist", json!({}));
+    assert_eq!(unknown["code"], -32601);
+    let malformed = c.request("textDocument/hover", json!({ "nonsense": true }));
+    assert_eq!(malformed["code"], -32602);
+    let still_alive = c.request("textDocument/hover", position(6, 12));
+    assert!(still_alive["contents"].is_object());
+
+    let _ = c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(thread.join().is_ok_and(|r| r.is_ok()));
+}

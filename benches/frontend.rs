@@ -9,61 +9,8 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use journey_syntax::project::ParsedProject;
 use journey_syntax::{parse, FileId};
-use std::path::Path;
 
-/// A valid project: the example schema plus `n` generated journeys, each with its own messages
-/// and a mix of every step kind.
-fn journeys(from: usize, n: usize) -> String {
-    let mut out = String::new();
-    for i in from..from + n {
-        out.push_str(&format!(
-            r#"message g{i}_a email {{ subject "Hi {{contact.first_name ?? "there"}}, offer {i}", template "t{i}" }}
-message g{i}_b sms {{ body "{{if contact.plan == pro}}Pro{{else}}Free{{end}} deal {i}" }}
-message g{i}_c push {{ title "Cart", body "{{trigger.sku}} is waiting" }}
-
-/// Generated journey {i}.
-journey g{i} "Generated {i}" {{
-  kind behavioral
-  entry on cart_updated where event.total >= {i}.0
-  reentry after 7d
-  exit on unsubscribed
-  goal bought on purchase where event.total > 0
-  limit 30d
-  priority {i}
-
-  first: send g{i}_a
-  wait 1d
-  if contact.score > {i} and has page_viewed where event.url == "/p/{i}" within 3d {{
-    send g{i}_b
-  }} else if contact.plan == pro {{
-    sync retarget_ads add
-  }} else {{
-    experiment g{i}_exp measure bought {{
-      a 50% {{ send g{i}_c }}
-      b 50% {{ }}
-    }}
-  }}
-  wait for purchase where event.sku == trigger.sku within 2d {{
-    set contact.lifetime_value = contact.lifetime_value + event.total
-  }} timeout {{
-    webhook crm_create_task
-  }}
-  match contact.region {{
-    emea => {{ wait until 09:00 }}
-    amer | apac => {{ wait 12h }}
-  }}
-  split {{ 50% {{ }} 50% {{ exit "control" }} }}
-}}
-
-"#
-        ));
-    }
-    out
-}
-
-fn schema() -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default()
-}
+use journey::{generated_journeys as journeys, schema};
 
 fn project_of(files: &[String]) -> ParsedProject {
     let mut project = ParsedProject::default();

@@ -25,7 +25,7 @@ pub fn evaluate(program: &Program, input: &str, until: &str, threads: usize) -> 
     let decoder = journey_runtime::input::Decoder::new(program);
     let mut cohort = journey_runtime::Cohort::new(None, until);
     let _ = cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input));
-    let window = journey_runtime::Window { until, threads, shard: None, holdouts: true };
+    let window = journey_runtime::Window { until, threads, shard: None, holdouts: true, snapshot: false };
     let evaluation = journey_runtime::evaluate(program, cohort, &window);
     (journey_runtime::action_lines(program, &evaluation), evaluation.rejects)
 }

@@ -93,7 +93,7 @@ fn summary(out: &std::path::Path) -> u8 {
     }
     let run = &metrics["run"];
     println!(
-        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json)",
+        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, state.snapshot)",
         run["records_read"],
         run["contacts"],
         run["transitions"],

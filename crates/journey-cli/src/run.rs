@@ -37,6 +37,9 @@ pub struct Args {
     /// Exit 1 if any record was rejected (after writing everything).
     #[arg(long)]
     strict: bool,
+    /// Continue from a state snapshot (a run's output directory, or its `state.snapshot`).
+    #[arg(long, value_name = "DIR_OR_FILE")]
+    resume: Option<PathBuf>,
 }
 
 fn parse_shard(text: &str) -> Result<(u32, u32), String> {
@@ -107,12 +110,45 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let resumed = match &args.resume {
+        None => journey_runtime::snapshot::Resumed::default(),
+        Some(path) => {
+            let file = if path.is_dir() { path.join("state.snapshot") } else { path.clone() };
+            let restored = journey_runtime::snapshot::Snapshot::read(&file).and_then(|s| s.restore(&program));
+            match restored {
+                Ok(r) => {
+                    for note in &r.notes {
+                        eprintln!("note: resuming {}: {note}", file.display());
+                    }
+                    let migrated: usize = r.actions.values().map(Vec::len).sum();
+                    if migrated > 0 {
+                        eprintln!("note: {migrated} contacts waiting at removed steps exit with reason migrated:removed_step (or their `migrate` reason)");
+                    }
+                    r
+                }
+                Err(e) => {
+                    eprintln!("error: --resume: {e}");
+                    return exit::USAGE;
+                }
+            }
+        }
+    };
+    if let (Some(f), Some(u)) = (from, resumed.until) {
+        if f < u {
+            eprintln!("error: --from is before the snapshot's end ({}); a resumed run starts where the last one stopped", journey_vm::value::format_instant(u));
+            return exit::USAGE;
+        }
+    }
+    if resumed.until.is_some_and(|u| u >= until) {
+        eprintln!("error: --until must be after the snapshot's end ({})", resumed.until.map(journey_vm::value::format_instant).unwrap_or_default());
+        return exit::USAGE;
+    }
     if let Err(e) = std::fs::create_dir_all(&args.out) {
         eprintln!("error: {}: cannot create the output directory: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;
     }
     let decoder = Decoder::new(&program);
-    let mut cohort = Cohort::new(from, until);
+    let mut cohort = Cohort::new(from.or(resumed.until), until);
     let terminal = std::io::stderr().is_terminal();
     for name in &args.input {
         let reader = match open_input(name) {
@@ -162,14 +198,15 @@ pub fn run(args: Args) -> u8 {
     }
     let read_seconds = started.elapsed().as_secs_f64();
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    let window = Window { until, threads, shard, holdouts: true };
-    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let window = Window { until, threads, shard, holdouts: true, snapshot: true };
+    let evaluation = journey_runtime::evaluate_resumed(&program, cohort, &window, resumed);
     let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let lines = journey_runtime::action_lines(&program, &evaluation);
     let action_count = lines.len();
     let actions_path = args.out.join("actions.jsonl");
     let rejects_path = args.out.join("rejects.jsonl");
     let metrics_path = args.out.join("metrics.json");
+    let snapshot_path = args.out.join("state.snapshot");
     let totals = RunTotals {
         records_read,
         rejected: evaluation.rejects.len() as u64,
@@ -184,6 +221,11 @@ pub fn run(args: Args) -> u8 {
         eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;
     }
+    let snapshot = journey_runtime::snapshot::Snapshot::new(&program, until, evaluation.states.clone(), evaluation.message_ids.clone());
+    if let Err(e) = snapshot.write(&snapshot_path) {
+        eprintln!("error: cannot write the snapshot: {e}");
+        return exit::USAGE;
+    }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "{records_read} records, {} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate {evaluate_seconds:.2}s, write {:.2}s)",
@@ -192,7 +234,7 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
-    eprintln!("wrote {}, {}, {}", actions_path.display(), rejects_path.display(), metrics_path.display());
+    eprintln!("wrote {}, {}, {}, {}", actions_path.display(), rejects_path.display(), metrics_path.display(), snapshot_path.display());
     if args.strict && !evaluation.rejects.is_empty() {
         eprintln!("error: {} records were rejected (--strict); see {}", evaluation.rejects.len(), rejects_path.display());
         return exit::FAILED;

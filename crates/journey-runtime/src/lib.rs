@@ -8,6 +8,7 @@
 pub mod cohort_gen;
 pub mod input;
 pub mod metrics;
+pub mod snapshot;
 
 use input::{Decoded, Decoder};
 use journey_bytecode::Program;
@@ -189,6 +190,8 @@ pub struct Window {
     /// `(index, count)`: evaluate only contacts whose stable hash falls in this shard.
     pub shard: Option<(u32, u32)>,
     pub holdouts: bool,
+    /// Keep each contact's final state for `state.snapshot`.
+    pub snapshot: bool,
 }
 
 /// The result of evaluating a cohort.
@@ -200,6 +203,10 @@ pub struct Evaluation {
     pub from: Option<i64>,
     /// Per journey, per step: how many times contacts entered it.
     pub step_hits: Vec<Vec<u64>>,
+    /// Encoded final state of every contact (when `Window::snapshot`), in contact order.
+    pub states: Vec<(String, Vec<u8>)>,
+    /// Every messageId delivered so far (this run and the runs it resumes).
+    pub message_ids: Vec<String>,
 }
 
 /// The shard of a contact id: a stable hash, so shards are the same on every machine.
@@ -207,12 +214,18 @@ pub fn shard_of(contact: &str, count: u32) -> u32 {
     (journey_bytecode::fnv1a(contact.as_bytes()) % u64::from(count.max(1))) as u32
 }
 
-/// Evaluates every contact of the cohort over the window.
-pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evaluation {
-    let from = cohort.from.or(cohort.earliest);
+/// Evaluates every contact of the cohort over the window (a fresh start).
+pub fn evaluate(program: &Program, cohort: Cohort, window: &Window) -> Evaluation {
+    evaluate_resumed(program, cohort, window, snapshot::Resumed::default())
+}
+
+/// Evaluates every contact of the cohort over the window, continuing from `resumed` states.
+pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, mut resumed: snapshot::Resumed) -> Evaluation {
+    let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);
     let files = cohort.files.clone();
-    let mut work: Vec<(String, ContactInput)> = Vec::with_capacity(cohort.contacts.len());
+    let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts.len());
+    let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
     for (contact, mut pending) in cohort.contacts.drain() {
         if let Some((index, count)) = window.shard {
             if shard_of(&contact, count) != index {
@@ -234,7 +247,7 @@ pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evalu
             if !keep[*i] {
                 continue;
             }
-            if !seen.insert(id.as_str()) {
+            if !seen.insert(id.as_str()) || resumed.message_ids.contains(id.as_str()) {
                 keep[*i] = false;
                 let (file, line) = pending.origins[*i];
                 rejects.push(Reject {
@@ -252,7 +265,22 @@ pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evalu
             k
         });
         input::sort_records(&mut pending.input);
-        work.push((contact, pending.input));
+        for (id, i) in ids {
+            if keep[i] {
+                delivered.push(id);
+            }
+        }
+        let state = resumed.states.remove(&contact);
+        let before = resumed.actions.remove(&contact).unwrap_or_default();
+        work.push((contact, pending.input, state, before));
+    }
+    // Contacts known from the snapshot without new records still have timers to run.
+    for (contact, state) in resumed.states.drain() {
+        if window.shard.is_some_and(|(index, count)| shard_of(&contact, count) != index) {
+            continue;
+        }
+        let before = resumed.actions.remove(&contact).unwrap_or_default();
+        work.push((contact, ContactInput::default(), Some(state), before));
     }
     work.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
@@ -262,12 +290,18 @@ pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evalu
         work.into_par_iter()
             .fold(
                 || (Vm::new(program), Vec::new()),
-                |(mut vm, mut done), (contact, mut input)| {
+                |(mut vm, mut done), (contact, mut input, state, before)| {
                     vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
-                    let mut state = ContactState::new(program);
-                    let mut actions = Vec::new();
+                    let mut state = state.unwrap_or_else(|| ContactState::new(program));
+                    let mut actions = before;
                     vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
-                    done.push((contact, actions));
+                    let blob = if window.snapshot {
+                        state.compact();
+                        snapshot::encode_state(&state)
+                    } else {
+                        Vec::new()
+                    };
+                    done.push((contact, actions, blob));
                     (vm, done)
                 },
             )
@@ -292,7 +326,19 @@ pub fn evaluate(program: &Program, mut cohort: Cohort, window: &Window) -> Evalu
     results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     // Rejects in input order.
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
-    Evaluation { contacts: results, rejects, transitions, from, step_hits }
+    let mut states = Vec::new();
+    let contacts = results
+        .into_iter()
+        .map(|(c, a, blob)| {
+            if window.snapshot {
+                states.push((c.clone(), blob));
+            }
+            (c, a)
+        })
+        .collect();
+    delivered.sort();
+    delivered.dedup();
+    Evaluation { contacts, rejects, transitions, from, step_hits, states, message_ids: delivered }
 }
 
 /// All actions as JSON lines, in the pinned order (contact id, then time, then occurrence).

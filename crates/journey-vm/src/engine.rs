@@ -24,7 +24,7 @@ const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
 
 /// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
     pub entered_at: i64,
     /// Wake-up instant of the current wait (or held send); `i64::MAX` when none.
@@ -63,7 +63,7 @@ impl Default for Slot {
 }
 
 /// Everything the engine keeps about one contact between records (and between runs).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContactState {
     pub attrs: Vec<Value>,
     pub heap: Heap,
@@ -79,6 +79,38 @@ pub struct ContactState {
 }
 
 impl ContactState {
+    /// Drops heap strings and lists nothing refers to any more (computed strings of past sends,
+    /// old attribute values), renumbering the rest: what a snapshot stores.
+    pub fn compact(&mut self) {
+        use crate::value::CONST_BIT;
+        let mut strings = Vec::new();
+        let mut lists: Vec<Vec<u32>> = Vec::new();
+        let mut string_map: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let heap = std::mem::take(&mut self.heap);
+        let mut keep_string = |id: u32, strings: &mut Vec<String>| -> u32 {
+            if id & CONST_BIT != 0 {
+                return id;
+            }
+            *string_map.entry(id).or_insert_with(|| {
+                strings.push(heap.strings.get(id as usize).cloned().unwrap_or_default());
+                (strings.len() - 1) as u32
+            })
+        };
+        let mut remap = |v: &mut Value, strings: &mut Vec<String>, lists: &mut Vec<Vec<u32>>| match v {
+            Value::Str(id) => *id = keep_string(*id, strings),
+            Value::List(id) if *id & CONST_BIT == 0 => {
+                let items: Vec<u32> = heap.lists.get(*id as usize).map(|l| l.iter().map(|i| keep_string(*i, strings)).collect()).unwrap_or_default();
+                lists.push(items);
+                *id = (lists.len() - 1) as u32;
+            }
+            _ => {}
+        };
+        for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
+            remap(v, &mut strings, &mut lists);
+        }
+        self.heap = Heap { strings, lists };
+    }
+
     pub fn new(program: &Program) -> Self {
         ContactState {
             attrs: vec![Value::Absent; program.attributes.len()],

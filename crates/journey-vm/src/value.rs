@@ -11,7 +11,7 @@ use std::fmt::Write;
 /// Marks a string or list id that refers to the program's constants, not the contact heap.
 pub const CONST_BIT: u32 = 1 << 31;
 
-#[derive(Clone, Copy, Debug, PartialEq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     /// A required attribute that was never supplied (reading it is an error).
     #[default]
@@ -33,7 +33,7 @@ pub enum Value {
 }
 
 /// Strings and lists owned by one contact (attribute values, event fields, computed strings).
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heap {
     pub strings: Vec<String>,
     pub lists: Vec<Vec<u32>>,

@@ -1,0 +1,174 @@
+//! `state.snapshot`: every contact's state as of a run's `until`, so the next run resumes where
+//! this one stopped (RUNTIME.md §3, §5). Framed like `.jbc` (magic `JSN\0`, version, CRC-32,
+//! postcard body) and written atomically: a temporary file, then a rename.
+//!
+//! The snapshot records the project fingerprint and each journey's step ids. Resuming with a
+//! changed project maps every contact waiting at a step to the step with the same id in the new
+//! version (or to the journey's `migrate` target); a contact whose step no longer exists leaves
+//! with reason `migrated:removed_step` — reported, never silently lost.
+
+use journey_bytecode::encode::{decode_value, encode_value, DecodeError};
+use journey_bytecode::{Program, StepOp};
+use journey_vm::engine::{ACTIVE, LEFT};
+use journey_vm::{Action, ActionKind, ContactState, Reason};
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+pub const SNAPSHOT_MAGIC: [u8; 4] = *b"JSN\0";
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct JourneyShape {
+    pub name: String,
+    pub step_ids: Vec<String>,
+    /// For each step operation (by pc), the index of its step id, if any.
+    pub pc_steps: Vec<Option<u32>>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub fingerprint: u64,
+    /// The window end of the run that wrote it: the next run starts here.
+    pub until: i64,
+    pub journeys: Vec<JourneyShape>,
+    pub attributes: Vec<String>,
+    /// The event of each behaviour predicate (to carry counters over when they still match).
+    pub predicates: Vec<String>,
+    /// Every `messageId` delivered so far (later duplicates are rejected).
+    pub message_ids: Vec<String>,
+    /// Contact id and its postcard-encoded [`ContactState`], in contact order.
+    pub contacts: Vec<(String, Vec<u8>)>,
+}
+
+/// What a resumed run starts from.
+#[derive(Default)]
+pub struct Resumed {
+    pub until: Option<i64>,
+    pub states: HashMap<String, ContactState>,
+    /// Exits caused by migration, emitted at the start of the window.
+    pub actions: HashMap<String, Vec<Action>>,
+    pub message_ids: HashSet<String>,
+    /// Human-readable notes about the migration (journeys removed, counters reset).
+    pub notes: Vec<String>,
+}
+
+pub fn shapes(program: &Program) -> Vec<JourneyShape> {
+    program
+        .journeys
+        .iter()
+        .map(|j| JourneyShape { name: j.name.clone(), step_ids: j.step_ids.clone(), pc_steps: j.code.iter().map(StepOp::step).collect() })
+        .collect()
+}
+
+pub fn encode_state(state: &ContactState) -> Vec<u8> {
+    postcard::to_stdvec(state).unwrap_or_default()
+}
+
+impl Snapshot {
+    pub fn new(program: &Program, until: i64, contacts: Vec<(String, Vec<u8>)>, message_ids: Vec<String>) -> Self {
+        Snapshot {
+            fingerprint: program.fingerprint,
+            until,
+            journeys: shapes(program),
+            attributes: program.attributes.iter().map(|a| a.name.clone()).collect(),
+            predicates: program.predicates.iter().map(|p| program.events.get(p.event as usize).map(|e| e.name.clone()).unwrap_or_default()).collect(),
+            message_ids,
+            contacts,
+        }
+    }
+
+    /// Writes atomically: a temporary file beside the target, then a rename.
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let bytes = encode_value(SNAPSHOT_MAGIC, self).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension("snapshot.tmp");
+        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn read(path: &Path) -> Result<Snapshot, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {}", path.display(), if e.kind() == std::io::ErrorKind::NotFound { "no such file".to_string() } else { e.to_string() }))?;
+        decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| format!("{}: {e}", path.display()))
+    }
+
+    /// Restores every contact's state for `program`, migrating when the project changed.
+    pub fn restore(&self, program: &Program) -> Result<Resumed, String> {
+        let mut resumed = Resumed { until: Some(self.until), message_ids: self.message_ids.iter().cloned().collect(), ..Resumed::default() };
+        let same = self.fingerprint == program.fingerprint && self.journeys == shapes(program);
+        let journey_map: Vec<Option<usize>> = program.journeys.iter().map(|j| self.journeys.iter().position(|o| o.name == j.name)).collect();
+        if !same {
+            for old in &self.journeys {
+                if !program.journeys.iter().any(|j| j.name == old.name) {
+                    resumed.notes.push(format!("journey `{}` no longer exists: its contacts are dropped from it", old.name));
+                }
+            }
+        }
+        let attr_map: Vec<Option<usize>> = program.attributes.iter().map(|a| self.attributes.iter().position(|o| *o == a.name)).collect();
+        let preds_match = self.predicates.len() == program.predicates.len()
+            && self.predicates.iter().zip(&program.predicates).all(|(old, p)| program.events.get(p.event as usize).is_some_and(|e| e.name == *old));
+        if !same && !preds_match {
+            resumed.notes.push("behaviour predicates changed: their counters restart from zero".into());
+        }
+        for (contact, bytes) in &self.contacts {
+            let old: ContactState = postcard::from_bytes(bytes).map_err(|e| format!("contact {contact:?}: corrupt state: {e}"))?;
+            if same {
+                resumed.states.insert(contact.clone(), old);
+                continue;
+            }
+            let mut state = ContactState::new(program);
+            state.heap = old.heap.clone();
+            state.sent = old.sent.clone();
+            state.seen = old.seen;
+            for (new, old_index) in attr_map.iter().enumerate() {
+                if let Some(v) = old_index.and_then(|i| old.attrs.get(i)) {
+                    state.attrs[new] = *v;
+                }
+            }
+            if preds_match {
+                state.pred_count = old.pred_count.clone();
+                state.pred_last = old.pred_last.clone();
+            }
+            let mut actions = Vec::new();
+            for (j, old_index) in journey_map.iter().enumerate() {
+                let Some(oj) = *old_index else { continue };
+                let (Some(old_slot), Some(shape)) = (old.slots.get(oj), self.journeys.get(oj)) else { continue };
+                let mut slot = *old_slot;
+                state.triggers[j] = old.triggers.get(oj).cloned().unwrap_or_default();
+                if slot.status == ACTIVE {
+                    let step_id = shape.pc_steps.get(slot.pc as usize).copied().flatten().and_then(|s| shape.step_ids.get(s as usize)).cloned();
+                    let journey = &program.journeys[j];
+                    let pc_of = |id: &str| {
+                        journey.code.iter().position(|op| op.step().and_then(|s| journey.step_ids.get(s as usize)).is_some_and(|x| x == id))
+                    };
+                    if let Some(id) = step_id {
+                        let outcome = match pc_of(&id) {
+                            Some(pc) => Ok(pc),
+                            None => match journey.migrate.iter().find(|m| m.from == id) {
+                                Some(m) => match &m.to {
+                                    Some(to) => pc_of(to).ok_or(Reason::Migrated),
+                                    None => Err(Reason::Exit(m.exit_reason.clone())),
+                                },
+                                None => Err(Reason::Migrated),
+                            },
+                        };
+                        match outcome {
+                            Ok(pc) => slot.pc = pc as u32,
+                            Err(reason) => {
+                                slot.status = LEFT;
+                                slot.last_exit = self.until;
+                                slot.wake_at = i64::MAX;
+                                actions.push(Action { at: self.until, journey: j as u32, step: None, kind: ActionKind::Exit { reason } });
+                            }
+                        }
+                    }
+                }
+                state.slots[j] = slot;
+            }
+            if !actions.is_empty() {
+                resumed.actions.insert(contact.clone(), actions);
+            }
+            resumed.states.insert(contact.clone(), state);
+        }
+        Ok(resumed)
+    }
+}
+

@@ -1,0 +1,168 @@
+//! Batch-run guarantees (RUNTIME.md §3, §5, §7): resuming from a snapshot gives exactly the
+//! actions of one run; shards concatenate to the single run; thread count changes nothing; a
+//! changed project migrates waiting contacts by step id, and exits the orphans visibly.
+
+use journey_runtime::snapshot::{Resumed, Snapshot};
+use journey_runtime::{action_lines, evaluate, evaluate_resumed, input::parse_instant, Cohort, Window};
+use std::path::Path;
+
+fn examples() -> journey_bytecode::Program {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    files.sort();
+    let texts: Vec<(String, String)> = files.iter().map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default())).collect();
+    let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    journey::compile(&refs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn cohort_text(contacts: u64) -> String {
+    let mut raw = Vec::new();
+    journey_runtime::cohort_gen::generate(contacts, 11, 60, &mut raw).unwrap_or_else(|e| panic!("{e}"));
+    String::from_utf8(raw).unwrap_or_default()
+}
+
+fn window(until: &str, threads: usize, shard: Option<(u32, u32)>) -> Window {
+    Window { until: parse_instant(until).unwrap_or(0), threads, shard, holdouts: true, snapshot: true }
+}
+
+fn run(program: &journey_bytecode::Program, input: &str, from: Option<i64>, w: &Window, resumed: Resumed) -> journey_runtime::Evaluation {
+    let decoder = journey_runtime::input::Decoder::new(program);
+    let mut cohort = Cohort::new(from.or(resumed.until), w.until);
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input.to_string())).unwrap_or_else(|e| panic!("{e}"));
+    evaluate_resumed(program, cohort, w, resumed)
+}
+
+/// Per contact, its action lines in order.
+fn by_contact(lines: &[String]) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut map = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for l in lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+        map.entry(v["contact"].as_str().unwrap_or("").to_string()).or_default().push(l.clone());
+    }
+    map
+}
+
+#[test]
+fn resuming_from_a_snapshot_equals_one_run() {
+    let program = examples();
+    let input = cohort_text(400);
+    let whole = run(&program, &input, None, &window("2026-03-02T00:00:00Z", 2, None), Resumed::default());
+    let first = run(&program, &input, None, &window("2026-01-25T00:00:00Z", 2, None), Resumed::default());
+    let snapshot = Snapshot::new(&program, parse_instant("2026-01-25T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
+    let dir = std::env::temp_dir().join(format!("journey-snap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("state.snapshot");
+    snapshot.write(&path).unwrap_or_else(|e| panic!("{e}"));
+    let restored = Snapshot::read(&path).and_then(|s| s.restore(&program)).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&program, &input, None, &window("2026-03-02T00:00:00Z", 1, None), restored);
+    assert!(second.rejects.iter().all(|r| r.reason.starts_with("late")), "only the already-processed records are rejected");
+    let mut split = by_contact(&action_lines(&program, &first));
+    for (contact, lines) in by_contact(&action_lines(&program, &second)) {
+        split.entry(contact).or_default().extend(lines);
+    }
+    let one = by_contact(&action_lines(&program, &whole));
+    assert!(one.values().map(Vec::len).sum::<usize>() > 5000);
+    assert_eq!(split, one);
+}
+
+#[test]
+fn shards_concatenate_to_the_single_run_and_threads_do_not_matter() {
+    let program = examples();
+    let input = cohort_text(300);
+    let single = action_lines(&program, &run(&program, &input, None, &window("2026-03-02T00:00:00Z", 1, None), Resumed::default()));
+    let two_threads = action_lines(&program, &run(&program, &input, None, &window("2026-03-02T00:00:00Z", 2, None), Resumed::default()));
+    assert_eq!(single, two_threads);
+    let mut shards: Vec<String> = Vec::new();
+    for i in 0..3 {
+        let part = run(&program, &input, None, &window("2026-03-02T00:00:00Z", 2, Some((i, 3))), Resumed::default());
+        assert!(!part.contacts.is_empty());
+        shards.extend(action_lines(&program, &part));
+    }
+    let mut sorted_shards = by_contact(&shards).into_iter().collect::<Vec<_>>();
+    sorted_shards.sort();
+    let concatenated: Vec<String> = sorted_shards.into_iter().flat_map(|(_, l)| l).collect();
+    assert_eq!(concatenated, single);
+}
+
+const V1: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+message b sms { body "b" }
+journey j {
+  entry on ping
+  first: send a
+  keep: wait 10d
+  send b
+}
+journey k {
+  entry on ping
+  old_wait: wait 10d
+  send a
+}
+journey m {
+  entry on ping
+  retiring: wait 10d
+  send a
+}
+"#;
+
+const V2: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+message b sms { body "b" }
+journey j {
+  entry on ping
+  first: send a
+  keep: wait 10d
+  send b
+}
+journey k {
+  entry on ping
+  new_wait: wait 3d
+  send a
+}
+journey m {
+  entry on ping
+  migrate { retiring -> exit "retired" }
+  fresh: wait 1d
+  send a
+}
+"#;
+
+#[test]
+fn changed_projects_migrate_by_step_id_and_report_orphans() {
+    let v1 = journey::compile(&[("p.journey", V1)]).unwrap_or_else(|e| panic!("{e}"));
+    let v2 = journey::compile(&[("p.journey", V2)]).unwrap_or_else(|e| panic!("{e}"));
+    let input = r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T00:00:00Z","event":"Ping"}"#;
+    let first = run(&v1, input, None, &window("2026-01-02T00:00:00Z", 1, None), Resumed::default());
+    let snapshot = Snapshot::new(&v1, parse_instant("2026-01-02T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
+    let restored = snapshot.restore(&v2).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&v2, "", None, &window("2026-01-20T00:00:00Z", 1, None), restored);
+    let lines: Vec<String> = action_lines(&v2, &second)
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            format!("{} {} {} {}", v["at"].as_str().unwrap_or(""), v["journey"].as_str().unwrap_or(""), v["action"].as_str().unwrap_or(""), v["reason"].as_str().or(v["message"].as_str()).unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "2026-01-02T00:00:00Z k exit migrated:removed_step",
+            "2026-01-02T00:00:00Z m exit retired",
+            "2026-01-11T00:00:00Z j send b",
+            "2026-01-11T00:00:00Z j exit completed",
+        ]
+    );
+}
+
+#[test]
+fn a_corrupt_snapshot_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("journey-badsnap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.join("state.snapshot");
+    std::fs::write(&path, b"JSN\0garbage").unwrap_or_else(|e| panic!("{e}"));
+    let error = Snapshot::read(&path).err().unwrap_or_default();
+    assert!(error.contains("state.snapshot"), "{error}");
+    let _ = evaluate;
+}

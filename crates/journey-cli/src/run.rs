@@ -201,8 +201,6 @@ pub fn run(args: Args) -> u8 {
     let window = Window { until, threads, shard, holdouts: true, snapshot: true };
     let evaluation = journey_runtime::evaluate_resumed(&program, cohort, &window, resumed);
     let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
-    let lines = journey_runtime::action_lines(&program, &evaluation);
-    let action_count = lines.len();
     let actions_path = args.out.join("actions.jsonl");
     let rejects_path = args.out.join("rejects.jsonl");
     let metrics_path = args.out.join("metrics.json");
@@ -214,14 +212,21 @@ pub fn run(args: Args) -> u8 {
         wall_seconds: started.elapsed().as_secs_f64(),
     };
     let metrics = journey_runtime::metrics::metrics(&program, &evaluation, &engagement, &totals);
-    let written = write_lines(&actions_path, lines.into_iter())
+    let mut action_count = 0;
+    let written = File::create(&actions_path)
+        .and_then(|f| {
+            let mut out = BufWriter::with_capacity(1 << 20, f);
+            action_count = journey_runtime::write_actions(&program, &evaluation, threads, &mut out)?;
+            out.flush()
+        })
         .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
         .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"));
     if let Err(e) = written {
         eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;
     }
-    let snapshot = journey_runtime::snapshot::Snapshot::new(&program, until, evaluation.states.clone(), evaluation.message_ids.clone());
+    let mut evaluation = evaluation;
+    let snapshot = journey_runtime::snapshot::Snapshot::new(&program, until, std::mem::take(&mut evaluation.states), std::mem::take(&mut evaluation.message_ids));
     if let Err(e) = snapshot.write(&snapshot_path) {
         eprintln!("error: cannot write the snapshot: {e}");
         return exit::USAGE;

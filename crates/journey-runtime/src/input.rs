@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 /// What one input record became.
 pub enum Decoded {
-    Record { contact: String, record: Record, message_id: Option<String> },
+    Record { record: Record, message_id: Option<String> },
     /// A well-formed track record of an event the project does not declare: it counts as seen
     /// for metrics and triggers nothing.
-    Undeclared { contact: String, at: i64 },
+    Undeclared { at: i64 },
 }
 
 /// Decodes records against one program's declarations.
@@ -57,11 +57,11 @@ impl<'p> Decoder<'p> {
     }
 
     /// The contact id of a parsed record (`userId`, else `anonymousId`).
-    pub fn contact_of(record: &Json) -> Result<String, String> {
+    pub fn contact_of(record: &Json) -> Result<std::borrow::Cow<'_, str>, String> {
         for key in ["userId", "anonymousId"] {
             match record.get(key) {
-                Some(Json::String(s)) if !s.is_empty() => return Ok(s.clone()),
-                Some(Json::Number(n)) => return Ok(n.to_string()),
+                Some(Json::String(s)) if !s.is_empty() => return Ok(std::borrow::Cow::Borrowed(s.as_str())),
+                Some(Json::Number(n)) => return Ok(std::borrow::Cow::Owned(n.to_string())),
                 _ => {}
             }
         }
@@ -94,7 +94,7 @@ impl<'p> Decoder<'p> {
         if !matches!(kind, "identify" | "track" | "exit") {
             return Err(format!("unknown type {kind:?} (expected identify, track or exit)"));
         }
-        let contact = Self::contact_of(record)?;
+        Self::contact_of(record)?;
         let at = Self::instant_of(record)?;
         let message_id = match record.get("messageId") {
             Some(Json::String(s)) => Some(s.clone()),
@@ -123,7 +123,7 @@ impl<'p> Decoder<'p> {
                     Some(Json::String(s)) => s.as_str(),
                     _ => return Err("a track record needs an `event` name".into()),
                 };
-                let Some(&event) = self.events.get(name) else { return Ok(Decoded::Undeclared { contact, at }) };
+                let Some(&event) = self.events.get(name) else { return Ok(Decoded::Undeclared { at }) };
                 let decl = &self.program.events[event as usize];
                 let properties = match record.get("properties") {
                     None | Some(Json::Null) => None,
@@ -149,7 +149,7 @@ impl<'p> Decoder<'p> {
                 RecordKind::Exit { journey }
             }
         };
-        Ok(Decoded::Record { contact, record: Record { at, seq, kind }, message_id })
+        Ok(Decoded::Record { record: Record { at, seq, kind }, message_id })
     }
 
     fn value(&self, decl: &FieldDecl, v: &Json, heap: &mut Heap) -> Result<Value, String> {

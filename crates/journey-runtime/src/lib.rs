@@ -74,17 +74,31 @@ impl Cohort {
         Cohort { from, until, ..Cohort::default() }
     }
 
-    /// Reads one input source (already decompressed) line by line.
+    /// Reads one input source (already decompressed) line by line. Lines are parsed as JSON in
+    /// parallel batches; decoding into each contact's records stays sequential, in input order.
     pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, reader: impl BufRead) -> std::io::Result<()> {
+        const BATCH: usize = 32_768;
         let file = self.files.len() as u32;
         self.files.push(file_name.to_string());
+        let mut batch: Vec<(u64, String)> = Vec::with_capacity(BATCH);
         for (index, line) in reader.lines().enumerate() {
             let line = line?;
-            let number = index as u64 + 1;
             if line.trim().is_empty() {
                 continue;
             }
-            match serde_json::from_str::<Json>(&line) {
+            batch.push((index as u64 + 1, line));
+            if batch.len() == BATCH {
+                self.ingest_batch(decoder, file, file_name, &mut batch);
+            }
+        }
+        self.ingest_batch(decoder, file, file_name, &mut batch);
+        Ok(())
+    }
+
+    fn ingest_batch(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, batch: &mut Vec<(u64, String)>) {
+        let parsed: Vec<Result<Json, String>> = batch.par_iter().map(|(_, line)| serde_json::from_str::<Json>(line).map_err(|e| e.to_string())).collect();
+        for ((number, line), parsed) in batch.drain(..).zip(parsed) {
+            match parsed {
                 Err(e) => {
                     self.records_read += 1;
                     self.reject(file_name, number, &line, format!("not JSON: {e}"));
@@ -107,7 +121,6 @@ impl Cohort {
                 }
             }
         }
-        Ok(())
     }
 
     fn reject(&mut self, file: &str, line: u64, text: &str, reason: String) {
@@ -127,7 +140,11 @@ impl Cohort {
                 return;
             }
         };
-        let pending = self.contacts.entry(contact).or_default();
+        // Look up before allocating: most records belong to a contact already seen.
+        if !self.contacts.contains_key(contact.as_ref()) {
+            self.contacts.insert(contact.to_string(), Pending::default());
+        }
+        let Some(pending) = self.contacts.get_mut(contact.as_ref()) else { return };
         match decoder.decode(record, seq_of(file, line), &mut pending.input.heap) {
             Ok(Decoded::Record { record, .. }) if self.from.is_some_and(|f| record.at < f) => {
                 self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
@@ -339,6 +356,38 @@ pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, 
     delivered.sort();
     delivered.dedup();
     Evaluation { contacts, rejects, transitions, from, step_hits, states, message_ids: delivered }
+}
+
+/// Writes all actions as JSON lines in the pinned order (contact id, then time, then
+/// occurrence). Contacts are formatted in parallel, a batch at a time, and written in order.
+pub fn write_actions(program: &Program, evaluation: &Evaluation, threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    let format = |contacts: &[(String, Vec<Action>)]| -> (String, usize) {
+        let mut text = String::with_capacity(contacts.len() * 512);
+        let mut count = 0;
+        for (contact, actions) in contacts {
+            let mut ordered: Vec<&Action> = actions.iter().collect();
+            ordered.sort_by_key(|a| a.at);
+            for a in ordered {
+                journey_vm::output::write_action_json(program, contact, a, &mut text);
+                text.push('\n');
+                count += 1;
+            }
+        }
+        (text, count)
+    };
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build();
+    let mut total = 0;
+    for batch in evaluation.contacts.chunks(8192) {
+        let blocks: Vec<(String, usize)> = match &pool {
+            Ok(pool) => pool.install(|| batch.par_chunks(256).map(format).collect()),
+            Err(_) => batch.chunks(256).map(format).collect(),
+        };
+        for (text, count) in blocks {
+            out.write_all(text.as_bytes())?;
+            total += count;
+        }
+    }
+    Ok(total)
 }
 
 /// All actions as JSON lines, in the pinned order (contact id, then time, then occurrence).

@@ -85,16 +85,24 @@ impl ContactState {
         use crate::value::CONST_BIT;
         let mut strings = Vec::new();
         let mut lists: Vec<Vec<u32>> = Vec::new();
-        let mut string_map: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
-        let heap = std::mem::take(&mut self.heap);
+        let mut heap = std::mem::take(&mut self.heap);
+        let mut string_map: Vec<u32> = vec![u32::MAX; heap.strings.len()];
         let mut keep_string = |id: u32, strings: &mut Vec<String>| -> u32 {
             if id & CONST_BIT != 0 {
                 return id;
             }
-            *string_map.entry(id).or_insert_with(|| {
-                strings.push(heap.strings.get(id as usize).cloned().unwrap_or_default());
-                (strings.len() - 1) as u32
-            })
+            match string_map.get_mut(id as usize) {
+                Some(slot) if *slot != u32::MAX => *slot,
+                Some(slot) => {
+                    strings.push(std::mem::take(&mut heap.strings[id as usize]));
+                    *slot = (strings.len() - 1) as u32;
+                    *slot
+                }
+                None => {
+                    strings.push(String::new());
+                    (strings.len() - 1) as u32
+                }
+            }
         };
         let mut remap = |v: &mut Value, strings: &mut Vec<String>, lists: &mut Vec<Vec<u32>>| match v {
             Value::Str(id) => *id = keep_string(*id, strings),

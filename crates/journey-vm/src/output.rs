@@ -2,7 +2,7 @@
 //! `{"at":…,"contact":…,"journey":…,"step":…,"action":…, …}`.
 
 use crate::engine::{Action, ActionKind, Reason, Trigger};
-use crate::value::{format_instant, json_string};
+use crate::value::{json_string, push_json_string, write_instant};
 use journey_bytecode::Program;
 
 /// The `reason` of an exit action.
@@ -94,37 +94,55 @@ fn body(program: &Program, kind: &ActionKind, out: &mut String) {
 
 /// One action as a JSON object (no trailing newline).
 pub fn action_json(program: &Program, contact: &str, action: &Action) -> String {
+    let mut out = String::with_capacity(160);
+    write_action_json(program, contact, action, &mut out);
+    out
+}
+
+/// Appends one action as a JSON object (no trailing newline) to `out`.
+pub fn write_action_json(program: &Program, contact: &str, action: &Action, out: &mut String) {
     let journey = program.journeys.get(action.journey as usize);
-    let mut out = format!(
-        "{{\"at\":\"{}\",\"contact\":{},\"journey\":{}",
-        format_instant(action.at),
-        json_string(contact),
-        json_string(journey.map(|j| j.name.as_str()).unwrap_or(""))
-    );
+    out.push_str("{\"at\":\"");
+    write_instant(action.at, out);
+    out.push_str("\",\"contact\":");
+    push_json_string(contact, out);
+    out.push_str(",\"journey\":");
+    push_json_string(journey.map(|j| j.name.as_str()).unwrap_or(""), out);
     let shows_step = !matches!(action.kind, ActionKind::Enter { .. } | ActionKind::Exit { .. });
     if let (true, Some(step)) = (shows_step, action.step) {
         let id = journey.and_then(|j| j.step_ids.get(step as usize)).map(String::as_str).unwrap_or("");
-        out.push_str(&format!(",\"step\":{}", json_string(id)));
+        out.push_str(",\"step\":");
+        push_json_string(id, out);
     }
-    out.push_str(&format!(",\"action\":\"{}\"", action_word(&action.kind)));
+    out.push_str(",\"action\":\"");
+    out.push_str(action_word(&action.kind));
+    out.push('"');
     match &action.kind {
         ActionKind::Enter { trigger, holdout } => {
-            out.push_str(&format!(",\"trigger\":{}", json_string(&trigger_text(program, trigger))));
+            out.push_str(",\"trigger\":");
+            push_json_string(&trigger_text(program, trigger), out);
             if *holdout {
                 out.push_str(",\"holdout\":true");
             }
         }
-        ActionKind::Exit { reason } => out.push_str(&format!(",\"reason\":{}", json_string(&reason_text(program, action.journey, reason)))),
+        ActionKind::Exit { reason } => {
+            out.push_str(",\"reason\":");
+            push_json_string(&reason_text(program, action.journey, reason), out);
+        }
         ActionKind::Assign { experiment: None, arm } => {
             let id = action.step.and_then(|s| journey.and_then(|j| j.step_ids.get(s as usize))).map(String::as_str).unwrap_or("");
-            out.push_str(&format!(",\"split\":{},\"arm\":{}", json_string(id), json_string(arm)));
+            out.push_str(",\"split\":");
+            push_json_string(id, out);
+            out.push_str(",\"arm\":");
+            push_json_string(arm, out);
         }
         ActionKind::HeldOut(inner) => {
-            out.push_str(&format!(",\"of\":\"{}\"", action_word(inner)));
-            body(program, inner, &mut out);
+            out.push_str(",\"of\":\"");
+            out.push_str(action_word(inner));
+            out.push('"');
+            body(program, inner, out);
         }
-        other => body(program, other, &mut out),
+        other => body(program, other, out),
     }
     out.push('}');
-    out
 }

@@ -182,6 +182,18 @@ impl<'a> Strings<'a> {
 
 pub fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(s, &mut out);
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_string(s: &str, out: &mut String) {
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push('"');
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     out.push('"');
     for c in s.chars() {
         match c {
@@ -197,7 +209,6 @@ pub fn json_string(s: &str) -> String {
         }
     }
     out.push('"');
-    out
 }
 
 /// `2026-01-05T10:00:00Z`, with `.sss` only when the milliseconds are not zero (RUNTIME.md §4).

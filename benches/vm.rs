@@ -16,12 +16,7 @@ const CONTACTS: u64 = 20_000;
 const UNTIL: &str = "2026-03-02T00:00:00Z";
 
 fn examples() -> Program {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    files.sort();
-    let texts: Vec<(String, String)> = files.iter().map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default())).collect();
-    let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    journey::compile(&refs).unwrap_or_else(|e| panic!("{e}"))
+    journey::examples().unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The reference journey, compiled and hand-written below.

@@ -19,6 +19,20 @@ pub fn compile(files: &[(&str, &str)]) -> Result<Program, String> {
     Ok(journey_codegen::compile(&checked.program, fingerprint))
 }
 
+/// Compiles every `.journey` file of a directory (recursively, in project order).
+pub fn compile_dir(dir: &std::path::Path) -> Result<Program, String> {
+    let files = journey_syntax::project::collect_files(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
+    let texts: Vec<(String, String)> =
+        files.iter().map(|p| Ok((p.display().to_string(), journey_syntax::project::read_source(p).map_err(|e| e.to_string())?))).collect::<Result<_, String>>()?;
+    let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+    compile(&refs)
+}
+
+/// The reference project in `examples/`, compiled.
+pub fn examples() -> Result<Program, String> {
+    compile_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
+}
+
 /// Evaluates JSON-lines `input` over `[earliest, until)` and returns the action lines.
 pub fn evaluate(program: &Program, input: &str, until: &str, threads: usize) -> (Vec<String>, Vec<journey_runtime::Reject>) {
     let until = journey_runtime::input::parse_instant(until).unwrap_or(i64::MAX);

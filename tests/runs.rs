@@ -4,15 +4,10 @@
 
 use journey_runtime::snapshot::{Resumed, Snapshot};
 use journey_runtime::{action_lines, evaluate, evaluate_resumed, input::parse_instant, Cohort, Window};
-use std::path::Path;
+
 
 fn examples() -> journey_bytecode::Program {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut files: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    files.sort();
-    let texts: Vec<(String, String)> = files.iter().map(|p| (p.display().to_string(), std::fs::read_to_string(p).unwrap_or_default())).collect();
-    let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
-    journey::compile(&refs).unwrap_or_else(|e| panic!("{e}"))
+    journey::examples().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn cohort_text(contacts: u64) -> String {

@@ -258,41 +258,9 @@ pub struct Expr {
     pub span: Span,
 }
 
-/// Built-in functions (LANGUAGE.md §2); date parts use the contact's local zone.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Builtin {
-    Lower,
-    Upper,
-    ContainsStr,
-    ContainsList,
-    StartsWith,
-    EndsWith,
-    LenStr,
-    LenList,
-    AbsInt,
-    AbsFloat,
-    MinInt,
-    MaxInt,
-    MinFloat,
-    MaxFloat,
-    MinTime,
-    MaxTime,
-    Round,
-    Floor,
-    DateOf,
-    Year,
-    Month,
-    Day,
-    /// 1 = Monday … 7 = Sunday (ISO 8601).
-    Weekday,
-    Hour,
-    YearOfDate,
-    MonthOfDate,
-    DayOfDate,
-    WeekdayOfDate,
-    Format,
-    Days,
-}
+/// Built-in functions (LANGUAGE.md §2); date parts use the contact's local zone. The checker
+/// resolves each call to the bytecode's own enum, so there is one list of built-ins.
+pub use journey_bytecode::Builtin;
 
 /// Binary operations after type resolution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

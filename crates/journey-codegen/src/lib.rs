@@ -220,7 +220,7 @@ impl Gen<'_> {
                 for a in args {
                     self.emit(a);
                 }
-                self.p.code.push(Instr::Call(builtin(*b)));
+                self.p.code.push(Instr::Call(*b));
             }
             ExprKind::Not(x) => {
                 self.emit(x);
@@ -398,6 +398,20 @@ impl Gen<'_> {
         }
     }
 
+    /// Lays out a wait's two blocks: `[wait] [matched…] [jump end] [timeout…] end`. Returns the
+    /// wait's own index (a placeholder to overwrite) and the two block starts.
+    fn wait_blocks(&mut self, matched: &[ir::Step], timeout: &[ir::Step], code: &mut Vec<StepOp>, ids: &mut Vec<String>) -> (usize, u32, u32) {
+        let at = code.len();
+        code.push(StepOp::Jump { target: 0 });
+        self.block(matched, code, ids);
+        let jump_end = code.len();
+        code.push(StepOp::Jump { target: 0 });
+        let timeout_at = code.len() as u32;
+        self.block(timeout, code, ids);
+        code[jump_end] = StepOp::Jump { target: code.len() as u32 };
+        (at, at as u32 + 1, timeout_at)
+    }
+
     fn block(&mut self, steps: &[ir::Step], code: &mut Vec<StepOp>, ids: &mut Vec<String>) {
         for step in steps {
             let s = ids.len() as u32;
@@ -424,42 +438,13 @@ impl Gen<'_> {
                 ir::StepKind::WaitClock { weekday, minutes } => code.push(StepOp::WaitClock { step: s, weekday: weekday.unwrap_or(7), minutes: *minutes }),
                 ir::StepKind::WaitEvent { event, filter, within_seconds, on_event, on_timeout } => {
                     let filter = filter.as_ref().map(|f| self.expr(f));
-                    let at = code.len();
-                    code.push(StepOp::Jump { target: 0 });
-                    self.block(on_event, code, ids);
-                    let jump_end = code.len();
-                    code.push(StepOp::Jump { target: 0 });
-                    let timeout_at = code.len() as u32;
-                    self.block(on_timeout, code, ids);
-                    let end = code.len() as u32;
-                    code[jump_end] = StepOp::Jump { target: end };
-                    code[at] = StepOp::WaitEvent {
-                        step: s,
-                        event: event.0,
-                        filter,
-                        within_ms: within_seconds.saturating_mul(1000),
-                        on_event: at as u32 + 1,
-                        on_timeout: timeout_at,
-                    };
+                    let (at, matched, timeout) = self.wait_blocks(on_event, on_timeout, code, ids);
+                    code[at] = StepOp::WaitEvent { step: s, event: event.0, filter, within_ms: within_seconds.saturating_mul(1000), on_event: matched, on_timeout: timeout };
                 }
                 ir::StepKind::WaitCondition { condition, within_seconds, on_met, on_timeout } => {
                     let condition = self.expr(condition);
-                    let at = code.len();
-                    code.push(StepOp::Jump { target: 0 });
-                    self.block(on_met, code, ids);
-                    let jump_end = code.len();
-                    code.push(StepOp::Jump { target: 0 });
-                    let timeout_at = code.len() as u32;
-                    self.block(on_timeout, code, ids);
-                    let end = code.len() as u32;
-                    code[jump_end] = StepOp::Jump { target: end };
-                    code[at] = StepOp::WaitCondition {
-                        step: s,
-                        condition,
-                        within_ms: within_seconds.saturating_mul(1000),
-                        on_met: at as u32 + 1,
-                        on_timeout: timeout_at,
-                    };
+                    let (at, met, timeout) = self.wait_blocks(on_met, on_timeout, code, ids);
+                    code[at] = StepOp::WaitCondition { step: s, condition, within_ms: within_seconds.saturating_mul(1000), on_met: met, on_timeout: timeout };
                 }
                 ir::StepKind::If { branches, otherwise } => {
                     let mut end_jumps = Vec::new();
@@ -547,43 +532,6 @@ impl Gen<'_> {
                 ir::StepKind::Exit { reason } => code.push(StepOp::Exit { step: s, reason: reason.clone() }),
             }
         }
-    }
-}
-
-fn builtin(b: ir::Builtin) -> bc::Builtin {
-    use bc::Builtin as B;
-    use ir::Builtin as I;
-    match b {
-        I::Lower => B::Lower,
-        I::Upper => B::Upper,
-        I::ContainsStr => B::ContainsStr,
-        I::ContainsList => B::ContainsList,
-        I::StartsWith => B::StartsWith,
-        I::EndsWith => B::EndsWith,
-        I::LenStr => B::LenStr,
-        I::LenList => B::LenList,
-        I::AbsInt => B::AbsInt,
-        I::AbsFloat => B::AbsFloat,
-        I::MinInt => B::MinInt,
-        I::MaxInt => B::MaxInt,
-        I::MinFloat => B::MinFloat,
-        I::MaxFloat => B::MaxFloat,
-        I::MinTime => B::MinTime,
-        I::MaxTime => B::MaxTime,
-        I::Round => B::Round,
-        I::Floor => B::Floor,
-        I::DateOf => B::DateOf,
-        I::Year => B::Year,
-        I::Month => B::Month,
-        I::Day => B::Day,
-        I::Weekday => B::Weekday,
-        I::Hour => B::Hour,
-        I::YearOfDate => B::YearOfDate,
-        I::MonthOfDate => B::MonthOfDate,
-        I::DayOfDate => B::DayOfDate,
-        I::WeekdayOfDate => B::WeekdayOfDate,
-        I::Format => B::Format,
-        I::Days => B::Days,
     }
 }
 

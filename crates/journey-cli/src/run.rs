@@ -199,32 +199,50 @@ pub fn run(args: Args) -> u8 {
     let read_seconds = started.elapsed().as_secs_f64();
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     let window = Window { until, threads, shard, holdouts: true, snapshot: true };
-    let evaluation = journey_runtime::evaluate_resumed(&program, cohort, &window, resumed);
-    let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let actions_path = args.out.join("actions.jsonl");
     let rejects_path = args.out.join("rejects.jsonl");
     let metrics_path = args.out.join("metrics.json");
     let snapshot_path = args.out.join("state.snapshot");
+    let mut actions_out = match File::create(&actions_path) {
+        Ok(f) => BufWriter::with_capacity(1 << 20, f),
+        Err(e) => {
+            eprintln!("error: {}: {}", actions_path.display(), project::describe_io(&e));
+            return exit::USAGE;
+        }
+    };
+    // Actions are written and counted a batch of contacts at a time, as they are evaluated.
+    let mut builder = journey_runtime::metrics::MetricsBuilder::new(&program);
+    let mut action_count = 0usize;
+    let mut write_error: Option<std::io::Error> = None;
+    let evaluation = journey_runtime::evaluate_streaming(&program, cohort, &window, resumed, &mut |batch| {
+        builder.add(batch);
+        if write_error.is_none() {
+            match journey_runtime::write_batch(&program, batch, threads, &mut actions_out) {
+                Ok(n) => action_count += n,
+                Err(e) => write_error = Some(e),
+            }
+        }
+    });
+    let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let totals = RunTotals {
         records_read,
         rejected: evaluation.rejects.len() as u64,
-        contacts: evaluation.contacts.len() as u64,
+        // The snapshot holds one state per evaluated contact (including resumed ones).
+        contacts: evaluation.states.len() as u64,
         wall_seconds: started.elapsed().as_secs_f64(),
     };
-    let metrics = journey_runtime::metrics::metrics(&program, &evaluation, &engagement, &totals);
-    let mut action_count = 0;
-    let written = File::create(&actions_path)
-        .and_then(|f| {
-            let mut out = BufWriter::with_capacity(1 << 20, f);
-            action_count = journey_runtime::write_actions(&program, &evaluation, threads, &mut out)?;
-            out.flush()
-        })
-        .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
-        .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"));
+    let metrics = builder.finish(&evaluation, &engagement, &totals);
+    let written = match write_error {
+        Some(e) => Err(e),
+        None => actions_out.flush(),
+    }
+    .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
+    .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"));
     if let Err(e) = written {
         eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;
     }
+    let contact_count = totals.contacts;
     let mut evaluation = evaluation;
     let snapshot = journey_runtime::snapshot::Snapshot::new(&program, until, std::mem::take(&mut evaluation.states), std::mem::take(&mut evaluation.message_ids));
     if let Err(e) = snapshot.write(&snapshot_path) {
@@ -233,8 +251,7 @@ pub fn run(args: Args) -> u8 {
     }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "{records_read} records, {} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate {evaluate_seconds:.2}s, write {:.2}s)",
-        evaluation.contacts.len(),
+        "{records_read} records, {contact_count} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate and write actions {evaluate_seconds:.2}s, finish {:.2}s)",
         evaluation.transitions,
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds

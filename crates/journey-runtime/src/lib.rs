@@ -37,10 +37,9 @@ impl Reject {
 #[derive(Default)]
 struct Pending {
     input: ContactInput,
-    /// (messageId, index of the record in `input.records`)
-    message_ids: Vec<(String, usize)>,
-    /// Where each record came from, for duplicate rejects: (file, line, text).
-    origins: Vec<(u32, u64)>,
+    /// (messageId, index of the record in `input.records`, file, line) — kept only for records
+    /// that carry a messageId, to reject later duplicates with their origin.
+    message_ids: Vec<(String, usize, u32, u64)>,
 }
 
 /// Everything read from the input files, grouped by contact.
@@ -167,10 +166,9 @@ impl Cohort {
                 self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
                 let index = pending.input.records.len();
                 if let Some(id) = message_id {
-                    pending.message_ids.push((id, index));
+                    pending.message_ids.push((id, index, file, line));
                     self.texts.insert((file, line), text.to_string());
                 }
-                pending.origins.push((file, line));
                 pending.input.records.push(record);
             }
             Ok(Decoded::Undeclared { .. }) => self.undeclared += 1,
@@ -236,8 +234,25 @@ pub fn evaluate(program: &Program, cohort: Cohort, window: &Window) -> Evaluatio
     evaluate_resumed(program, cohort, window, snapshot::Resumed::default())
 }
 
+/// Evaluates every contact of the cohort over the window, continuing from `resumed` states, and
+/// keeps every contact's actions in the result (tests and small runs).
+pub fn evaluate_resumed(program: &Program, cohort: Cohort, window: &Window, resumed: snapshot::Resumed) -> Evaluation {
+    let mut contacts = Vec::new();
+    let mut evaluation = evaluate_streaming(program, cohort, window, resumed, &mut |batch| contacts.extend(batch.iter().cloned()));
+    evaluation.contacts = contacts;
+    evaluation
+}
+
 /// Evaluates every contact of the cohort over the window, continuing from `resumed` states.
-pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, mut resumed: snapshot::Resumed) -> Evaluation {
+/// Contacts are handed to `on_batch` in id order, a batch at a time; the returned evaluation
+/// holds no actions.
+pub fn evaluate_streaming(
+    program: &Program,
+    mut cohort: Cohort,
+    window: &Window,
+    mut resumed: snapshot::Resumed,
+    on_batch: &mut dyn FnMut(&[(String, Vec<Action>)]),
+) -> Evaluation {
     let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);
     let files = cohort.files.clone();
@@ -257,16 +272,16 @@ pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, 
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r;
         }
-        let mut ids = pending.message_ids.clone();
-        ids.sort_by_key(|(_, i)| rank[*i]);
+        let mut ids = std::mem::take(&mut pending.message_ids);
+        ids.sort_by_key(|(_, i, _, _)| rank[*i]);
         let mut seen: HashSet<&str> = HashSet::new();
-        for (id, i) in &ids {
+        for (id, i, file, line) in &ids {
             if !keep[*i] {
                 continue;
             }
             if !seen.insert(id.as_str()) || resumed.message_ids.contains(id.as_str()) {
                 keep[*i] = false;
-                let (file, line) = pending.origins[*i];
+                let (file, line) = (*file, *line);
                 rejects.push(Reject {
                     file: files.get(file as usize).cloned().unwrap_or_default(),
                     line,
@@ -282,7 +297,7 @@ pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, 
             k
         });
         input::sort_records(&mut pending.input);
-        for (id, i) in ids {
+        for (id, i, _, _) in ids {
             if keep[i] {
                 delivered.push(id);
             }
@@ -299,68 +314,87 @@ pub fn evaluate_resumed(program: &Program, mut cohort: Cohort, window: &Window, 
         let before = resumed.actions.remove(&contact).unwrap_or_default();
         work.push((contact, ContactInput::default(), Some(state), before));
     }
-    work.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+    // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
+    // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
+    work.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
-    // Each worker folds its contacts with its own VM; step counters are summed at the end.
-    let run_all = || {
-        work.into_par_iter()
-            .fold(
-                || (Vm::new(program), Vec::new()),
-                |(mut vm, mut done), (contact, mut input, state, before)| {
-                    vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
-                    let mut state = state.unwrap_or_else(|| ContactState::new(program));
-                    let mut actions = before;
-                    vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
-                    let blob = if window.snapshot {
-                        state.compact();
-                        snapshot::encode_state(&state)
-                    } else {
-                        Vec::new()
-                    };
-                    done.push((contact, actions, blob));
-                    (vm, done)
-                },
-            )
-            .map(|(vm, done)| (done, vm.transitions, vm.step_hits))
-            .reduce(
-                || (Vec::new(), 0, empty_hits()),
-                |(mut a, ta, mut ha), (b, tb, hb)| {
-                    a.extend(b);
-                    for (x, y) in ha.iter_mut().zip(hb) {
-                        for (p, q) in x.iter_mut().zip(y) {
-                            *p += q;
+    let mut transitions = 0u64;
+    let mut step_hits = empty_hits();
+    let mut states = Vec::new();
+    const BATCH: usize = 16_384;
+    while !work.is_empty() {
+        let chunk: Vec<_> = (0..BATCH).map_while(|_| work.pop()).collect();
+        // Each worker folds its contacts with its own VM; step counters are summed.
+        let run_chunk = || {
+            chunk
+                .into_par_iter()
+                .fold(
+                    || (Vm::new(program), Vec::new()),
+                    |(mut vm, mut done), (contact, mut input, state, before)| {
+                        vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
+                        let mut state = state.unwrap_or_else(|| ContactState::new(program));
+                        let mut actions = before;
+                        vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
+                        let blob = if window.snapshot {
+                            state.compact();
+                            snapshot::encode_state(&state)
+                        } else {
+                            Vec::new()
+                        };
+                        done.push((contact, actions, blob));
+                        (vm, done)
+                    },
+                )
+                .map(|(vm, done)| (done, vm.transitions, vm.step_hits))
+                .reduce(
+                    || (Vec::new(), 0, empty_hits()),
+                    |(mut a, ta, mut ha), (b, tb, hb)| {
+                        a.extend(b);
+                        for (x, y) in ha.iter_mut().zip(hb) {
+                            for (p, q) in x.iter_mut().zip(y) {
+                                *p += q;
+                            }
                         }
-                    }
-                    (a, ta + tb, ha)
-                },
-            )
-    };
-    let (mut results, transitions, step_hits) = match pool {
-        Ok(pool) => pool.install(run_all),
-        Err(_) => run_all(),
-    };
-    results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                        (a, ta + tb, ha)
+                    },
+                )
+        };
+        let (mut results, chunk_transitions, chunk_hits) = match &pool {
+            Ok(pool) => pool.install(run_chunk),
+            Err(_) => run_chunk(),
+        };
+        transitions += chunk_transitions;
+        for (x, y) in step_hits.iter_mut().zip(chunk_hits) {
+            for (p, q) in x.iter_mut().zip(y) {
+                *p += q;
+            }
+        }
+        results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let mut batch = Vec::with_capacity(results.len());
+        for (contact, actions, blob) in results {
+            if window.snapshot {
+                states.push((contact.clone(), blob));
+            }
+            batch.push((contact, actions));
+        }
+        on_batch(&batch);
+    }
     // Rejects in input order.
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
-    let mut states = Vec::new();
-    let contacts = results
-        .into_iter()
-        .map(|(c, a, blob)| {
-            if window.snapshot {
-                states.push((c.clone(), blob));
-            }
-            (c, a)
-        })
-        .collect();
     delivered.sort();
     delivered.dedup();
-    Evaluation { contacts, rejects, transitions, from, step_hits, states, message_ids: delivered }
+    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, states, message_ids: delivered }
 }
 
 /// Writes all actions as JSON lines in the pinned order (contact id, then time, then
 /// occurrence). Contacts are formatted in parallel, a batch at a time, and written in order.
 pub fn write_actions(program: &Program, evaluation: &Evaluation, threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    write_batch(program, &evaluation.contacts, threads, out)
+}
+
+/// Writes one batch of contacts' actions (see [`write_actions`]).
+pub fn write_batch(program: &Program, contacts: &[(String, Vec<Action>)], threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
     let format = |contacts: &[(String, Vec<Action>)]| -> (String, usize) {
         let mut text = String::with_capacity(contacts.len() * 512);
         let mut count = 0;
@@ -377,7 +411,7 @@ pub fn write_actions(program: &Program, evaluation: &Evaluation, threads: usize,
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build();
     let mut total = 0;
-    for batch in evaluation.contacts.chunks(8192) {
+    for batch in contacts.chunks(8192) {
         let blocks: Vec<(String, usize)> = match &pool {
             Ok(pool) => pool.install(|| batch.par_chunks(256).map(format).collect()),
             Err(_) => batch.chunks(256).map(format).collect(),

@@ -73,9 +73,16 @@ fn median(values: &mut [i64]) -> Option<i64> {
     Some(values[(values.len() - 1) / 2])
 }
 
-/// Builds `metrics.json`.
-pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Json {
-    let mut stats: Vec<JourneyStats> = program
+/// Accumulates metrics a batch of contacts at a time (runs stream their actions).
+pub struct MetricsBuilder<'p> {
+    program: &'p Program,
+    stats: Vec<JourneyStats>,
+    sends: BTreeMap<String, u64>,
+}
+
+impl<'p> MetricsBuilder<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        let stats: Vec<JourneyStats> = program
         .journeys
         .iter()
         .map(|j| JourneyStats {
@@ -94,8 +101,14 @@ pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::col
             ..JourneyStats::default()
         })
         .collect();
-    let mut sends: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, actions) in &evaluation.contacts {
+        MetricsBuilder { program, stats, sends: BTreeMap::new() }
+    }
+
+    pub fn add(&mut self, contacts: &[(String, Vec<journey_vm::Action>)]) {
+        let program = self.program;
+        let stats = &mut self.stats;
+        let sends = &mut self.sends;
+        for (_, actions) in contacts {
         // Per journey, the current enrollment: (entered at, holdout, arms assigned).
         let mut current: Vec<(i64, bool, Vec<(String, String)>)> = vec![(0, false, Vec::new()); program.journeys.len()];
         for action in actions {
@@ -155,6 +168,13 @@ pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::col
             }
         }
     }
+    }
+
+    /// Builds `metrics.json`.
+    pub fn finish(self, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Json {
+        let program = self.program;
+        let mut stats = self.stats;
+        let sends = self.sends;
     let mut journeys = Map::new();
     for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&evaluation.step_hits) {
         let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
@@ -229,6 +249,14 @@ pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::col
             "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
         }
     })
+}
+}
+
+/// Builds `metrics.json` from a whole evaluation.
+pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Json {
+    let mut builder = MetricsBuilder::new(program);
+    builder.add(&evaluation.contacts);
+    builder.finish(evaluation, engagement, totals)
 }
 
 #[cfg(test)]

@@ -6,9 +6,9 @@
 //!   language server's path).
 //! Run: `cargo bench --bench frontend`.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use journey_syntax::project::ParsedProject;
-use journey_syntax::{parse, FileId};
+use journey_syntax::{FileId, parse};
 
 use journey::{generated_journeys as journeys, schema};
 

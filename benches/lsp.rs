@@ -2,7 +2,7 @@
 //! `publishDiagnostics`, through the protocol (in-memory connection). Target ≤ 20 ms.
 //! Run: `cargo bench --bench lsp`.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
 use serde_json::json;
 use std::time::Duration;

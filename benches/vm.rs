@@ -5,7 +5,7 @@
 //! Run: `cargo bench --bench vm`. The ratio is printed at the end
 //! (`vm/one_journey ÷ baseline/one_journey`); the target is ≤ 3×.
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use journey_bytecode::Program;
 use journey_vm::{Action, ContactInput, ContactState, RecordKind, Value, Vm};
 use rayon::prelude::*;
@@ -175,7 +175,10 @@ fn vm_benchmarks(c: &mut Criterion) {
     let program = examples();
     let data = inputs(&program);
     let (actions, transitions) = run_vm(&program, data.clone(), 1);
-    eprintln!("examples: {CONTACTS} contacts, {} records, {transitions} transitions, {actions} actions", data.iter().map(|(_, i)| i.records.len()).sum::<usize>());
+    eprintln!(
+        "examples: {CONTACTS} contacts, {} records, {transitions} transitions, {actions} actions",
+        data.iter().map(|(_, i)| i.records.len()).sum::<usize>()
+    );
     let mut group = c.benchmark_group("vm");
     group.throughput(Throughput::Elements(transitions));
     group.sample_size(10);

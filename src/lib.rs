@@ -22,8 +22,10 @@ pub fn compile(files: &[(&str, &str)]) -> Result<Program, String> {
 /// Compiles every `.journey` file of a directory (recursively, in project order).
 pub fn compile_dir(dir: &std::path::Path) -> Result<Program, String> {
     let files = journey_syntax::project::collect_files(&[dir.to_path_buf()]).map_err(|e| e.to_string())?;
-    let texts: Vec<(String, String)> =
-        files.iter().map(|p| Ok((p.display().to_string(), journey_syntax::project::read_source(p).map_err(|e| e.to_string())?))).collect::<Result<_, String>>()?;
+    let texts: Vec<(String, String)> = files
+        .iter()
+        .map(|p| Ok((p.display().to_string(), journey_syntax::project::read_source(p).map_err(|e| e.to_string())?)))
+        .collect::<Result<_, String>>()?;
     let refs: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
     compile(&refs)
 }

@@ -2,7 +2,7 @@
 //! byte anywhere, a truncation at any length, a well-framed but hostile body — gets past decoding
 //! into the VM, and none of it panics.
 
-use journey_bytecode::{decode, encode, StepOp};
+use journey_bytecode::{StepOp, decode, encode};
 use proptest::prelude::*;
 use std::path::Path;
 

@@ -32,12 +32,8 @@ fn every_check_code_has_a_fixture() {
         }
     }
     let docs = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics.md")).unwrap_or_default();
-    let documented: Vec<String> = docs
-        .lines()
-        .filter_map(|l| l.strip_prefix("| J"))
-        .map(|l| format!("J{}", &l[..4]))
-        .filter(|c| c.as_str() >= "J0100")
-        .collect();
+    let documented: Vec<String> =
+        docs.lines().filter_map(|l| l.strip_prefix("| J")).map(|l| format!("J{}", &l[..4])).filter(|c| c.as_str() >= "J0100").collect();
     assert!(documented.len() >= 40, "docs/diagnostics.md lists only {} check codes", documented.len());
     let missing: Vec<&String> = documented.iter().filter(|c| !covered.contains(*c)).collect();
     assert!(missing.is_empty(), "documented codes without a fixture: {missing:?}");

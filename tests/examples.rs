@@ -29,10 +29,7 @@ fn step_ids_are_labels_or_preorder_positions() {
     let welcome = checked.program.journeys.iter().find(|j| j.name.as_str() == "welcome").unwrap_or_else(|| panic!("no welcome"));
     let mut ids = Vec::new();
     journey_check::inventory::walk_steps(&welcome.body, &mut |s| ids.push(s.id.as_str()));
-    assert_eq!(
-        ids,
-        ["intro", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18"]
-    );
+    assert_eq!(ids, ["intro", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s9", "s10", "s11", "s12", "s13", "s14", "s15", "s16", "s17", "s18"]);
 }
 
 fn visit_steps(steps: &[journey_syntax::ast::Step], seen: &mut BTreeSet<&'static str>) {
@@ -130,11 +127,54 @@ fn examples_use_every_construct() {
         }
     }
     let required = [
-        "journey", "kind", "entry-on", "entry-when", "entry-at", "every-day", "every-weekday", "every-interval", "every-year",
-        "reentry", "exit-on", "goal-on", "goal-when", "limit", "holdout", "priority", "version", "migrate", "send", "sync",
-        "webhook", "set", "enroll", "wait-duration", "wait-until-time", "wait-until-clock", "wait-until-weekday", "wait-for",
-        "wait-until-cond", "if", "match", "split", "experiment", "exit", "label", "contact", "enum", "event", "engagement",
-        "event-source", "email", "sms", "push", "transactional", "audience", "webhook-decl", "policy", "test",
+        "journey",
+        "kind",
+        "entry-on",
+        "entry-when",
+        "entry-at",
+        "every-day",
+        "every-weekday",
+        "every-interval",
+        "every-year",
+        "reentry",
+        "exit-on",
+        "goal-on",
+        "goal-when",
+        "limit",
+        "holdout",
+        "priority",
+        "version",
+        "migrate",
+        "send",
+        "sync",
+        "webhook",
+        "set",
+        "enroll",
+        "wait-duration",
+        "wait-until-time",
+        "wait-until-clock",
+        "wait-until-weekday",
+        "wait-for",
+        "wait-until-cond",
+        "if",
+        "match",
+        "split",
+        "experiment",
+        "exit",
+        "label",
+        "contact",
+        "enum",
+        "event",
+        "engagement",
+        "event-source",
+        "email",
+        "sms",
+        "push",
+        "transactional",
+        "audience",
+        "webhook-decl",
+        "policy",
+        "test",
     ];
     let missing: Vec<_> = required.iter().filter(|r| !seen.contains(*r)).collect();
     assert!(missing.is_empty(), "examples never use: {missing:?}");

@@ -3,8 +3,7 @@
 //! changed project migrates waiting contacts by step id, and exits the orphans visibly.
 
 use journey_runtime::snapshot::{Resumed, Snapshot};
-use journey_runtime::{action_lines, evaluate, evaluate_resumed, input::parse_instant, Cohort, Window};
-
+use journey_runtime::{Cohort, Window, action_lines, evaluate, evaluate_resumed, input::parse_instant};
 
 fn examples() -> journey_bytecode::Program {
     journey::examples().unwrap_or_else(|e| panic!("{e}"))
@@ -137,7 +136,13 @@ fn changed_projects_migrate_by_step_id_and_report_orphans() {
         .iter()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-            format!("{} {} {} {}", v["at"].as_str().unwrap_or(""), v["journey"].as_str().unwrap_or(""), v["action"].as_str().unwrap_or(""), v["reason"].as_str().or(v["message"].as_str()).unwrap_or(""))
+            format!(
+                "{} {} {} {}",
+                v["at"].as_str().unwrap_or(""),
+                v["journey"].as_str().unwrap_or(""),
+                v["action"].as_str().unwrap_or(""),
+                v["reason"].as_str().or(v["message"].as_str()).unwrap_or("")
+            )
         })
         .collect();
     assert_eq!(

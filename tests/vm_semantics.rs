@@ -36,7 +36,22 @@ fn short(lines: &[String]) -> Vec<String> {
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
             let mut parts = vec![v["at"].as_str().unwrap_or("").to_string(), v["action"].as_str().unwrap_or("").to_string()];
-            for key in ["step", "trigger", "message", "reason", "experiment", "split", "arm", "attribute", "value", "of", "audience", "op", "webhook", "holdout"] {
+            for key in [
+                "step",
+                "trigger",
+                "message",
+                "reason",
+                "experiment",
+                "split",
+                "arm",
+                "attribute",
+                "value",
+                "of",
+                "audience",
+                "op",
+                "webhook",
+                "holdout",
+            ] {
                 if let Some(x) = v.get(key) {
                     parts.push(format!("{key}={}", x.as_str().map(str::to_string).unwrap_or_else(|| x.to_string())));
                 }
@@ -164,11 +179,19 @@ journey j {
   send m
 }"#;
     let head = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)];
-    let goal = [&head[..], &[
-        track("a", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#),
-        track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":50,"sku":"B"}"#),
-    ]].concat().join("\n");
-    assert_eq!(short(&actions(source, &goal, "2026-01-09T00:00:00Z")), ["2026-01-01T10:00:00Z enter trigger=signed_up", "2026-01-01T12:00:00Z exit reason=goal:bought"]);
+    let goal = [
+        &head[..],
+        &[
+            track("a", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5,"sku":"A"}"#),
+            track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":50,"sku":"B"}"#),
+        ],
+    ]
+    .concat()
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &goal, "2026-01-09T00:00:00Z")),
+        ["2026-01-01T10:00:00Z enter trigger=signed_up", "2026-01-01T12:00:00Z exit reason=goal:bought"]
+    );
     let unsub = [&head[..], &[track("a", "2026-01-02T00:00:00Z", "Unsubscribed", "{}")]].concat().join("\n");
     assert_eq!(short(&actions(source, &unsub, "2026-01-09T00:00:00Z"))[1], "2026-01-02T00:00:00Z exit reason=exit_on:unsubscribed");
     let limit = head.join("\n");
@@ -234,7 +257,10 @@ journey high { entry on ping  priority 5  send high_m }
     let input = [identify("a", "2026-01-01T00:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
     let lines = actions(source, &input, "2026-01-02T00:00:00Z");
     let sends: Vec<String> = short(&lines).into_iter().filter(|l| l.contains("send") || l.contains("suppressed")).collect();
-    assert_eq!(sends, ["2026-01-01T10:00:00Z send step=s1 message=high_m body=high", "2026-01-01T10:00:00Z suppressed step=s1 message=low_m reason=cap:sms"]);
+    assert_eq!(
+        sends,
+        ["2026-01-01T10:00:00Z send step=s1 message=high_m body=high", "2026-01-01T10:00:00Z suppressed step=s1 message=low_m reason=cap:sms"]
+    );
     assert!(lines.iter().any(|l| l.contains(r#""action":"suppressed","channel":"sms","message":"low_m","reason":"cap:sms""#)));
 }
 
@@ -305,7 +331,12 @@ journey j {
   experiment exp { x 50% { send a } y 50% { send b } }
 }"#;
     let input = (0..4)
-        .flat_map(|i| [identify(&format!("c{i}"), "2026-01-01T00:00:00Z", ANA), track(&format!("c{i}"), "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#)])
+        .flat_map(|i| {
+            [
+                identify(&format!("c{i}"), "2026-01-01T00:00:00Z", ANA),
+                track(&format!("c{i}"), "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+            ]
+        })
         .collect::<Vec<_>>()
         .join("\n");
     let lines = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
@@ -315,10 +346,7 @@ journey j {
     // Same contact, same arm: assignment is a stable hash of (contact, journey, split id).
     let again = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
     assert_eq!(lines, again);
-    assert_eq!(
-        journey_bytecode::bucket("c0", "j", "exp"),
-        journey_bytecode::bucket("c0", "j", "exp"),
-    );
+    assert_eq!(journey_bytecode::bucket("c0", "j", "exp"), journey_bytecode::bucket("c0", "j", "exp"),);
 }
 
 #[test]
@@ -459,5 +487,8 @@ journey j { entry on purchase  send m }
         track("a", "2026-01-01T10:00:00Z", "Order Completed", r#"{"total":20.5,"sku":"SHOE"}"#),
     ]
     .join("\n");
-    assert_eq!(short(&actions(source, &input, "2026-01-02T00:00:00Z"))[1], "2026-01-01T10:00:00Z send step=s1 message=m subject=SHOE x1 PRO [vip][news] 20.5 template=t");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-02T00:00:00Z"))[1],
+        "2026-01-01T10:00:00Z send step=s1 message=m subject=SHOE x1 PRO [vip][news] 20.5 template=t"
+    );
 }

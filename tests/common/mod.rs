@@ -1,7 +1,7 @@
 //! Shared fixture runner: compares diagnostics of every `.journey` file in a directory against
 //! the `.expected`, `.stderr` and `.json` files beside it (see tests/syntax_fixtures.rs).
 
-use journey_diagnostics::{render_json_line, render_terminal, Diagnostic, SourceMap};
+use journey_diagnostics::{Diagnostic, SourceMap, render_json_line, render_terminal};
 use std::path::Path;
 
 /// One summary line per diagnostic: `J0001 error 3:8 `welcome_1` unexpected identifier …`.

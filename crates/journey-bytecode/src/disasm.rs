@@ -50,7 +50,14 @@ fn instr(p: &Program, i: &Instr) -> String {
 pub fn disassemble(p: &Program) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "; journey bytecode, format version {}, fingerprint {:016x}", crate::FORMAT_VERSION, p.fingerprint);
-    let _ = writeln!(out, "; {} journeys, {} expression instructions, {} template ops, {} constants", p.journeys.len(), p.code.len(), p.templates.len(), p.constants.len());
+    let _ = writeln!(
+        out,
+        "; {} journeys, {} expression instructions, {} template ops, {} constants",
+        p.journeys.len(),
+        p.code.len(),
+        p.templates.len(),
+        p.constants.len()
+    );
     let _ = writeln!(out, "\n.attributes");
     for (i, a) in p.attributes.iter().enumerate() {
         let _ = writeln!(out, "  {i:>3} {}: {:?}{}", a.name, a.ty, if a.optional { "?" } else { "" });
@@ -62,7 +69,14 @@ pub fn disassemble(p: &Program) -> String {
     }
     let _ = writeln!(out, "\n.messages");
     for (i, m) in p.messages.iter().enumerate() {
-        let _ = writeln!(out, "  {i:>3} {} {}{} ({})", m.name, m.channel.as_str(), if m.transactional { " transactional" } else { "" }, m.field_names.join(", "));
+        let _ = writeln!(
+            out,
+            "  {i:>3} {} {}{} ({})",
+            m.name,
+            m.channel.as_str(),
+            if m.transactional { " transactional" } else { "" },
+            m.field_names.join(", ")
+        );
     }
     let _ = writeln!(out, "\n.predicates");
     for (i, pr) in p.predicates.iter().enumerate() {
@@ -86,7 +100,11 @@ pub fn disassemble(p: &Program) -> String {
         let _ = writeln!(out, "  cap {} {} per {}ms", cap.channel.as_str(), cap.count, cap.window_ms);
     }
     for (ji, j) in p.journeys.iter().enumerate() {
-        let _ = writeln!(out, "\n.journey j{ji} {} (priority {}, holdout {}bp, reentry {:?}, limit {:?})", j.name, j.priority, j.holdout, j.reentry, j.limit_ms);
+        let _ = writeln!(
+            out,
+            "\n.journey j{ji} {} (priority {}, holdout {}bp, reentry {:?}, limit {:?})",
+            j.name, j.priority, j.holdout, j.reentry, j.limit_ms
+        );
         for e in &j.entries {
             let _ = writeln!(out, "  entry {:?}{}", e.kind, e.filter.map(|f| format!(" where @{f}")).unwrap_or_default());
         }
@@ -99,11 +117,9 @@ pub fn disassemble(p: &Program) -> String {
         for (pc, op) in j.code.iter().enumerate() {
             let id = op.step().and_then(|s| j.step_ids.get(s as usize)).map(|s| s.as_str()).unwrap_or("");
             let text = match op {
-                StepOp::Send { message, fields, .. } => format!(
-                    "send {} fields {:?}",
-                    p.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?"),
-                    fields
-                ),
+                StepOp::Send { message, fields, .. } => {
+                    format!("send {} fields {:?}", p.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?"), fields)
+                }
                 other => {
                     let mut t = format!("{other:?}");
                     if let Some(i) = t.find(" {") {

@@ -14,7 +14,7 @@
 //! before decoding, and decoding never trusts a length it has not checked.
 
 use crate::program::Program;
-use serde::{de::DeserializeOwned, Serialize};
+use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
 
 pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";

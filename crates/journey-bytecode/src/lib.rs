@@ -9,7 +9,7 @@ pub mod encode;
 pub mod program;
 pub mod verify;
 
-pub use encode::{decode, encode, frame, unframe, DecodeError, FORMAT_VERSION};
+pub use encode::{DecodeError, FORMAT_VERSION, decode, encode, frame, unframe};
 pub use program::*;
 
 /// A stable 64-bit FNV-1a hash: the same bytes give the same value on every platform, thread

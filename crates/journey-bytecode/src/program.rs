@@ -138,11 +138,21 @@ pub enum EntryKind {
     On(u32),
     When(ExprRef),
     At(ExprRef),
-    Daily { minutes: u32 },
+    Daily {
+        minutes: u32,
+    },
     /// weekday 0 = Monday.
-    Weekly { weekday: u32, minutes: u32 },
-    Interval { ms: i64 },
-    Yearly { date: ExprRef, minutes: u32 },
+    Weekly {
+        weekday: u32,
+        minutes: u32,
+    },
+    Interval {
+        ms: i64,
+    },
+    Yearly {
+        date: ExprRef,
+        minutes: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,26 +199,88 @@ pub struct ArmOp {
 /// indexes into [`Journey::code`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StepOp {
-    Send { step: u32, message: u32, fields: Vec<u32> },
-    Sync { step: u32, audience: u32, add: bool },
-    Webhook { step: u32, webhook: u32 },
-    Set { step: u32, attribute: u32, value: ExprRef },
-    Enroll { step: u32, journey: u32 },
-    WaitDuration { step: u32, ms: i64 },
-    WaitUntil { step: u32, at: ExprRef },
+    Send {
+        step: u32,
+        message: u32,
+        fields: Vec<u32>,
+    },
+    Sync {
+        step: u32,
+        audience: u32,
+        add: bool,
+    },
+    Webhook {
+        step: u32,
+        webhook: u32,
+    },
+    Set {
+        step: u32,
+        attribute: u32,
+        value: ExprRef,
+    },
+    Enroll {
+        step: u32,
+        journey: u32,
+    },
+    WaitDuration {
+        step: u32,
+        ms: i64,
+    },
+    WaitUntil {
+        step: u32,
+        at: ExprRef,
+    },
     /// weekday 0 = Monday, 7 = any day.
-    WaitClock { step: u32, weekday: u32, minutes: u32 },
-    WaitEvent { step: u32, event: u32, filter: Option<ExprRef>, within_ms: i64, on_event: u32, on_timeout: u32 },
-    WaitCondition { step: u32, condition: ExprRef, within_ms: i64, on_met: u32, on_timeout: u32 },
+    WaitClock {
+        step: u32,
+        weekday: u32,
+        minutes: u32,
+    },
+    WaitEvent {
+        step: u32,
+        event: u32,
+        filter: Option<ExprRef>,
+        within_ms: i64,
+        on_event: u32,
+        on_timeout: u32,
+    },
+    WaitCondition {
+        step: u32,
+        condition: ExprRef,
+        within_ms: i64,
+        on_met: u32,
+        on_timeout: u32,
+    },
     /// `if`: continue when the condition holds, else jump.
-    Branch { step: u32, condition: ExprRef, otherwise: u32 },
+    Branch {
+        step: u32,
+        condition: ExprRef,
+        otherwise: u32,
+    },
     /// `match`: `table[variant]` is the target.
-    Match { step: u32, scrutinee: ExprRef, table: Vec<u32> },
-    Split { step: u32, arms: Vec<ArmOp> },
+    Match {
+        step: u32,
+        scrutinee: ExprRef,
+        table: Vec<u32>,
+    },
+    Split {
+        step: u32,
+        arms: Vec<ArmOp>,
+    },
     /// `measure`: index of the goal conversion is measured on (the named one, else the first).
-    Experiment { step: u32, name: String, measure: Option<u32>, arms: Vec<ArmOp> },
-    Jump { target: u32 },
-    Exit { step: u32, reason: String },
+    Experiment {
+        step: u32,
+        name: String,
+        measure: Option<u32>,
+        arms: Vec<ArmOp>,
+    },
+    Jump {
+        target: u32,
+    },
+    Exit {
+        step: u32,
+        reason: String,
+    },
     /// End of the body: exit with reason `completed`.
     Complete,
 }
@@ -367,7 +439,10 @@ pub enum Instr {
     /// Short-circuit `or`: if the top is true, jump (keeping it); else pop it.
     JumpIfTrueKeep(u32),
     /// `has p [within d]`: d in ms, or -1 for no window.
-    Has { predicate: u32, within_ms: i64 },
+    Has {
+        predicate: u32,
+        within_ms: i64,
+    },
     Count(u32),
     Last(u32),
     InJourney(u32),
@@ -387,9 +462,16 @@ pub enum TemplateOp {
     JumpIfFalse(ExprRef, u32),
     Jump(u32),
     /// Start of `{for}`: evaluate the list into loop slot `slot`; jump to `end` when empty.
-    ForStart { slot: u32, list: ExprRef, end: u32 },
+    ForStart {
+        slot: u32,
+        list: ExprRef,
+        end: u32,
+    },
     /// End of a `{for}` body: next item, or fall through; `start` is the index after `ForStart`.
-    ForNext { slot: u32, start: u32 },
+    ForNext {
+        slot: u32,
+        start: u32,
+    },
     End,
 }
 

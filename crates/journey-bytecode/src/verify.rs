@@ -64,9 +64,15 @@ impl Verifier<'_> {
                 Instr::EventField(f) | Instr::TriggerField(f) => within("event field", *f, max_fields),
                 Instr::LoopVar(s) => within("loop slot", *s, self.p.loop_slots as usize),
                 Instr::JumpIfSome(t) | Instr::JumpIfFalseKeep(t) | Instr::JumpIfTrueKeep(t) => {
-                    if (*t as usize) > at && (*t as usize) < self.p.code.len() { Ok(()) } else { Err(format!("jump from {at} to {t} is not forward within the code")) }
+                    if (*t as usize) > at && (*t as usize) < self.p.code.len() {
+                        Ok(())
+                    } else {
+                        Err(format!("jump from {at} to {t} is not forward within the code"))
+                    }
                 }
-                Instr::Has { predicate, .. } | Instr::Count(predicate) | Instr::Last(predicate) => within("predicate", *predicate, self.p.predicates.len()),
+                Instr::Has { predicate, .. } | Instr::Count(predicate) | Instr::Last(predicate) => {
+                    within("predicate", *predicate, self.p.predicates.len())
+                }
                 Instr::InJourney(j) => within("journey", *j, self.p.journeys.len()),
                 Instr::Render(t) => self.template(*t),
                 _ => Ok(()),

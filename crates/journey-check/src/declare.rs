@@ -6,8 +6,8 @@ use crate::ir::*;
 use crate::types::Type;
 use crate::{Checker, DefKind};
 use journey_diagnostics::{Diagnostic, Span};
-use journey_syntax::ast::{self, ItemKind};
 use journey_syntax::Symbol;
+use journey_syntax::ast::{self, ItemKind};
 use std::collections::HashMap;
 
 impl<'a> Checker<'a> {
@@ -32,7 +32,12 @@ impl<'a> Checker<'a> {
                     }
                     ItemKind::Event(e) => self.declare_event(e, item.doc.clone()),
                     ItemKind::Message(m) => {
-                        if let Some(id) = self.declare_name(DefKind::Message, m.name, &format!("message {} {}", m.name.as_str(), m.channel.as_str()), item.doc.clone()) {
+                        if let Some(id) = self.declare_name(
+                            DefKind::Message,
+                            m.name,
+                            &format!("message {} {}", m.name.as_str(), m.channel.as_str()),
+                            item.doc.clone(),
+                        ) {
                             self.messages.insert(m.name.name, MessageId(id));
                             self.message_decls.push(m);
                             self.message_sent.push(false);
@@ -47,13 +52,20 @@ impl<'a> Checker<'a> {
                         }
                     }
                     ItemKind::Audience { name, description } => {
-                        if let Some(id) = self.declare_name(DefKind::Audience, *name, &format!("audience {} \"{}\"", name.as_str(), description.value), item.doc.clone()) {
+                        if let Some(id) = self.declare_name(
+                            DefKind::Audience,
+                            *name,
+                            &format!("audience {} \"{}\"", name.as_str(), description.value),
+                            item.doc.clone(),
+                        ) {
                             self.audiences.insert(name.name, AudienceId(id));
                             self.program.audiences.push(NamedDecl { name: name.name, text: description.value.clone(), span: name.span });
                         }
                     }
                     ItemKind::Webhook { name, target } => {
-                        if let Some(id) = self.declare_name(DefKind::Webhook, *name, &format!("webhook {} \"{}\"", name.as_str(), target.value), item.doc.clone()) {
+                        if let Some(id) =
+                            self.declare_name(DefKind::Webhook, *name, &format!("webhook {} \"{}\"", name.as_str(), target.value), item.doc.clone())
+                        {
                             self.webhooks.insert(name.name, WebhookId(id));
                             self.program.webhooks.push(NamedDecl { name: name.name, text: target.value.clone(), span: name.span });
                         }
@@ -143,7 +155,14 @@ impl<'a> Checker<'a> {
                 continue;
             }
             seen.insert(variant.name, variant.span);
-            self.define(DefKind::Variant, (id.0 << 16) | variants.len() as u32, variant.name, variant.span, format!("{}::{}", e.name.as_str(), variant.as_str()), None);
+            self.define(
+                DefKind::Variant,
+                (id.0 << 16) | variants.len() as u32,
+                variant.name,
+                variant.span,
+                format!("{}::{}", e.name.as_str(), variant.as_str()),
+                None,
+            );
             variants.push(variant.name);
         }
         let detail = format!("enum {} {{ {} }}", e.name.as_str(), variants.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", "));
@@ -255,7 +274,13 @@ impl<'a> Checker<'a> {
                             ["bool", "int", "float", "string", "time", "date", "duration"].iter().map(|s| Symbol::intern(s)).collect();
                         candidates.extend(crate::names(&self.enums));
                         let _ = other;
-                        self.unknown("J0107", "type", *name, candidates, Some("types are bool, int, float, string, time, date, duration, an enum, [string] and T?".into()));
+                        self.unknown(
+                            "J0107",
+                            "type",
+                            *name,
+                            candidates,
+                            Some("types are bool, int, float, string, time, date, duration, an enum, [string] and T?".into()),
+                        );
                         Type::Error
                     }
                 },

@@ -5,12 +5,29 @@ use crate::ir::*;
 use crate::types::Type;
 use crate::{Checker, Cx, DefKind};
 use journey_diagnostics::{Diagnostic, Span};
-use journey_syntax::ast::{self, BinOp, UnOp};
 use journey_syntax::Symbol;
+use journey_syntax::ast::{self, BinOp, UnOp};
 
 const FUNCTIONS: &[&str] = &[
-    "lower", "upper", "contains", "starts_with", "ends_with", "len", "abs", "min", "max", "round", "floor", "date", "year",
-    "month", "day", "weekday", "hour", "format", "days",
+    "lower",
+    "upper",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "len",
+    "abs",
+    "min",
+    "max",
+    "round",
+    "floor",
+    "date",
+    "year",
+    "month",
+    "day",
+    "weekday",
+    "hour",
+    "format",
+    "days",
 ];
 
 fn mk(kind: ExprKind, ty: Type, span: Span) -> Expr {
@@ -117,7 +134,9 @@ impl<'a> Checker<'a> {
                 Expr::error(span)
             }
             ast::ExprKind::Event => {
-                self.emit(Diagnostic::error("J0130", "`event` is not a value", span).with_label("needs a field").with_help("read a field: `event.<name>`"));
+                self.emit(
+                    Diagnostic::error("J0130", "`event` is not a value", span).with_label("needs a field").with_help("read a field: `event.<name>`"),
+                );
                 Expr::error(span)
             }
             ast::ExprKind::Field(base, field) => self.field(base, *field, cx, span),
@@ -403,9 +422,7 @@ impl<'a> Checker<'a> {
             return;
         }
         let found = self.type_name(ty);
-        self.emit(
-            Diagnostic::error("J0130", format!("{op} needs {wanted}, found `{found}`"), operand.span).with_label(format!("this is `{found}`")),
-        );
+        self.emit(Diagnostic::error("J0130", format!("{op} needs {wanted}, found `{found}`"), operand.span).with_label(format!("this is `{found}`")));
     }
 
     fn binary(&mut self, op: BinOp, a: &ast::Expr, b: &ast::Expr, cx: &Cx, span: Span) -> Expr {
@@ -613,8 +630,12 @@ impl<'a> Checker<'a> {
         };
         if args.len() != arity {
             self.emit(
-                Diagnostic::error("J0132", format!("`{name}` takes {arity} argument{}, found {}", if arity == 1 { "" } else { "s" }, args.len()), span)
-                    .with_label("wrong number of arguments"),
+                Diagnostic::error(
+                    "J0132",
+                    format!("`{name}` takes {arity} argument{}, found {}", if arity == 1 { "" } else { "s" }, args.len()),
+                    span,
+                )
+                .with_label("wrong number of arguments"),
             );
             return Expr::error(span);
         }

@@ -1,8 +1,8 @@
 //! The content inventory (`journey inventory`): every message with its channel and where it is
 //! sent, the messages sent but never declared (content gaps) and those declared but never sent.
 
-use crate::ir::{Step, StepKind};
 use crate::Checked;
+use crate::ir::{Step, StepKind};
 use journey_diagnostics::SourceMap;
 use serde_json::json;
 
@@ -90,7 +90,11 @@ impl Inventory {
             let sent = if m.sent_by.is_empty() { "(never sent)".to_string() } else { m.sent_by.join(", ") };
             out.push_str(&format!("{:<width$}  {:<7}  {}\n", m.message, channel, sent));
         }
-        out.push_str(&format!("\n{} messages ({} transactional, marked *)", self.messages.len(), self.messages.iter().filter(|m| m.transactional).count()));
+        out.push_str(&format!(
+            "\n{} messages ({} transactional, marked *)",
+            self.messages.len(),
+            self.messages.iter().filter(|m| m.transactional).count()
+        ));
         out.push('\n');
         if self.missing.is_empty() {
             out.push_str("content gaps: none\n");

@@ -5,8 +5,8 @@
 
 use crate::types::Type;
 use journey_diagnostics::Span;
-use journey_syntax::ast::{BinOp, Channel, EngagementKind, SyncOp};
 use journey_syntax::Symbol;
+use journey_syntax::ast::{BinOp, Channel, EngagementKind, SyncOp};
 
 macro_rules! id_type {
     ($($name:ident),*) => {$(
@@ -149,11 +149,21 @@ pub enum EntryKind {
     On(EventId),
     When(Expr),
     At(Expr),
-    Daily { minutes: u32 },
+    Daily {
+        minutes: u32,
+    },
     /// 0 = Monday.
-    Weekly { weekday: u32, minutes: u32 },
-    Interval { seconds: i64 },
-    Yearly { date: Expr, minutes: u32 },
+    Weekly {
+        weekday: u32,
+        minutes: u32,
+    },
+    Interval {
+        seconds: i64,
+    },
+    Yearly {
+        date: Expr,
+        minutes: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -208,23 +218,62 @@ pub struct Step {
 #[derive(Clone, Debug)]
 pub enum StepKind {
     /// The message's fields, typed in this send's context (its journey's `trigger`, the matched `event`).
-    Send { message: MessageId, fields: Vec<(Symbol, Template)> },
-    Sync { audience: AudienceId, op: SyncOp },
+    Send {
+        message: MessageId,
+        fields: Vec<(Symbol, Template)>,
+    },
+    Sync {
+        audience: AudienceId,
+        op: SyncOp,
+    },
     Webhook(WebhookId),
-    Set { attribute: AttrId, value: Expr },
+    Set {
+        attribute: AttrId,
+        value: Expr,
+    },
     Enroll(JourneyId),
-    WaitDuration { seconds: i64 },
+    WaitDuration {
+        seconds: i64,
+    },
     WaitUntil(Expr),
     /// `weekday`: 0 = Monday.
-    WaitClock { weekday: Option<u32>, minutes: u32 },
-    WaitEvent { event: EventId, filter: Option<Expr>, within_seconds: i64, on_event: Vec<Step>, on_timeout: Vec<Step> },
-    WaitCondition { condition: Expr, within_seconds: i64, on_met: Vec<Step>, on_timeout: Vec<Step> },
-    If { branches: Vec<(Expr, Vec<Step>)>, otherwise: Vec<Step> },
+    WaitClock {
+        weekday: Option<u32>,
+        minutes: u32,
+    },
+    WaitEvent {
+        event: EventId,
+        filter: Option<Expr>,
+        within_seconds: i64,
+        on_event: Vec<Step>,
+        on_timeout: Vec<Step>,
+    },
+    WaitCondition {
+        condition: Expr,
+        within_seconds: i64,
+        on_met: Vec<Step>,
+        on_timeout: Vec<Step>,
+    },
+    If {
+        branches: Vec<(Expr, Vec<Step>)>,
+        otherwise: Vec<Step>,
+    },
     /// Arms: variant indexes (empty = `_`) and body.
-    Match { scrutinee: Expr, arms: Vec<(Vec<u32>, Vec<Step>)> },
-    Split { arms: Vec<Arm> },
-    Experiment { name: Symbol, measure: Option<Symbol>, arms: Vec<Arm> },
-    Exit { reason: String },
+    Match {
+        scrutinee: Expr,
+        arms: Vec<(Vec<u32>, Vec<Step>)>,
+    },
+    Split {
+        arms: Vec<Arm>,
+    },
+    Experiment {
+        name: Symbol,
+        measure: Option<Symbol>,
+        arms: Vec<Arm>,
+    },
+    Exit {
+        reason: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -246,9 +295,16 @@ pub struct Template {
 pub enum TemplatePart {
     Text(String),
     Value(Expr),
-    If { branches: Vec<(Expr, Template)>, otherwise: Template },
+    If {
+        branches: Vec<(Expr, Template)>,
+        otherwise: Template,
+    },
     /// `slot` is the loop variable's index in [`ExprKind::LoopVar`].
-    For { slot: u32, list: Expr, body: Template },
+    For {
+        slot: u32,
+        list: Expr,
+        body: Template,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -325,7 +381,10 @@ pub enum ExprKind {
     IntToFloat(Box<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
     /// `has`: the predicate has fired (within the window, when given).
-    Has { predicate: PredicateId, within_seconds: Option<i64> },
+    Has {
+        predicate: PredicateId,
+        within_seconds: Option<i64>,
+    },
     Count(PredicateId),
     Last(PredicateId),
     InJourney(JourneyId),

@@ -157,8 +157,13 @@ impl<'a> Checker<'a> {
                 ClauseKind::Kind(kind) => {
                     const KINDS: &[&str] = &["lifecycle", "behavioral", "promotional", "operational"];
                     if !KINDS.contains(&kind.as_str()) {
-                        let help = Self::did_you_mean(kind.as_str(), KINDS.iter().copied()).unwrap_or_else(|| format!("kinds are {}", KINDS.join(", ")));
-                        self.emit(Diagnostic::error("J0137", format!("unknown journey kind `{}`", kind.as_str()), kind.span).with_label("not a kind").with_help(help));
+                        let help =
+                            Self::did_you_mean(kind.as_str(), KINDS.iter().copied()).unwrap_or_else(|| format!("kinds are {}", KINDS.join(", ")));
+                        self.emit(
+                            Diagnostic::error("J0137", format!("unknown journey kind `{}`", kind.as_str()), kind.span)
+                                .with_label("not a kind")
+                                .with_help(help),
+                        );
                     }
                     self.program.journeys[id.0 as usize].kind = Some(kind.name);
                 }
@@ -181,12 +186,15 @@ impl<'a> Checker<'a> {
                     has_recurring = true;
                     let kind = match schedule {
                         ast::Schedule::Daily(at) => EntryKind::Daily { minutes: at.minutes },
-                        ast::Schedule::Weekly { weekday, at } => {
-                            EntryKind::Weekly { weekday: WEEKDAYS.iter().position(|d| *d == weekday.as_str()).unwrap_or(0) as u32, minutes: at.minutes }
-                        }
+                        ast::Schedule::Weekly { weekday, at } => EntryKind::Weekly {
+                            weekday: WEEKDAYS.iter().position(|d| *d == weekday.as_str()).unwrap_or(0) as u32,
+                            minutes: at.minutes,
+                        },
                         ast::Schedule::Interval(d) => {
                             if d.seconds <= 0 {
-                                self.emit(Diagnostic::error("J0138", "a recurring interval must be longer than zero", d.span).with_label("zero interval"));
+                                self.emit(
+                                    Diagnostic::error("J0138", "a recurring interval must be longer than zero", d.span).with_label("zero interval"),
+                                );
                             }
                             EntryKind::Interval { seconds: d.seconds.max(1) }
                         }
@@ -220,7 +228,11 @@ impl<'a> Checker<'a> {
                         if let Some(f) = &filter {
                             self.constant_goal(name, f);
                         }
-                        self.program.journeys[id.0 as usize].goals.push(Goal { name: name.name, kind: GoalKind::On { event: event_id, filter }, span: clause.span });
+                        self.program.journeys[id.0 as usize].goals.push(Goal {
+                            name: name.name,
+                            kind: GoalKind::On { event: event_id, filter },
+                            span: clause.span,
+                        });
                     }
                 }
                 ClauseKind::GoalWhen { name, cond } => {
@@ -233,7 +245,9 @@ impl<'a> Checker<'a> {
                 }
                 ClauseKind::Limit(d) => {
                     if d.seconds <= 0 {
-                        self.emit(Diagnostic::error("J0138", "`limit` must be longer than zero", d.span).with_label("every contact would leave at once"));
+                        self.emit(
+                            Diagnostic::error("J0138", "`limit` must be longer than zero", d.span).with_label("every contact would leave at once"),
+                        );
                     }
                     self.program.journeys[id.0 as usize].limit_seconds = Some(d.seconds);
                 }
@@ -290,7 +304,14 @@ impl<'a> Checker<'a> {
         }
         spans.insert(name.name, name.span);
         let journey_name = self.program.journeys[journey.0 as usize].name;
-        self.define(DefKind::Goal, (journey.0 << 16) | spans.len() as u32, name.name, name.span, format!("goal {} of journey {journey_name}", name.as_str()), None);
+        self.define(
+            DefKind::Goal,
+            (journey.0 << 16) | spans.len() as u32,
+            name.name,
+            name.span,
+            format!("goal {} of journey {journey_name}", name.as_str()),
+            None,
+        );
         true
     }
 
@@ -316,7 +337,9 @@ impl<'a> Checker<'a> {
                 Diagnostic::error("J0121", format!("step id `{id}` is used twice in this journey"), span)
                     .with_label("used again here")
                     .with_secondary(first, "first used here")
-                    .with_help("labels are stable step ids and must be unique within a journey (unlabelled steps are named `s1`, `s2`, … by position)"),
+                    .with_help(
+                        "labels are stable step ids and must be unique within a journey (unlabelled steps are named `s1`, `s2`, … by position)",
+                    ),
             );
         } else {
             w.ids.insert(id, span);
@@ -389,7 +412,13 @@ impl<'a> Checker<'a> {
                     None => {
                         self.sends.push(SendSite { journey: journey_name, step: id, message: message.name, span: step.span, declared: false });
                         let c = crate::names(&self.messages);
-                        self.unknown("J0103", "message", *message, c, Some("declare it with `message <name> email { … }` — a send without content is a content gap".into()));
+                        self.unknown(
+                            "J0103",
+                            "message",
+                            *message,
+                            c,
+                            Some("declare it with `message <name> email { … }` — a send without content is a content gap".into()),
+                        );
                         return None;
                     }
                 }
@@ -463,8 +492,13 @@ impl<'a> Checker<'a> {
                     weekday: weekday.map(|d| match WEEKDAYS.iter().position(|x| *x == d.as_str()) {
                         Some(i) => i as u32,
                         None => {
-                            let help = Self::did_you_mean(d.as_str(), WEEKDAYS.iter().copied()).unwrap_or_else(|| format!("weekdays are {}", WEEKDAYS.join(", ")));
-                            self.emit(Diagnostic::error("J0137", format!("`{}` is not a weekday", d.as_str()), d.span).with_label("expected a weekday").with_help(help));
+                            let help = Self::did_you_mean(d.as_str(), WEEKDAYS.iter().copied())
+                                .unwrap_or_else(|| format!("weekdays are {}", WEEKDAYS.join(", ")));
+                            self.emit(
+                                Diagnostic::error("J0137", format!("`{}` is not a weekday", d.as_str()), d.span)
+                                    .with_label("expected a weekday")
+                                    .with_help(help),
+                            );
                             0
                         }
                     }),
@@ -479,13 +513,14 @@ impl<'a> Checker<'a> {
                 let event_cx = Cx { event: Some(event_id), ..cx.clone() };
                 let start = w.elapsed;
                 let within_seconds = within.seconds;
-                let mut results = self.branches(w, vec![(on_event.as_deref(), 0), (on_timeout.as_deref(), within_seconds)], |this, w, (body, delay)| {
-                    w.elapsed = start.saturating_add(delay);
-                    match body {
-                        Some(b) => this.steps(b, w, if delay == 0 { &event_cx } else { cx }),
-                        None => Vec::new(),
-                    }
-                });
+                let mut results =
+                    self.branches(w, vec![(on_event.as_deref(), 0), (on_timeout.as_deref(), within_seconds)], |this, w, (body, delay)| {
+                        w.elapsed = start.saturating_add(delay);
+                        match body {
+                            Some(b) => this.steps(b, w, if delay == 0 { &event_cx } else { cx }),
+                            None => Vec::new(),
+                        }
+                    });
                 let on_timeout = results.pop().unwrap_or_default();
                 let on_event = results.pop().unwrap_or_default();
                 StepKind::WaitEvent { event: event_id, filter, within_seconds, on_event, on_timeout }
@@ -496,10 +531,11 @@ impl<'a> Checker<'a> {
                 w.waited = true;
                 let start = w.elapsed;
                 let within_seconds = within.seconds;
-                let mut results = self.branches(w, vec![(on_met.as_deref(), 0), (on_timeout.as_deref(), within_seconds)], |this, w, (body, delay)| {
-                    w.elapsed = start.saturating_add(delay);
-                    body.map(|b| this.steps(b, w, cx)).unwrap_or_default()
-                });
+                let mut results =
+                    self.branches(w, vec![(on_met.as_deref(), 0), (on_timeout.as_deref(), within_seconds)], |this, w, (body, delay)| {
+                        w.elapsed = start.saturating_add(delay);
+                        body.map(|b| this.steps(b, w, cx)).unwrap_or_default()
+                    });
                 let on_timeout = results.pop().unwrap_or_default();
                 let on_met = results.pop().unwrap_or_default();
                 StepKind::WaitCondition { condition, within_seconds, on_met, on_timeout }
@@ -556,12 +592,25 @@ impl<'a> Checker<'a> {
                     self.duplicate("experiment", *name, first);
                 } else {
                     self.experiments.insert(name.name, (name.span, arm_names.clone()));
-                    self.define(DefKind::Experiment, self.experiments.len() as u32, name.name, name.span, format!("experiment {} ({})", name.as_str(), arm_names.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")), None);
+                    self.define(
+                        DefKind::Experiment,
+                        self.experiments.len() as u32,
+                        name.name,
+                        name.span,
+                        format!("experiment {} ({})", name.as_str(), arm_names.iter().map(|a| a.as_str()).collect::<Vec<_>>().join(", ")),
+                        None,
+                    );
                 }
                 match measure {
                     Some(goal) if !w.goals.contains(&goal.name) => {
                         let candidates = w.goals.clone();
-                        self.unknown("J0112", "goal", *goal, candidates, Some("goals are declared in the journey header: `goal <name> on <event>`".into()));
+                        self.unknown(
+                            "J0112",
+                            "goal",
+                            *goal,
+                            candidates,
+                            Some("goals are declared in the journey header: `goal <name> on <event>`".into()),
+                        );
                     }
                     None if w.goals.is_empty() => {
                         self.emit(
@@ -576,7 +625,11 @@ impl<'a> Checker<'a> {
                 StepKind::Experiment {
                     name: name.name,
                     measure: measure.map(|m| m.name),
-                    arms: arms.iter().zip(bodies).map(|(a, body)| Arm { name: a.name.map(|n| n.name).unwrap_or(id), share: a.share.basis_points, body }).collect(),
+                    arms: arms
+                        .iter()
+                        .zip(bodies)
+                        .map(|(a, body)| Arm { name: a.name.map(|n| n.name).unwrap_or(id), share: a.share.basis_points, body })
+                        .collect(),
                 }
             }
             S::Exit(reason) => StepKind::Exit { reason: reason.as_ref().map(|r| r.value.clone()).unwrap_or_else(|| "exit".into()) },
@@ -630,8 +683,9 @@ impl<'a> Checker<'a> {
                     }
                     None => {
                         let enum_name = self.enum_names[e.0 as usize].clone();
-                        let help = Self::did_you_mean(pattern.as_str(), variants.iter().map(|v| v.as_str()))
-                            .unwrap_or_else(|| format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+                        let help = Self::did_you_mean(pattern.as_str(), variants.iter().map(|v| v.as_str())).unwrap_or_else(|| {
+                            format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "))
+                        });
                         self.emit(
                             Diagnostic::error("J0108", format!("`{}` is not a variant of `{enum_name}`", pattern.as_str()), pattern.span)
                                 .with_label("unknown variant")
@@ -643,7 +697,8 @@ impl<'a> Checker<'a> {
             arm_patterns.push(patterns);
         }
         if let Some(e) = enum_id {
-            let missing: Vec<String> = variants.iter().enumerate().filter(|(i, _)| !covered.contains_key(&(*i as u32))).map(|(_, v)| format!("`{v}`")).collect();
+            let missing: Vec<String> =
+                variants.iter().enumerate().filter(|(i, _)| !covered.contains_key(&(*i as u32))).map(|(_, v)| format!("`{v}`")).collect();
             if !has_wildcard && !missing.is_empty() {
                 let enum_name = self.enum_names[e.0 as usize].clone();
                 self.emit(
@@ -736,7 +791,15 @@ fn always_exits(step: &Step) -> bool {
 /// An expression that reads nothing about the contact, the event or the clock.
 pub(crate) fn is_constant(e: &Expr) -> bool {
     match &e.kind {
-        ExprKind::Int(_) | ExprKind::Float(_) | ExprKind::Str(_) | ExprKind::Bool(_) | ExprKind::None | ExprKind::Duration(_) | ExprKind::Instant(_) | ExprKind::Date(_) | ExprKind::Variant(..) => true,
+        ExprKind::Int(_)
+        | ExprKind::Float(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::None
+        | ExprKind::Duration(_)
+        | ExprKind::Instant(_)
+        | ExprKind::Date(_)
+        | ExprKind::Variant(..) => true,
         ExprKind::List(items) => items.iter().all(is_constant),
         ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::IntToFloat(x) => is_constant(x),
         ExprKind::Binary(_, a, b) => is_constant(a) && is_constant(b),

@@ -24,7 +24,7 @@ pub mod types;
 use ir::*;
 use journey_diagnostics::{Diagnostic, SourceMap, Span};
 use journey_syntax::project::ParsedProject;
-use journey_syntax::{ast, Symbol};
+use journey_syntax::{Symbol, ast};
 use std::collections::HashMap;
 use types::Type;
 

@@ -1,8 +1,8 @@
 //! Pass 3: warnings and errors that need the whole project — unused messages, caps no journey
 //! can reach, and `enroll` cycles that run without a wait.
 
-use crate::ir::*;
 use crate::Checker;
+use crate::ir::*;
 use journey_diagnostics::Diagnostic;
 use std::collections::HashMap;
 
@@ -65,7 +65,9 @@ impl<'a> Checker<'a> {
                     path.iter().chain(std::iter::once(&start)).map(|j| format!("`{}`", self.program.journeys[j.0 as usize].name)).collect();
                 let mut d = Diagnostic::error("J0144", format!("`enroll` cycle with no wait: {}", names.join(" → ")), span)
                     .with_label("closes the cycle")
-                    .with_help("each journey runs up to its first wait before the enrolling one continues; add a wait before one of these `enroll` steps");
+                    .with_help(
+                        "each journey runs up to its first wait before the enrolling one continues; add a wait before one of these `enroll` steps",
+                    );
                 for s in spans.iter() {
                     d = d.with_secondary(*s, "enrolls here, before any wait");
                 }

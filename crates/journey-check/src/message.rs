@@ -5,8 +5,8 @@
 use crate::ir::*;
 use crate::{Checker, Cx};
 use journey_diagnostics::Diagnostic;
-use journey_syntax::ast::Channel;
 use journey_syntax::Symbol;
+use journey_syntax::ast::Channel;
 use std::collections::HashMap;
 
 /// (required, optional) fields of each channel.
@@ -37,8 +37,9 @@ impl<'a> Checker<'a> {
                 seen.insert(field.name.name, field.name.span);
                 if !required.contains(&name) && !optional.contains(&name) {
                     let all: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
-                    let help = Self::did_you_mean(name, all.iter().copied())
-                        .unwrap_or_else(|| format!("{} messages have {}", decl.channel.as_str(), all.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")));
+                    let help = Self::did_you_mean(name, all.iter().copied()).unwrap_or_else(|| {
+                        format!("{} messages have {}", decl.channel.as_str(), all.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "))
+                    });
                     self.emit(
                         Diagnostic::error("J0141", format!("{} messages have no field `{name}`", decl.channel.as_str()), field.name.span)
                             .with_label("unknown field")
@@ -51,7 +52,11 @@ impl<'a> Checker<'a> {
                 self.emit(
                     Diagnostic::error("J0140", format!("message `{}` is missing {}", decl.name.as_str(), missing.join(" and ")), decl.name.span)
                         .with_label(format!("{} message", decl.channel.as_str()))
-                        .with_help(format!("{} messages need {}", decl.channel.as_str(), required.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" and "))),
+                        .with_help(format!(
+                            "{} messages need {}",
+                            decl.channel.as_str(),
+                            required.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(" and ")
+                        )),
                 );
             }
         }

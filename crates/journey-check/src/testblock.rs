@@ -4,8 +4,8 @@
 use crate::types::Type;
 use crate::{Checker, Cx};
 use journey_diagnostics::{Diagnostic, Span};
-use journey_syntax::ast::{self, ExitBy, ExpectKind, ItemKind, TestItem, TestRecord};
 use journey_syntax::Symbol;
+use journey_syntax::ast::{self, ExitBy, ExpectKind, ItemKind, TestItem, TestRecord};
 use std::collections::HashMap;
 
 const EXIT_KINDS: &[&str] = &["manual", "limit", "completed", "error", "exit"];
@@ -54,7 +54,13 @@ impl<'a> Checker<'a> {
                         TestRecord::Track { event, properties } => {
                             let Some(event_id) = self.events.get(&event.name).copied() else {
                                 let c = crate::names(&self.events);
-                                self.unknown("J0102", "event", *event, c, Some("records are `<contact> <event> {…}`, `<contact> sets {…}` or `<contact> exits <journey>`".into()));
+                                self.unknown(
+                                    "J0102",
+                                    "event",
+                                    *event,
+                                    c,
+                                    Some("records are `<contact> <event> {…}`, `<contact> sets {…}` or `<contact> exits <journey>`".into()),
+                                );
                                 continue;
                             };
                             self.refer(crate::DefKind::Event, event_id.0, event.span);
@@ -69,18 +75,19 @@ impl<'a> Checker<'a> {
                                     None => {
                                         let candidates: Vec<Symbol> = fields.iter().map(|(n, _)| *n).collect();
                                         let help = Self::did_you_mean(property.name.as_str(), candidates.iter().map(|c| c.as_str()));
-                                        let mut d = Diagnostic::error("J0110", format!("event `{}` has no field `{}`", event.as_str(), property.name.as_str()), property.name.span)
-                                            .with_label("unknown field");
+                                        let mut d = Diagnostic::error(
+                                            "J0110",
+                                            format!("event `{}` has no field `{}`", event.as_str(), property.name.as_str()),
+                                            property.name.span,
+                                        )
+                                        .with_label("unknown field");
                                         d.help = help;
                                         self.emit(d);
                                     }
                                 }
                             }
-                            let missing: Vec<String> = fields
-                                .iter()
-                                .filter(|(n, ty)| !ty.is_optional() && !given.contains(n))
-                                .map(|(n, _)| format!("`{n}`"))
-                                .collect();
+                            let missing: Vec<String> =
+                                fields.iter().filter(|(n, ty)| !ty.is_optional() && !given.contains(n)).map(|(n, _)| format!("`{n}`")).collect();
                             if !missing.is_empty() {
                                 self.emit(
                                     Diagnostic::error("J0139", format!("`{}` record is missing {}", event.as_str(), missing.join(", ")), event.span)

@@ -2,7 +2,7 @@
 
 use crate::exit;
 use clap::ValueEnum;
-use journey_diagnostics::{render_github, render_json_line, render_sarif, render_terminal, Diagnostic, Severity};
+use journey_diagnostics::{Diagnostic, Severity, render_github, render_json_line, render_sarif, render_terminal};
 use journey_syntax::project::ParsedProject;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;

@@ -77,8 +77,10 @@ fn summary(out: &std::path::Path) -> u8 {
     println!("{:<20} {:>9} {:>9}  top exit reasons", "journey", "entered", "goal rate");
     if let Some(journeys) = metrics["journeys"].as_object() {
         for (name, j) in journeys {
-            let mut reasons: Vec<(String, u64)> =
-                j["exits"]["by_reason"].as_object().map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect()).unwrap_or_default();
+            let mut reasons: Vec<(String, u64)> = j["exits"]["by_reason"]
+                .as_object()
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0))).collect())
+                .unwrap_or_default();
             reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
             let top: Vec<String> = reasons.iter().take(3).map(|(r, n)| format!("{r} {n}")).collect();
             let rate = j["goals"].as_object().and_then(|g| g.values().next()).and_then(|g| g["conversion_rate"].as_f64());

@@ -2,8 +2,8 @@
 
 use crate::{exit, project};
 use clap::ValueEnum;
-use journey_runtime::input::Decoder;
 use journey_runtime::Cohort;
+use journey_runtime::input::Decoder;
 use std::io::BufReader;
 use std::path::PathBuf;
 

@@ -122,7 +122,9 @@ pub fn run(args: Args) -> u8 {
                     }
                     let migrated: usize = r.actions.values().map(Vec::len).sum();
                     if migrated > 0 {
-                        eprintln!("note: {migrated} contacts waiting at removed steps exit with reason migrated:removed_step (or their `migrate` reason)");
+                        eprintln!(
+                            "note: {migrated} contacts waiting at removed steps exit with reason migrated:removed_step (or their `migrate` reason)"
+                        );
                     }
                     r
                 }
@@ -135,7 +137,10 @@ pub fn run(args: Args) -> u8 {
     };
     if let (Some(f), Some(u)) = (from, resumed.until) {
         if f < u {
-            eprintln!("error: --from is before the snapshot's end ({}); a resumed run starts where the last one stopped", journey_vm::value::format_instant(u));
+            eprintln!(
+                "error: --from is before the snapshot's end ({}); a resumed run starts where the last one stopped",
+                journey_vm::value::format_instant(u)
+            );
             return exit::USAGE;
         }
     }
@@ -244,7 +249,12 @@ pub fn run(args: Args) -> u8 {
     }
     let contact_count = totals.contacts;
     let mut evaluation = evaluation;
-    let snapshot = journey_runtime::snapshot::Snapshot::new(&program, until, std::mem::take(&mut evaluation.states), std::mem::take(&mut evaluation.message_ids));
+    let snapshot = journey_runtime::snapshot::Snapshot::new(
+        &program,
+        until,
+        std::mem::take(&mut evaluation.states),
+        std::mem::take(&mut evaluation.message_ids),
+    );
     if let Err(e) = snapshot.write(&snapshot_path) {
         eprintln!("error: cannot write the snapshot: {e}");
         return exit::USAGE;

@@ -227,7 +227,8 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     let mut outputs = Vec::new();
     for threads in ["1", "2"] {
         let out_dir = format!("out{threads}");
-        let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", &out_dir, "--threads", threads], &dir);
+        let out =
+            journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", &out_dir, "--threads", threads], &dir);
         assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
         outputs.push(std::fs::read_to_string(dir.join(&out_dir).join("actions.jsonl")).unwrap_or_default());
         let rejects = std::fs::read_to_string(dir.join(&out_dir).join("rejects.jsonl")).unwrap_or_default();
@@ -245,17 +246,37 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
         assert!(reasons[3].starts_with("in.jsonl:7 unparsable timestamp"), "{reasons:?}");
         assert!(reasons[4].starts_with("in.jsonl:8 future"), "{reasons:?}");
         assert!(reasons[5].starts_with("in.jsonl:9 duplicate"), "{reasons:?}");
-        let metrics: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&out_dir).join("metrics.json")).unwrap_or_default()).unwrap_or_default();
+        let metrics: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(&out_dir).join("metrics.json")).unwrap_or_default()).unwrap_or_default();
         assert_eq!(metrics["journeys"]["welcome"]["entered"], 3);
         assert_eq!(metrics["run"]["rejected"], 6);
     }
     assert_eq!(outputs[0], outputs[1]);
     let lines: Vec<&str> = outputs[0].lines().collect();
     assert_eq!(lines[0], r#"{"at":"2026-01-01T10:00:00Z","contact":"ana","journey":"welcome","action":"enter","trigger":"signed_up"}"#);
-    assert!(lines[3].contains(r#""contact":"bo""#) && lines[3].starts_with(r#"{"at":"2026-01-01T08:00:00Z""#), "offsets are normalised to UTC: {}", lines[3]);
+    assert!(
+        lines[3].contains(r#""contact":"bo""#) && lines[3].starts_with(r#"{"at":"2026-01-01T08:00:00Z""#),
+        "offsets are normalised to UTC: {}",
+        lines[3]
+    );
     let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "strict", "--strict"], &dir);
     assert_eq!(out.status.code(), Some(1));
     let out = journey(&["run", "p.journey", "--input", "nope.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "o"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.jsonl: no such file or directory"), "{}", stderr(&out));
+}
+
+#[test]
+fn imports_pull_in_other_files_once() {
+    let dir = temp_project("imports", &[("main.journey", "import \"lib/shared.journey\"\njourney j { entry on e  send m }\n")]);
+    std::fs::create_dir_all(dir.join("lib")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("lib/shared.journey"), "import \"../main.journey\"\nevent e {}\nmessage m sms { body \"x\" }\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["check", "main.journey"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("checked 2 files: 0 errors"), "{}", stderr(&out));
+    std::fs::write(dir.join("broken.journey"), "import \"nope.journey\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["check", "broken.journey"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("nope.journey: imported by broken.journey but not found"), "{}", stderr(&out));
 }

@@ -1,7 +1,7 @@
 //! End to end: the real `journey lsp` binary, spoken to in JSON-RPC over its stdio, on a
 //! workspace folder with two files (declarations in one, the journey in the other).
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
@@ -62,7 +62,8 @@ fn stdio_session_against_the_binary() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
     let dir = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.join("schema.journey"), "event signed_up \"Signed Up\" {}\nmessage hi sms { body \"Hi\" }\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("schema.journey"), "event signed_up \"Signed Up\" {}\nmessage hi sms { body \"Hi\" }\n")
+        .unwrap_or_else(|e| panic!("{e}"));
     let journey = "journey welcome {\n  entry on signed_up\n  send hii\n}\n";
     std::fs::write(dir.join("welcome.journey"), journey).unwrap_or_else(|e| panic!("{e}"));
     let root = format!("file://{}", dir.display());

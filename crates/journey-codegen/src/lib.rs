@@ -45,7 +45,11 @@ pub fn compile_with_text(ir: &ir::Program, fingerprint: u64, text: Option<&dyn F
             strings: Vec::new(),
             constants: Vec::new(),
             attributes: ir.attributes.iter().map(|a| field_decl(a.name.as_str(), &a.ty)).collect(),
-            enums: ir.enums.iter().map(|e| bc::EnumDecl { name: e.name.to_string(), variants: e.variants.iter().map(|v| v.to_string()).collect() }).collect(),
+            enums: ir
+                .enums
+                .iter()
+                .map(|e| bc::EnumDecl { name: e.name.to_string(), variants: e.variants.iter().map(|v| v.to_string()).collect() })
+                .collect(),
             events: ir
                 .events
                 .iter()
@@ -88,7 +92,8 @@ pub fn compile_with_text(ir: &ir::Program, fingerprint: u64, text: Option<&dyn F
         goal_names: Vec::new(),
         text,
     };
-    g.p.policy.caps = ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
+    g.p.policy.caps =
+        ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
     g.p.policy.timezone = ir.policy.timezone.as_ref().map(|e| g.expr(e));
     let predicates: Vec<bc::Predicate> = ir
         .predicates
@@ -362,12 +367,7 @@ impl Gen<'_> {
         self.goal_names = j.goals.iter().map(|g| g.name.to_string()).collect();
         self.block(&j.body, &mut code, &mut step_ids);
         code.push(StepOp::Complete);
-        let since_entry_predicates = j
-            .predicates
-            .iter()
-            .filter(|p| self.ir.predicates[p.0 as usize].since_entry_of.is_some())
-            .map(|p| p.0)
-            .collect();
+        let since_entry_predicates = j.predicates.iter().filter(|p| self.ir.predicates[p.0 as usize].since_entry_of.is_some()).map(|p| p.0).collect();
         bc::Journey {
             name: j.name.to_string(),
             kind: j.kind.map(|k| k.to_string()),
@@ -435,16 +435,31 @@ impl Gen<'_> {
                     let at = self.expr(e);
                     code.push(StepOp::WaitUntil { step: s, at });
                 }
-                ir::StepKind::WaitClock { weekday, minutes } => code.push(StepOp::WaitClock { step: s, weekday: weekday.unwrap_or(7), minutes: *minutes }),
+                ir::StepKind::WaitClock { weekday, minutes } => {
+                    code.push(StepOp::WaitClock { step: s, weekday: weekday.unwrap_or(7), minutes: *minutes })
+                }
                 ir::StepKind::WaitEvent { event, filter, within_seconds, on_event, on_timeout } => {
                     let filter = filter.as_ref().map(|f| self.expr(f));
                     let (at, matched, timeout) = self.wait_blocks(on_event, on_timeout, code, ids);
-                    code[at] = StepOp::WaitEvent { step: s, event: event.0, filter, within_ms: within_seconds.saturating_mul(1000), on_event: matched, on_timeout: timeout };
+                    code[at] = StepOp::WaitEvent {
+                        step: s,
+                        event: event.0,
+                        filter,
+                        within_ms: within_seconds.saturating_mul(1000),
+                        on_event: matched,
+                        on_timeout: timeout,
+                    };
                 }
                 ir::StepKind::WaitCondition { condition, within_seconds, on_met, on_timeout } => {
                     let condition = self.expr(condition);
                     let (at, met, timeout) = self.wait_blocks(on_met, on_timeout, code, ids);
-                    code[at] = StepOp::WaitCondition { step: s, condition, within_ms: within_seconds.saturating_mul(1000), on_met: met, on_timeout: timeout };
+                    code[at] = StepOp::WaitCondition {
+                        step: s,
+                        condition,
+                        within_ms: within_seconds.saturating_mul(1000),
+                        on_met: met,
+                        on_timeout: timeout,
+                    };
                 }
                 ir::StepKind::If { branches, otherwise } => {
                     let mut end_jumps = Vec::new();

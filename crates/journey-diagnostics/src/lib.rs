@@ -9,7 +9,7 @@
 mod render;
 mod source;
 
-pub use render::{render_github, render_json_line, render_sarif, render_terminal, Position};
+pub use render::{Position, render_github, render_json_line, render_sarif, render_terminal};
 pub use source::{FileId, SourceFile, SourceMap, Span};
 
 /// How bad a diagnostic is. Warnings never fail `journey check` unless `--deny-warnings`.
@@ -56,14 +56,7 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic {
-            code,
-            severity,
-            message: message.into(),
-            primary: Label { span, message: String::new() },
-            secondary: Vec::new(),
-            help: None,
-        }
+        Diagnostic { code, severity, message: message.into(), primary: Label { span, message: String::new() }, secondary: Vec::new(), help: None }
     }
 
     /// The text under the primary caret.

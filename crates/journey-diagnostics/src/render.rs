@@ -5,7 +5,7 @@
 use crate::{Diagnostic, Severity, SourceMap, Span};
 use codespan_reporting::diagnostic as cs;
 use codespan_reporting::term::{self, termcolor};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A 1-based line and column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,11 +38,9 @@ pub fn render_terminal(map: &SourceMap, diagnostics: &[Diagnostic], color: bool)
     let mut buffer = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
     let config = term::Config::default();
     for diagnostic in diagnostics {
-        let mut labels = vec![cs::Label::primary(diagnostic.primary.span.file, diagnostic.primary.span.range())
-            .with_message(diagnostic.primary.message.clone())];
-        labels.extend(diagnostic.secondary.iter().map(|l| {
-            cs::Label::secondary(l.span.file, l.span.range()).with_message(l.message.clone())
-        }));
+        let mut labels =
+            vec![cs::Label::primary(diagnostic.primary.span.file, diagnostic.primary.span.range()).with_message(diagnostic.primary.message.clone())];
+        labels.extend(diagnostic.secondary.iter().map(|l| cs::Label::secondary(l.span.file, l.span.range()).with_message(l.message.clone())));
         let base = match diagnostic.severity {
             Severity::Error => cs::Diagnostic::error(),
             Severity::Warning => cs::Diagnostic::warning(),
@@ -62,13 +60,7 @@ pub fn render_terminal(map: &SourceMap, diagnostics: &[Diagnostic], color: bool)
 
 fn buffer_fallback(buffer: &mut termcolor::Buffer, diagnostic: &Diagnostic, why: &str) {
     use std::io::Write;
-    let _ = writeln!(
-        buffer,
-        "{}[{}]: {} (location unavailable: {why})",
-        diagnostic.severity.as_str(),
-        diagnostic.code,
-        diagnostic.message
-    );
+    let _ = writeln!(buffer, "{}[{}]: {} (location unavailable: {why})", diagnostic.severity.as_str(), diagnostic.code, diagnostic.message);
 }
 
 /// One diagnostic as one JSON object (the `--format json` line), keys as RUNTIME.md §1 pins them.

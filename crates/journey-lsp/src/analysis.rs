@@ -82,11 +82,7 @@ impl Analysis {
     pub fn recheck(&mut self) {
         self.checked = journey_check::check(&self.project);
         if self.project.diagnostics.is_empty() {
-            let copy = ParsedProject {
-                sources: self.project.sources.clone(),
-                modules: self.project.modules.clone(),
-                diagnostics: Vec::new(),
-            };
+            let copy = ParsedProject { sources: self.project.sources.clone(), modules: self.project.modules.clone(), diagnostics: Vec::new() };
             self.last_good = Some((copy, self.checked.clone()));
         }
     }
@@ -142,11 +138,7 @@ impl Analysis {
             let span = checked.references.iter().find(|r| r.definition == d && contains(r.span, file, at)).map(|r| r.span).unwrap_or(def.span);
             return Some((text, span));
         }
-        let (span, ty) = checked
-            .expr_types
-            .iter()
-            .filter(|(s, _)| contains(*s, file, at))
-            .min_by_key(|(s, _)| s.end - s.start)?;
+        let (span, ty) = checked.expr_types.iter().filter(|(s, _)| contains(*s, file, at)).min_by_key(|(s, _)| s.end - s.start)?;
         Some((format!("`{}`: `{ty}`", project.sources.slice(*span)), *span))
     }
 
@@ -162,7 +154,11 @@ impl Analysis {
             checked.definitions.iter().filter(|d| d.kind == kind).map(|d| (d.name.to_string(), ck, d.detail.clone())).collect()
         };
         if head.ends_with("contact.") {
-            return program.attributes.iter().map(|a| (a.name.to_string(), CompletionKind::Field, checked_detail(checked, DefKind::Attribute, a.name))).collect();
+            return program
+                .attributes
+                .iter()
+                .map(|a| (a.name.to_string(), CompletionKind::Field, checked_detail(checked, DefKind::Attribute, a.name)))
+                .collect();
         }
         if head.ends_with("event.") {
             let event = nearest_event(head, program);
@@ -178,7 +174,11 @@ impl Analysis {
             let journey = enclosing_journey(project, file, at);
             let trigger = journey.and_then(|name| program.journeys.iter().find(|j| j.name.as_str() == name)).and_then(|j| j.trigger);
             return match trigger {
-                Some(e) => program.events[e.0 as usize].fields.iter().map(|(n, _)| (n.to_string(), CompletionKind::Field, format!("field of {}", program.events[e.0 as usize].name))).collect(),
+                Some(e) => program.events[e.0 as usize]
+                    .fields
+                    .iter()
+                    .map(|(n, _)| (n.to_string(), CompletionKind::Field, format!("field of {}", program.events[e.0 as usize].name)))
+                    .collect(),
                 None => Vec::new(),
             };
         }
@@ -191,7 +191,7 @@ impl Analysis {
             "webhook" if head.trim_end().len() > "webhook".len() => return defs_of(DefKind::Webhook, CompletionKind::Reference),
             "has" | "count(" | "last(" => return defs_of(DefKind::Event, CompletionKind::Reference),
             "on" | "for" if two_words.get(1).is_some_and(|w| matches!(*w, "entry" | "exit" | "wait")) || last_word == "on" => {
-                return defs_of(DefKind::Event, CompletionKind::Reference)
+                return defs_of(DefKind::Event, CompletionKind::Reference);
             }
             "journey" if two_words.get(1) == Some(&"in") => return defs_of(DefKind::Journey, CompletionKind::Reference),
             _ => {}
@@ -225,10 +225,55 @@ pub enum CompletionKind {
 }
 
 const KEYWORDS: &[&str] = &[
-    "contact", "enum", "event", "message", "audience", "webhook", "policy", "journey", "test", "entry", "on", "when", "at", "every",
-    "where", "reentry", "exit", "goal", "limit", "holdout", "priority", "send", "sync", "set", "enroll", "wait", "until", "for",
-    "within", "timeout", "if", "else", "match", "split", "experiment", "measure", "has", "count", "last", "in", "since", "not",
-    "and", "or", "true", "false", "none", "now", "trigger",
+    "contact",
+    "enum",
+    "event",
+    "message",
+    "audience",
+    "webhook",
+    "policy",
+    "journey",
+    "test",
+    "entry",
+    "on",
+    "when",
+    "at",
+    "every",
+    "where",
+    "reentry",
+    "exit",
+    "goal",
+    "limit",
+    "holdout",
+    "priority",
+    "send",
+    "sync",
+    "set",
+    "enroll",
+    "wait",
+    "until",
+    "for",
+    "within",
+    "timeout",
+    "if",
+    "else",
+    "match",
+    "split",
+    "experiment",
+    "measure",
+    "has",
+    "count",
+    "last",
+    "in",
+    "since",
+    "not",
+    "and",
+    "or",
+    "true",
+    "false",
+    "none",
+    "now",
+    "trigger",
 ];
 
 fn checked_detail(checked: &Checked, kind: DefKind, name: journey_syntax::Symbol) -> String {

@@ -7,14 +7,14 @@
 
 pub mod analysis;
 
-use analysis::{offset, range, Analysis, CompletionKind};
+use analysis::{Analysis, CompletionKind, offset, range};
 use journey_diagnostics::{Diagnostic as JDiagnostic, FileId, Severity, Span};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, RequestId, Response};
 use lsp_types::{
     CompletionItem, CompletionItemKind, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, Hover, HoverContents, Location,
     MarkupContent, MarkupKind, NumberOrString, PublishDiagnosticsParams, SymbolKind, TextEdit, Uri, WorkspaceEdit,
 };
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -179,11 +179,20 @@ impl Server<'_> {
 
     fn notification(&mut self, n: Notification) {
         let uri_and_text = match n.method.as_str() {
-            "textDocument/didOpen" => n.params.get("textDocument").and_then(|d| Some((d.get("uri")?.as_str()?.to_string(), d.get("text")?.as_str()?.to_string()))),
+            "textDocument/didOpen" => {
+                n.params.get("textDocument").and_then(|d| Some((d.get("uri")?.as_str()?.to_string(), d.get("text")?.as_str()?.to_string())))
+            }
             "textDocument/didChange" => {
                 let uri = n.params.get("textDocument").and_then(|d| d.get("uri")).and_then(Value::as_str).map(str::to_string);
                 // Full sync: the last change holds the whole text.
-                let text = n.params.get("contentChanges").and_then(Value::as_array).and_then(|c| c.last()).and_then(|c| c.get("text")).and_then(Value::as_str).map(str::to_string);
+                let text = n
+                    .params
+                    .get("contentChanges")
+                    .and_then(Value::as_array)
+                    .and_then(|c| c.last())
+                    .and_then(|c| c.get("text"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
                 uri.zip(text)
             }
             "textDocument/didSave" => {
@@ -256,7 +265,8 @@ impl Server<'_> {
 
     fn references(&self, request: &Request) -> Result<Value, String> {
         let params: lsp_types::ReferenceParams = param(request)?;
-        let (file, at) = self.at(&Request { params: serde_json::to_value(&params.text_document_position).map_err(|e| e.to_string())?, ..request.clone() })?;
+        let (file, at) =
+            self.at(&Request { params: serde_json::to_value(&params.text_document_position).map_err(|e| e.to_string())?, ..request.clone() })?;
         let Some(d) = self.analysis.definition_at(file, at) else { return Ok(json!([])) };
         let (_, checked) = self.analysis.navigable();
         let declaration = checked.definitions.get(d).map(|x| x.span);
@@ -345,7 +355,8 @@ impl Server<'_> {
         if !valid {
             return Err(format!("`{new_name}` is not a valid name (letters, digits and `_`, not a keyword)"));
         }
-        let (file, at) = self.at(&Request { params: serde_json::to_value(&params.text_document_position).map_err(|e| e.to_string())?, ..request.clone() })?;
+        let (file, at) =
+            self.at(&Request { params: serde_json::to_value(&params.text_document_position).map_err(|e| e.to_string())?, ..request.clone() })?;
         let Some(d) = self.analysis.definition_at(file, at) else { return Err("nothing to rename here".into()) };
         let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
         for span in self.analysis.occurrences(d) {

@@ -2,7 +2,7 @@
 //! end against the real `journey lsp` binary over stdio.
 
 use lsp_server::{Connection, Message, Notification, Request, RequestId};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::time::Duration;
 
 const GOOD: &str = "contact { email: string, plan: Plan }\nenum Plan { free, pro }\n/// Fired when someone signs up.\nevent signed_up \"Signed Up\" { source: string }\nmessage hi email { subject \"Hi\", template \"hi\" }\njourney welcome {\n  entry on signed_up where event.source != \"x\"\n  send hi\n  if contact.plan == pro { exit }\n}\n";
@@ -39,7 +39,9 @@ impl Client {
     /// The next diagnostics published for `uri`.
     fn diagnostics(&self, uri: &str) -> Vec<Value> {
         loop {
-            if let Message::Notification(n) = self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no diagnostics: {e}")) {
+            if let Message::Notification(n) =
+                self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no diagnostics: {e}"))
+            {
                 if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri {
                     return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
                 }
@@ -83,7 +85,10 @@ fn in_process_session() {
     let definition = c.request("textDocument/definition", position(8, 14));
     assert_eq!(definition["range"]["start"], json!({ "line": 0, "character": 25 }), "contact.plan → its declaration: {definition}");
 
-    let references = c.request("textDocument/references", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "context": { "includeDeclaration": true } }));
+    let references = c.request(
+        "textDocument/references",
+        json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "context": { "includeDeclaration": true } }),
+    );
     assert_eq!(references.as_array().map(Vec::len), Some(2), "{references}");
 
     let completion = c.request("textDocument/completion", position(8, 13));
@@ -98,9 +103,11 @@ fn in_process_session() {
     assert_eq!(names, ["contact", "Plan", "signed_up", "hi", "welcome"]);
     assert_eq!(symbols[4]["children"].as_array().map(Vec::len), Some(3));
 
-    let rename = c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "hello" }));
+    let rename =
+        c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "hello" }));
     assert_eq!(rename["changes"][URI].as_array().map(Vec::len), Some(2), "{rename}");
-    let bad = c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "send" }));
+    let bad =
+        c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "send" }));
     assert!(bad["error"].as_str().unwrap_or("").contains("not a valid name"), "{bad}");
 
     // Garbage: unknown methods and malformed params get errors, and the server lives on.

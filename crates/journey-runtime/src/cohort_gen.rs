@@ -97,7 +97,14 @@ pub fn generate(contacts: u64, seed: u64, days: u32, out: &mut dyn Write) -> std
             lists.push("\"vip\"");
         }
         traits.push(format!("\"lists\":[{}]", lists.join(",")));
-        records.push((signup - 60_000, format!("{{\"type\":\"identify\",\"userId\":\"{id}\",\"timestamp\":\"{}\",\"traits\":{{{}}}}}", instant(signup - 60_000), traits.join(","))));
+        records.push((
+            signup - 60_000,
+            format!(
+                "{{\"type\":\"identify\",\"userId\":\"{id}\",\"timestamp\":\"{}\",\"traits\":{{{}}}}}",
+                instant(signup - 60_000),
+                traits.join(",")
+            ),
+        ));
         let source = if rng.chance(10) { "partner" } else { rng.pick(&["web", "ads", "referral"]) };
         records.push((signup, track(&id, signup, "Signed Up", &format!("{{\"source\":\"{source}\"}}"))));
 
@@ -135,7 +142,12 @@ pub fn generate(contacts: u64, seed: u64, days: u32, out: &mut dyn Write) -> std
                     let csat = if rng.chance(80) { format!("{}", 1 + rng.below(5)) } else { "null".into() };
                     track(&id, at, "Ticket Closed", &format!("{{\"csat\":{csat}}}"))
                 }
-                95..=97 => track(&id, at, "Custom Signal", &format!("{{\"name\":\"{}\",\"value\":{}}}", rng.pick(&["trial_stuck", "power_user"]), rng.below(10))),
+                95..=97 => track(
+                    &id,
+                    at,
+                    "Custom Signal",
+                    &format!("{{\"name\":\"{}\",\"value\":{}}}", rng.pick(&["trial_stuck", "power_user"]), rng.below(10)),
+                ),
                 _ => track(&id, at, "Unsubscribed", "{}"),
             };
             records.push((at, text));

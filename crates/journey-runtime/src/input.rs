@@ -10,10 +10,15 @@ use std::collections::HashMap;
 
 /// What one input record became.
 pub enum Decoded {
-    Record { record: Record, message_id: Option<String> },
+    Record {
+        record: Record,
+        message_id: Option<String>,
+    },
     /// A well-formed track record of an event the project does not declare: it counts as seen
     /// for metrics and triggers nothing.
-    Undeclared { at: i64 },
+    Undeclared {
+        at: i64,
+    },
 }
 
 /// Decodes records against one program's declarations.

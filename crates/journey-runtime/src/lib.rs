@@ -95,7 +95,8 @@ impl Cohort {
     }
 
     fn ingest_batch(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, batch: &mut Vec<(u64, String)>) {
-        let parsed: Vec<Result<Json, String>> = batch.par_iter().map(|(_, line)| serde_json::from_str::<Json>(line).map_err(|e| e.to_string())).collect();
+        let parsed: Vec<Result<Json, String>> =
+            batch.par_iter().map(|(_, line)| serde_json::from_str::<Json>(line).map_err(|e| e.to_string())).collect();
         for ((number, line), parsed) in batch.drain(..).zip(parsed) {
             match parsed {
                 Err(e) => {

@@ -7,7 +7,7 @@
 use crate::Evaluation;
 use journey_bytecode::{Program, StepOp};
 use journey_vm::{ActionKind, Reason};
-use serde_json::{json, Map, Value as Json};
+use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
 #[derive(Default, Clone)]
@@ -83,24 +83,24 @@ pub struct MetricsBuilder<'p> {
 impl<'p> MetricsBuilder<'p> {
     pub fn new(program: &'p Program) -> Self {
         let stats: Vec<JourneyStats> = program
-        .journeys
-        .iter()
-        .map(|j| JourneyStats {
-            goal_reached: vec![0; j.goals.len()],
-            goal_times: vec![Vec::new(); j.goals.len()],
-            experiments: j
-                .code
-                .iter()
-                .filter_map(|op| match op {
-                    StepOp::Experiment { name, measure, arms, .. } => {
-                        Some((name.clone(), (*measure, arms.iter().map(|a| (a.name.clone(), ArmStats::default())).collect())))
-                    }
-                    _ => None,
-                })
-                .collect(),
-            ..JourneyStats::default()
-        })
-        .collect();
+            .journeys
+            .iter()
+            .map(|j| JourneyStats {
+                goal_reached: vec![0; j.goals.len()],
+                goal_times: vec![Vec::new(); j.goals.len()],
+                experiments: j
+                    .code
+                    .iter()
+                    .filter_map(|op| match op {
+                        StepOp::Experiment { name, measure, arms, .. } => {
+                            Some((name.clone(), (*measure, arms.iter().map(|a| (a.name.clone(), ArmStats::default())).collect())))
+                        }
+                        _ => None,
+                    })
+                    .collect(),
+                ..JourneyStats::default()
+            })
+            .collect();
         MetricsBuilder { program, stats, sends: BTreeMap::new() }
     }
 
@@ -109,65 +109,65 @@ impl<'p> MetricsBuilder<'p> {
         let stats = &mut self.stats;
         let sends = &mut self.sends;
         for (_, actions) in contacts {
-        // Per journey, the current enrollment: (entered at, holdout, arms assigned).
-        let mut current: Vec<(i64, bool, Vec<(String, String)>)> = vec![(0, false, Vec::new()); program.journeys.len()];
-        for action in actions {
-            let j = action.journey as usize;
-            let (Some(s), Some(journey)) = (stats.get_mut(j), program.journeys.get(j)) else { continue };
-            match &action.kind {
-                ActionKind::Enter { holdout, .. } => {
-                    s.entered += 1;
-                    if *holdout {
-                        s.entered_holdout += 1;
+            // Per journey, the current enrollment: (entered at, holdout, arms assigned).
+            let mut current: Vec<(i64, bool, Vec<(String, String)>)> = vec![(0, false, Vec::new()); program.journeys.len()];
+            for action in actions {
+                let j = action.journey as usize;
+                let (Some(s), Some(journey)) = (stats.get_mut(j), program.journeys.get(j)) else { continue };
+                match &action.kind {
+                    ActionKind::Enter { holdout, .. } => {
+                        s.entered += 1;
+                        if *holdout {
+                            s.entered_holdout += 1;
+                        }
+                        current[j] = (action.at, *holdout, Vec::new());
                     }
-                    current[j] = (action.at, *holdout, Vec::new());
-                }
-                ActionKind::Assign { experiment: Some(e), arm } => {
-                    if let Some((_, arms)) = s.experiments.get_mut(e) {
-                        if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
-                            a.assigned += 1;
+                    ActionKind::Assign { experiment: Some(e), arm } => {
+                        if let Some((_, arms)) = s.experiments.get_mut(e) {
+                            if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
+                                a.assigned += 1;
+                            }
                         }
+                        current[j].2.push((e.clone(), arm.clone()));
                     }
-                    current[j].2.push((e.clone(), arm.clone()));
-                }
-                ActionKind::Send { message, .. } => {
-                    let name = program.messages.get(*message as usize).map(|m| m.name.clone()).unwrap_or_default();
-                    *sends.entry(name).or_default() += 1;
-                }
-                ActionKind::Exit { reason } => {
-                    let text = journey_vm::output::reason_text(program, action.journey, reason);
-                    *s.exits.entry(text.clone()).or_default() += 1;
-                    if let Some(step) = action.step.and_then(|st| journey.step_ids.get(st as usize)) {
-                        *s.exits_by_step.entry(text).or_default().entry(step.clone()).or_default() += 1;
+                    ActionKind::Send { message, .. } => {
+                        let name = program.messages.get(*message as usize).map(|m| m.name.clone()).unwrap_or_default();
+                        *sends.entry(name).or_default() += 1;
                     }
-                    if let Reason::Goal(g) = reason {
-                        let g = *g as usize;
-                        if let Some(r) = s.goal_reached.get_mut(g) {
-                            *r += 1;
+                    ActionKind::Exit { reason } => {
+                        let text = journey_vm::output::reason_text(program, action.journey, reason);
+                        *s.exits.entry(text.clone()).or_default() += 1;
+                        if let Some(step) = action.step.and_then(|st| journey.step_ids.get(st as usize)) {
+                            *s.exits_by_step.entry(text).or_default().entry(step.clone()).or_default() += 1;
                         }
-                        if let Some(t) = s.goal_times.get_mut(g) {
-                            t.push(action.at - current[j].0);
-                        }
-                        if current[j].1 {
-                            s.converted_holdout += 1;
-                        } else {
-                            s.converted_treated += 1;
-                        }
-                        for (e, arm) in &current[j].2 {
-                            if let Some((measure, arms)) = s.experiments.get_mut(e) {
-                                if *measure == Some(g as u32) {
-                                    if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
-                                        a.converted += 1;
+                        if let Reason::Goal(g) = reason {
+                            let g = *g as usize;
+                            if let Some(r) = s.goal_reached.get_mut(g) {
+                                *r += 1;
+                            }
+                            if let Some(t) = s.goal_times.get_mut(g) {
+                                t.push(action.at - current[j].0);
+                            }
+                            if current[j].1 {
+                                s.converted_holdout += 1;
+                            } else {
+                                s.converted_treated += 1;
+                            }
+                            for (e, arm) in &current[j].2 {
+                                if let Some((measure, arms)) = s.experiments.get_mut(e) {
+                                    if *measure == Some(g as u32) {
+                                        if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
+                                            a.converted += 1;
+                                        }
                                     }
                                 }
                             }
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
         }
-    }
     }
 
     /// Builds `metrics.json`.
@@ -175,42 +175,45 @@ impl<'p> MetricsBuilder<'p> {
         let program = self.program;
         let mut stats = self.stats;
         let sends = self.sends;
-    let mut journeys = Map::new();
-    for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&evaluation.step_hits) {
-        let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
-        let mut goals = Map::new();
-        for (g, goal) in j.goals.iter().enumerate() {
-            let reached = s.goal_reached[g];
-            let median_ms = median(&mut s.goal_times[g]);
-            goals.insert(
-                goal.name.clone(),
-                json!({
-                    "reached": reached,
-                    "conversion_rate": rate(reached, s.entered),
-                    "median_time_to_convert_seconds": median_ms.map(|m| m / 1000),
-                }),
-            );
-        }
-        let mut experiments = Map::new();
-        for (name, (measure, arms)) in &s.experiments {
-            let first = arms.first().map(|(_, a)| a.clone()).unwrap_or_default();
-            let arms_json: Map<String, Json> = arms
-                .iter()
-                .enumerate()
-                .map(|(i, (arm, a))| {
-                    let p = if i == 0 { None } else { two_proportion_p(first.converted, first.assigned, a.converted, a.assigned) };
-                    (arm.clone(), json!({ "assigned": a.assigned, "converted": a.converted, "rate": rate(a.converted, a.assigned), "p_value": p }))
-                })
-                .collect();
-            experiments.insert(
-                name.clone(),
-                json!({ "goal": measure.and_then(|m| j.goals.get(m as usize)).map(|g| g.name.clone()), "arms": arms_json }),
-            );
-        }
-        let treated = s.entered - s.entered_holdout;
-        let treated_rate = if treated > 0 { Some(s.converted_treated as f64 / treated as f64) } else { None };
-        let holdout_rate = if s.entered_holdout > 0 { Some(s.converted_holdout as f64 / s.entered_holdout as f64) } else { None };
-        journeys.insert(
+        let mut journeys = Map::new();
+        for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&evaluation.step_hits) {
+            let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
+            let mut goals = Map::new();
+            for (g, goal) in j.goals.iter().enumerate() {
+                let reached = s.goal_reached[g];
+                let median_ms = median(&mut s.goal_times[g]);
+                goals.insert(
+                    goal.name.clone(),
+                    json!({
+                        "reached": reached,
+                        "conversion_rate": rate(reached, s.entered),
+                        "median_time_to_convert_seconds": median_ms.map(|m| m / 1000),
+                    }),
+                );
+            }
+            let mut experiments = Map::new();
+            for (name, (measure, arms)) in &s.experiments {
+                let first = arms.first().map(|(_, a)| a.clone()).unwrap_or_default();
+                let arms_json: Map<String, Json> = arms
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (arm, a))| {
+                        let p = if i == 0 { None } else { two_proportion_p(first.converted, first.assigned, a.converted, a.assigned) };
+                        (
+                            arm.clone(),
+                            json!({ "assigned": a.assigned, "converted": a.converted, "rate": rate(a.converted, a.assigned), "p_value": p }),
+                        )
+                    })
+                    .collect();
+                experiments.insert(
+                    name.clone(),
+                    json!({ "goal": measure.and_then(|m| j.goals.get(m as usize)).map(|g| g.name.clone()), "arms": arms_json }),
+                );
+            }
+            let treated = s.entered - s.entered_holdout;
+            let treated_rate = if treated > 0 { Some(s.converted_treated as f64 / treated as f64) } else { None };
+            let holdout_rate = if s.entered_holdout > 0 { Some(s.converted_holdout as f64 / s.entered_holdout as f64) } else { None };
+            journeys.insert(
             j.name.clone(),
             json!({
                 "kind": j.kind,
@@ -228,8 +231,8 @@ impl<'p> MetricsBuilder<'p> {
                 },
             }),
         );
-    }
-    let messages: Map<String, Json> = program
+        }
+        let messages: Map<String, Json> = program
         .messages
         .iter()
         .map(|m| {
@@ -238,18 +241,18 @@ impl<'p> MetricsBuilder<'p> {
             (m.name.clone(), json!({ "channel": m.channel.as_str(), "sends": sent, "opens": opens, "clicks": clicks, "open_rate": rate(opens, sent), "click_rate": rate(clicks, sent) }))
         })
         .collect();
-    json!({
-        "journeys": journeys,
-        "messages": messages,
-        "run": {
-            "records_read": totals.records_read,
-            "rejected": totals.rejected,
-            "contacts": totals.contacts,
-            "transitions": evaluation.transitions,
-            "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
-        }
-    })
-}
+        json!({
+            "journeys": journeys,
+            "messages": messages,
+            "run": {
+                "records_read": totals.records_read,
+                "rejected": totals.rejected,
+                "contacts": totals.contacts,
+                "transitions": evaluation.transitions,
+                "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
+            }
+        })
+    }
 }
 
 /// Builds `metrics.json` from a whole evaluation.

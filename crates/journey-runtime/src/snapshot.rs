@@ -7,7 +7,7 @@
 //! version (or to the journey's `migrate` target); a contact whose step no longer exists leaves
 //! with reason `migrated:removed_step` — reported, never silently lost.
 
-use journey_bytecode::encode::{decode_value, encode_value, DecodeError};
+use journey_bytecode::encode::{DecodeError, decode_value, encode_value};
 use journey_bytecode::{Program, StepOp};
 use journey_vm::engine::{ACTIVE, LEFT};
 use journey_vm::{Action, ActionKind, ContactState, Reason};
@@ -86,7 +86,9 @@ impl Snapshot {
     }
 
     pub fn read(path: &Path) -> Result<Snapshot, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("{}: {}", path.display(), if e.kind() == std::io::ErrorKind::NotFound { "no such file".to_string() } else { e.to_string() }))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            format!("{}: {}", path.display(), if e.kind() == std::io::ErrorKind::NotFound { "no such file".to_string() } else { e.to_string() })
+        })?;
         decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| format!("{}: {e}", path.display()))
     }
 
@@ -171,4 +173,3 @@ impl Snapshot {
         Ok(resumed)
     }
 }
-

@@ -46,8 +46,14 @@ pub enum ItemKind {
     Enum(EnumDecl),
     Event(EventDecl),
     Message(MessageDecl),
-    Audience { name: Ident, description: StrLit },
-    Webhook { name: Ident, target: StrLit },
+    Audience {
+        name: Ident,
+        description: StrLit,
+    },
+    Webhook {
+        name: Ident,
+        target: StrLit,
+    },
     Policy(Vec<PolicyItem>),
     Journey(JourneyDecl),
     Test(TestDecl),
@@ -178,9 +184,18 @@ pub enum TemplatePart {
     /// `{expr}`
     Expr(Expr),
     /// `{if c}…{else if c}…{else}…{end}`
-    If { branches: Vec<(Expr, Vec<TemplatePart>)>, otherwise: Option<Vec<TemplatePart>>, span: Span },
+    If {
+        branches: Vec<(Expr, Vec<TemplatePart>)>,
+        otherwise: Option<Vec<TemplatePart>>,
+        span: Span,
+    },
     /// `{for x in list}…{end}`
-    For { var: Ident, list: Expr, body: Vec<TemplatePart>, span: Span },
+    For {
+        var: Ident,
+        list: Expr,
+        body: Vec<TemplatePart>,
+        span: Span,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -299,25 +314,57 @@ pub enum SyncOp {
 #[derive(Clone, Debug, PartialEq)]
 pub enum StepKind {
     Send(Ident),
-    Sync { audience: Ident, op: SyncOp },
+    Sync {
+        audience: Ident,
+        op: SyncOp,
+    },
     Webhook(Ident),
     /// `set contact.<attr> = <expr>`
-    Set { attribute: Ident, value: Expr },
+    Set {
+        attribute: Ident,
+        value: Expr,
+    },
     Enroll(Ident),
     /// `wait 2d`
     WaitFor(DurationLit),
     /// `wait until <time-expr>`
     WaitUntil(Expr),
     /// `wait until 09:00` / `wait until monday 09:00`
-    WaitUntilClock { weekday: Option<Ident>, at: ClockLit },
+    WaitUntilClock {
+        weekday: Option<Ident>,
+        at: ClockLit,
+    },
     /// `wait for <event> [where c] within d [{…}] [timeout {…}]`
-    WaitEvent { event: Ident, cond: Option<Expr>, within: DurationLit, on_event: Option<Vec<Step>>, on_timeout: Option<Vec<Step>> },
+    WaitEvent {
+        event: Ident,
+        cond: Option<Expr>,
+        within: DurationLit,
+        on_event: Option<Vec<Step>>,
+        on_timeout: Option<Vec<Step>>,
+    },
     /// `wait until <cond> within d [{…}] [timeout {…}]`
-    WaitCondition { cond: Expr, within: DurationLit, on_met: Option<Vec<Step>>, on_timeout: Option<Vec<Step>> },
-    If { branches: Vec<(Expr, Vec<Step>)>, otherwise: Option<Vec<Step>> },
-    Match { scrutinee: Expr, arms: Vec<MatchArm> },
-    Split { arms: Vec<Arm> },
-    Experiment { name: Ident, measure: Option<Ident>, arms: Vec<Arm> },
+    WaitCondition {
+        cond: Expr,
+        within: DurationLit,
+        on_met: Option<Vec<Step>>,
+        on_timeout: Option<Vec<Step>>,
+    },
+    If {
+        branches: Vec<(Expr, Vec<Step>)>,
+        otherwise: Option<Vec<Step>>,
+    },
+    Match {
+        scrutinee: Expr,
+        arms: Vec<MatchArm>,
+    },
+    Split {
+        arms: Vec<Arm>,
+    },
+    Experiment {
+        name: Ident,
+        measure: Option<Ident>,
+        arms: Vec<Arm>,
+    },
     Exit(Option<StrLit>),
     /// A step the parser could not read; its diagnostic has been reported.
     Error,
@@ -423,9 +470,20 @@ pub enum ExprKind {
     Call(Ident, Vec<Expr>),
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
-    Has { event: Ident, cond: Option<Box<Expr>>, window: Option<Window> },
-    Count { event: Ident, cond: Option<Box<Expr>>, since_entry: bool },
-    Last { event: Ident, cond: Option<Box<Expr>> },
+    Has {
+        event: Ident,
+        cond: Option<Box<Expr>>,
+        window: Option<Window>,
+    },
+    Count {
+        event: Ident,
+        cond: Option<Box<Expr>>,
+        since_entry: bool,
+    },
+    Last {
+        event: Ident,
+        cond: Option<Box<Expr>>,
+    },
     InJourney(Ident),
     Error,
 }

@@ -3,9 +3,9 @@
 //! `every day|monday|year`). A bad value is reported through lalrpop's recovery list as a
 //! [`UserError`] and the action still returns a node, so parsing goes on.
 
+use crate::Symbol;
 use crate::ast::*;
 use crate::lexer::Token;
-use crate::Symbol;
 use journey_diagnostics::{FileId, Span};
 use lalrpop_util::{ErrorRecovery, ParseError};
 
@@ -161,11 +161,7 @@ pub fn date_expr(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r:
 
 pub fn percent(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r: usize) -> PercentLit {
     let number = text.trim_end_matches('%');
-    let basis_points = number
-        .parse::<f64>()
-        .ok()
-        .filter(|v| (0.0..=100.0).contains(v) && (v * 100.0).fract() == 0.0)
-        .map(|v| (v * 100.0) as u32);
+    let basis_points = number.parse::<f64>().ok().filter(|v| (0.0..=100.0).contains(v) && (v * 100.0).fract() == 0.0).map(|v| (v * 100.0) as u32);
     let basis_points = basis_points.unwrap_or_else(|| {
         report(
             errors,
@@ -222,7 +218,13 @@ pub fn plain_string(file: FileId, errors: &mut Errors<'_>, l: usize, raw: &str, 
             errors,
             UserError {
                 help: Some("write `\\{` for a literal brace; only message fields are templates".into()),
-                ..user_error("J0010", "interpolation is not allowed in this string", body_start + brace, body_start + brace + 1, "`{` starts an interpolation")
+                ..user_error(
+                    "J0010",
+                    "interpolation is not allowed in this string",
+                    body_start + brace,
+                    body_start + brace + 1,
+                    "`{` starts an interpolation",
+                )
             },
         );
     }
@@ -251,7 +253,13 @@ fn find_unescaped_brace(body: &str) -> Option<usize> {
 
 fn contextual_error(errors: &mut Errors<'_>, word: Ident, what: &str, allowed: &[&str]) {
     let list = allowed.iter().map(|w| format!("`{w}`")).collect::<Vec<_>>().join(", ");
-    let mut error = user_error("J0009", format!("expected {what}, found `{}`", word.as_str()), word.span.start as usize, word.span.end as usize, format!("not {what}"));
+    let mut error = user_error(
+        "J0009",
+        format!("expected {what}, found `{}`", word.as_str()),
+        word.span.start as usize,
+        word.span.end as usize,
+        format!("not {what}"),
+    );
     error.help = Some(match journey_diagnostics::suggest(word.as_str(), allowed.iter().copied()) {
         Some(s) => format!("did you mean `{s}`? (one of {list})"),
         None => format!("expected one of {list}"),
@@ -344,7 +352,11 @@ fn step_word(kind: &StepKind) -> &'static str {
         StepKind::Webhook(_) => "webhook",
         StepKind::Set { .. } => "set",
         StepKind::Enroll(_) => "enroll",
-        StepKind::WaitFor(_) | StepKind::WaitUntil(_) | StepKind::WaitUntilClock { .. } | StepKind::WaitEvent { .. } | StepKind::WaitCondition { .. } => "wait",
+        StepKind::WaitFor(_)
+        | StepKind::WaitUntil(_)
+        | StepKind::WaitUntilClock { .. }
+        | StepKind::WaitEvent { .. }
+        | StepKind::WaitCondition { .. } => "wait",
         StepKind::If { .. } => "if",
         StepKind::Match { .. } => "match",
         StepKind::Split { .. } => "split",
@@ -367,13 +379,25 @@ pub fn test_record(
     let record = match (verb.as_str(), journey) {
         ("exits", Some(journey)) => TestRecord::Exit { journey },
         ("exits", None) => {
-            let mut error = user_error("J0009", "`exits` needs the journey the contact leaves", verb.span.start as usize, verb.span.end as usize, "which journey?");
+            let mut error = user_error(
+                "J0009",
+                "`exits` needs the journey the contact leaves",
+                verb.span.start as usize,
+                verb.span.end as usize,
+                "which journey?",
+            );
             error.help = Some("write `at <instant> <contact> exits <journey>`".into());
             report(errors, error);
             TestRecord::Exit { journey: verb }
         }
         (_, Some(extra)) => {
-            let mut error = user_error("J0009", format!("unexpected `{}` after `{}`", extra.as_str(), verb.as_str()), extra.span.start as usize, extra.span.end as usize, "unexpected name");
+            let mut error = user_error(
+                "J0009",
+                format!("unexpected `{}` after `{}`", extra.as_str(), verb.as_str()),
+                extra.span.start as usize,
+                extra.span.end as usize,
+                "unexpected name",
+            );
             error.help = Some("records are `<contact> <event> {…}`, `<contact> sets {…}` or `<contact> exits <journey>`".into());
             report(errors, error);
             TestRecord::Track { event: verb, properties: Vec::new() }

@@ -8,8 +8,8 @@
 //! J0010 interpolation in a plain string.
 
 use crate::build::UserError;
-use crate::lexer::{Spanned, Token, KEYWORDS, STEP_KEYWORDS};
-use journey_diagnostics::{suggest, Diagnostic, FileId, Span};
+use crate::lexer::{KEYWORDS, STEP_KEYWORDS, Spanned, Token};
+use journey_diagnostics::{Diagnostic, FileId, Span, suggest};
 use lalrpop_util::{ErrorRecovery, ParseError};
 
 type Recovery<'src> = ErrorRecovery<usize, Token<'src>, UserError>;
@@ -61,9 +61,9 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
         ParseError::UnrecognizedEof { location, expected } => {
             let end = location.min(source.len().max(location));
             let what = if source.get(location..location + 1) == Some("}") { "unexpected end of interpolation" } else { "unexpected end of file" };
-            Diagnostic::error("J0002", what, Span::new(file, end, end))
-                .with_label(format!("expected {}", describe_expected(&expected)))
-                .with_help(if what.ends_with("interpolation") { "the expression inside `{…}` is incomplete".to_string() } else { eof_help(&expected) })
+            Diagnostic::error("J0002", what, Span::new(file, end, end)).with_label(format!("expected {}", describe_expected(&expected))).with_help(
+                if what.ends_with("interpolation") { "the expression inside `{…}` is incomplete".to_string() } else { eof_help(&expected) },
+            )
         }
         ParseError::ExtraToken { token: (l, token, r) } => {
             Diagnostic::error("J0001", format!("unexpected {}", token.describe()), Span::new(file, l, r)).with_label("nothing more was expected here")
@@ -91,7 +91,9 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
     if text.starts_with(|c: char| c.is_ascii_digit()) {
         return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("not a number, duration, date, instant or time of day")
-            .with_help("durations are written `30s`, `15m`, `2d` or `1d 12h`; instants `2026-12-01T09:00:00Z`; dates `2026-12-01`; times of day `09:00`");
+            .with_help(
+                "durations are written `30s`, `15m`, `2d` or `1d 12h`; instants `2026-12-01T09:00:00Z`; dates `2026-12-01`; times of day `09:00`",
+            );
     }
     let shown: String = text.chars().take(1).collect();
     Diagnostic::error("J0003", format!("unexpected character `{shown}`"), span)
@@ -136,8 +138,11 @@ fn eof_help(expected: &[String]) -> String {
 /// "did you mean" for a misspelt keyword: either the unexpected word itself (`withn 3d`), or the
 /// word before it when the parser took it for a step label (`sned welcome_1`).
 fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> Option<String> {
-    let keywords_expected: Vec<&str> =
-        expected.iter().map(|e| e.trim_matches('"')).filter(|e| e.starts_with(|c: char| c.is_ascii_alphabetic()) && KEYWORDS.iter().any(|(k, _)| k == e)).collect();
+    let keywords_expected: Vec<&str> = expected
+        .iter()
+        .map(|e| e.trim_matches('"'))
+        .filter(|e| e.starts_with(|c: char| c.is_ascii_alphabetic()) && KEYWORDS.iter().any(|(k, _)| k == e))
+        .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
     }

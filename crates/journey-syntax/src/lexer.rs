@@ -287,8 +287,7 @@ fn classify_number(rest: &[u8]) -> (usize, NumberKind) {
     let peek = |i: usize| rest.get(i).copied();
 
     // Date or instant: exactly four digits, then `-MM-DD`.
-    if total_digits == 4 && peek(pos) == Some(b'-') && digits(rest, pos + 1) == 2 && peek(pos + 3) == Some(b'-') && digits(rest, pos + 4) == 2
-    {
+    if total_digits == 4 && peek(pos) == Some(b'-') && digits(rest, pos + 1) == 2 && peek(pos + 3) == Some(b'-') && digits(rest, pos + 4) == 2 {
         pos += 6;
         if peek(pos) == Some(b'T') && digits(rest, pos + 1) == 2 && peek(pos + 3) == Some(b':') && digits(rest, pos + 4) == 2 {
             pos += 6;
@@ -300,9 +299,7 @@ fn classify_number(rest: &[u8]) -> (usize, NumberKind) {
             }
             match peek(pos) {
                 Some(b'Z') | Some(b'z') => pos += 1,
-                Some(b'+') | Some(b'-') if digits(rest, pos + 1) == 2 && peek(pos + 3) == Some(b':') && digits(rest, pos + 4) == 2 => {
-                    pos += 6
-                }
+                Some(b'+') | Some(b'-') if digits(rest, pos + 1) == 2 && peek(pos + 3) == Some(b':') && digits(rest, pos + 4) == 2 => pos += 6,
                 _ => return malformed(rest, pos),
             }
             return finish(rest, pos, NumberKind::Instant);
@@ -471,33 +468,107 @@ impl Token<'_> {
 
 /// Every fixed token with its spelling, for messages and "did you mean" suggestions.
 pub const KEYWORDS: &[(&str, Token<'static>)] = &[
-    ("import", Token::Import), ("contact", Token::Contact), ("enum", Token::Enum), ("event", Token::Event),
-    ("message", Token::Message), ("audience", Token::Audience), ("webhook", Token::Webhook), ("policy", Token::Policy),
-    ("journey", Token::Journey), ("test", Token::Test), ("from", Token::From), ("engagement", Token::Engagement),
-    ("transactional", Token::Transactional), ("email", Token::Email), ("sms", Token::Sms), ("push", Token::Push),
-    ("timezone", Token::Timezone), ("quiet_hours", Token::QuietHours), ("cap", Token::Cap), ("per", Token::Per),
-    ("to", Token::To), ("kind", Token::Kind), ("entry", Token::Entry), ("on", Token::On), ("when", Token::When),
-    ("at", Token::At), ("every", Token::Every), ("where", Token::Where), ("reentry", Token::Reentry),
-    ("never", Token::Never), ("always", Token::Always), ("after", Token::After), ("exit", Token::Exit),
-    ("goal", Token::Goal), ("limit", Token::Limit), ("holdout", Token::Holdout), ("priority", Token::Priority),
-    ("version", Token::Version), ("migrate", Token::Migrate), ("send", Token::Send), ("sync", Token::Sync),
-    ("set", Token::Set), ("enroll", Token::Enroll), ("wait", Token::Wait), ("until", Token::Until), ("for", Token::For),
-    ("within", Token::Within), ("timeout", Token::Timeout), ("if", Token::If), ("else", Token::Else),
-    ("match", Token::Match), ("split", Token::Split), ("experiment", Token::Experiment), ("measure", Token::Measure),
-    ("has", Token::Has), ("count", Token::Count), ("last", Token::Last), ("in", Token::In), ("since", Token::Since),
-    ("not", Token::Not), ("and", Token::And), ("or", Token::Or), ("true", Token::True), ("false", Token::False),
-    ("none", Token::None), ("run", Token::Run), ("expect", Token::Expect), ("sent", Token::Sent),
-    ("exited", Token::Exited), ("by", Token::By), ("arm", Token::Arm), ("assign", Token::Assign),
-    ("{", Token::LBrace), ("}", Token::RBrace), ("(", Token::LParen), (")", Token::RParen), ("[", Token::LBracket),
-    ("]", Token::RBracket), (",", Token::Comma), (":", Token::Colon), (".", Token::Dot), ("?", Token::Question),
-    ("??", Token::Coalesce), ("=", Token::Assign1), ("==", Token::EqEq), ("!=", Token::NotEq), ("<", Token::Lt),
-    ("<=", Token::Le), (">", Token::Gt), (">=", Token::Ge), ("+", Token::Plus), ("-", Token::Minus),
-    ("*", Token::Star), ("/", Token::Slash), ("->", Token::Arrow), ("=>", Token::FatArrow), ("|", Token::Pipe),
+    ("import", Token::Import),
+    ("contact", Token::Contact),
+    ("enum", Token::Enum),
+    ("event", Token::Event),
+    ("message", Token::Message),
+    ("audience", Token::Audience),
+    ("webhook", Token::Webhook),
+    ("policy", Token::Policy),
+    ("journey", Token::Journey),
+    ("test", Token::Test),
+    ("from", Token::From),
+    ("engagement", Token::Engagement),
+    ("transactional", Token::Transactional),
+    ("email", Token::Email),
+    ("sms", Token::Sms),
+    ("push", Token::Push),
+    ("timezone", Token::Timezone),
+    ("quiet_hours", Token::QuietHours),
+    ("cap", Token::Cap),
+    ("per", Token::Per),
+    ("to", Token::To),
+    ("kind", Token::Kind),
+    ("entry", Token::Entry),
+    ("on", Token::On),
+    ("when", Token::When),
+    ("at", Token::At),
+    ("every", Token::Every),
+    ("where", Token::Where),
+    ("reentry", Token::Reentry),
+    ("never", Token::Never),
+    ("always", Token::Always),
+    ("after", Token::After),
+    ("exit", Token::Exit),
+    ("goal", Token::Goal),
+    ("limit", Token::Limit),
+    ("holdout", Token::Holdout),
+    ("priority", Token::Priority),
+    ("version", Token::Version),
+    ("migrate", Token::Migrate),
+    ("send", Token::Send),
+    ("sync", Token::Sync),
+    ("set", Token::Set),
+    ("enroll", Token::Enroll),
+    ("wait", Token::Wait),
+    ("until", Token::Until),
+    ("for", Token::For),
+    ("within", Token::Within),
+    ("timeout", Token::Timeout),
+    ("if", Token::If),
+    ("else", Token::Else),
+    ("match", Token::Match),
+    ("split", Token::Split),
+    ("experiment", Token::Experiment),
+    ("measure", Token::Measure),
+    ("has", Token::Has),
+    ("count", Token::Count),
+    ("last", Token::Last),
+    ("in", Token::In),
+    ("since", Token::Since),
+    ("not", Token::Not),
+    ("and", Token::And),
+    ("or", Token::Or),
+    ("true", Token::True),
+    ("false", Token::False),
+    ("none", Token::None),
+    ("run", Token::Run),
+    ("expect", Token::Expect),
+    ("sent", Token::Sent),
+    ("exited", Token::Exited),
+    ("by", Token::By),
+    ("arm", Token::Arm),
+    ("assign", Token::Assign),
+    ("{", Token::LBrace),
+    ("}", Token::RBrace),
+    ("(", Token::LParen),
+    (")", Token::RParen),
+    ("[", Token::LBracket),
+    ("]", Token::RBracket),
+    (",", Token::Comma),
+    (":", Token::Colon),
+    (".", Token::Dot),
+    ("?", Token::Question),
+    ("??", Token::Coalesce),
+    ("=", Token::Assign1),
+    ("==", Token::EqEq),
+    ("!=", Token::NotEq),
+    ("<", Token::Lt),
+    ("<=", Token::Le),
+    (">", Token::Gt),
+    (">=", Token::Ge),
+    ("+", Token::Plus),
+    ("-", Token::Minus),
+    ("*", Token::Star),
+    ("/", Token::Slash),
+    ("->", Token::Arrow),
+    ("=>", Token::FatArrow),
+    ("|", Token::Pipe),
 ];
 
 /// Words that start a step, for "did you mean" on misspelt steps.
-pub const STEP_KEYWORDS: &[&str] =
-    &["send", "sync", "webhook", "set", "enroll", "wait", "if", "match", "split", "experiment", "exit"];
+pub const STEP_KEYWORDS: &[&str] = &["send", "sync", "webhook", "set", "enroll", "wait", "if", "match", "split", "experiment", "exit"];
 
 #[cfg(test)]
 mod tests {

@@ -9,8 +9,8 @@
 pub mod ast;
 mod build;
 mod errors;
-pub mod project;
 pub mod lexer;
+pub mod project;
 mod symbol;
 mod template;
 
@@ -20,7 +20,7 @@ mod grammar {
 }
 
 pub use ast::Module;
-pub use build::{duration_seconds, WEEKDAYS};
+pub use build::{WEEKDAYS, duration_seconds};
 pub use journey_diagnostics::{Diagnostic, FileId, Severity, SourceFile, SourceMap, Span};
 pub use symbol::Symbol;
 

@@ -86,13 +86,29 @@ pub struct ParsedProject {
 }
 
 impl ParsedProject {
-    /// Loads and parses the files named by `paths` (files or directories).
+    /// Loads and parses the files named by `paths` (files or directories), and the files their
+    /// `import "…"` declarations name (relative to the importing file), once each.
     pub fn load(paths: &[PathBuf]) -> Result<ParsedProject, LoadError> {
-        let files = collect_files(paths)?;
+        let mut queue: std::collections::VecDeque<PathBuf> = collect_files(paths)?.into();
+        let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
         let mut project = ParsedProject::default();
-        for path in files {
+        while let Some(path) = queue.pop_front() {
+            let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if !seen.insert(key) {
+                continue;
+            }
             let text = read_source(&path)?;
-            project.add(path.to_string_lossy().into_owned(), text);
+            let id = project.add(path.to_string_lossy().into_owned(), text);
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            for item in project.modules.get(id.0 as usize).map(|m| m.items.as_slice()).unwrap_or(&[]) {
+                if let crate::ast::ItemKind::Import(target) = &item.kind {
+                    let imported = base.join(&target.value);
+                    if !imported.is_file() {
+                        return Err(LoadError { path: imported, reason: format!("imported by {} but not found", path.display()) });
+                    }
+                    queue.push_back(imported);
+                }
+            }
         }
         Ok(project)
     }

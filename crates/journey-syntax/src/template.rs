@@ -7,7 +7,7 @@
 //! after `{`, as LANGUAGE.md §3 says.
 
 use crate::ast::{Expr, ExprKind, Ident, Template, TemplatePart};
-use crate::build::{bad_escape, report, span, user_error, Errors, Interp};
+use crate::build::{Errors, Interp, bad_escape, report, span, user_error};
 use crate::grammar::InterpParser;
 use crate::lexer::{string_length, tokenize};
 use journey_diagnostics::FileId;
@@ -87,10 +87,7 @@ pub fn parse<'src>(file: FileId, errors: &mut Errors<'src>, l: usize, raw: &'src
                             let part = close_frame(file, frame, whole.1);
                             current!().push(part);
                         }
-                        None => report(
-                            errors,
-                            user_error("J0006", "`{end}` without an open `{if}` or `{for}`", whole.0, whole.1, "nothing to end"),
-                        ),
+                        None => report(errors, user_error("J0006", "`{end}` without an open `{if}` or `{for}`", whole.0, whole.1, "nothing to end")),
                     },
                     Some(Interp::Value(e)) => current!().push(TemplatePart::Expr(e)),
                     Some(Interp::If(cond)) => stack.push(Frame::If { start: whole.0, branches: Vec::new(), cond, in_else: false, parts: Vec::new() }),

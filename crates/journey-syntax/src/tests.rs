@@ -2,7 +2,7 @@
 //! keywords as names, doc comments and error recovery, asserted on the tree's shape.
 
 use crate::ast::*;
-use crate::{parse, FileId};
+use crate::{FileId, parse};
 
 /// A compact S-expression of an expression, so assertions read like the intended grouping.
 fn sexp(e: &Expr) -> String {
@@ -245,7 +245,8 @@ fn tests_have_setup_run_and_expectations() {
 
 #[test]
 fn recovery_keeps_the_rest_of_the_file() {
-    let src = "journey a {\n  sned x\n  send ok\n}\nmessage m email { subject \"s\" template \"t\" }\njourney b {\n  wait for e withn 3d\n  send y\n}\n";
+    let src =
+        "journey a {\n  sned x\n  send ok\n}\nmessage m email { subject \"s\" template \"t\" }\njourney b {\n  wait for e withn 3d\n  send y\n}\n";
     let (module, diagnostics) = parse(FileId(0), src);
     assert_eq!(diagnostics.len(), 2, "{diagnostics:#?}");
     let names: Vec<&str> = module.items.iter().filter_map(|i| i.kind.name()).map(|n| n.as_str()).collect();

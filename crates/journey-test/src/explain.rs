@@ -3,7 +3,7 @@
 //! answer to "why did this contact get that email?".
 
 use journey_bytecode::{EntryKind, GoalKind, Program, StepOp};
-use journey_vm::{output, ContactInput, ContactState, RecordKind, Trace, Vm};
+use journey_vm::{ContactInput, ContactState, RecordKind, Trace, Vm, output};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -24,7 +24,13 @@ impl Line {
 
     pub fn to_text(&self) -> String {
         let indent = if self.kind == "record" || self.kind == "timer" { "" } else { "  " };
-        format!("{}  {indent}{:<9} {}{}", journey_vm::value::format_instant(self.at), self.kind, self.journey.as_ref().map(|j| format!("{j}: ")).unwrap_or_default(), self.text)
+        format!(
+            "{}  {indent}{:<9} {}{}",
+            journey_vm::value::format_instant(self.at),
+            self.kind,
+            self.journey.as_ref().map(|j| format!("{j}: ")).unwrap_or_default(),
+            self.text
+        )
     }
 }
 
@@ -83,15 +89,16 @@ fn describe_record(program: &Program, input: &ContactInput, index: usize) -> Str
     };
     match &record.kind {
         RecordKind::Identify(traits) => {
-            let parts: Vec<String> =
-                traits.iter().map(|(a, v)| format!("{}={}", program.attributes.get(*a as usize).map(|x| x.name.as_str()).unwrap_or("?"), value(*v))).collect();
+            let parts: Vec<String> = traits
+                .iter()
+                .map(|(a, v)| format!("{}={}", program.attributes.get(*a as usize).map(|x| x.name.as_str()).unwrap_or("?"), value(*v)))
+                .collect();
             format!("identify {}", parts.join(", "))
         }
         RecordKind::Track { event, fields } => {
             let decl = program.events.get(*event as usize);
-            let parts: Vec<String> = decl
-                .map(|d| d.fields.iter().zip(fields).map(|(f, v)| format!("{}={}", f.name, value(*v))).collect())
-                .unwrap_or_default();
+            let parts: Vec<String> =
+                decl.map(|d| d.fields.iter().zip(fields).map(|(f, v)| format!("{}={}", f.name, value(*v))).collect()).unwrap_or_default();
             format!("track {} {{{}}}", decl.map(|d| d.name.as_str()).unwrap_or("?"), parts.join(", "))
         }
         RecordKind::Exit { journey } => format!("exit {}", program.journeys.get(*journey as usize).map(|j| j.name.as_str()).unwrap_or("?")),
@@ -138,7 +145,11 @@ pub fn explain(program: &Program, contact: &str, mut input: ContactInput, until:
                     at,
                     kind: "condition",
                     journey: journey.and_then(name),
-                    text: format!("{role}: {} → {result}{}", text_of(expr), if reads.is_empty() { String::new() } else { format!("  ({})", reads.join(", ")) }),
+                    text: format!(
+                        "{role}: {} → {result}{}",
+                        text_of(expr),
+                        if reads.is_empty() { String::new() } else { format!("  ({})", reads.join(", ")) }
+                    ),
                 }
             }
             Trace::Action(i) => {

@@ -11,8 +11,8 @@ pub mod explain;
 use journey_bytecode::Program;
 use journey_diagnostics::SourceMap;
 use journey_syntax::ast::{self, ExitBy, ExpectKind, ExprKind, ItemKind, TestItem, TestRecord};
-use journey_vm::{output, Action, ActionKind, ContactState, Options, Vm};
-use serde_json::{json, Value as Json};
+use journey_vm::{Action, ActionKind, ContactState, Options, Vm, output};
+use serde_json::{Value as Json, json};
 use std::collections::BTreeMap;
 
 const YEAR_MS: i64 = 366 * 86_400_000;
@@ -106,7 +106,12 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
                 let mut value = base;
                 match record {
                     TestRecord::Track { event, properties } => {
-                        let input_name = program.events.iter().find(|e| e.name == event.as_str()).map(|e| e.input_name.clone()).unwrap_or_else(|| event.as_str().into());
+                        let input_name = program
+                            .events
+                            .iter()
+                            .find(|e| e.name == event.as_str())
+                            .map(|e| e.input_name.clone())
+                            .unwrap_or_else(|| event.as_str().into());
                         value["type"] = json!("track");
                         value["event"] = json!(input_name);
                         value["properties"] = fields(properties)?;
@@ -176,15 +181,27 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
 /// One action as a readable timeline line.
 pub fn timeline_line(program: &Program, a: &Action) -> String {
     let journey = program.journeys.get(a.journey as usize).map(|j| j.name.as_str()).unwrap_or("?");
-    let step = a.step.and_then(|s| program.journeys.get(a.journey as usize).and_then(|j| j.step_ids.get(s as usize))).map(|s| format!(" [{s}]")).unwrap_or_default();
+    let step = a
+        .step
+        .and_then(|s| program.journeys.get(a.journey as usize).and_then(|j| j.step_ids.get(s as usize)))
+        .map(|s| format!(" [{s}]"))
+        .unwrap_or_default();
     let detail = match &a.kind {
-        ActionKind::Enter { trigger, holdout } => format!("enter ({}){}", output::trigger_text(program, trigger), if *holdout { " holdout" } else { "" }),
+        ActionKind::Enter { trigger, holdout } => {
+            format!("enter ({}){}", output::trigger_text(program, trigger), if *holdout { " holdout" } else { "" })
+        }
         ActionKind::Send { message, .. } => format!("send {}", program.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?")),
         ActionKind::HeldOut(inner) => format!("held_out {}", output::action_word(inner)),
-        ActionKind::Suppressed { message } => format!("suppressed {} (cap)", program.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?")),
+        ActionKind::Suppressed { message } => {
+            format!("suppressed {} (cap)", program.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?"))
+        }
         ActionKind::Assign { experiment, arm } => format!("assign {} → {arm}", experiment.as_deref().unwrap_or("split")),
-        ActionKind::Set { attribute, value_json } => format!("set {} = {value_json}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?")),
-        ActionKind::Sync { audience, add } => format!("sync {} {}", program.audiences.get(*audience as usize).map(String::as_str).unwrap_or("?"), if *add { "add" } else { "remove" }),
+        ActionKind::Set { attribute, value_json } => {
+            format!("set {} = {value_json}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?"))
+        }
+        ActionKind::Sync { audience, add } => {
+            format!("sync {} {}", program.audiences.get(*audience as usize).map(String::as_str).unwrap_or("?"), if *add { "add" } else { "remove" })
+        }
         ActionKind::Webhook { webhook } => format!("webhook {}", program.webhooks.get(*webhook as usize).map(String::as_str).unwrap_or("?")),
         ActionKind::Error { reason } => format!("error: {reason}"),
         ActionKind::Exit { reason } => format!("exit ({})", output::reason_text(program, a.journey, reason)),
@@ -201,7 +218,9 @@ fn describe(kind: &ExpectKind) -> String {
             arm.map(|a| format!(" arm {}", a.as_str())).unwrap_or_default()
         ),
         ExpectKind::Sent { message, .. } => format!(" not sent {}", message.as_str()),
-        ExpectKind::InJourney { journey, negated: false, at_step } => format!(" in {}{}", journey.as_str(), at_step.map(|s| format!(" at {}", s.as_str())).unwrap_or_default()),
+        ExpectKind::InJourney { journey, negated: false, at_step } => {
+            format!(" in {}{}", journey.as_str(), at_step.map(|s| format!(" at {}", s.as_str())).unwrap_or_default())
+        }
         ExpectKind::InJourney { journey, .. } => format!(" not in {}", journey.as_str()),
         ExpectKind::Exited { journey, by } => format!(
             " exited {}{}",
@@ -213,7 +232,9 @@ fn describe(kind: &ExpectKind) -> String {
                 None => String::new(),
             }
         ),
-        ExpectKind::Attribute { attribute, op, value } => format!(".{} {} {}", attribute.as_str(), op.as_str(), literal(value).map(|v| v.to_string()).unwrap_or_default()),
+        ExpectKind::Attribute { attribute, op, value } => {
+            format!(".{} {} {}", attribute.as_str(), op.as_str(), literal(value).map(|v| v.to_string()).unwrap_or_default())
+        }
     }
 }
 
@@ -243,13 +264,19 @@ fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
             }
             if let Some(arm) = arm {
                 let ok = matching.iter().any(|send| {
-                    o.actions.iter().any(|a| a.journey == send.journey && a.at <= send.at && matches!(&a.kind, ActionKind::Assign { arm: x, .. } if x == arm.as_str()))
+                    o.actions.iter().any(|a| {
+                        a.journey == send.journey && a.at <= send.at && matches!(&a.kind, ActionKind::Assign { arm: x, .. } if x == arm.as_str())
+                    })
                 });
                 if !ok {
-                    let arms: Vec<String> = o.actions.iter().filter_map(|a| match &a.kind {
-                        ActionKind::Assign { arm, .. } => Some(arm.clone()),
-                        _ => None,
-                    }).collect();
+                    let arms: Vec<String> = o
+                        .actions
+                        .iter()
+                        .filter_map(|a| match &a.kind {
+                            ActionKind::Assign { arm, .. } => Some(arm.clone()),
+                            _ => None,
+                        })
+                        .collect();
                     return Some(format!("but the contact was assigned {}", if arms.is_empty() { "no arm".into() } else { arms.join(", ") }));
                 }
             }
@@ -266,7 +293,11 @@ fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
                 return Some("but the contact is not enrolled".into());
             }
             if let Some(step) = at_step {
-                let here = program.journeys[j].code.get(slot.pc as usize).and_then(|op| op.step()).and_then(|s| program.journeys[j].step_ids.get(s as usize));
+                let here = program.journeys[j]
+                    .code
+                    .get(slot.pc as usize)
+                    .and_then(|op| op.step())
+                    .and_then(|s| program.journeys[j].step_ids.get(s as usize));
                 if here.map(String::as_str) != Some(step.as_str()) {
                     return Some(format!("but the contact is at step {}", here.map(String::as_str).unwrap_or("?")));
                 }
@@ -297,7 +328,9 @@ fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
             }
         }
         ExpectKind::Attribute { attribute, op, value } => {
-            let Some(a) = program.attributes.iter().position(|x| x.name == attribute.as_str()) else { return Some("but there is no such attribute".into()) };
+            let Some(a) = program.attributes.iter().position(|x| x.name == attribute.as_str()) else {
+                return Some("but there is no such attribute".into());
+            };
             let actual = o.state.attrs.get(a).copied().unwrap_or_default();
             let strings = journey_vm::value::Strings { program, heap: &o.state.heap };
             let actual_json: Json = serde_json::from_str(&strings.json(actual)).unwrap_or(Json::Null);

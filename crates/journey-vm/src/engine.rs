@@ -8,11 +8,11 @@
 //! priority order, the engine tests exit triggers, then goals, then the waiting step, then entry
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
-use crate::eval::{local_minutes, next_clock, next_yearly, parse_tz, Env, EvalError, Machine};
+use crate::eval::{Env, EvalError, Machine, local_minutes, next_clock, next_yearly, parse_tz};
 use crate::value::{Heap, Strings, Value};
 use chrono::Datelike;
 use chrono_tz::Tz;
-use journey_bytecode::{bucket, EntryKind, GoalKind, Program, Reentry, StepOp};
+use journey_bytecode::{EntryKind, GoalKind, Program, Reentry, StepOp, bucket};
 
 pub const NEVER: u8 = 0;
 pub const ACTIVE: u8 = 1;
@@ -137,9 +137,14 @@ impl ContactState {
 pub enum RecordKind {
     /// Attribute values to merge (`Value::None` clears an optional attribute).
     Identify(Vec<(u32, Value)>),
-    Track { event: u32, fields: Vec<Value> },
+    Track {
+        event: u32,
+        fields: Vec<Value>,
+    },
     /// Manual exit from a journey.
-    Exit { journey: u32 },
+    Exit {
+        journey: u32,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -182,17 +187,40 @@ pub enum Reason {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionKind {
-    Enter { trigger: Trigger, holdout: bool },
-    Send { message: u32, fields: Vec<String> },
+    Enter {
+        trigger: Trigger,
+        holdout: bool,
+    },
+    Send {
+        message: u32,
+        fields: Vec<String>,
+    },
     /// A send, sync or webhook replaced for the control group.
     HeldOut(Box<ActionKind>),
-    Suppressed { message: u32 },
-    Assign { experiment: Option<String>, arm: String },
-    Set { attribute: u32, value_json: String },
-    Sync { audience: u32, add: bool },
-    Webhook { webhook: u32 },
-    Error { reason: String },
-    Exit { reason: Reason },
+    Suppressed {
+        message: u32,
+    },
+    Assign {
+        experiment: Option<String>,
+        arm: String,
+    },
+    Set {
+        attribute: u32,
+        value_json: String,
+    },
+    Sync {
+        audience: u32,
+        add: bool,
+    },
+    Webhook {
+        webhook: u32,
+    },
+    Error {
+        reason: String,
+    },
+    Exit {
+        reason: Reason,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -257,18 +285,22 @@ impl<'p> Vm<'p> {
                 list.push(i as u32);
             }
         }
-        let scheduled = program
-            .journeys
-            .iter()
-            .map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_))))
-            .collect();
-        let attr_scheduled = program
-            .journeys
-            .iter()
-            .map(|j| j.entries.iter().any(|e| matches!(e.kind, EntryKind::At(_) | EntryKind::Yearly { .. })))
-            .collect();
+        let scheduled = program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect();
+        let attr_scheduled =
+            program.journeys.iter().map(|j| j.entries.iter().any(|e| matches!(e.kind, EntryKind::At(_) | EntryKind::Yearly { .. }))).collect();
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
-        Vm { program, machine: Machine::default(), preds_by_event, scheduled, attr_scheduled, options: Options::default(), event_buf: Vec::new(), transitions: 0, step_hits, trace: None }
+        Vm {
+            program,
+            machine: Machine::default(),
+            preds_by_event,
+            scheduled,
+            attr_scheduled,
+            options: Options::default(),
+            event_buf: Vec::new(),
+            transitions: 0,
+            step_hits,
+            trace: None,
+        }
     }
 
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
@@ -329,7 +361,17 @@ impl Run<'_, '_> {
         let slots = &st.slots;
         let active = |j: u32| slots.get(j as usize).is_some_and(|s| s.status == ACTIVE);
         let trigger: &[Value] = journey.and_then(|j| st.triggers.get(j)).map(Vec::as_slice).unwrap_or(&[]);
-        let env = Env { program: self.vm.program, attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, active: &active, now, event, trigger, tz };
+        let env = Env {
+            program: self.vm.program,
+            attrs: &st.attrs,
+            pred_count: &st.pred_count,
+            pred_last: &st.pred_last,
+            active: &active,
+            now,
+            event,
+            trigger,
+            tz,
+        };
         self.vm.machine.eval(&env, &mut st.heap, at)
     }
 
@@ -671,7 +713,9 @@ impl Run<'_, '_> {
                     let tz = self.tz(now);
                     Some(next_clock(tz, from, minutes, Some(weekday)))
                 }
-                EntryKind::Interval { ms } if ms > 0 => Some(from.div_euclid(ms).saturating_add(i64::from(from.rem_euclid(ms) != 0)).saturating_mul(ms)),
+                EntryKind::Interval { ms } if ms > 0 => {
+                    Some(from.div_euclid(ms).saturating_add(i64::from(from.rem_euclid(ms) != 0)).saturating_mul(ms))
+                }
                 EntryKind::Yearly { date, minutes } => match self.eval(date, now, Some(j), None) {
                     Ok(Value::Date(d)) => {
                         let day = crate::eval::date_of_days(d);

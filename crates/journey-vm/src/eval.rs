@@ -4,7 +4,7 @@
 //! The stack is a fixed array: evaluating a condition allocates nothing. Every table access is
 //! checked, so even an unverified program cannot make this panic — it yields an [`EvalError`].
 
-use crate::value::{constant, Heap, Strings, Value};
+use crate::value::{Heap, Strings, Value, constant};
 use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use journey_bytecode::{BinOp, Builtin, Instr, Program, TemplateOp};
@@ -371,10 +371,17 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Resu
             V::Duration(if op == BinOp::MulDurationInt { d.saturating_mul(n) } else { d / n })
         }
         BinOp::Concat => {
-            let text = format!("{}{}", s.str(match a { V::Str(x) => x, _ => return err("expected strings") }), s.str(match b {
-                V::Str(y) => y,
-                _ => return err("expected strings"),
-            }));
+            let text = format!(
+                "{}{}",
+                s.str(match a {
+                    V::Str(x) => x,
+                    _ => return err("expected strings"),
+                }),
+                s.str(match b {
+                    V::Str(y) => y,
+                    _ => return err("expected strings"),
+                })
+            );
             heap.add_string(text)
         }
         BinOp::ConcatList => {

@@ -140,9 +140,9 @@ impl<'a> Strings<'a> {
             Value::Time(ms) => out.push_str(&format_instant(ms)),
             Value::Date(d) => out.push_str(&format_date(d)),
             Value::Duration(ms) => out.push_str(&format_duration(ms)),
-            Value::Enum(e, v) => out.push_str(
-                self.program.enums.get(e as usize).and_then(|en| en.variants.get(v as usize)).map(String::as_str).unwrap_or(""),
-            ),
+            Value::Enum(e, v) => {
+                out.push_str(self.program.enums.get(e as usize).and_then(|en| en.variants.get(v as usize)).map(String::as_str).unwrap_or(""))
+            }
             Value::Str(id) => out.push_str(self.str(id)),
             Value::List(id) => {
                 for (i, item) in self.list(id).iter().enumerate() {

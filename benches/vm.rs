@@ -153,14 +153,15 @@ fn run_baseline(program: &Program, inputs: Vec<(String, ContactInput)>) -> usize
                             continue;
                         }
                     }
-                    if at == At::Out && !left && *event == cart {
-                        if let Some(Value::Float(t)) = fields.get(total_field) {
-                            if *t >= 20.0 {
-                                entered = now;
-                                actions.push((now, "enter", "cart_updated".into()));
-                                at = At::WaitPurchase(now + HOUR);
-                            }
-                        }
+                    if at == At::Out
+                        && !left
+                        && *event == cart
+                        && let Some(Value::Float(t)) = fields.get(total_field)
+                        && *t >= 20.0
+                    {
+                        entered = now;
+                        actions.push((now, "enter", "cart_updated".into()));
+                        at = At::WaitPurchase(now + HOUR);
                     }
                 }
                 RecordKind::Exit { .. } => {}

@@ -727,14 +727,15 @@ impl<'a> Checker<'a> {
     }
 
     fn shadowed(&mut self, w: &Walk, seconds: i64, span: Span, what: &str) {
-        if let Some(limit) = w.limit {
-            if !w.blocked && w.elapsed.saturating_add(seconds) >= limit {
-                self.emit(
-                    Diagnostic::warning("J0207", format!("{what} ends after the journey's limit"), span)
-                        .with_label(format!("ends at least {} after entry", human_duration(w.elapsed.saturating_add(seconds))))
-                        .with_help(format!("contacts leave by `limit {}` first; shorten the wait or raise the limit", human_duration(limit))),
-                );
-            }
+        if let Some(limit) = w.limit
+            && !w.blocked
+            && w.elapsed.saturating_add(seconds) >= limit
+        {
+            self.emit(
+                Diagnostic::warning("J0207", format!("{what} ends after the journey's limit"), span)
+                    .with_label(format!("ends at least {} after entry", human_duration(w.elapsed.saturating_add(seconds))))
+                    .with_help(format!("contacts leave by `limit {}` first; shorten the wait or raise the limit", human_duration(limit))),
+            );
         }
     }
 
@@ -821,5 +822,5 @@ pub(crate) fn human_duration(seconds: i64) -> String {
 }
 
 fn percent_text(basis_points: u32) -> String {
-    if basis_points % 100 == 0 { format!("{}%", basis_points / 100) } else { format!("{}.{:02}%", basis_points / 100, basis_points % 100) }
+    if basis_points.is_multiple_of(100) { format!("{}%", basis_points / 100) } else { format!("{}.{:02}%", basis_points / 100, basis_points % 100) }
 }

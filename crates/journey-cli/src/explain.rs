@@ -44,11 +44,11 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
-    if let Some(j) = &args.journey {
-        if !program.journeys.iter().any(|x| &x.name == j) {
-            eprintln!("error: no journey `{j}` in the project");
-            return exit::USAGE;
-        }
+    if let Some(j) = &args.journey
+        && !program.journeys.iter().any(|x| &x.name == j)
+    {
+        eprintln!("error: no journey `{j}` in the project");
+        return exit::USAGE;
     }
     let decoder = Decoder::new(&program);
     let mut cohort = Cohort::new(None, until);

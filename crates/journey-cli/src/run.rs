@@ -135,14 +135,14 @@ pub fn run(args: Args) -> u8 {
             }
         }
     };
-    if let (Some(f), Some(u)) = (from, resumed.until) {
-        if f < u {
-            eprintln!(
-                "error: --from is before the snapshot's end ({}); a resumed run starts where the last one stopped",
-                journey_vm::value::format_instant(u)
-            );
-            return exit::USAGE;
-        }
+    if let (Some(f), Some(u)) = (from, resumed.until)
+        && f < u
+    {
+        eprintln!(
+            "error: --from is before the snapshot's end ({}); a resumed run starts where the last one stopped",
+            journey_vm::value::format_instant(u)
+        );
+        return exit::USAGE;
     }
     if resumed.until.is_some_and(|u| u >= until) {
         eprintln!("error: --until must be after the snapshot's end ({})", resumed.until.map(journey_vm::value::format_instant).unwrap_or_default());

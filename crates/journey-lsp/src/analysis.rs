@@ -126,10 +126,10 @@ impl Analysis {
         if let Some(d) = self.definition_at(file, at) {
             let def = checked.definitions.get(d)?;
             let mut text = format!("```journey\n{}\n```", def.detail);
-            if def.kind == DefKind::Message {
-                if let Some(source) = message_source(project, def.name) {
-                    text = format!("```journey\n{source}\n```");
-                }
+            if def.kind == DefKind::Message
+                && let Some(source) = message_source(project, def.name)
+            {
+                text = format!("```journey\n{source}\n```");
             }
             if let Some(doc) = &def.doc {
                 text.push_str("\n\n");
@@ -285,10 +285,10 @@ fn checked_detail(checked: &Checked, kind: DefKind, name: journey_syntax::Symbol
 fn nearest_event(head: &str, program: &journey_check::ir::Program) -> Option<usize> {
     let words: Vec<&str> = head.split(|c: char| c.is_whitespace() || c == '(').filter(|w| !w.is_empty()).collect();
     for pair in words.windows(2).rev() {
-        if matches!(pair[0], "on" | "for" | "has" | "count" | "last") {
-            if let Some(i) = program.events.iter().position(|e| e.name.as_str() == pair[1]) {
-                return Some(i);
-            }
+        if matches!(pair[0], "on" | "for" | "has" | "count" | "last")
+            && let Some(i) = program.events.iter().position(|e| e.name.as_str() == pair[1])
+        {
+            return Some(i);
         }
     }
     None

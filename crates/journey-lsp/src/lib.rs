@@ -68,12 +68,13 @@ pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                out.push(b);
-                i += 3;
-                continue;
-            }
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
@@ -109,10 +110,10 @@ impl Server<'_> {
             .and_then(Value::as_array)
             .map(|folders| folders.iter().filter_map(|f| f.get("uri").and_then(Value::as_str)).filter_map(uri_to_path).collect())
             .unwrap_or_default();
-        if roots.is_empty() {
-            if let Some(root) = init.get("rootUri").and_then(Value::as_str).and_then(uri_to_path) {
-                roots.push(root);
-            }
+        if roots.is_empty()
+            && let Some(root) = init.get("rootUri").and_then(Value::as_str).and_then(uri_to_path)
+        {
+            roots.push(root);
         }
         for root in roots {
             let Ok(files) = journey_syntax::project::collect_files(&[root]) else { continue };
@@ -164,10 +165,10 @@ impl Server<'_> {
         let all = journey_check::all_diagnostics(&self.analysis.project, &self.analysis.checked);
         let mut per_file: Vec<Vec<lsp_types::Diagnostic>> = vec![Vec::new(); self.analysis.uris.len()];
         for d in &all {
-            if let Some((file, diagnostic)) = self.to_lsp(d) {
-                if let Some(list) = per_file.get_mut(file) {
-                    list.push(diagnostic);
-                }
+            if let Some((file, diagnostic)) = self.to_lsp(d)
+                && let Some(list) = per_file.get_mut(file)
+            {
+                list.push(diagnostic);
             }
         }
         for (uri, diagnostics) in self.analysis.uris.iter().zip(per_file) {

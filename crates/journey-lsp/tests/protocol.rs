@@ -41,10 +41,10 @@ impl Client {
         loop {
             if let Message::Notification(n) =
                 self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no diagnostics: {e}"))
+                && n.method == "textDocument/publishDiagnostics"
+                && n.params["uri"] == uri
             {
-                if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri {
-                    return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
-                }
+                return n.params["diagnostics"].as_array().cloned().unwrap_or_default();
             }
         }
     }

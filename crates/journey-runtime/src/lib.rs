@@ -260,10 +260,10 @@ pub fn evaluate_streaming(
     let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts.len());
     let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
     for (contact, mut pending) in cohort.contacts.drain() {
-        if let Some((index, count)) = window.shard {
-            if shard_of(&contact, count) != index {
-                continue;
-            }
+        if let Some((index, count)) = window.shard
+            && shard_of(&contact, count) != index
+        {
+            continue;
         }
         let mut keep = vec![true; pending.input.records.len()];
         // Duplicate deliveries: the first by (timestamp, input order) wins.

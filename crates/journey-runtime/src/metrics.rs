@@ -123,10 +123,10 @@ impl<'p> MetricsBuilder<'p> {
                         current[j] = (action.at, *holdout, Vec::new());
                     }
                     ActionKind::Assign { experiment: Some(e), arm } => {
-                        if let Some((_, arms)) = s.experiments.get_mut(e) {
-                            if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
-                                a.assigned += 1;
-                            }
+                        if let Some((_, arms)) = s.experiments.get_mut(e)
+                            && let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm)
+                        {
+                            a.assigned += 1;
                         }
                         current[j].2.push((e.clone(), arm.clone()));
                     }
@@ -154,12 +154,11 @@ impl<'p> MetricsBuilder<'p> {
                                 s.converted_treated += 1;
                             }
                             for (e, arm) in &current[j].2 {
-                                if let Some((measure, arms)) = s.experiments.get_mut(e) {
-                                    if *measure == Some(g as u32) {
-                                        if let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm) {
-                                            a.converted += 1;
-                                        }
-                                    }
+                                if let Some((measure, arms)) = s.experiments.get_mut(e)
+                                    && *measure == Some(g as u32)
+                                    && let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm)
+                                {
+                                    a.converted += 1;
                                 }
                             }
                         }

@@ -146,18 +146,20 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
     }
-    if let Token::Ident(word) = token {
-        if let Some(s) = suggest(word, keywords_expected.iter().copied()) {
-            return Some(format!("did you mean `{s}`?"));
-        }
+    if let Token::Ident(word) = token
+        && let Some(s) = suggest(word, keywords_expected.iter().copied())
+    {
+        return Some(format!("did you mean `{s}`?"));
     }
-    if expected.len() == 1 && expected[0] == "\":\"" && index > 0 {
-        if let Some((_, Token::Ident(word), _)) = tokens.get(index - 1) {
-            return Some(match suggest(word, STEP_KEYWORDS.iter().copied()) {
-                Some(s) => format!("`{word}` is not a step: did you mean `{s}`?"),
-                None => format!("`{word}` is read as a step label (`{word}: …`); steps start with {}", STEP_KEYWORDS.join(", ")),
-            });
-        }
+    if expected.len() == 1
+        && expected[0] == "\":\""
+        && index > 0
+        && let Some((_, Token::Ident(word), _)) = tokens.get(index - 1)
+    {
+        return Some(match suggest(word, STEP_KEYWORDS.iter().copied()) {
+            Some(s) => format!("`{word}` is not a step: did you mean `{s}`?"),
+            None => format!("`{word}` is read as a step label (`{word}: …`); steps start with {}", STEP_KEYWORDS.join(", ")),
+        });
     }
     None
 }

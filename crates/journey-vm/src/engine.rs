@@ -542,15 +542,15 @@ impl Run<'_, '_> {
         for i in 0..list.len() {
             let p = self.vm.preds_by_event[event as usize][i] as usize;
             let predicate = &self.vm.program.predicates[p];
-            if let Some(j) = predicate.since_entry_of {
-                if self.st.slots.get(j as usize).is_none_or(|s| s.status != ACTIVE) {
-                    continue;
-                }
+            if let Some(j) = predicate.since_entry_of
+                && self.st.slots.get(j as usize).is_none_or(|s| s.status != ACTIVE)
+            {
+                continue;
             }
-            if let Some(filter) = predicate.filter {
-                if !self.condition(filter, now, None, Some(fields)).unwrap_or(false) {
-                    continue;
-                }
+            if let Some(filter) = predicate.filter
+                && !self.condition(filter, now, None, Some(fields)).unwrap_or(false)
+            {
+                continue;
             }
             self.st.pred_count[p] = self.st.pred_count[p].saturating_add(1);
             self.st.pred_last[p] = now;
@@ -570,11 +570,12 @@ impl Run<'_, '_> {
                     }
                 }
                 for (g, goal) in journey.goals.iter().enumerate() {
-                    if let GoalKind::On { event: ge, filter } = &goal.kind {
-                        if *ge == e && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
-                            self.leave(j, now, None, Reason::Goal(g as u32));
-                            return;
-                        }
+                    if let GoalKind::On { event: ge, filter } = &goal.kind
+                        && *ge == e
+                        && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false))
+                    {
+                        self.leave(j, now, None, Reason::Goal(g as u32));
+                        return;
                     }
                 }
             }
@@ -583,11 +584,13 @@ impl Run<'_, '_> {
             }
             let pc = self.st.slots[j].pc as usize;
             match journey.code.get(pc) {
-                Some(StepOp::WaitEvent { event: we, filter, on_event, .. }) if Some(*we) == event && self.st.slots[j].wake_at > now => {
-                    if filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
-                        self.st.slots[j].wake_at = i64::MAX;
-                        self.exec(j, *on_event as usize, now, Some(fields));
-                    }
+                Some(StepOp::WaitEvent { event: we, filter, on_event, .. })
+                    if Some(*we) == event
+                        && self.st.slots[j].wake_at > now
+                        && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
+                {
+                    self.st.slots[j].wake_at = i64::MAX;
+                    self.exec(j, *on_event as usize, now, Some(fields));
                 }
                 Some(StepOp::WaitCondition { .. }) => self.wait_condition(j, now),
                 _ => {}
@@ -610,11 +613,11 @@ impl Run<'_, '_> {
     fn goal_when(&mut self, j: usize, now: i64) -> bool {
         let journey = &self.vm.program.journeys[j];
         for (g, goal) in journey.goals.iter().enumerate() {
-            if let GoalKind::When(c) = goal.kind {
-                if self.condition(c, now, Some(j), None).unwrap_or(false) {
-                    self.leave(j, now, None, Reason::Goal(g as u32));
-                    return true;
-                }
+            if let GoalKind::When(c) = goal.kind
+                && self.condition(c, now, Some(j), None).unwrap_or(false)
+            {
+                self.leave(j, now, None, Reason::Goal(g as u32));
+                return true;
             }
         }
         false
@@ -726,11 +729,11 @@ impl Run<'_, '_> {
                 },
                 _ => None,
             };
-            if let Some(c) = candidate {
-                if c < best {
-                    best = c;
-                    which = k as u8;
-                }
+            if let Some(c) = candidate
+                && c < best
+            {
+                best = c;
+                which = k as u8;
             }
         }
         self.st.slots[j].scheduled_at = best;
@@ -848,24 +851,24 @@ impl Run<'_, '_> {
                 return;
             };
             self.vm.transitions += 1;
-            if let Some(step) = op.step() {
-                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
-                    *hits += 1;
-                }
+            if let Some(step) = op.step()
+                && let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize))
+            {
+                *hits += 1;
             }
             let holdout = self.st.slots[j].flags & HOLDOUT != 0;
             match op {
                 StepOp::Send { step, message, fields } => {
                     let Some(decl) = program.messages.get(*message as usize) else { return };
-                    if !decl.transactional {
-                        if let Some((start, end)) = program.policy.quiet_hours {
-                            let tz = self.tz(now);
-                            if in_quiet(local_minutes(tz, now), start, end) {
-                                let wake = next_clock(tz, now, end, None);
-                                self.wait_here(j, pc, wake.max(now + 1));
-                                self.st.slots[j].flags |= QUIET_HELD;
-                                return;
-                            }
+                    if !decl.transactional
+                        && let Some((start, end)) = program.policy.quiet_hours
+                    {
+                        let tz = self.tz(now);
+                        if in_quiet(local_minutes(tz, now), start, end) {
+                            let wake = next_clock(tz, now, end, None);
+                            self.wait_here(j, pc, wake.max(now + 1));
+                            self.st.slots[j].flags |= QUIET_HELD;
+                            return;
                         }
                     }
                     let mut rendered = Vec::with_capacity(fields.len());
@@ -901,10 +904,10 @@ impl Run<'_, '_> {
                     } else if !decl.transactional && self.capped(decl.channel, now) {
                         self.emit(now, j, Some(*step), ActionKind::Suppressed { message: *message });
                     } else {
-                        if !decl.transactional {
-                            if let Some(log) = self.st.sent.get_mut(decl.channel.index()) {
-                                log.push(now);
-                            }
+                        if !decl.transactional
+                            && let Some(log) = self.st.sent.get_mut(decl.channel.index())
+                        {
+                            log.push(now);
                         }
                         self.emit(now, j, Some(*step), send);
                     }

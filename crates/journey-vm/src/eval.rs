@@ -527,10 +527,10 @@ pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 
     let start = local(tz, from).date() - chrono::Duration::days(1);
     for offset in 0..16 {
         let day = start + chrono::Duration::days(offset);
-        if let Some(w) = weekday {
-            if day.weekday().num_days_from_monday() != w {
-                continue;
-            }
+        if let Some(w) = weekday
+            && day.weekday().num_days_from_monday() != w
+        {
+            continue;
         }
         let t = instant_of(tz, at_minutes(day, minutes));
         if t >= from {

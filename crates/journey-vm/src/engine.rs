@@ -22,6 +22,8 @@ const QUIET_HELD: u8 = 2;
 const MAX_ROUNDS: u32 = 16;
 const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
+const READS_ATTRS: u8 = 1;
+const READS_BEHAVIOUR: u8 = 2;
 
 /// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -252,8 +254,9 @@ pub struct Vm<'p> {
     machine: Machine,
     preds_by_event: Vec<Vec<u32>>,
     scheduled: Vec<bool>,
-    /// Journeys whose scheduled entries read attributes or behaviour (`entry at`, anniversaries).
-    attr_scheduled: Vec<bool>,
+    /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
+    /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
+    attr_scheduled: Vec<u8>,
     pub options: Options,
     event_buf: Vec<Value>,
     /// Step operations executed, across all contacts run so far.
@@ -286,8 +289,34 @@ impl<'p> Vm<'p> {
             }
         }
         let scheduled = program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect();
-        let attr_scheduled =
-            program.journeys.iter().map(|j| j.entries.iter().any(|e| matches!(e.kind, EntryKind::At(_) | EntryKind::Yearly { .. }))).collect();
+        // What each journey's computed entry instants read: recomputing them after every record
+        // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
+        // when an input they depend on changed.
+        let reads = |at: u32| {
+            let mut bits = 0u8;
+            for instr in program.code.iter().skip(at as usize) {
+                match instr {
+                    journey_bytecode::Instr::Ret => break,
+                    journey_bytecode::Instr::Attr(_) => bits |= READS_ATTRS,
+                    journey_bytecode::Instr::Has { .. }
+                    | journey_bytecode::Instr::Count(_)
+                    | journey_bytecode::Instr::Last(_)
+                    | journey_bytecode::Instr::InJourney(_) => bits |= READS_BEHAVIOUR,
+                    _ => {}
+                }
+            }
+            bits
+        };
+        let attr_scheduled = program
+            .journeys
+            .iter()
+            .map(|j| {
+                j.entries.iter().fold(0u8, |bits, e| match e.kind {
+                    EntryKind::At(x) | EntryKind::Yearly { date: x, .. } => bits | reads(x),
+                    _ => bits,
+                })
+            })
+            .collect();
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
         Vm {
             program,
@@ -308,7 +337,7 @@ impl<'p> Vm<'p> {
     /// in `state` for the next run.
     pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
         let offsets = state.heap.absorb(&mut input.heap);
-        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: false, first: false };
+        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: 0, first: false };
         let mut next = 0;
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
@@ -340,8 +369,8 @@ struct Run<'a, 'p> {
     depth: u32,
     tz: Option<Tz>,
     last_set_journey: u32,
-    /// Attributes or behaviour changed since schedules were last computed.
-    changed: bool,
+    /// What changed since schedules were last computed (`READS_ATTRS`, `READS_BEHAVIOUR`).
+    changed: u8,
     /// This record is the contact's first: scheduled entries start now.
     first: bool,
 }
@@ -505,7 +534,7 @@ impl Run<'_, '_> {
         fields.clear();
         match &record.kind {
             RecordKind::Identify(traits) => {
-                self.changed = true;
+                self.changed |= READS_ATTRS;
                 for (attr, value) in traits {
                     if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
                         *slot = value.rebase(offsets);
@@ -517,7 +546,7 @@ impl Run<'_, '_> {
                 event = Some(*e);
                 fields.extend(raw.iter().map(|v| v.rebase(offsets)));
                 if self.vm.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
-                    self.changed = true;
+                    self.changed |= READS_BEHAVIOUR;
                 }
                 self.update_predicates(*e, &fields, now);
             }
@@ -662,11 +691,11 @@ impl Run<'_, '_> {
             // Scheduled entries are computed when the contact is first seen, after each firing
             // (in `fire_scheduled`), and again whenever what `entry at` / anniversaries read
             // changed.
-            let (first, changed) = (self.first, self.changed || self.dirty);
+            let (first, changed) = (self.first, self.changed | if self.dirty { READS_ATTRS } else { 0 });
             self.first = false;
-            self.changed = false;
+            self.changed = 0;
             for j in 0..self.st.slots.len() {
-                if self.vm.scheduled[j] && (first || (changed && self.vm.attr_scheduled[j])) {
+                if self.vm.scheduled[j] && (first || changed & self.vm.attr_scheduled[j] != 0) {
                     self.schedule(j, now);
                 }
             }

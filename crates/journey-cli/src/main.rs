@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 /// Compiler and tools for `.journey` marketing-automation workflows.
 #[derive(Parser)]
-#[command(name = "journey", version, about, long_about = None, propagate_version = true)]
+#[command(name = "journey", version, about = "Marketing-automation journeys as code: check, test, compile, run and explain .journey projects", long_about = None, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -63,6 +63,45 @@ pub struct Cohort {
     pub until: i64,
 }
 
+/// A line parsed and decoded on a worker thread: a reject, or its records (one, or the items
+/// of a batch envelope with their own text), each with its contact and its own string heap.
+enum Prepared {
+    Reject(String),
+    Records(Vec<(Option<String>, Result<(String, Decoded, journey_vm::Heap), String>)>),
+}
+
+fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared {
+    match serde_json::from_str::<Json>(text) {
+        Err(e) => Prepared::Reject(format!("not JSON: {e}")),
+        Ok(Json::Object(map)) if map.contains_key("batch") => match map.get("batch") {
+            Some(Json::Array(items)) => Prepared::Records(items.iter().map(|item| (Some(item.to_string()), decode_one(decoder, file, line, item))).collect()),
+            _ => Prepared::Reject("`batch` must be an array of records".into()),
+        },
+        Ok(record) => Prepared::Records(vec![(None, decode_one(decoder, file, line, &record))]),
+    }
+}
+
+fn decode_one(decoder: &Decoder<'_>, file: u32, line: u64, record: &Json) -> Result<(String, Decoded, journey_vm::Heap), String> {
+    let contact = match Decoder::contact_of(record) {
+        Ok(c) => c.into_owned(),
+        Err(_) if record.get("type").is_none() => return Err("no `type` (expected identify, track or exit)".into()),
+        Err(reason) => return Err(reason),
+    };
+    let mut heap = journey_vm::Heap::default();
+    let decoded = decoder.decode(record, seq_of(file, line), &mut heap)?;
+    Ok((contact, decoded, heap))
+}
+
+/// Adjusts a record's string and list ids after its heap was appended to the contact's.
+fn rebase_record(mut record: journey_vm::Record, offsets: (u32, u32)) -> journey_vm::Record {
+    match &mut record.kind {
+        journey_vm::RecordKind::Identify(traits) => traits.iter_mut().for_each(|(_, v)| *v = v.rebase(offsets)),
+        journey_vm::RecordKind::Track { fields, .. } => fields.iter_mut().for_each(|v| *v = v.rebase(offsets)),
+        journey_vm::RecordKind::Exit { .. } => {}
+    }
+    record
+}
+
 /// `seq` packs the input position: file index in the high bits, line in the low ones.
 fn seq_of(file: u32, line: u64) -> u64 {
     (u64::from(file) << 40) | (line & ((1 << 40) - 1))
@@ -95,29 +134,20 @@ impl Cohort {
     }
 
     fn ingest_batch(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, batch: &mut Vec<(u64, String)>) {
-        let parsed: Vec<Result<Json, String>> =
-            batch.par_iter().map(|(_, line)| serde_json::from_str::<Json>(line).map_err(|e| e.to_string())).collect();
-        for ((number, line), parsed) in batch.drain(..).zip(parsed) {
-            match parsed {
-                Err(e) => {
+        // Parsing and decoding run in parallel; joining each record to its contact (and its
+        // strings to the contact's heap) stays sequential, in input order.
+        let prepared: Vec<Prepared> = batch.par_iter().map(|(number, line)| prepare(decoder, file, *number, line)).collect();
+        for ((number, line), prepared) in batch.drain(..).zip(prepared) {
+            match prepared {
+                Prepared::Reject(reason) => {
                     self.records_read += 1;
-                    self.reject(file_name, number, &line, format!("not JSON: {e}"));
+                    self.reject(file_name, number, &line, reason);
                 }
-                Ok(Json::Object(map)) if map.contains_key("batch") => match map.get("batch") {
-                    Some(Json::Array(items)) => {
-                        for item in items {
-                            self.records_read += 1;
-                            self.one(decoder, file, file_name, number, &item.to_string(), item);
-                        }
-                    }
-                    _ => {
+                Prepared::Records(items) => {
+                    for (text, outcome) in items {
                         self.records_read += 1;
-                        self.reject(file_name, number, &line, "`batch` must be an array of records".into());
+                        self.merge(decoder, file, file_name, number, text.as_deref().unwrap_or(&line), outcome);
                     }
-                },
-                Ok(record) => {
-                    self.records_read += 1;
-                    self.one(decoder, file, file_name, number, &line, &record);
                 }
             }
         }
@@ -127,54 +157,53 @@ impl Cohort {
         self.rejects.push(Reject { file: file.to_string(), line, text: text.to_string(), reason });
     }
 
-    fn one(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, line: u64, text: &str, record: &Json) {
-        // Decode against the contact's heap; find the contact first.
-        let contact = match Decoder::contact_of(record) {
-            Ok(c) => c,
-            Err(reason) => {
-                let reason = match record.get("type") {
-                    None => "no `type` (expected identify, track or exit)".to_string(),
-                    Some(_) => reason,
-                };
-                self.reject(file_name, line, text, reason);
+    fn merge(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, line: u64, text: &str, outcome: Result<(String, Decoded, journey_vm::Heap), String>) {
+        let (contact, decoded, mut heap) = match outcome {
+            Ok(x) => x,
+            Err(reason) => return self.reject(file_name, line, text, reason),
+        };
+        let (record, message_id) = match decoded {
+            Decoded::Undeclared { .. } => {
+                self.undeclared += 1;
                 return;
             }
+            Decoded::Record { record, .. } if self.from.is_some_and(|f| record.at < f) => {
+                return self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
+            }
+            Decoded::Record { record, .. } if record.at >= self.until => {
+                return self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
+            }
+            Decoded::Record { record, message_id } => (record, message_id),
         };
         // Look up before allocating: most records belong to a contact already seen.
-        if !self.contacts.contains_key(contact.as_ref()) {
-            self.contacts.insert(contact.to_string(), Pending::default());
+        if !self.contacts.contains_key(contact.as_str()) {
+            self.contacts.insert(contact.clone(), Pending::default());
         }
-        let Some(pending) = self.contacts.get_mut(contact.as_ref()) else { return };
-        match decoder.decode(record, seq_of(file, line), &mut pending.input.heap) {
-            Ok(Decoded::Record { record, .. }) if self.from.is_some_and(|f| record.at < f) => {
-                self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
-            }
-            Ok(Decoded::Record { record, .. }) if record.at >= self.until => {
-                self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
-            }
-            Ok(Decoded::Record { record, message_id, .. }) => {
-                if let journey_vm::RecordKind::Track { event, fields } = &record.kind {
-                    let decl = &decoder.program().events[*event as usize];
-                    if decl.engagement != 0 {
-                        let index = decl.fields.iter().position(|f| f.name == "message");
-                        if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
-                            let name = pending.input.heap.strings.get(*id as usize).cloned().unwrap_or_default();
-                            let counts = self.engagement.entry(name).or_default();
-                            if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
-                        }
+        let Some(pending) = self.contacts.get_mut(contact.as_str()) else { return };
+        let offsets = pending.input.heap.absorb(&mut heap);
+        let record = rebase_record(record, offsets);
+        if let journey_vm::RecordKind::Track { event, fields } = &record.kind {
+            let decl = &decoder.program().events[*event as usize];
+            if decl.engagement != 0 {
+                let index = decl.fields.iter().position(|f| f.name == "message");
+                if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
+                    let name = pending.input.heap.strings.get(*id as usize).cloned().unwrap_or_default();
+                    let counts = self.engagement.entry(name).or_default();
+                    if decl.engagement == 1 {
+                        counts.0 += 1
+                    } else {
+                        counts.1 += 1
                     }
                 }
-                self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
-                let index = pending.input.records.len();
-                if let Some(id) = message_id {
-                    pending.message_ids.push((id, index, file, line));
-                    self.texts.insert((file, line), text.to_string());
-                }
-                pending.input.records.push(record);
             }
-            Ok(Decoded::Undeclared { .. }) => self.undeclared += 1,
-            Err(reason) => self.reject(file_name, line, text, reason),
         }
+        self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
+        let index = pending.input.records.len();
+        if let Some(id) = message_id {
+            pending.message_ids.push((id, index, file, line));
+            self.texts.insert((file, line), text.to_string());
+        }
+        pending.input.records.push(record);
     }
 
     /// The decoded, sorted per-contact inputs (contact id order), without running anything:

@@ -24,6 +24,8 @@ const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
 const READS_ATTRS: u8 = 1;
 const READS_BEHAVIOUR: u8 = 2;
+/// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
+const READS_ALWAYS: u8 = 4;
 
 /// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -257,6 +259,8 @@ pub struct Vm<'p> {
     /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
     /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
     attr_scheduled: Vec<u8>,
+    /// What each re-tested condition reads (by expression start; `u8::MAX` when unknown).
+    expr_reads: Vec<u8>,
     pub options: Options,
     event_buf: Vec<Value>,
     /// Step operations executed, across all contacts run so far.
@@ -298,10 +302,15 @@ impl<'p> Vm<'p> {
                 match instr {
                     journey_bytecode::Instr::Ret => break,
                     journey_bytecode::Instr::Attr(_) => bits |= READS_ATTRS,
-                    journey_bytecode::Instr::Has { .. }
-                    | journey_bytecode::Instr::Count(_)
-                    | journey_bytecode::Instr::Last(_)
-                    | journey_bytecode::Instr::InJourney(_) => bits |= READS_BEHAVIOUR,
+                    journey_bytecode::Instr::Has { .. } | journey_bytecode::Instr::Count(_) | journey_bytecode::Instr::Last(_) => {
+                        bits |= READS_BEHAVIOUR
+                    }
+                    journey_bytecode::Instr::Now
+                    | journey_bytecode::Instr::InJourney(_)
+                    | journey_bytecode::Instr::TriggerField(_)
+                    | journey_bytecode::Instr::EventField(_)
+                    | journey_bytecode::Instr::LoopVar(_)
+                    | journey_bytecode::Instr::Render(_) => bits |= READS_ALWAYS,
                     _ => {}
                 }
             }
@@ -317,6 +326,22 @@ impl<'p> Vm<'p> {
                 })
             })
             .collect();
+        // Conditions re-tested after records (`entry when`, `goal when`, `wait until`): a record
+        // that changed nothing they read cannot change their value, so they are skipped then.
+        let mut expr_reads = vec![u8::MAX; program.code.len()];
+        for j in &program.journeys {
+            let conditions = j
+                .entries
+                .iter()
+                .filter_map(|e| if let EntryKind::When(c) = e.kind { Some(c) } else { None })
+                .chain(j.goals.iter().filter_map(|g| if let GoalKind::When(c) = g.kind { Some(c) } else { None }))
+                .chain(j.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None }));
+            for c in conditions {
+                if let Some(slot) = expr_reads.get_mut(c as usize) {
+                    *slot = reads(c);
+                }
+            }
+        }
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
         Vm {
             program,
@@ -324,6 +349,7 @@ impl<'p> Vm<'p> {
             preds_by_event,
             scheduled,
             attr_scheduled,
+            expr_reads,
             options: Options::default(),
             event_buf: Vec::new(),
             transitions: 0,
@@ -337,7 +363,7 @@ impl<'p> Vm<'p> {
     /// in `state` for the next run.
     pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
         let offsets = state.heap.absorb(&mut input.heap);
-        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: 0, first: false };
+        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: 0, first: false, test_mask: u8::MAX };
         let mut next = 0;
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
@@ -373,6 +399,9 @@ struct Run<'a, 'p> {
     changed: u8,
     /// This record is the contact's first: scheduled entries start now.
     first: bool,
+    /// Which inputs changed with the record being processed: conditions reading none of them
+    /// are not re-tested. `u8::MAX` outside record processing (test everything).
+    test_mask: u8,
 }
 
 fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
@@ -557,9 +586,11 @@ impl Run<'_, '_> {
                 }
             }
         }
+        self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { u8::MAX };
         for j in 0..self.st.slots.len() {
             self.journey_on_record(j, now, event, &fields);
         }
+        self.test_mask = u8::MAX;
         self.first = !self.st.seen;
         self.st.seen = true;
         self.vm.event_buf = fields;
@@ -638,11 +669,18 @@ impl Run<'_, '_> {
         self.entry_when(j, now);
     }
 
+    /// Whether a re-tested condition must be evaluated now (something it reads changed).
+    fn worth_testing(&self, condition: u32) -> bool {
+        let mask = self.test_mask | if self.dirty { READS_ATTRS } else { 0 };
+        self.vm.expr_reads.get(condition as usize).is_none_or(|reads| reads & mask != 0)
+    }
+
     /// Tests `goal when` conditions; leaves on the first that holds.
     fn goal_when(&mut self, j: usize, now: i64) -> bool {
         let journey = &self.vm.program.journeys[j];
         for (g, goal) in journey.goals.iter().enumerate() {
             if let GoalKind::When(c) = goal.kind
+                && self.worth_testing(c)
                 && self.condition(c, now, Some(j), None).unwrap_or(false)
             {
                 self.leave(j, now, None, Reason::Goal(g as u32));
@@ -656,7 +694,7 @@ impl Run<'_, '_> {
         let pc = self.st.slots[j].pc as usize;
         if let Some(StepOp::WaitCondition { condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
             let (condition, on_met) = (*condition, *on_met);
-            if self.st.slots[j].wake_at > now && self.condition(condition, now, Some(j), None).unwrap_or(false) {
+            if self.st.slots[j].wake_at > now && self.worth_testing(condition) && self.condition(condition, now, Some(j), None).unwrap_or(false) {
                 self.st.slots[j].wake_at = i64::MAX;
                 self.exec(j, on_met as usize, now, None);
             }
@@ -668,6 +706,9 @@ impl Run<'_, '_> {
         let journey = &self.vm.program.journeys[j];
         for (k, entry) in journey.entries.iter().enumerate().take(8) {
             if let EntryKind::When(c) = entry.kind {
+                if !self.worth_testing(c) {
+                    continue;
+                }
                 let value = self.condition(c, now, Some(j), None).unwrap_or(false);
                 let bit = 1u8 << k;
                 let before = self.st.slots[j].when_bits & bit != 0;
@@ -825,7 +866,11 @@ impl Run<'_, '_> {
             }
         }
         self.emit(now, j, None, ActionKind::Enter { trigger, holdout });
-        if self.goal_when(j, now) {
+        // `goal when` is always tested at enrollment, whatever the current record changed.
+        let mask = std::mem::replace(&mut self.test_mask, u8::MAX);
+        let met = self.goal_when(j, now);
+        self.test_mask = mask;
+        if met {
             return;
         }
         self.depth += 1;

@@ -261,8 +261,11 @@ pub fn run(args: Args) -> u8 {
     }
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "{records_read} records, {contact_count} contacts, {} transitions, {action_count} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate and write actions {evaluate_seconds:.2}s, finish {:.2}s)",
+        "{} records, {} contacts, {} transitions, {} actions, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate and write actions {evaluate_seconds:.2}s, finish {:.2}s)",
+        records_read,
+        contact_count,
         evaluation.transitions,
+        action_count,
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );

@@ -74,7 +74,9 @@ fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared 
     match serde_json::from_str::<Json>(text) {
         Err(e) => Prepared::Reject(format!("not JSON: {e}")),
         Ok(Json::Object(map)) if map.contains_key("batch") => match map.get("batch") {
-            Some(Json::Array(items)) => Prepared::Records(items.iter().map(|item| (Some(item.to_string()), decode_one(decoder, file, line, item))).collect()),
+            Some(Json::Array(items)) => {
+                Prepared::Records(items.iter().map(|item| (Some(item.to_string()), decode_one(decoder, file, line, item))).collect())
+            }
             _ => Prepared::Reject("`batch` must be an array of records".into()),
         },
         Ok(record) => Prepared::Records(vec![(None, decode_one(decoder, file, line, &record))]),
@@ -157,7 +159,15 @@ impl Cohort {
         self.rejects.push(Reject { file: file.to_string(), line, text: text.to_string(), reason });
     }
 
-    fn merge(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, line: u64, text: &str, outcome: Result<(String, Decoded, journey_vm::Heap), String>) {
+    fn merge(
+        &mut self,
+        decoder: &Decoder<'_>,
+        file: u32,
+        file_name: &str,
+        line: u64,
+        text: &str,
+        outcome: Result<(String, Decoded, journey_vm::Heap), String>,
+    ) {
         let (contact, decoded, mut heap) = match outcome {
             Ok(x) => x,
             Err(reason) => return self.reject(file_name, line, text, reason),
@@ -189,11 +199,7 @@ impl Cohort {
                 if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
                     let name = pending.input.heap.strings.get(*id as usize).cloned().unwrap_or_default();
                     let counts = self.engagement.entry(name).or_default();
-                    if decl.engagement == 1 {
-                        counts.0 += 1
-                    } else {
-                        counts.1 += 1
-                    }
+                    if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
                 }
             }
         }

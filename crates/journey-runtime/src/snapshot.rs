@@ -87,7 +87,15 @@ impl Snapshot {
 
     pub fn read(path: &Path) -> Result<Snapshot, String> {
         let bytes = std::fs::read(path).map_err(|e| {
-            format!("{}: {}", path.display(), if e.kind() == std::io::ErrorKind::NotFound { "no such file (pass a previous run's --out directory or its state.snapshot)".to_string() } else { e.to_string() })
+            format!(
+                "{}: {}",
+                path.display(),
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file (pass a previous run's --out directory or its state.snapshot)".to_string()
+                } else {
+                    e.to_string()
+                }
+            )
         })?;
         decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| format!("{}: {e}", path.display()))
     }

@@ -9,14 +9,13 @@
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
 use crate::eval::{Env, EvalError, Machine, local_minutes, next_clock, next_yearly, parse_tz};
-use crate::value::{Heap, Strings, Value};
+use crate::value::{Strings, Value};
 use chrono::Datelike;
 use chrono_tz::Tz;
 use journey_bytecode::{EntryKind, GoalKind, Program, Reentry, StepOp, bucket};
 
-pub const NEVER: u8 = 0;
-pub const ACTIVE: u8 = 1;
-pub const LEFT: u8 = 2;
+pub use crate::state::*;
+
 const HOLDOUT: u8 = 1;
 const QUIET_HELD: u8 = 2;
 const MAX_ROUNDS: u32 = 16;
@@ -26,228 +25,6 @@ const READS_ATTRS: u8 = 1;
 const READS_BEHAVIOUR: u8 = 2;
 /// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
 const READS_ALWAYS: u8 = 4;
-
-/// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Slot {
-    pub entered_at: i64,
-    /// Wake-up instant of the current wait (or held send); `i64::MAX` when none.
-    pub wake_at: i64,
-    /// `i64::MIN` until the contact first leaves.
-    pub last_exit: i64,
-    /// Next scheduled entry (`entry at`, `every`, anniversary); `i64::MAX` when none.
-    pub scheduled_at: i64,
-    /// Instant of the last scheduled entry that fired (so it fires once).
-    pub last_fire: i64,
-    /// Index of the step operation the contact waits at.
-    pub pc: u32,
-    pub status: u8,
-    pub flags: u8,
-    /// Last value of each `entry when` condition (edge triggering), one bit per entry.
-    pub when_bits: u8,
-    /// Which entry `scheduled_at` belongs to.
-    pub sched_entry: u8,
-}
-
-impl Default for Slot {
-    fn default() -> Self {
-        Slot {
-            entered_at: 0,
-            wake_at: i64::MAX,
-            last_exit: i64::MIN,
-            scheduled_at: i64::MAX,
-            last_fire: i64::MIN,
-            pc: 0,
-            status: NEVER,
-            flags: 0,
-            when_bits: 0,
-            sched_entry: 0,
-        }
-    }
-}
-
-/// Everything the engine keeps about one contact between records (and between runs).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ContactState {
-    pub attrs: Vec<Value>,
-    pub heap: Heap,
-    pub slots: Vec<Slot>,
-    pub pred_count: Vec<u32>,
-    pub pred_last: Vec<i64>,
-    /// Per journey: the fields of the event that enrolled the contact (`trigger.*`).
-    pub triggers: Vec<Vec<Value>>,
-    /// Per channel: instants of performed, non-transactional sends (for caps).
-    pub sent: [Vec<i64>; 3],
-    /// The contact has had its first record (scheduled entries start then).
-    pub seen: bool,
-}
-
-impl ContactState {
-    /// Drops heap strings and lists nothing refers to any more (computed strings of past sends,
-    /// old attribute values), renumbering the rest: what a snapshot stores.
-    pub fn compact(&mut self) {
-        use crate::value::CONST_BIT;
-        let mut strings = Vec::new();
-        let mut lists: Vec<Vec<u32>> = Vec::new();
-        let mut heap = std::mem::take(&mut self.heap);
-        let mut string_map: Vec<u32> = vec![u32::MAX; heap.strings.len()];
-        let mut keep_string = |id: u32, strings: &mut Vec<String>| -> u32 {
-            if id & CONST_BIT != 0 {
-                return id;
-            }
-            match string_map.get_mut(id as usize) {
-                Some(slot) if *slot != u32::MAX => *slot,
-                Some(slot) => {
-                    strings.push(std::mem::take(&mut heap.strings[id as usize]));
-                    *slot = (strings.len() - 1) as u32;
-                    *slot
-                }
-                None => {
-                    strings.push(String::new());
-                    (strings.len() - 1) as u32
-                }
-            }
-        };
-        let mut remap = |v: &mut Value, strings: &mut Vec<String>, lists: &mut Vec<Vec<u32>>| match v {
-            Value::Str(id) => *id = keep_string(*id, strings),
-            Value::List(id) if *id & CONST_BIT == 0 => {
-                let items: Vec<u32> = heap.lists.get(*id as usize).map(|l| l.iter().map(|i| keep_string(*i, strings)).collect()).unwrap_or_default();
-                lists.push(items);
-                *id = (lists.len() - 1) as u32;
-            }
-            _ => {}
-        };
-        for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
-            remap(v, &mut strings, &mut lists);
-        }
-        self.heap = Heap { strings, lists };
-    }
-
-    pub fn new(program: &Program) -> Self {
-        ContactState {
-            attrs: vec![Value::Absent; program.attributes.len()],
-            heap: Heap::default(),
-            slots: vec![Slot::default(); program.journeys.len()],
-            pred_count: vec![0; program.predicates.len()],
-            pred_last: vec![i64::MIN; program.predicates.len()],
-            triggers: vec![Vec::new(); program.journeys.len()],
-            sent: [Vec::new(), Vec::new(), Vec::new()],
-            seen: false,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum RecordKind {
-    /// Attribute values to merge (`Value::None` clears an optional attribute).
-    Identify(Vec<(u32, Value)>),
-    Track {
-        event: u32,
-        fields: Vec<Value>,
-    },
-    /// Manual exit from a journey.
-    Exit {
-        journey: u32,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Record {
-    pub at: i64,
-    /// Input order (file position in `--input`, then line): breaks ties between equal instants.
-    pub seq: u64,
-    pub kind: RecordKind,
-}
-
-/// One contact's records for a window, sorted by (instant, input order), with the strings they
-/// reference.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ContactInput {
-    pub heap: Heap,
-    pub records: Vec<Record>,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Trigger {
-    Event(u32),
-    When,
-    At,
-    Every,
-    Enroll(u32),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum Reason {
-    Goal(u32),
-    ExitOn(u32),
-    Limit,
-    Manual,
-    Completed,
-    Error,
-    Migrated,
-    /// `exit` (bare) or `exit "reason"`.
-    Exit(String),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum ActionKind {
-    Enter {
-        trigger: Trigger,
-        holdout: bool,
-    },
-    Send {
-        message: u32,
-        fields: Vec<String>,
-    },
-    /// A send, sync or webhook replaced for the control group.
-    HeldOut(Box<ActionKind>),
-    Suppressed {
-        message: u32,
-    },
-    Assign {
-        experiment: Option<String>,
-        arm: String,
-    },
-    Set {
-        attribute: u32,
-        value_json: String,
-    },
-    Sync {
-        audience: u32,
-        add: bool,
-    },
-    Webhook {
-        webhook: u32,
-    },
-    Error {
-        reason: String,
-    },
-    Exit {
-        reason: Reason,
-    },
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Action {
-    pub at: i64,
-    pub journey: u32,
-    pub step: Option<u32>,
-    pub kind: ActionKind,
-}
-
-/// Per-run options (tests turn holdouts off and force experiment arms).
-#[derive(Clone, Debug)]
-pub struct Options {
-    pub holdouts: bool,
-    /// (experiment, arm) pairs forced for the contact being run.
-    pub forced_arms: Vec<(String, String)>,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options { holdouts: true, forced_arms: Vec::new() }
-    }
-}
 
 /// The interpreter for one program. Reusable across contacts; not shared across threads (each
 /// thread makes its own — it is cheap).
@@ -269,19 +46,6 @@ pub struct Vm<'p> {
     pub step_hits: Vec<Vec<u64>>,
     /// When set, every record, timer and condition is recorded here (`journey explain`).
     pub trace: Option<Vec<Trace>>,
-}
-
-/// One line of a contact's timeline, for `journey explain`.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Trace {
-    /// An input record (index into the contact's sorted records).
-    Record { at: i64, index: usize },
-    /// A timer fired in a journey: `what` is `wait`, `limit`, `schedule` (a scheduled entry).
-    Timer { at: i64, journey: u32, what: &'static str },
-    /// A condition was tested: its expression, the result, and the attribute values it read.
-    Condition { at: i64, journey: Option<u32>, expr: u32, result: Result<bool, String>, reads: Vec<(u32, String)> },
-    /// An action was emitted (index into the actions of this run).
-    Action(usize),
 }
 
 impl<'p> Vm<'p> {
@@ -363,7 +127,19 @@ impl<'p> Vm<'p> {
     /// in `state` for the next run.
     pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
         let offsets = state.heap.absorb(&mut input.heap);
-        let mut run = Run { vm: self, contact, st: state, out, dirty: false, depth: 0, tz: None, last_set_journey: 0, changed: 0, first: false, test_mask: u8::MAX };
+        let mut run = Run {
+            vm: self,
+            contact,
+            st: state,
+            out,
+            dirty: false,
+            depth: 0,
+            tz: None,
+            last_set_journey: 0,
+            changed: 0,
+            first: false,
+            test_mask: u8::MAX,
+        };
         let mut next = 0;
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);

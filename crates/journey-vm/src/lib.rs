@@ -5,6 +5,7 @@
 pub mod engine;
 pub mod eval;
 pub mod output;
+pub mod state;
 pub mod value;
 
 pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};

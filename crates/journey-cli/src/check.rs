@@ -3,7 +3,6 @@
 use crate::exit;
 use clap::ValueEnum;
 use journey_diagnostics::{Diagnostic, Severity, render_github, render_json_line, render_sarif, render_terminal};
-use journey_syntax::project::ParsedProject;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
@@ -40,12 +39,9 @@ enum Color {
 }
 
 pub fn run(args: Args) -> u8 {
-    let project = match ParsedProject::load(&args.paths) {
+    let project = match crate::project::parsed(&args.paths) {
         Ok(project) => project,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let checked = journey_check::check(&project);
     let mut diagnostics: Vec<Diagnostic> = journey_check::all_diagnostics(&project, &checked);

@@ -2,7 +2,6 @@
 
 use crate::exit;
 use clap::ValueEnum;
-use journey_syntax::project::ParsedProject;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,12 +21,9 @@ enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    let project = match ParsedProject::load(&args.paths) {
+    let project = match crate::project::parsed(&args.paths) {
         Ok(project) => project,
-        Err(err) => {
-            eprintln!("error: {err}");
-            return exit::USAGE;
-        }
+        Err(code) => return code,
     };
     let checked = journey_check::check(&project);
     let inventory = journey_check::inventory::inventory(&checked, &project.sources);

@@ -8,6 +8,14 @@ use journey_syntax::project::ParsedProject;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
+/// Loads and parses a project's files; a missing or unreadable path is reported (exit 2).
+pub fn parsed(paths: &[PathBuf]) -> Result<ParsedProject, u8> {
+    ParsedProject::load(paths).map_err(|e| {
+        eprintln!("error: {e}");
+        exit::USAGE
+    })
+}
+
 /// Parses, checks and compiles a project; prints diagnostics (errors stop it: exit 1).
 pub fn compile(paths: &[PathBuf]) -> Result<Program, u8> {
     compile_inner(paths, false)
@@ -22,12 +30,13 @@ pub fn load_with_text(paths: &[PathBuf]) -> Result<Program, u8> {
 }
 
 fn compile_inner(paths: &[PathBuf], keep_text: bool) -> Result<Program, u8> {
-    let project = ParsedProject::load(paths).map_err(|e| {
-        eprintln!("error: {e}");
-        exit::USAGE
-    })?;
-    let checked = journey_check::check(&project);
-    let diagnostics = journey_check::all_diagnostics(&project, &checked);
+    compile_parsed(&parsed(paths)?, keep_text)
+}
+
+/// Checks and compiles an already parsed project; prints diagnostics (errors stop it: exit 1).
+pub fn compile_parsed(project: &ParsedProject, keep_text: bool) -> Result<Program, u8> {
+    let checked = journey_check::check(project);
+    let diagnostics = journey_check::all_diagnostics(project, &checked);
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     if errors > 0 {
         let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();

@@ -2,7 +2,6 @@
 //! `N passed, N failed`; exit 1 on any failure.
 
 use crate::exit;
-use journey_syntax::project::ParsedProject;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -16,14 +15,11 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
-    let project = match ParsedProject::load(&args.paths) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return exit::USAGE;
-        }
+    let project = match crate::project::parsed(&args.paths) {
+        Ok(project) => project,
+        Err(code) => return code,
     };
-    let program = match crate::project::compile(&args.paths) {
+    let program = match crate::project::compile_parsed(&project, false) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -6,7 +6,7 @@
 use crate::types::Type;
 use journey_diagnostics::Span;
 use journey_syntax::Symbol;
-use journey_syntax::ast::{BinOp, Channel, EngagementKind, SyncOp};
+use journey_syntax::ast::{Channel, EngagementKind, SyncOp};
 
 macro_rules! id_type {
     ($($name:ident),*) => {$(
@@ -395,9 +395,4 @@ impl Expr {
     pub fn error(span: Span) -> Expr {
         Expr { kind: ExprKind::Error, ty: Type::Error, span }
     }
-}
-
-/// The source operator, for messages.
-pub fn op_text(op: BinOp) -> &'static str {
-    op.as_str()
 }

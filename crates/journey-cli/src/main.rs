@@ -7,6 +7,7 @@ mod demo;
 mod explain;
 mod generate;
 mod inventory;
+mod merge;
 mod project;
 mod run;
 mod test_cmd;
@@ -47,6 +48,8 @@ enum Command {
     Gen(generate::Args),
     /// The guided tour: generate a cohort, run `examples/` over it, summarise the results.
     Demo(demo::Args),
+    /// Merge the outputs of `journey run --shard I/N` runs into the single-run outputs.
+    Merge(merge::Args),
     /// Content inventory: every message, its channel, where it is sent; missing and unused ones.
     Inventory(inventory::Args),
 }
@@ -69,6 +72,7 @@ fn main() -> ExitCode {
         Command::Disasm(args) => compile::disasm(args),
         Command::Run(args) => run::run(args),
         Command::Gen(args) => generate::run(args),
+        Command::Merge(args) => merge::run(args),
         Command::Test(args) => test_cmd::run(args),
         Command::Explain(args) => explain::run(args),
         Command::Lsp => match journey_lsp::run_stdio() {

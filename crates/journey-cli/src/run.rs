@@ -153,7 +153,7 @@ pub fn run(args: Args) -> u8 {
         return exit::USAGE;
     }
     let decoder = Decoder::new(&program);
-    let mut cohort = Cohort::new(from.or(resumed.until), until);
+    let mut cohort = Cohort::for_shard(from.or(resumed.until), until, shard);
     let terminal = std::io::stderr().is_terminal();
     for name in &args.input {
         let reader = match open_input(name) {
@@ -236,7 +236,12 @@ pub fn run(args: Args) -> u8 {
         contacts: evaluation.states.len() as u64,
         wall_seconds: started.elapsed().as_secs_f64(),
     };
-    let metrics = builder.finish(&evaluation, &engagement, &totals);
+    let partial = builder.into_partial(&evaluation, &engagement, &totals);
+    if let Err(e) = partial.write(&args.out.join("metrics.partial")) {
+        eprintln!("error: cannot write the mergeable metrics: {e}");
+        return exit::USAGE;
+    }
+    let metrics = partial.finish(&program);
     let written = match write_error {
         Some(e) => Err(e),
         None => actions_out.flush(),

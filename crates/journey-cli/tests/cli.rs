@@ -280,3 +280,38 @@ fn imports_pull_in_other_files_once() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.journey: imported by broken.journey but not found"), "{}", stderr(&out));
 }
+
+#[test]
+fn shard_runs_merge_into_the_single_run() {
+    let dir = temp_project("shards", &[]);
+    let out = journey(&["gen", "--contacts", "300", "--seed", "5", "--days", "30", "-o", "c.jsonl"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut input = std::fs::read_to_string(dir.join("c.jsonl")).unwrap_or_default();
+    input.push_str("not json\n{\"type\":\"track\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"event\":\"x\"}\n");
+    std::fs::write(dir.join("c.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
+    let examples = repo().join("examples").display().to_string();
+    let run = |out_dir: &str, shard: Option<&str>| {
+        let mut args = vec!["run", examples.as_str(), "--input", "c.jsonl", "--until", "2026-02-01T00:00:00Z", "--out", out_dir];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        let out = journey(&args, &dir);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    run("all", None);
+    for i in 0..3 {
+        run(&format!("s{i}"), Some(&format!("{i}/3")));
+    }
+    let out = journey(&["merge", "s0", "s1", "s2", "--project", &examples, "--out", "merged"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap_or_default();
+    assert_eq!(read("merged/actions.jsonl"), read("all/actions.jsonl"));
+    assert_eq!(read("merged/rejects.jsonl"), read("all/rejects.jsonl"));
+    let metrics = |p: &str| {
+        let mut v: serde_json::Value = serde_json::from_str(&read(p)).unwrap_or_default();
+        v["run"]["wall_seconds"] = serde_json::Value::Null;
+        v
+    };
+    assert_eq!(metrics("merged/metrics.json"), metrics("all/metrics.json"));
+    assert!(read("all/actions.jsonl").lines().count() > 1000);
+}

@@ -61,14 +61,20 @@ pub struct Cohort {
     pub from: Option<i64>,
     /// Records at or after this instant are `future`.
     pub until: i64,
+    /// `--shard I/N`: only records of this shard's contacts (and, for shard 0, records naming no
+    /// contact) are read, so shards' counts and rejects add up to the single run's.
+    pub shard: Option<(u32, u32)>,
 }
 
 /// A line parsed and decoded on a worker thread: a reject, or its records (one, or the items
 /// of a batch envelope with their own text), each with its contact and its own string heap.
 enum Prepared {
     Reject(String),
-    Records(Vec<(Option<String>, Result<(String, Decoded, journey_vm::Heap), String>)>),
+    Records(Vec<(Option<String>, Decoded1)>),
 }
+
+/// One decoded record: its contact (when the record names one) and the outcome.
+type Decoded1 = (Option<String>, Result<(Decoded, journey_vm::Heap), String>);
 
 fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared {
     match serde_json::from_str::<Json>(text) {
@@ -83,15 +89,15 @@ fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared 
     }
 }
 
-fn decode_one(decoder: &Decoder<'_>, file: u32, line: u64, record: &Json) -> Result<(String, Decoded, journey_vm::Heap), String> {
+fn decode_one(decoder: &Decoder<'_>, file: u32, line: u64, record: &Json) -> Decoded1 {
     let contact = match Decoder::contact_of(record) {
         Ok(c) => c.into_owned(),
-        Err(_) if record.get("type").is_none() => return Err("no `type` (expected identify, track or exit)".into()),
-        Err(reason) => return Err(reason),
+        Err(_) if record.get("type").is_none() => return (None, Err("no `type` (expected identify, track or exit)".into())),
+        Err(reason) => return (None, Err(reason)),
     };
     let mut heap = journey_vm::Heap::default();
-    let decoded = decoder.decode(record, seq_of(file, line), &mut heap)?;
-    Ok((contact, decoded, heap))
+    let decoded = decoder.decode(record, seq_of(file, line), &mut heap).map(|d| (d, heap));
+    (Some(contact), decoded)
 }
 
 /// Adjusts a record's string and list ids after its heap was appended to the contact's.
@@ -112,6 +118,11 @@ fn seq_of(file: u32, line: u64) -> u64 {
 impl Cohort {
     pub fn new(from: Option<i64>, until: i64) -> Self {
         Cohort { from, until, ..Cohort::default() }
+    }
+
+    /// A cohort that keeps only one shard's contacts.
+    pub fn for_shard(from: Option<i64>, until: i64, shard: Option<(u32, u32)>) -> Self {
+        Cohort { from, until, shard, ..Cohort::default() }
     }
 
     /// Reads one input source (already decompressed) line by line. Lines are parsed as JSON in
@@ -141,14 +152,24 @@ impl Cohort {
         let prepared: Vec<Prepared> = batch.par_iter().map(|(number, line)| prepare(decoder, file, *number, line)).collect();
         for ((number, line), prepared) in batch.drain(..).zip(prepared) {
             match prepared {
+                // A line without a contact belongs to shard 0, so shards count it once.
                 Prepared::Reject(reason) => {
-                    self.records_read += 1;
-                    self.reject(file_name, number, &line, reason);
+                    if self.shard.is_none_or(|(index, _)| index == 0) {
+                        self.records_read += 1;
+                        self.reject(file_name, number, &line, reason);
+                    }
                 }
                 Prepared::Records(items) => {
-                    for (text, outcome) in items {
-                        self.records_read += 1;
-                        self.merge(decoder, file, file_name, number, text.as_deref().unwrap_or(&line), outcome);
+                    for (text, (contact, outcome)) in items {
+                        let mine = match (&contact, self.shard) {
+                            (_, None) => true,
+                            (Some(c), Some((index, count))) => shard_of(c, count) == index,
+                            (None, Some((index, _))) => index == 0,
+                        };
+                        if mine {
+                            self.records_read += 1;
+                            self.merge(decoder, file, file_name, number, text.as_deref().unwrap_or(&line), contact, outcome);
+                        }
                     }
                 }
             }
@@ -159,6 +180,7 @@ impl Cohort {
         self.rejects.push(Reject { file: file.to_string(), line, text: text.to_string(), reason });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn merge(
         &mut self,
         decoder: &Decoder<'_>,
@@ -166,11 +188,13 @@ impl Cohort {
         file_name: &str,
         line: u64,
         text: &str,
-        outcome: Result<(String, Decoded, journey_vm::Heap), String>,
+        contact: Option<String>,
+        outcome: Result<(Decoded, journey_vm::Heap), String>,
     ) {
-        let (contact, decoded, mut heap) = match outcome {
-            Ok(x) => x,
-            Err(reason) => return self.reject(file_name, line, text, reason),
+        let (contact, (decoded, mut heap)) = match (contact, outcome) {
+            (Some(contact), Ok(x)) => (contact, x),
+            (_, Err(reason)) => return self.reject(file_name, line, text, reason),
+            (None, Ok(_)) => return self.reject(file_name, line, text, "no contact id".into()),
         };
         let (record, message_id) = match decoded {
             Decoded::Undeclared { .. } => {

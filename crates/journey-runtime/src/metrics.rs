@@ -7,16 +7,17 @@
 use crate::Evaluation;
 use journey_bytecode::{Program, StepOp};
 use journey_vm::{ActionKind, Reason};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
-#[derive(Default, Clone)]
+#[derive(Default, Clone, Serialize, Deserialize, PartialEq)]
 struct ArmStats {
     assigned: u64,
     converted: u64,
 }
 
-#[derive(Default)]
+#[derive(Default, Clone, Serialize, Deserialize, PartialEq)]
 struct JourneyStats {
     entered: u64,
     entered_holdout: u64,
@@ -31,6 +32,7 @@ struct JourneyStats {
 }
 
 /// Totals of a run, reported under `run`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct RunTotals {
     pub records_read: u64,
     pub rejected: u64,
@@ -72,6 +74,9 @@ fn median(values: &mut [i64]) -> Option<i64> {
     values.sort_unstable();
     Some(values[(values.len() - 1) / 2])
 }
+
+/// Magic bytes of `metrics.partial`.
+pub const PARTIAL_MAGIC: [u8; 4] = *b"JMP\0";
 
 /// Accumulates metrics a batch of contacts at a time (runs stream their actions).
 pub struct MetricsBuilder<'p> {
@@ -169,13 +174,121 @@ impl<'p> MetricsBuilder<'p> {
         }
     }
 
+    /// The mergeable state of this run's metrics (`metrics.partial`).
+    pub fn into_partial(self, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Partial {
+        Partial {
+            fingerprint: self.program.fingerprint,
+            journeys: self.program.journeys.iter().map(|j| j.name.clone()).collect(),
+            stats: self.stats,
+            sends: self.sends,
+            step_hits: evaluation.step_hits.clone(),
+            transitions: evaluation.transitions,
+            engagement: engagement.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            totals: totals.clone(),
+        }
+    }
+
     /// Builds `metrics.json`.
     pub fn finish(self, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Json {
         let program = self.program;
+        self.into_partial(evaluation, engagement, totals).finish(program)
+    }
+}
+
+/// Everything `metrics.json` is computed from, in a form that adds up: the metrics of shards
+/// run with `--shard I/N` merge into exactly those of the single run (`journey merge-metrics`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Partial {
+    pub fingerprint: u64,
+    pub journeys: Vec<String>,
+    stats: Vec<JourneyStats>,
+    sends: BTreeMap<String, u64>,
+    step_hits: Vec<Vec<u64>>,
+    transitions: u64,
+    engagement: BTreeMap<String, (u64, u64)>,
+    totals: RunTotals,
+}
+
+fn add_maps(into: &mut BTreeMap<String, u64>, from: BTreeMap<String, u64>) {
+    for (k, v) in from {
+        *into.entry(k).or_default() += v;
+    }
+}
+
+fn add_vecs(into: &mut [u64], from: &[u64]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a += b;
+    }
+}
+
+impl std::fmt::Debug for JourneyStats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JourneyStats {{ entered: {} }}", self.entered)
+    }
+}
+
+impl Partial {
+    /// Adds another shard's partial metrics (same project).
+    pub fn merge(&mut self, other: Partial) -> Result<(), String> {
+        if other.fingerprint != self.fingerprint || other.journeys != self.journeys {
+            return Err("the shards were run with different projects".into());
+        }
+        for (a, b) in self.stats.iter_mut().zip(other.stats) {
+            a.entered += b.entered;
+            a.entered_holdout += b.entered_holdout;
+            add_maps(&mut a.exits, b.exits);
+            for (reason, steps) in b.exits_by_step {
+                add_maps(a.exits_by_step.entry(reason).or_default(), steps);
+            }
+            add_vecs(&mut a.goal_reached, &b.goal_reached);
+            for (x, y) in a.goal_times.iter_mut().zip(b.goal_times) {
+                x.extend(y);
+            }
+            a.converted_treated += b.converted_treated;
+            a.converted_holdout += b.converted_holdout;
+            for (name, (_, arms)) in b.experiments {
+                if let Some((_, mine)) = a.experiments.get_mut(&name) {
+                    for ((_, x), (_, y)) in mine.iter_mut().zip(arms) {
+                        x.assigned += y.assigned;
+                        x.converted += y.converted;
+                    }
+                }
+            }
+        }
+        add_maps(&mut self.sends, other.sends);
+        for (a, b) in self.step_hits.iter_mut().zip(&other.step_hits) {
+            add_vecs(a, b);
+        }
+        self.transitions += other.transitions;
+        for (k, (o, c)) in other.engagement {
+            let e = self.engagement.entry(k).or_default();
+            e.0 += o;
+            e.1 += c;
+        }
+        self.totals.records_read += other.totals.records_read;
+        self.totals.rejected += other.totals.rejected;
+        self.totals.contacts += other.totals.contacts;
+        self.totals.wall_seconds = self.totals.wall_seconds.max(other.totals.wall_seconds);
+        Ok(())
+    }
+
+    pub fn write(&self, path: &std::path::Path) -> Result<(), String> {
+        let bytes = journey_bytecode::encode::encode_value(PARTIAL_MAGIC, self).map_err(|e| e.to_string())?;
+        std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn read(path: &std::path::Path) -> Result<Partial, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        journey_bytecode::encode::decode_value(PARTIAL_MAGIC, &bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Builds `metrics.json`.
+    pub fn finish(self, program: &Program) -> Json {
         let mut stats = self.stats;
         let sends = self.sends;
+        let (step_hits, transitions, engagement, totals) = (self.step_hits, self.transitions, self.engagement, self.totals);
         let mut journeys = Map::new();
-        for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&evaluation.step_hits) {
+        for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&step_hits) {
             let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
             let mut goals = Map::new();
             for (g, goal) in j.goals.iter().enumerate() {
@@ -247,7 +360,7 @@ impl<'p> MetricsBuilder<'p> {
                 "records_read": totals.records_read,
                 "rejected": totals.rejected,
                 "contacts": totals.contacts,
-                "transitions": evaluation.transitions,
+                "transitions": transitions,
                 "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
             }
         })

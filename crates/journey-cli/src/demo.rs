@@ -93,6 +93,27 @@ fn summary(out: &std::path::Path) -> u8 {
             );
         }
     }
+    let mut header = false;
+    if let Some(journeys) = metrics["journeys"].as_object() {
+        for (name, j) in journeys {
+            for (experiment, e) in j["experiments"].as_object().into_iter().flatten() {
+                if !header {
+                    println!("\n{:<36} {:>9} {:>9} {:>7} {:>8}", "experiment / arm", "assigned", "converted", "rate", "p-value");
+                    header = true;
+                }
+                for (arm, a) in e["arms"].as_object().into_iter().flatten() {
+                    println!(
+                        "{:<36} {:>9} {:>9} {:>7} {:>8}",
+                        format!("{name}.{experiment} / {arm}"),
+                        a["assigned"].as_u64().unwrap_or(0),
+                        a["converted"].as_u64().unwrap_or(0),
+                        a["rate"].as_f64().map(|r| format!("{:.1}%", r * 100.0)).unwrap_or_else(|| "-".into()),
+                        a["p_value"].as_f64().map(|p| format!("{p:.3}")).unwrap_or_else(|| "-".into()),
+                    );
+                }
+            }
+        }
+    }
     let run = &metrics["run"];
     println!(
         "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, state.snapshot)",

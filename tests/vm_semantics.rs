@@ -492,3 +492,87 @@ journey j { entry on purchase  send m }
         "2026-01-01T10:00:00Z send step=s1 message=m subject=SHOE x1 PRO [vip][news] 20.5 template=t"
     );
 }
+
+#[test]
+fn goal_when_is_tested_at_enrollment_before_the_first_step() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on ping
+  goal already when contact.score >= 10
+  send m
+}"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"free","score":20,"lists":[]}"#),
+        track("a", "2026-01-01T10:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-02T00:00:00Z")),
+        ["2026-01-01T10:00:00Z enter trigger=ping", "2026-01-01T10:00:00Z exit reason=goal:already"]
+    );
+}
+
+#[test]
+fn entry_when_does_not_fire_again_while_it_stays_true_and_reentry_never_holds() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry when contact.score >= 50
+  send m
+}"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        identify("a", "2026-01-01T01:00:00Z", r#"{"score":60}"#),
+        identify("a", "2026-01-01T02:00:00Z", r#"{"score":70}"#),
+        identify("a", "2026-01-01T03:00:00Z", r#"{"score":10}"#),
+        identify("a", "2026-01-01T04:00:00Z", r#"{"score":90}"#),
+    ]
+    .join("\n");
+    let lines = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
+    let enters: Vec<&String> = lines.iter().filter(|l| l.contains("enter")).collect();
+    assert_eq!(enters, ["2026-01-01T01:00:00Z enter trigger=when"], "edge-triggered, and `reentry never` (the default) blocks the second edge");
+}
+
+#[test]
+fn an_exit_cancels_a_send_held_by_quiet_hours() {
+    let source = r#"
+policy { quiet_hours 21:00 to 08:00 }
+message m sms { body "m" }
+journey j { entry on ping  exit on unsubscribed  send m }
+"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        track("a", "2026-01-01T22:00:00Z", "Ping", "{}"),
+        track("a", "2026-01-02T06:00:00Z", "Unsubscribed", "{}"),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-03T00:00:00Z")),
+        ["2026-01-01T22:00:00Z enter trigger=ping", "2026-01-02T06:00:00Z exit reason=exit_on:unsubscribed"]
+    );
+}
+
+#[test]
+fn match_wildcard_and_explicit_exit_reasons() {
+    let source = r#"
+message m sms { body "m" }
+journey j {
+  entry on ping
+  match contact.plan {
+    pro => { exit "pro" }
+    _ => { send m  exit }
+  }
+}"#;
+    let free = [
+        identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"enterprise","score":0,"lists":[]}"#),
+        track("a", "2026-01-01T10:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &free, "2026-01-02T00:00:00Z")),
+        ["2026-01-01T10:00:00Z enter trigger=ping", "2026-01-01T10:00:00Z send step=s3 message=m body=m", "2026-01-01T10:00:00Z exit reason=exit"]
+    );
+    let pro = [identify("b", "2026-01-01T00:00:00Z", ANA), track("b", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
+    assert_eq!(short(&actions(source, &pro, "2026-01-02T00:00:00Z"))[1], "2026-01-01T10:00:00Z exit reason=pro");
+}

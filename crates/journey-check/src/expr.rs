@@ -429,8 +429,8 @@ impl<'a> Checker<'a> {
         match op {
             BinOp::And | BinOp::Or => {
                 let (l, r) = (self.condition(a, cx), self.condition(b, cx));
-                let op = if op == BinOp::And { Op::And } else { Op::Or };
-                mk(ExprKind::Binary(op, Box::new(l), Box::new(r)), Type::Bool, span)
+                let op = if op == BinOp::And { Logic::And } else { Logic::Or };
+                mk(ExprKind::Logic(op, Box::new(l), Box::new(r)), Type::Bool, span)
             }
             BinOp::Eq | BinOp::Ne => {
                 let (l, r) = self.pair(a, b, cx);
@@ -544,7 +544,7 @@ impl<'a> Checker<'a> {
                 }
                 let result = if r.ty.is_optional() { Type::optional(inner.clone()) } else { inner.clone() };
                 let r = self.coerce(r, &Type::optional(inner), "the right side of `??`");
-                mk(ExprKind::Binary(Op::Coalesce, Box::new(l), Box::new(r)), result, span)
+                mk(ExprKind::Logic(Logic::Coalesce, Box::new(l), Box::new(r)), result, span)
             }
             BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div => self.arithmetic(op, a, b, cx, span),
         }

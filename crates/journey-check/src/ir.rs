@@ -318,39 +318,17 @@ pub struct Expr {
 /// resolves each call to the bytecode's own enum, so there is one list of built-ins.
 pub use journey_bytecode::Builtin;
 
-/// Binary operations after type resolution.
+/// Value operations after type resolution (`AddTimeDuration`, not `+`): the bytecode's own
+/// enum, so there is one list of them.
+pub use journey_bytecode::BinOp as Op;
+
+/// Operators that may skip their right operand.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Op {
+pub enum Logic {
     And,
     Or,
-    /// Equality of any two values of one type (ints promoted to float when mixed).
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    /// `string in [string]`
-    InList,
-    /// `a ?? b`
+    /// `a ?? b`: `b` only when `a` is none.
     Coalesce,
-    AddInt,
-    AddFloat,
-    SubInt,
-    SubFloat,
-    MulInt,
-    MulFloat,
-    DivInt,
-    DivFloat,
-    AddTimeDuration,
-    SubTimeDuration,
-    SubTimeTime,
-    AddDuration,
-    SubDuration,
-    MulDurationInt,
-    DivDurationInt,
-    Concat,
-    ConcatList,
 }
 
 #[derive(Clone, Debug)]
@@ -380,6 +358,8 @@ pub enum ExprKind {
     /// Implicit int → float promotion, made explicit for codegen.
     IntToFloat(Box<Expr>),
     Binary(Op, Box<Expr>, Box<Expr>),
+    /// `and`, `or`, `??`: the right operand is evaluated only when needed.
+    Logic(Logic, Box<Expr>, Box<Expr>),
     /// `has`: the predicate has fired (within the window, when given).
     Has {
         predicate: PredicateId,

@@ -803,7 +803,7 @@ pub(crate) fn is_constant(e: &Expr) -> bool {
         | ExprKind::Variant(..) => true,
         ExprKind::List(items) => items.iter().all(is_constant),
         ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::IntToFloat(x) => is_constant(x),
-        ExprKind::Binary(_, a, b) => is_constant(a) && is_constant(b),
+        ExprKind::Binary(_, a, b) | ExprKind::Logic(_, a, b) => is_constant(a) && is_constant(b),
         ExprKind::Call(_, args) => args.iter().all(is_constant),
         _ => false,
     }

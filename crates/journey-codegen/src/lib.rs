@@ -7,7 +7,7 @@
 
 use journey_bytecode as bc;
 use journey_bytecode::{Const, ExprRef, Instr, Program, StepOp, TemplateOp};
-use journey_check::ir::{self, ExprKind, Op};
+use journey_check::ir::{self, ExprKind, Logic};
 use journey_check::types::Type;
 use std::collections::HashMap;
 
@@ -239,27 +239,23 @@ impl Gen<'_> {
                 self.emit(x);
                 self.p.code.push(Instr::IntToFloat);
             }
-            ExprKind::Binary(op @ (Op::And | Op::Or | Op::Coalesce), a, b) => {
+            ExprKind::Logic(op, a, b) => {
                 self.emit(a);
                 let jump_at = self.p.code.len();
-                self.p.code.push(match op {
-                    Op::And => Instr::JumpIfFalseKeep(0),
-                    Op::Or => Instr::JumpIfTrueKeep(0),
-                    _ => Instr::JumpIfSome(0),
-                });
+                self.p.code.push(Instr::JumpIfSome(0));
                 self.emit(b);
                 let end = self.p.code.len() as u32;
                 self.p.code[jump_at] = match op {
-                    Op::And => Instr::JumpIfFalseKeep(end),
-                    Op::Or => Instr::JumpIfTrueKeep(end),
-                    _ => Instr::JumpIfSome(end),
+                    Logic::And => Instr::JumpIfFalseKeep(end),
+                    Logic::Or => Instr::JumpIfTrueKeep(end),
+                    Logic::Coalesce => Instr::JumpIfSome(end),
                 };
                 // The jump lands on the next instruction (always at least `ret`).
             }
             ExprKind::Binary(op, a, b) => {
                 self.emit(a);
                 self.emit(b);
-                self.p.code.push(Instr::Bin(binop(*op)));
+                self.p.code.push(Instr::Bin(*op));
             }
             ExprKind::Has { predicate, within_seconds } => {
                 self.p.code.push(Instr::Has { predicate: predicate.0, within_ms: within_seconds.map_or(-1, |s| s.saturating_mul(1000)) })
@@ -547,37 +543,5 @@ impl Gen<'_> {
                 ir::StepKind::Exit { reason } => code.push(StepOp::Exit { step: s, reason: reason.clone() }),
             }
         }
-    }
-}
-
-fn binop(op: Op) -> bc::BinOp {
-    use bc::BinOp as B;
-    match op {
-        Op::Eq => B::Eq,
-        Op::Ne => B::Ne,
-        Op::Lt => B::Lt,
-        Op::Le => B::Le,
-        Op::Gt => B::Gt,
-        Op::Ge => B::Ge,
-        Op::InList => B::InList,
-        Op::AddInt => B::AddInt,
-        Op::AddFloat => B::AddFloat,
-        Op::SubInt => B::SubInt,
-        Op::SubFloat => B::SubFloat,
-        Op::MulInt => B::MulInt,
-        Op::MulFloat => B::MulFloat,
-        Op::DivInt => B::DivInt,
-        Op::DivFloat => B::DivFloat,
-        Op::AddTimeDuration => B::AddTimeDuration,
-        Op::SubTimeDuration => B::SubTimeDuration,
-        Op::SubTimeTime => B::SubTimeTime,
-        Op::AddDuration => B::AddDuration,
-        Op::SubDuration => B::SubDuration,
-        Op::MulDurationInt => B::MulDurationInt,
-        Op::DivDurationInt => B::DivDurationInt,
-        Op::Concat => B::Concat,
-        Op::ConcatList => B::ConcatList,
-        // Handled by short-circuit jumps before reaching here.
-        Op::And | Op::Or | Op::Coalesce => B::Eq,
     }
 }

@@ -166,3 +166,39 @@ fn a_corrupt_snapshot_is_an_error() {
     assert!(error.contains("state.snapshot"), "{error}");
     let _ = evaluate;
 }
+
+#[test]
+fn flow_edges_add_up_and_the_report_is_self_contained() {
+    let program = examples();
+    let input = cohort_text(600);
+    let evaluation = run(&program, &input, None, &window("2026-03-02T00:00:00Z", 2, None), Resumed::default());
+    let metrics = journey_runtime::metrics::metrics(&program, &evaluation, &Default::default(), &Default::default());
+    let mut checked = 0;
+    for journey in &program.journeys {
+        let m = &metrics["journeys"][&journey.name];
+        let edges = m["edges"].as_array().cloned().unwrap_or_default();
+        assert_eq!(edges.len(), journey.flow_edges().len(), "{}", journey.name);
+        // Every contact that reached a step came along exactly one edge into it.
+        for id in &journey.step_ids {
+            let into: u64 = edges.iter().filter(|e| e["to"] == id.as_str()).map(|e| e["count"].as_u64().unwrap_or(0)).sum();
+            assert_eq!(into, m["steps"][id]["entered"].as_u64().unwrap_or(u64::MAX), "{}: edges into {id}", journey.name);
+            checked += into;
+        }
+        // Completions are the edges into the end node.
+        let ended: u64 = edges.iter().filter(|e| e["to"] == "(end)").map(|e| e["count"].as_u64().unwrap_or(0)).sum();
+        assert_eq!(ended, m["exits"]["by_reason"]["completed"].as_u64().unwrap_or(0), "{}: completions", journey.name);
+    }
+    assert!(checked > 1000, "the cohort exercises the journeys ({checked} step entries)");
+
+    let html = journey_runtime::report::html(&program, &metrics);
+    for journey in &program.journeys {
+        assert!(html.contains(&format!(r#"<section id="j-{}">"#, journey.name)), "a section for {}", journey.name);
+    }
+    assert_eq!(html.matches("<svg class=\"flow\"").count(), program.journeys.len(), "one flow diagram per journey");
+    let welcome = &metrics["journeys"]["welcome"];
+    let first_edge = &welcome["edges"][0];
+    assert!(html.contains(&format!("<title>entry → intro: {}</title>", first_edge["count"])), "edge counts are drawn");
+    for outside in ["http://", "https://", "<script", "src=", "@import", "url("] {
+        assert!(!html.contains(outside), "the report opens offline: found {outside}");
+    }
+}

@@ -331,6 +331,64 @@ pub struct Journey {
     pub since_entry_predicates: Vec<u32>,
 }
 
+impl StepOp {
+    /// Indexes of the operations control may pass to after this one.
+    pub fn successors(&self, pc: u32) -> Vec<u32> {
+        match self {
+            StepOp::WaitEvent { on_event, on_timeout, .. } => vec![*on_event, *on_timeout],
+            StepOp::WaitCondition { on_met, on_timeout, .. } => vec![*on_met, *on_timeout],
+            StepOp::Branch { otherwise, .. } => vec![pc + 1, *otherwise],
+            StepOp::Match { table, .. } => table.clone(),
+            StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => arms.iter().map(|a| a.target).collect(),
+            StepOp::Jump { target } => vec![*target],
+            StepOp::Exit { .. } | StepOp::Complete => Vec::new(),
+            _ => vec![pc + 1],
+        }
+    }
+}
+
+impl Journey {
+    /// Node of the flow graph standing for enrollment (steps are nodes `0..step_ids.len()`).
+    pub fn flow_entry(&self) -> u32 {
+        self.step_ids.len() as u32
+    }
+
+    /// Node of the flow graph standing for completing the body.
+    pub fn flow_end(&self) -> u32 {
+        self.step_ids.len() as u32 + 1
+    }
+
+    /// The step (or the end node) control reaches from operation `pc`, through jumps.
+    pub fn flow_node_at(&self, mut pc: u32) -> u32 {
+        for _ in 0..=self.code.len() {
+            match self.code.get(pc as usize) {
+                Some(StepOp::Jump { target }) => pc = *target,
+                Some(op) => return op.step().unwrap_or(self.flow_end()),
+                None => return self.flow_end(),
+            }
+        }
+        self.flow_end()
+    }
+
+    /// The edges of the journey's flow graph, `(from, to)` nodes, in a stable order: enrollment
+    /// to the first step, then each step to the steps (or the end) it can lead to. Metrics count
+    /// contacts along these edges, index for index.
+    pub fn flow_edges(&self) -> Vec<(u32, u32)> {
+        let mut edges = vec![(self.flow_entry(), self.flow_node_at(0))];
+        for (pc, op) in self.code.iter().enumerate() {
+            let Some(from) = op.step() else { continue };
+            for next in op.successors(pc as u32) {
+                let edge = (from, self.flow_node_at(next));
+                // A step compiled to several operations (an `if` chain) is one node.
+                if edge.0 != edge.1 && !edges.contains(&edge) {
+                    edges.push(edge);
+                }
+            }
+        }
+        edges
+    }
+}
+
 /// Built-in functions (see journey-check's `Builtin`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[repr(u8)]

@@ -116,11 +116,12 @@ fn summary(out: &std::path::Path) -> u8 {
     }
     let run = &metrics["run"];
     println!(
-        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, state.snapshot)",
+        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, state.snapshot);\nopen {}/report.html in a browser for the flow diagrams",
         run["records_read"],
         run["contacts"],
         run["transitions"],
         run["wall_seconds"],
+        out.display(),
         out.display()
     );
     exit::OK

@@ -117,10 +117,16 @@ pub fn run(args: Args) -> u8 {
         }
     };
     let metrics = partial.finish(&program);
-    if let Err(e) = std::fs::write(args.out.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n") {
+    let written = std::fs::write(args.out.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n")
+        .and_then(|()| std::fs::write(args.out.join("report.html"), journey_runtime::report::html(&program, &metrics)));
+    if let Err(e) = written {
         eprintln!("error: {}: {e}", args.out.display());
         return exit::USAGE;
     }
-    eprintln!("merged {} shards: {count} actions; wrote {}/actions.jsonl, rejects.jsonl, metrics.json", args.shards.len(), args.out.display());
+    eprintln!(
+        "merged {} shards: {count} actions; wrote {}/actions.jsonl, rejects.jsonl, metrics.json, report.html",
+        args.shards.len(),
+        args.out.display()
+    );
     exit::OK
 }

@@ -207,6 +207,7 @@ pub fn run(args: Args) -> u8 {
     let actions_path = args.out.join("actions.jsonl");
     let rejects_path = args.out.join("rejects.jsonl");
     let metrics_path = args.out.join("metrics.json");
+    let report_path = args.out.join("report.html");
     let snapshot_path = args.out.join("state.snapshot");
     let mut actions_out = match File::create(&actions_path) {
         Ok(f) => BufWriter::with_capacity(1 << 20, f),
@@ -247,7 +248,8 @@ pub fn run(args: Args) -> u8 {
         None => actions_out.flush(),
     }
     .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
-    .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"));
+    .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"))
+    .and_then(|()| std::fs::write(&report_path, journey_runtime::report::html(&program, &metrics)));
     if let Err(e) = written {
         eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;
@@ -274,7 +276,14 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
-    eprintln!("wrote {}, {}, {}, {}", actions_path.display(), rejects_path.display(), metrics_path.display(), snapshot_path.display());
+    eprintln!(
+        "wrote {}, {}, {}, {}, {}",
+        actions_path.display(),
+        rejects_path.display(),
+        metrics_path.display(),
+        report_path.display(),
+        snapshot_path.display()
+    );
     if args.strict && !evaluation.rejects.is_empty() {
         eprintln!("error: {} records were rejected (--strict); see {}", evaluation.rejects.len(), rejects_path.display());
         return exit::FAILED;

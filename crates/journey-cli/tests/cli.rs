@@ -314,4 +314,8 @@ fn shard_runs_merge_into_the_single_run() {
     };
     assert_eq!(metrics("merged/metrics.json"), metrics("all/metrics.json"));
     assert!(read("all/actions.jsonl").lines().count() > 1000);
+    // The report is drawn from the metrics: the merged one is the single run's (but for wall time).
+    let report = |p: &str| read(p).lines().filter(|l| !l.contains(" records read (")).collect::<Vec<_>>().join("\n");
+    assert!(report("all/report.html").contains("<svg class=\"flow\""), "{}", report("all/report.html"));
+    assert_eq!(report("merged/report.html"), report("all/report.html"));
 }

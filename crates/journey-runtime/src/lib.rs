@@ -8,6 +8,7 @@
 pub mod cohort_gen;
 pub mod input;
 pub mod metrics;
+pub mod report;
 pub mod snapshot;
 
 use input::{Decoded, Decoder};
@@ -278,6 +279,8 @@ pub struct Evaluation {
     pub from: Option<i64>,
     /// Per journey, per step: how many times contacts entered it.
     pub step_hits: Vec<Vec<u64>>,
+    /// Per journey, per flow edge (`Journey::flow_edges`): how many times contacts went along it.
+    pub edge_hits: Vec<Vec<u64>>,
     /// Encoded final state of every contact (when `Window::snapshot`), in contact order.
     pub states: Vec<(String, Vec<u8>)>,
     /// Every messageId delivered so far (this run and the runs it resumes).
@@ -379,8 +382,17 @@ pub fn evaluate_streaming(
     work.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
+    let empty_edges = || program.journeys.iter().map(|j| vec![0u64; j.flow_edges().len()]).collect::<Vec<_>>();
+    let add_hits = |into: &mut Vec<Vec<u64>>, from: Vec<Vec<u64>>| {
+        for (x, y) in into.iter_mut().zip(from) {
+            for (p, q) in x.iter_mut().zip(y) {
+                *p += q;
+            }
+        }
+    };
     let mut transitions = 0u64;
     let mut step_hits = empty_hits();
+    let mut edge_hits = empty_edges();
     let mut states = Vec::new();
     const BATCH: usize = 16_384;
     while !work.is_empty() {
@@ -406,30 +418,24 @@ pub fn evaluate_streaming(
                         (vm, done)
                     },
                 )
-                .map(|(vm, done)| (done, vm.transitions, vm.step_hits))
+                .map(|(vm, done)| (done, vm.transitions, vm.step_hits, vm.edge_hits))
                 .reduce(
-                    || (Vec::new(), 0, empty_hits()),
-                    |(mut a, ta, mut ha), (b, tb, hb)| {
+                    || (Vec::new(), 0, empty_hits(), empty_edges()),
+                    |(mut a, ta, mut ha, mut ea), (b, tb, hb, eb)| {
                         a.extend(b);
-                        for (x, y) in ha.iter_mut().zip(hb) {
-                            for (p, q) in x.iter_mut().zip(y) {
-                                *p += q;
-                            }
-                        }
-                        (a, ta + tb, ha)
+                        add_hits(&mut ha, hb);
+                        add_hits(&mut ea, eb);
+                        (a, ta + tb, ha, ea)
                     },
                 )
         };
-        let (mut results, chunk_transitions, chunk_hits) = match &pool {
+        let (mut results, chunk_transitions, chunk_hits, chunk_edges) = match &pool {
             Ok(pool) => pool.install(run_chunk),
             Err(_) => run_chunk(),
         };
         transitions += chunk_transitions;
-        for (x, y) in step_hits.iter_mut().zip(chunk_hits) {
-            for (p, q) in x.iter_mut().zip(y) {
-                *p += q;
-            }
-        }
+        add_hits(&mut step_hits, chunk_hits);
+        add_hits(&mut edge_hits, chunk_edges);
         results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut batch = Vec::with_capacity(results.len());
         for (contact, actions, blob) in results {
@@ -444,7 +450,7 @@ pub fn evaluate_streaming(
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
     delivered.sort();
     delivered.dedup();
-    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, states, message_ids: delivered }
+    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered }
 }
 
 /// Writes all actions as JSON lines in the pinned order (contact id, then time, then

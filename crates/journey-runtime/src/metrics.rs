@@ -182,6 +182,7 @@ impl<'p> MetricsBuilder<'p> {
             stats: self.stats,
             sends: self.sends,
             step_hits: evaluation.step_hits.clone(),
+            edge_hits: evaluation.edge_hits.clone(),
             transitions: evaluation.transitions,
             engagement: engagement.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             totals: totals.clone(),
@@ -204,6 +205,7 @@ pub struct Partial {
     stats: Vec<JourneyStats>,
     sends: BTreeMap<String, u64>,
     step_hits: Vec<Vec<u64>>,
+    edge_hits: Vec<Vec<u64>>,
     transitions: u64,
     engagement: BTreeMap<String, (u64, u64)>,
     totals: RunTotals,
@@ -259,6 +261,9 @@ impl Partial {
         for (a, b) in self.step_hits.iter_mut().zip(&other.step_hits) {
             add_vecs(a, b);
         }
+        for (a, b) in self.edge_hits.iter_mut().zip(&other.edge_hits) {
+            add_vecs(a, b);
+        }
         self.transitions += other.transitions;
         for (k, (o, c)) in other.engagement {
             let e = self.engagement.entry(k).or_default();
@@ -286,10 +291,17 @@ impl Partial {
     pub fn finish(self, program: &Program) -> Json {
         let mut stats = self.stats;
         let sends = self.sends;
-        let (step_hits, transitions, engagement, totals) = (self.step_hits, self.transitions, self.engagement, self.totals);
+        let (step_hits, edge_hits, transitions, engagement, totals) = (self.step_hits, self.edge_hits, self.transitions, self.engagement, self.totals);
         let mut journeys = Map::new();
-        for ((j, s), hits) in program.journeys.iter().zip(stats.iter_mut()).zip(&step_hits) {
+        for (((j, s), hits), edge_counts) in program.journeys.iter().zip(stats.iter_mut()).zip(&step_hits).zip(&edge_hits) {
             let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();
+            let node = |n: u32| match j.step_ids.get(n as usize) {
+                Some(id) => id.clone(),
+                None if n == j.flow_entry() => "(entry)".to_string(),
+                None => "(end)".to_string(),
+            };
+            let edges: Vec<Json> =
+                j.flow_edges().iter().zip(edge_counts).map(|((from, to), n)| json!({ "from": node(*from), "to": node(*to), "count": n })).collect();
             let mut goals = Map::new();
             for (g, goal) in j.goals.iter().enumerate() {
                 let reached = s.goal_reached[g];
@@ -332,6 +344,7 @@ impl Partial {
                 "entered": s.entered,
                 "exits": { "by_reason": s.exits, "by_reason_and_step": s.exits_by_step },
                 "steps": steps,
+                "edges": edges,
                 "goals": goals,
                 "experiments": experiments,
                 "holdout": {

@@ -44,6 +44,11 @@ pub struct Vm<'p> {
     pub transitions: u64,
     /// Per journey, per step: how many times a contact entered it (for metrics).
     pub step_hits: Vec<Vec<u64>>,
+    /// Per journey, per edge of [`journey_bytecode::Journey::flow_edges`]: how many times a
+    /// contact went along it (for metrics and the report).
+    pub edge_hits: Vec<Vec<u64>>,
+    /// Per journey, per flow node: the edges into it, as (from node, edge index).
+    edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// When set, every record, timer and condition is recorded here (`journey explain`).
     pub trace: Option<Vec<Trace>>,
 }
@@ -107,6 +112,19 @@ impl<'p> Vm<'p> {
             }
         }
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
+        let mut edge_hits = Vec::with_capacity(program.journeys.len());
+        let mut edges_into = Vec::with_capacity(program.journeys.len());
+        for j in &program.journeys {
+            let edges = j.flow_edges();
+            let mut into = vec![Vec::new(); j.flow_end() as usize + 1];
+            for (index, (from, to)) in edges.iter().enumerate() {
+                if let Some(list) = into.get_mut(*to as usize) {
+                    list.push((*from, index as u32));
+                }
+            }
+            edge_hits.push(vec![0; edges.len()]);
+            edges_into.push(into);
+        }
         Vm {
             program,
             machine: Machine::default(),
@@ -118,6 +136,8 @@ impl<'p> Vm<'p> {
             event_buf: Vec::new(),
             transitions: 0,
             step_hits,
+            edge_hits,
+            edges_into,
             trace: None,
         }
     }
@@ -318,17 +338,14 @@ impl Run<'_, '_> {
         self.st.slots[j].wake_at = i64::MAX;
         let next = match self.vm.program.journeys[j].code.get(pc) {
             Some(StepOp::WaitEvent { on_timeout, .. }) | Some(StepOp::WaitCondition { on_timeout, .. }) => *on_timeout as usize,
-            Some(StepOp::Send { step, .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
+            Some(StepOp::Send { .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
                 self.st.slots[j].flags &= !QUIET_HELD;
-                // The held send was counted when the contact reached it; it is counted again now.
-                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(*step as usize)) {
-                    *hits = hits.saturating_sub(1);
-                }
                 pc
             }
             _ => pc + 1,
         };
-        self.exec(j, next, now, None);
+        let from = self.vm.program.journeys[j].code.get(pc).and_then(StepOp::step).unwrap_or(u32::MAX);
+        self.exec(j, next, now, None, from);
     }
 
     /// Processes one input record.
@@ -426,7 +443,8 @@ impl Run<'_, '_> {
                         && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
                 {
                     self.st.slots[j].wake_at = i64::MAX;
-                    self.exec(j, *on_event as usize, now, Some(fields));
+                    let from = journey.code.get(pc).and_then(StepOp::step).unwrap_or(u32::MAX);
+                    self.exec(j, *on_event as usize, now, Some(fields), from);
                 }
                 Some(StepOp::WaitCondition { .. }) => self.wait_condition(j, now),
                 _ => {}
@@ -468,11 +486,11 @@ impl Run<'_, '_> {
 
     fn wait_condition(&mut self, j: usize, now: i64) {
         let pc = self.st.slots[j].pc as usize;
-        if let Some(StepOp::WaitCondition { condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
-            let (condition, on_met) = (*condition, *on_met);
+        if let Some(StepOp::WaitCondition { step, condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
+            let (step, condition, on_met) = (*step, *condition, *on_met);
             if self.st.slots[j].wake_at > now && self.worth_testing(condition) && self.condition(condition, now, Some(j), None).unwrap_or(false) {
                 self.st.slots[j].wake_at = i64::MAX;
-                self.exec(j, on_met as usize, now, None);
+                self.exec(j, on_met as usize, now, None, step);
             }
         }
     }
@@ -650,7 +668,8 @@ impl Run<'_, '_> {
             return;
         }
         self.depth += 1;
-        self.exec(j, 0, now, None);
+        let entry = journey.flow_entry();
+        self.exec(j, 0, now, None, entry);
         self.depth -= 1;
     }
 
@@ -682,8 +701,19 @@ impl Run<'_, '_> {
         slot.wake_at = wake_at;
     }
 
-    /// Runs journey `j` from `pc` until the contact waits or leaves.
-    fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>) {
+    /// Counts a contact going along the flow edge `from → to` of journey `j`.
+    fn edge(&mut self, j: usize, from: u32, to: u32) {
+        let Some(into) = self.vm.edges_into.get(j).and_then(|n| n.get(to as usize)) else { return };
+        if let Some(&(_, index)) = into.iter().find(|(f, _)| *f == from)
+            && let Some(hits) = self.vm.edge_hits.get_mut(j).and_then(|h| h.get_mut(index as usize))
+        {
+            *hits += 1;
+        }
+    }
+
+    /// Runs journey `j` from `pc` until the contact waits or leaves; `from` is the flow node the
+    /// contact comes from (the entry, or the step it waited at).
+    fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>, mut from: u32) {
         let program = self.vm.program;
         let journey = &program.journeys[j];
         let mut budget = STEP_BUDGET;
@@ -697,14 +727,21 @@ impl Run<'_, '_> {
                 return;
             }
             let Some(op) = journey.code.get(pc) else {
+                self.edge(j, from, journey.flow_end());
                 self.leave(j, now, None, Reason::Completed);
                 return;
             };
             self.vm.transitions += 1;
+            // A step is entered once: not again for each operation of an `if` chain, nor when a
+            // send held by quiet hours is performed later.
             if let Some(step) = op.step()
-                && let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize))
+                && step != from
             {
-                *hits += 1;
+                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
+                    *hits += 1;
+                }
+                self.edge(j, from, step);
+                from = step;
             }
             let holdout = self.st.slots[j].flags & HOLDOUT != 0;
             match op {
@@ -885,6 +922,7 @@ impl Run<'_, '_> {
                     return;
                 }
                 StepOp::Complete => {
+                    self.edge(j, from, journey.flow_end());
                     self.leave(j, now, None, Reason::Completed);
                     return;
                 }

@@ -1,0 +1,369 @@
+//! `report.html` (RUNTIME.md §4): one self-contained page a marketer can open offline. Per
+//! journey: the flow diagram with the count on every step and edge and where people leave, goal
+//! conversion, experiment arms with their confidence, and the top exit reasons; then engagement
+//! per message and the run totals.
+//!
+//! Built from `metrics.json` and the program alone (so merged shard metrics give the same page),
+//! with inline CSS and SVG and no script or external resource.
+
+use journey_bytecode::{Journey, Program, StepOp};
+use serde_json::Value as Json;
+use std::fmt::Write;
+
+const NODE_W: i64 = 220;
+const NODE_H: i64 = 58;
+const GAP_X: i64 = 30;
+const GAP_Y: i64 = 56;
+const MARGIN: i64 = 20;
+
+/// Escapes text for HTML and SVG.
+fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn duration(ms: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [(86_400_000 * 7, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
+    for (unit, name) in UNITS {
+        if ms >= unit && ms % unit == 0 {
+            return format!("{}{name}", ms / unit);
+        }
+    }
+    format!("{ms}ms")
+}
+
+fn seconds(s: i64) -> String {
+    match s {
+        s if s >= 86_400 => format!("{:.1} days", s as f64 / 86_400.0),
+        s if s >= 3_600 => format!("{:.1} h", s as f64 / 3_600.0),
+        s if s >= 60 => format!("{:.0} min", s as f64 / 60.0),
+        s => format!("{s} s"),
+    }
+}
+
+fn count(v: &Json) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+fn percent(v: &Json) -> String {
+    v.as_f64().map_or_else(|| "–".to_string(), |r| format!("{:.1}%", r * 100.0))
+}
+
+/// What a step does, in a few words.
+fn describe(program: &Program, op: &StepOp) -> String {
+    let name = |list: &[String], i: u32| list.get(i as usize).cloned().unwrap_or_default();
+    match op {
+        StepOp::Send { message, .. } => {
+            let m = program.messages.get(*message as usize);
+            format!("send {} ({})", m.map(|m| m.name.as_str()).unwrap_or("?"), m.map(|m| m.channel.as_str()).unwrap_or("?"))
+        }
+        StepOp::Sync { audience, add, .. } => format!("{} {}", if *add { "add to" } else { "remove from" }, name(&program.audiences, *audience)),
+        StepOp::Webhook { webhook, .. } => format!("webhook {}", name(&program.webhooks, *webhook)),
+        StepOp::Set { attribute, .. } => format!("set {}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?")),
+        StepOp::Enroll { journey, .. } => format!("enroll in {}", program.journeys.get(*journey as usize).map(|j| j.name.as_str()).unwrap_or("?")),
+        StepOp::WaitDuration { ms, .. } => format!("wait {}", duration(*ms)),
+        StepOp::WaitUntil { .. } => "wait until a time".into(),
+        StepOp::WaitClock { minutes, .. } => format!("wait until {:02}:{:02}", minutes / 60, minutes % 60),
+        StepOp::WaitEvent { event, within_ms, .. } => {
+            format!("wait for {} ({})", program.events.get(*event as usize).map(|e| e.name.as_str()).unwrap_or("?"), duration(*within_ms))
+        }
+        StepOp::WaitCondition { within_ms, .. } => format!("wait until condition ({})", duration(*within_ms)),
+        StepOp::Branch { .. } => "if".into(),
+        StepOp::Match { .. } => "match".into(),
+        StepOp::Split { .. } => "split".into(),
+        StepOp::Experiment { name, .. } => format!("experiment {name}"),
+        StepOp::Exit { reason, .. } => format!("exit \"{reason}\""),
+        StepOp::Jump { .. } | StepOp::Complete => String::new(),
+    }
+}
+
+/// Places the flow nodes in layers (longest path from the entry) and returns each node's
+/// (layer, position in layer) and the layer sizes.
+fn layout(journey: &Journey, edges: &[(u32, u32)]) -> (Vec<(usize, usize)>, Vec<usize>) {
+    let nodes = journey.flow_end() as usize + 1;
+    let mut layer = vec![0usize; nodes];
+    // Longest-path layering; the flow graph is acyclic, and the bound keeps it finite anyway.
+    for _ in 0..nodes {
+        let mut changed = false;
+        for &(from, to) in edges {
+            let (f, t) = (from as usize, to as usize);
+            if f < nodes && t < nodes && layer[t] < layer[f] + 1 && layer[f] + 1 < nodes {
+                layer[t] = layer[f] + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let entry = journey.flow_entry() as usize;
+    layer[entry] = 0;
+    // The end node goes below everything.
+    let end = journey.flow_end() as usize;
+    let deepest = layer.iter().enumerate().filter(|(n, _)| *n != end).map(|(_, l)| *l).max().unwrap_or(0);
+    layer[end] = deepest + 1;
+    let layers = layer.iter().copied().max().unwrap_or(0) + 1;
+    let mut sizes = vec![0usize; layers];
+    // Entry first, then steps in program order.
+    let order = std::iter::once(entry).chain(0..journey.step_ids.len()).chain(std::iter::once(end));
+    let mut place = vec![(0, 0); nodes];
+    for n in order {
+        place[n] = (layer[n], sizes[layer[n]]);
+        sizes[layer[n]] += 1;
+    }
+    (place, sizes)
+}
+
+fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut String) {
+    let edges = journey.flow_edges();
+    let (place, sizes) = layout(journey, &edges);
+    let widest = sizes.iter().copied().max().unwrap_or(1) as i64;
+    let width = 2 * MARGIN + widest * NODE_W + (widest - 1).max(0) * GAP_X;
+    let height = 2 * MARGIN + sizes.len() as i64 * NODE_H + (sizes.len() as i64 - 1).max(0) * GAP_Y;
+    let position = |node: usize| {
+        let (layer, index) = place.get(node).copied().unwrap_or((0, 0));
+        let in_layer = sizes.get(layer).copied().unwrap_or(1) as i64;
+        let row_width = in_layer * NODE_W + (in_layer - 1) * GAP_X;
+        let x = (width - row_width) / 2 + index as i64 * (NODE_W + GAP_X);
+        let y = MARGIN + layer as i64 * (NODE_H + GAP_Y);
+        (x, y)
+    };
+    let entered = count(&metrics["entered"]);
+    let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
+    let busiest = edge_counts.iter().copied().max().unwrap_or(0).max(1);
+    let _ = writeln!(out, r#"<svg class="flow" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="flow of {}">"#, esc(&journey.name));
+    for (i, (from, to)) in edges.iter().enumerate() {
+        let n = edge_counts.get(i).copied().unwrap_or(0);
+        let (fx, fy) = position(*from as usize);
+        let (tx, ty) = position(*to as usize);
+        let (x1, y1, x2, y2) = (fx + NODE_W / 2, fy + NODE_H, tx + NODE_W / 2, ty);
+        let stroke = 1.0 + 9.0 * n as f64 / busiest as f64;
+        let class = if n == 0 { "edge unused" } else { "edge" };
+        let _ = writeln!(
+            out,
+            r#"<path class="{class}" d="M{x1},{y1} C{x1},{c1} {x2},{c2} {x2},{y2}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
+            c1 = y1 + GAP_Y / 2,
+            c2 = y2 - GAP_Y / 2,
+            f = esc(&node_name(journey, *from)),
+            t = esc(&node_name(journey, *to)),
+        );
+        let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
+        let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{n}</text>"#);
+    }
+    let steps = &metrics["steps"];
+    let by_step = leaving_by_step(metrics);
+    for node in 0..=journey.flow_end() {
+        let (x, y) = position(node as usize);
+        let (title, detail, class) = if node == journey.flow_entry() {
+            ("entry".to_string(), format!("{entered} entered"), "node entry")
+        } else if node == journey.flow_end() {
+            let completed = count(&metrics["exits"]["by_reason"]["completed"]);
+            ("end of journey".to_string(), format!("{completed} completed"), "node end")
+        } else {
+            let id = journey.step_ids.get(node as usize).cloned().unwrap_or_default();
+            let op = journey.code.iter().find(|op| op.step() == Some(node));
+            let what = op.map(|op| describe(program, op)).unwrap_or_default();
+            let n = count(&steps[&id]["entered"]);
+            (format!("{id}: {what}"), format!("{n} reached"), "node")
+        };
+        let _ = writeln!(out, r#"<g class="{class}"><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8"/>"#);
+        let _ = writeln!(out, r#"<text x="{}" y="{}" class="title">{}</text>"#, x + 10, y + 20, esc(&truncate(&title, 32)));
+        let _ = writeln!(out, r#"<text x="{}" y="{}">{}</text>"#, x + 10, y + 37, esc(&detail));
+        if let Some(id) = journey.step_ids.get(node as usize)
+            && let Some(leaving) = by_step.iter().find(|(step, _)| step == id)
+        {
+            let (total, top) = (&leaving.1.0, &leaving.1.1);
+            let _ = writeln!(out, r#"<text x="{}" y="{}" class="leave">{total} left here ({})</text>"#, x + 10, y + 52, esc(&truncate(top, 16)));
+        }
+        let _ = writeln!(out, "<title>{}</title></g>", esc(&title));
+    }
+    out.push_str("</svg>\n");
+}
+
+fn node_name(journey: &Journey, node: u32) -> String {
+    match journey.step_ids.get(node as usize) {
+        Some(id) => id.clone(),
+        None if node == journey.flow_entry() => "entry".into(),
+        None => "end".into(),
+    }
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max { text.to_string() } else { text.chars().take(max - 1).chain(std::iter::once('…')).collect() }
+}
+
+/// Per step: how many left there, and the most common reason.
+fn leaving_by_step(metrics: &Json) -> Vec<(String, (u64, String))> {
+    let mut steps: Vec<(String, (u64, String, u64))> = Vec::new();
+    if let Some(reasons) = metrics["exits"]["by_reason_and_step"].as_object() {
+        for (reason, per_step) in reasons {
+            for (step, n) in per_step.as_object().into_iter().flatten() {
+                let n = count(n);
+                match steps.iter_mut().find(|(s, _)| s == step) {
+                    Some((_, (total, top, top_n))) => {
+                        *total += n;
+                        if n > *top_n {
+                            *top = reason.clone();
+                            *top_n = n;
+                        }
+                    }
+                    None => steps.push((step.clone(), (n, reason.clone(), n))),
+                }
+            }
+        }
+    }
+    steps.into_iter().map(|(s, (total, top, _))| (s, (total, top))).collect()
+}
+
+fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &mut String) {
+    let entered = count(&metrics["entered"]);
+    let _ = writeln!(out, r#"<section id="j-{0}"><h2>{0}</h2>"#, esc(&journey.name));
+    let mut facts = vec![format!("<b>{entered}</b> entered")];
+    let holdout = &metrics["holdout"];
+    if count(&holdout["entered"]) > 0 {
+        facts.push(format!(
+            "{} in the holdout group (uplift {}, p = {})",
+            count(&holdout["entered"]),
+            holdout["uplift"].as_f64().map_or("–".into(), |u| format!("{:+.1} points", u * 100.0)),
+            holdout["p_value"].as_f64().map_or("–".into(), |p| format!("{p:.3}")),
+        ));
+    }
+    let _ = writeln!(out, "<p>{}</p>", facts.join(" · "));
+    // Goals.
+    if let Some(goals) = metrics["goals"].as_object().filter(|g| !g.is_empty()) {
+        out.push_str("<table><tr><th>goal</th><th>reached</th><th>conversion</th><th>median time to convert</th></tr>\n");
+        for (name, g) in goals {
+            let median = g["median_time_to_convert_seconds"].as_i64().map_or("–".into(), seconds);
+            let _ = writeln!(
+                out,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{median}</td></tr>",
+                esc(name),
+                count(&g["reached"]),
+                percent(&g["conversion_rate"])
+            );
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str(r#"<div class="scroll">"#);
+    flow_svg(program, journey, metrics, out);
+    out.push_str("</div>\n");
+    // Experiments.
+    if let Some(experiments) = metrics["experiments"].as_object() {
+        for (name, e) in experiments {
+            let goal = e["goal"].as_str().unwrap_or("–");
+            let _ = writeln!(out, "<h3>experiment {} <small>(measured on goal {})</small></h3>", esc(name), esc(goal));
+            out.push_str("<table><tr><th>arm</th><th>assigned</th><th>converted</th><th>rate</th><th>p-value vs first arm</th><th>confidence</th></tr>\n");
+            for (arm, a) in e["arms"].as_object().into_iter().flatten() {
+                let p = a["p_value"].as_f64();
+                let verdict = match p {
+                    None => "baseline".to_string(),
+                    Some(p) if p < 0.05 => format!("significant ({:.0}% confidence)", (1.0 - p) * 100.0),
+                    Some(p) => format!("not significant ({:.0}% confidence)", (1.0 - p) * 100.0),
+                };
+                let _ = writeln!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{verdict}</td></tr>",
+                    esc(arm),
+                    count(&a["assigned"]),
+                    count(&a["converted"]),
+                    percent(&a["rate"]),
+                    p.map_or("–".into(), |p| format!("{p:.4}"))
+                );
+            }
+            out.push_str("</table>\n");
+        }
+    }
+    // Top exit reasons.
+    if let Some(reasons) = metrics["exits"]["by_reason"].as_object().filter(|r| !r.is_empty()) {
+        let mut reasons: Vec<(&String, u64)> = reasons.iter().map(|(r, n)| (r, count(n))).collect();
+        reasons.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        let exited: u64 = reasons.iter().map(|r| r.1).sum();
+        out.push_str("<h3>top exit reasons</h3><table><tr><th>reason</th><th>contacts</th><th>share of exits</th></tr>\n");
+        for (reason, n) in reasons.iter().take(5) {
+            let share = if exited > 0 { format!("{:.1}%", *n as f64 * 100.0 / exited as f64) } else { "–".into() };
+            let _ = writeln!(out, "<tr><td>{}</td><td>{n}</td><td>{share}</td></tr>", esc(reason));
+        }
+        out.push_str("</table>\n");
+    }
+    out.push_str("</section>\n");
+}
+
+const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
+h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
+table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}\
+td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.scroll{overflow-x:auto}\
+.flow .node rect{fill:#eef4ff;stroke:#4a72c4}.flow .entry rect{fill:#e6f6e6;stroke:#3a9a3a}.flow .end rect{fill:#f2f2f2;stroke:#888}\
+.flow text{font-size:12px;fill:#222}.flow text.title{font-weight:600}.flow text.leave{fill:#b03030;font-size:11px}\
+.flow .edge{fill:none;stroke:#7a9ad8;stroke-opacity:.7}.flow .unused{stroke:#ccc;stroke-dasharray:4 3}\
+.flow .edge-count{font-size:11px;fill:#335;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-width:3px}\
+nav a{margin-right:1em}";
+
+/// The whole page.
+pub fn html(program: &Program, metrics: &Json) -> String {
+    let mut out = String::new();
+    let run = &metrics["run"];
+    out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>journey run report</title>\n");
+    let _ = writeln!(out, "<style>{STYLE}</style></head><body>");
+    out.push_str("<h1>Journey run report</h1>\n");
+    let _ = writeln!(
+        out,
+        "<p>{} records read ({} rejected) · {} contacts · {} transitions · {:.1} s</p>",
+        count(&run["records_read"]),
+        count(&run["rejected"]),
+        count(&run["contacts"]),
+        count(&run["transitions"]),
+        run["wall_seconds"].as_f64().unwrap_or(0.0)
+    );
+    out.push_str("<nav>");
+    for j in &program.journeys {
+        let _ = write!(out, r##"<a href="#j-{0}">{0}</a>"##, esc(&j.name));
+    }
+    out.push_str("</nav>\n");
+    for j in &program.journeys {
+        journey_section(program, j, &metrics["journeys"][&j.name], &mut out);
+    }
+    out.push_str("<section><h2>messages</h2><table><tr><th>message</th><th>channel</th><th>sends</th><th>opens</th><th>clicks</th><th>open rate</th><th>click rate</th></tr>\n");
+    for (name, m) in metrics["messages"].as_object().into_iter().flatten() {
+        let _ = writeln!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(name),
+            esc(m["channel"].as_str().unwrap_or("")),
+            count(&m["sends"]),
+            count(&m["opens"]),
+            count(&m["clicks"]),
+            percent(&m["open_rate"]),
+            percent(&m["click_rate"])
+        );
+    }
+    out.push_str("</table></section>\n</body></html>\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_escaped() {
+        assert_eq!(esc(r#"<a href="x">&'"#), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(86_400_000), "1d");
+        assert_eq!(duration(3 * 3_600_000), "3h");
+        assert_eq!(duration(90_000), "90s");
+        assert_eq!(duration(1_209_600_000), "2w");
+    }
+}

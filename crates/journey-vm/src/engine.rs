@@ -32,6 +32,13 @@ pub struct Vm<'p> {
     pub program: &'p Program,
     machine: Machine,
     preds_by_event: Vec<Vec<u32>>,
+    /// Per event type: the journeys (in priority order) a record of it can affect — those with
+    /// an entry, exit, goal or `wait for` on it, plus every journey with conditions re-tested
+    /// after records. Other journeys are not visited at all.
+    dispatch: Vec<Vec<u32>>,
+    /// The journeys with conditions re-tested after records (`entry when`, `goal when`, `wait
+    /// until <condition>`): the only ones an `identify` or `exit` record can affect.
+    conditional: Vec<u32>,
     scheduled: Vec<bool>,
     /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
     /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
@@ -40,7 +47,8 @@ pub struct Vm<'p> {
     expr_reads: Vec<u8>,
     pub options: Options,
     event_buf: Vec<Value>,
-    /// Step operations executed, across all contacts run so far.
+    /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
+    /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
     /// Per journey, per step: how many times a contact entered it (for metrics).
     pub step_hits: Vec<Vec<u64>>,
@@ -62,6 +70,28 @@ impl<'p> Vm<'p> {
             }
         }
         let scheduled = program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect();
+        let conditional: Vec<u32> = (0..program.journeys.len() as u32)
+            .filter(|&j| {
+                let j = &program.journeys[j as usize];
+                j.entries.iter().any(|e| matches!(e.kind, EntryKind::When(_)))
+                    || j.goals.iter().any(|g| matches!(g.kind, GoalKind::When(_)))
+                    || j.code.iter().any(|op| matches!(op, StepOp::WaitCondition { .. }))
+            })
+            .collect();
+        let dispatch = (0..program.events.len() as u32)
+            .map(|e| {
+                (0..program.journeys.len() as u32)
+                    .filter(|&j| {
+                        let journey = &program.journeys[j as usize];
+                        conditional.contains(&j)
+                            || journey.entries.iter().any(|x| x.kind == EntryKind::On(e))
+                            || journey.exits.iter().any(|x| x.event == e)
+                            || journey.goals.iter().any(|g| matches!(g.kind, GoalKind::On { event, .. } if event == e))
+                            || journey.code.iter().any(|op| matches!(op, StepOp::WaitEvent { event, .. } if *event == e))
+                    })
+                    .collect()
+            })
+            .collect();
         // What each journey's computed entry instants read: recomputing them after every record
         // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
         // when an input they depend on changed.
@@ -129,6 +159,8 @@ impl<'p> Vm<'p> {
             program,
             machine: Machine::default(),
             preds_by_event,
+            dispatch,
+            conditional,
             scheduled,
             attr_scheduled,
             expr_reads,
@@ -366,11 +398,16 @@ impl Run<'_, '_> {
             }
             RecordKind::Track { event: e, fields: raw } => {
                 event = Some(*e);
-                fields.extend(raw.iter().map(|v| v.rebase(offsets)));
-                if self.vm.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
-                    self.changed |= READS_BEHAVIOUR;
+                let counted = self.vm.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty());
+                // Most events concern few journeys: the fields are only copied (and rebased onto
+                // the contact's heap) when something will read them.
+                if counted || self.vm.dispatch.get(*e as usize).is_some_and(|d| !d.is_empty()) {
+                    fields.extend(raw.iter().map(|v| v.rebase(offsets)));
                 }
-                self.update_predicates(*e, &fields, now);
+                if counted {
+                    self.changed |= READS_BEHAVIOUR;
+                    self.update_predicates(*e, &fields, now);
+                }
             }
             RecordKind::Exit { journey } => {
                 let j = *journey as usize;
@@ -380,8 +417,18 @@ impl Run<'_, '_> {
             }
         }
         self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { u8::MAX };
-        for j in 0..self.st.slots.len() {
-            self.journey_on_record(j, now, event, &fields);
+        let journeys = match event {
+            Some(e) => self.vm.dispatch.get(e as usize).map_or(&[][..], Vec::as_slice),
+            None => &self.vm.conditional,
+        };
+        for i in 0..journeys.len() {
+            let j = match event {
+                Some(e) => self.vm.dispatch[e as usize][i],
+                None => self.vm.conditional[i],
+            } as usize;
+            if j < self.st.slots.len() {
+                self.journey_on_record(j, now, event, &fields);
+            }
         }
         self.test_mask = u8::MAX;
         self.first = !self.st.seen;
@@ -731,7 +778,6 @@ impl Run<'_, '_> {
                 self.leave(j, now, None, Reason::Completed);
                 return;
             };
-            self.vm.transitions += 1;
             // A step is entered once: not again for each operation of an `if` chain, nor when a
             // send held by quiet hours is performed later.
             if let Some(step) = op.step()
@@ -740,6 +786,8 @@ impl Run<'_, '_> {
                 if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
                     *hits += 1;
                 }
+                // LANGUAGE.md §7: a transition is one step executed for one contact.
+                self.vm.transitions += 1;
                 self.edge(j, from, step);
                 from = step;
             }

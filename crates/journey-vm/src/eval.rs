@@ -5,7 +5,8 @@
 //! checked, so even an unverified program cannot make this panic — it yields an [`EvalError`].
 
 use crate::value::{Heap, Strings, Value, constant};
-use chrono::{Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike};
+use crate::zone;
+use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
 use chrono_tz::Tz;
 use journey_bytecode::{BinOp, Builtin, Instr, Program, TemplateOp};
 
@@ -481,8 +482,8 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<
 
 /// The local wall-clock time of an instant in `tz`.
 pub fn local(tz: Tz, ms: i64) -> NaiveDateTime {
-    match chrono::DateTime::from_timestamp_millis(ms) {
-        Some(t) => t.with_timezone(&tz).naive_local(),
+    match chrono::DateTime::from_timestamp_millis(zone::to_local(tz, ms)) {
+        Some(t) => t.naive_utc(),
         None => NaiveDateTime::default(),
     }
 }
@@ -490,22 +491,7 @@ pub fn local(tz: Tz, ms: i64) -> NaiveDateTime {
 /// The instant of a local wall-clock time: a time in a DST gap moves forward to the first valid
 /// instant; an ambiguous one takes the earlier instant (LANGUAGE.md §4).
 pub fn instant_of(tz: Tz, local: NaiveDateTime) -> i64 {
-    match tz.from_local_datetime(&local) {
-        LocalResult::Single(t) => t.timestamp_millis(),
-        LocalResult::Ambiguous(earlier, _) => earlier.timestamp_millis(),
-        LocalResult::None => {
-            // Walk forward minute by minute to the end of the gap (gaps are at most a few hours).
-            let mut probe = local;
-            for _ in 0..(24 * 60) {
-                probe += chrono::Duration::minutes(1);
-                // The first valid local minute after the gap is the gap's end.
-                if let Some(t) = tz.from_local_datetime(&probe).earliest() {
-                    return t.timestamp_millis();
-                }
-            }
-            0
-        }
-    }
+    zone::to_utc(tz, local.and_utc().timestamp_millis())
 }
 
 pub fn days_of_date(d: NaiveDate) -> i32 {
@@ -517,22 +503,20 @@ pub fn date_of_days(days: i32) -> NaiveDate {
     NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(days as i64)
 }
 
-fn at_minutes(date: NaiveDate, minutes: u32) -> NaiveDateTime {
-    date.and_time(NaiveTime::from_hms_opt(minutes / 60 % 24, minutes % 60, 0).unwrap_or_default())
+/// Milliseconds into a local day of the clock time `minutes` (hours wrap at 24).
+fn clock_ms(minutes: u32) -> i64 {
+    i64::from((minutes / 60 % 24) * 60 + minutes % 60) * 60_000
 }
 
 /// The first instant ≥ `from` whose local time is `minutes` (and, when given, on `weekday`,
 /// 0 = Monday).
 pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
-    let start = local(tz, from).date() - chrono::Duration::days(1);
-    for offset in 0..16 {
-        let day = start + chrono::Duration::days(offset);
-        if let Some(w) = weekday
-            && day.weekday().num_days_from_monday() != w
-        {
+    let (today, _) = zone::split_local(zone::to_local(tz, from));
+    for day in (today - 1)..(today + 15) {
+        if weekday.is_some_and(|w| zone::weekday_of(day) != w) {
             continue;
         }
-        let t = instant_of(tz, at_minutes(day, minutes));
+        let t = zone::to_utc(tz, day * DAY_MS + clock_ms(minutes));
         if t >= from {
             return t;
         }
@@ -547,7 +531,7 @@ pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes:
     for y in (year - 1)..(year + 3) {
         let d = NaiveDate::from_ymd_opt(y, month, day).or_else(|| if month == 2 && day == 29 { NaiveDate::from_ymd_opt(y, 2, 28) } else { None });
         let Some(d) = d else { continue };
-        let t = instant_of(tz, at_minutes(d, minutes));
+        let t = zone::to_utc(tz, i64::from(days_of_date(d)) * DAY_MS + clock_ms(minutes));
         if t >= from && t > after {
             return Some(t);
         }
@@ -557,8 +541,7 @@ pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes:
 
 /// Minutes after local midnight.
 pub fn local_minutes(tz: Tz, t: i64) -> u32 {
-    let l = local(tz, t);
-    l.hour() * 60 + l.minute()
+    (zone::split_local(zone::to_local(tz, t)).1 / 60_000) as u32
 }
 
 /// Parses a time zone name; UTC when it is not a valid IANA name.

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod output;
 pub mod state;
 pub mod value;
+pub mod zone;
 
 pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
 pub use value::{Heap, Value};

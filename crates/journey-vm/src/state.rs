@@ -105,6 +105,24 @@ impl ContactState {
         self.heap = Heap { strings, lists };
     }
 
+    /// Makes this the state of a contact never seen, keeping the allocations (the batch runner
+    /// reuses one state per thread instead of allocating one per contact).
+    pub fn reset(&mut self, program: &Program) {
+        self.attrs.clear();
+        self.attrs.resize(program.attributes.len(), Value::Absent);
+        self.heap.clear();
+        self.slots.clear();
+        self.slots.resize(program.journeys.len(), Slot::default());
+        self.pred_count.clear();
+        self.pred_count.resize(program.predicates.len(), 0);
+        self.pred_last.clear();
+        self.pred_last.resize(program.predicates.len(), i64::MIN);
+        self.triggers.resize_with(program.journeys.len(), Vec::new);
+        self.triggers.iter_mut().for_each(Vec::clear);
+        self.sent.iter_mut().for_each(Vec::clear);
+        self.seen = false;
+    }
+
     pub fn new(program: &Program) -> Self {
         ContactState {
             attrs: vec![Value::Absent; program.attributes.len()],

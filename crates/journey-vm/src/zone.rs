@@ -1,0 +1,216 @@
+//! Fast, exact UTC offsets of IANA time zones.
+//!
+//! Local-time arithmetic (quiet hours, `wait until 09:00`, daily and yearly entries) is the
+//! costliest thing the engine does per contact: every chrono-tz lookup is a binary search over
+//! the zone's whole history plus calendar conversions. Offsets change at most once per UTC day
+//! in the tz database (DST and rule changes are months apart), so this module computes, per
+//! (zone, UTC day), the offset at the day's start and — when it changes within the day — the
+//! exact second of the change, found by bisection with chrono-tz itself. The results live in a
+//! small direct-mapped cache per thread: after warm-up a lookup is a few integer operations and
+//! never allocates.
+//!
+//! Conversions from local time follow LANGUAGE.md §4: an ambiguous local time takes the earlier
+//! instant; a local time inside a DST gap moves forward to the first valid instant (the
+//! transition itself). The tests compare every function here with chrono-tz over many zones
+//! and instants around real transitions.
+
+use chrono::{DateTime, Offset, TimeZone};
+use chrono_tz::Tz;
+use std::cell::Cell;
+
+const DAY_S: i64 = 86_400;
+const DAY_MS: i64 = 86_400_000;
+const CACHE: usize = 1024;
+
+/// The offsets of one zone over one UTC day.
+#[derive(Clone, Copy)]
+struct Day {
+    zone: u32,
+    day: i64,
+    /// Offset (seconds east of UTC) at the day's first second.
+    before: i32,
+    /// First second (UTC) with offset `after`; `i64::MAX` when the offset holds all day.
+    change: i64,
+    after: i32,
+}
+
+const EMPTY: Day = Day { zone: u32::MAX, day: i64::MIN, before: 0, change: i64::MAX, after: 0 };
+
+thread_local! {
+    // Plain `Copy` cells with a constant initialiser: no lazy initialisation, no destructor, no
+    // borrow flag — an access is a load from thread-local storage.
+    static DAYS: [Cell<Day>; CACHE] = const { [const { Cell::new(EMPTY) }; CACHE] };
+}
+
+/// chrono-tz's offset at a UTC second.
+fn offset_uncached(tz: Tz, utc_s: i64) -> i32 {
+    match DateTime::from_timestamp(utc_s, 0) {
+        Some(t) => tz.offset_from_utc_datetime(&t.naive_utc()).fix().local_minus_utc(),
+        None => 0,
+    }
+}
+
+fn compute_day(tz: Tz, zone: u32, day: i64) -> Day {
+    let start = day.saturating_mul(DAY_S);
+    let end = start.saturating_add(DAY_S - 1);
+    let before = offset_uncached(tz, start);
+    let after = offset_uncached(tz, end);
+    let mut change = i64::MAX;
+    if before != after {
+        // Invariant: offset(lo) == before, offset(hi) != before.
+        let (mut lo, mut hi) = (start, end);
+        while hi - lo > 1 {
+            let mid = lo + (hi - lo) / 2;
+            if offset_uncached(tz, mid) == before { lo = mid } else { hi = mid }
+        }
+        change = hi;
+    }
+    Day { zone, day, before, change, after }
+}
+
+fn day_of(tz: Tz, day: i64) -> Day {
+    let zone = tz as u32;
+    let index = ((zone as u64).wrapping_mul(0x9E37_79B9) ^ (day as u64).wrapping_mul(0x85EB_CA6B)) as usize % CACHE;
+    DAYS.with(|days| {
+        let Some(slot) = days.get(index) else { return compute_day(tz, zone, day) };
+        let cached = slot.get();
+        if cached.zone == zone && cached.day == day {
+            return cached;
+        }
+        let d = compute_day(tz, zone, day);
+        slot.set(d);
+        d
+    })
+}
+
+/// Offset of `tz` at the UTC instant `utc_ms`, in seconds east of UTC.
+pub fn offset_at(tz: Tz, utc_ms: i64) -> i32 {
+    if tz == Tz::UTC {
+        return 0;
+    }
+    let d = day_of(tz, utc_ms.div_euclid(DAY_MS));
+    if utc_ms.div_euclid(1000) >= d.change { d.after } else { d.before }
+}
+
+/// The local wall-clock time of a UTC instant, as milliseconds of a UTC-like timeline.
+pub fn to_local(tz: Tz, utc_ms: i64) -> i64 {
+    utc_ms.saturating_add(i64::from(offset_at(tz, utc_ms)) * 1000)
+}
+
+/// The UTC instant of a local wall-clock time (milliseconds on the local timeline): the earlier
+/// instant when ambiguous, the end of the gap when the local time does not exist.
+pub fn to_utc(tz: Tz, local_ms: i64) -> i64 {
+    if tz == Tz::UTC {
+        return local_ms;
+    }
+    // Offsets are under a day, so the instant lies within a day of the local time: every offset
+    // it could have is one of the neighbouring UTC days' offsets.
+    let day = local_ms.div_euclid(DAY_MS);
+    let days = [day_of(tz, day - 1), day_of(tz, day), day_of(tz, day + 1)];
+    // Almost always no offset changes around: the one offset gives the one instant.
+    if days.iter().all(|d| d.change == i64::MAX && d.before == days[1].before) {
+        return local_ms.saturating_sub(i64::from(days[1].before) * 1000);
+    }
+    let mut best = i64::MAX;
+    for d in &days {
+        for offset in [d.before, d.after] {
+            let utc = local_ms.saturating_sub(i64::from(offset) * 1000);
+            if utc < best && offset_at(tz, utc) == offset {
+                best = utc;
+            }
+        }
+    }
+    if best != i64::MAX {
+        return best;
+    }
+    // A gap: the local time falls between the end of the old offset and the start of the new
+    // one; the first valid instant after it is the transition itself.
+    for d in &days {
+        if d.change != i64::MAX {
+            let change_ms = d.change.saturating_mul(1000);
+            let (gap_start, gap_end) = (change_ms + i64::from(d.before) * 1000, change_ms + i64::from(d.after) * 1000);
+            if local_ms >= gap_start && local_ms < gap_end {
+                return change_ms;
+            }
+        }
+    }
+    local_ms.saturating_sub(i64::from(days[1].before) * 1000)
+}
+
+/// Day number (days since 1970-01-01) and milliseconds into the day of a local-timeline instant.
+pub fn split_local(local_ms: i64) -> (i64, i64) {
+    (local_ms.div_euclid(DAY_MS), local_ms.rem_euclid(DAY_MS))
+}
+
+/// Weekday of a day number, 0 = Monday (1970-01-01 was a Thursday).
+pub fn weekday_of(day: i64) -> u32 {
+    (day + 3).rem_euclid(7) as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{LocalResult, NaiveDateTime};
+
+    const ZONES: [&str; 10] = [
+        "Europe/Paris",
+        "America/New_York",
+        "America/Sao_Paulo",
+        "Australia/Lord_Howe",
+        "Asia/Kolkata",
+        "Pacific/Chatham",
+        "Europe/London",
+        "America/St_Johns",
+        "Pacific/Apia",
+        "UTC",
+    ];
+
+    fn reference_to_utc(tz: Tz, local: NaiveDateTime) -> i64 {
+        match tz.from_local_datetime(&local) {
+            LocalResult::Single(t) => t.timestamp_millis(),
+            LocalResult::Ambiguous(earlier, _) => earlier.timestamp_millis(),
+            LocalResult::None => {
+                let mut probe = local;
+                for _ in 0..(24 * 60) {
+                    probe += chrono::Duration::minutes(1);
+                    if let Some(t) = tz.from_local_datetime(&probe).earliest() {
+                        return t.timestamp_millis();
+                    }
+                }
+                0
+            }
+        }
+    }
+
+    /// Every 17 minutes over three years (DST changes in both hemispheres, a zone with a
+    /// 30-minute DST, one that skipped a whole day), both directions agree with chrono-tz.
+    #[test]
+    fn agrees_with_chrono_tz_around_every_transition() {
+        let start = 1_293_840_000_000i64; // 2011-01-01
+        for name in ZONES {
+            let tz: Tz = name.parse().unwrap();
+            let mut t = start;
+            while t < start + 3 * 365 * DAY_MS {
+                let expected = DateTime::from_timestamp_millis(t).unwrap().with_timezone(&tz).naive_local();
+                let local = to_local(tz, t);
+                assert_eq!(DateTime::from_timestamp_millis(local).unwrap().naive_utc(), expected, "{name} at {t}");
+                // Local → UTC, on whole minutes (the reference walks minute by minute in gaps).
+                let wall = DateTime::from_timestamp_millis(t - t.rem_euclid(60_000)).unwrap().naive_utc();
+                assert_eq!(to_utc(tz, wall.and_utc().timestamp_millis()), reference_to_utc(tz, wall), "{name}: local {wall}");
+                t += 17 * 60_000 + 123;
+            }
+        }
+    }
+
+    #[test]
+    fn gaps_move_forward_and_ambiguous_times_take_the_earlier_instant() {
+        let paris: Tz = "Europe/Paris".parse().unwrap();
+        let local = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap().and_utc().timestamp_millis();
+        let utc = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        // 2026-03-29 02:30 does not exist in Paris: 03:00 CEST = 01:00Z.
+        assert_eq!(to_utc(paris, local("2026-03-29 02:30")), utc("2026-03-29T01:00:00Z"));
+        // 2026-10-25 02:30 happens twice: the first is 00:30Z (CEST).
+        assert_eq!(to_utc(paris, local("2026-10-25 02:30")), utc("2026-10-25T00:30:00Z"));
+        assert_eq!(weekday_of(split_local(local("2026-12-07 09:00")).0), 0, "a Monday");
+    }
+}

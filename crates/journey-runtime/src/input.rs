@@ -171,7 +171,7 @@ impl<'p> Decoder<'p> {
                 Some(f) => Value::Float(f),
                 None => return wrong("a number"),
             },
-            (ValueType::String, Json::String(s)) => heap.add_string(s.clone()),
+            (ValueType::String, Json::String(s)) => heap.add_string(s),
             (ValueType::Time, Json::String(s)) => Value::Time(parse_instant(s)?),
             (ValueType::Date, Json::String(s)) => match chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
                 Ok(d) => Value::Date(journey_vm::eval::days_of_date(d)),
@@ -192,11 +192,11 @@ impl<'p> Decoder<'p> {
                 let mut ids = Vec::with_capacity(items.len());
                 for item in items {
                     match item {
-                        Json::String(s) => ids.push(heap.add_string_id(s.clone())),
+                        Json::String(s) => ids.push(heap.add_string_id(s)),
                         other => return Err(format!("expected a list of strings, found an item of type {}", kind_of(other))),
                     }
                 }
-                heap.add_list(ids)
+                heap.add_list(&ids)
             }
             (ValueType::Bool, _) => return wrong("a bool"),
             (ValueType::Int, _) => return wrong("an integer"),

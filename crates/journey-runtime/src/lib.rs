@@ -222,7 +222,7 @@ impl Cohort {
             if decl.engagement != 0 {
                 let index = decl.fields.iter().position(|f| f.name == "message");
                 if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
-                    let name = pending.input.heap.strings.get(*id as usize).cloned().unwrap_or_default();
+                    let name = pending.input.heap.str(*id).to_string();
                     let counts = self.engagement.entry(name).or_default();
                     if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
                 }

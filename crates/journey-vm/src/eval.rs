@@ -206,12 +206,12 @@ impl Machine {
                         }
                     }
                     sp -= n;
-                    push!(heap.add_list(items));
+                    push!(heap.add_list(&items));
                 }
                 Instr::Render(t) => {
                     let mut text = String::new();
                     self.render(env, heap, *t, &mut text)?;
-                    push!(heap.add_string(text));
+                    push!(heap.add_string(&text));
                 }
             }
         }
@@ -383,12 +383,12 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Resu
                     _ => return err("expected strings"),
                 })
             );
-            heap.add_string(text)
+            heap.add_string(&text)
         }
         BinOp::ConcatList => {
             let (V::List(x), V::List(y)) = (a, b) else { return err("expected lists") };
             let items: Vec<u32> = s.list(x).iter().map(|i| s.list_item(x, *i)).chain(s.list(y).iter().map(|i| s.list_item(y, *i))).collect();
-            heap.add_list(items)
+            heap.add_list(&items)
         }
     })
 }
@@ -411,11 +411,11 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<
     Ok(match f {
         Builtin::Lower => {
             let t = text(args[0])?.to_lowercase();
-            heap.add_string(t)
+            heap.add_string(&t)
         }
         Builtin::Upper => {
             let t = text(args[0])?.to_uppercase();
-            heap.add_string(t)
+            heap.add_string(&t)
         }
         Builtin::ContainsStr => V::Bool(text(args[0])?.contains(text(args[1])?)),
         Builtin::ContainsList => {
@@ -468,7 +468,7 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<
             if write!(out, "{}", t.format_with_items(items.into_iter())).is_err() {
                 return err(format!("cannot format with {pattern:?}"));
             }
-            heap.add_string(out)
+            heap.add_string(&out)
         }
         Builtin::Days => match args[0] {
             V::Duration(d) => V::Int(d / DAY_MS),

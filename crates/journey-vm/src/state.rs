@@ -68,41 +68,10 @@ impl ContactState {
     /// Drops heap strings and lists nothing refers to any more (computed strings of past sends,
     /// old attribute values), renumbering the rest: what a snapshot stores.
     pub fn compact(&mut self) {
-        use crate::value::CONST_BIT;
-        let mut strings = Vec::new();
-        let mut lists: Vec<Vec<u32>> = Vec::new();
-        let mut heap = std::mem::take(&mut self.heap);
-        let mut string_map: Vec<u32> = vec![u32::MAX; heap.strings.len()];
-        let mut keep_string = |id: u32, strings: &mut Vec<String>| -> u32 {
-            if id & CONST_BIT != 0 {
-                return id;
-            }
-            match string_map.get_mut(id as usize) {
-                Some(slot) if *slot != u32::MAX => *slot,
-                Some(slot) => {
-                    strings.push(std::mem::take(&mut heap.strings[id as usize]));
-                    *slot = (strings.len() - 1) as u32;
-                    *slot
-                }
-                None => {
-                    strings.push(String::new());
-                    (strings.len() - 1) as u32
-                }
-            }
-        };
-        let mut remap = |v: &mut Value, strings: &mut Vec<String>, lists: &mut Vec<Vec<u32>>| match v {
-            Value::Str(id) => *id = keep_string(*id, strings),
-            Value::List(id) if *id & CONST_BIT == 0 => {
-                let items: Vec<u32> = heap.lists.get(*id as usize).map(|l| l.iter().map(|i| keep_string(*i, strings)).collect()).unwrap_or_default();
-                lists.push(items);
-                *id = (lists.len() - 1) as u32;
-            }
-            _ => {}
-        };
+        let old = std::mem::take(&mut self.heap);
         for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
-            remap(v, &mut strings, &mut lists);
+            *v = self.heap.copy_value(&old, *v);
         }
-        self.heap = Heap { strings, lists };
     }
 
     /// Makes this the state of a contact never seen, keeping the allocations (the batch runner

@@ -33,47 +33,99 @@ pub enum Value {
 }
 
 /// Strings and lists owned by one contact (attribute values, event fields, computed strings).
+///
+/// An arena: every string lives back to back in one buffer and every list's items in one
+/// vector, so a contact's hundreds of strings cost a handful of allocations, not one each, and
+/// copying a record's strings onto a contact is a `memcpy`. Ids index `spans` / `list_spans`.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heap {
-    pub strings: Vec<String>,
-    pub lists: Vec<Vec<u32>>,
+    text: String,
+    spans: Vec<(u32, u32)>,
+    items: Vec<u32>,
+    list_spans: Vec<(u32, u32)>,
 }
 
 impl Heap {
     pub fn clear(&mut self) {
-        self.strings.clear();
-        self.lists.clear();
+        self.text.clear();
+        self.spans.clear();
+        self.items.clear();
+        self.list_spans.clear();
     }
 
-    pub fn add_string(&mut self, s: String) -> Value {
-        self.strings.push(s);
-        Value::Str((self.strings.len() - 1) as u32)
+    /// Number of strings (ids are `0..len`).
+    pub fn string_count(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Number of lists.
+    pub fn list_count(&self) -> usize {
+        self.list_spans.len()
+    }
+
+    /// The string with this (heap) id; empty when out of range.
+    pub fn str(&self, id: u32) -> &str {
+        match self.spans.get(id as usize) {
+            Some(&(start, end)) => self.text.get(start as usize..end as usize).unwrap_or(""),
+            None => "",
+        }
+    }
+
+    /// The item string ids of the list with this (heap) id; empty when out of range.
+    pub fn list(&self, id: u32) -> &[u32] {
+        match self.list_spans.get(id as usize) {
+            Some(&(start, end)) => self.items.get(start as usize..end as usize).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    pub fn add_string(&mut self, s: &str) -> Value {
+        Value::Str(self.add_string_id(s))
     }
 
     /// Adds a string and returns its id (for list items).
-    pub fn add_string_id(&mut self, s: String) -> u32 {
-        self.strings.push(s);
-        (self.strings.len() - 1) as u32
+    pub fn add_string_id(&mut self, s: &str) -> u32 {
+        let start = self.text.len() as u32;
+        self.text.push_str(s);
+        self.spans.push((start, self.text.len() as u32));
+        (self.spans.len() - 1) as u32
     }
 
-    pub fn add_list(&mut self, items: Vec<u32>) -> Value {
-        self.lists.push(items);
-        Value::List((self.lists.len() - 1) as u32)
+    pub fn add_list(&mut self, items: &[u32]) -> Value {
+        let start = self.items.len() as u32;
+        self.items.extend_from_slice(items);
+        self.list_spans.push((start, self.items.len() as u32));
+        Value::List((self.list_spans.len() - 1) as u32)
+    }
+
+    /// Copies a value's strings and lists from another heap into this one (program constants
+    /// are shared, not copied) and returns the value as it reads here.
+    pub fn copy_value(&mut self, from: &Heap, v: Value) -> Value {
+        match v {
+            Value::Str(id) if id & CONST_BIT == 0 => self.add_string(from.str(id)),
+            Value::List(id) if id & CONST_BIT == 0 => {
+                let start = self.items.len() as u32;
+                for &item in from.list(id) {
+                    let copied = if item & CONST_BIT != 0 { item } else { self.add_string_id(from.str(item)) };
+                    self.items.push(copied);
+                }
+                self.list_spans.push((start, self.items.len() as u32));
+                Value::List((self.list_spans.len() - 1) as u32)
+            }
+            other => other,
+        }
     }
 
     /// Moves another heap's contents to the end of this one; returns the offsets to add to the
     /// moved values' string and list ids (see [`Value::rebase`]).
     pub fn absorb(&mut self, other: &mut Heap) -> (u32, u32) {
-        let offsets = (self.strings.len() as u32, self.lists.len() as u32);
-        self.strings.append(&mut other.strings);
-        for mut list in other.lists.drain(..) {
-            for item in &mut list {
-                if *item & CONST_BIT == 0 {
-                    *item += offsets.0;
-                }
-            }
-            self.lists.push(list);
-        }
+        let offsets = (self.spans.len() as u32, self.list_spans.len() as u32);
+        let (text_base, items_base) = (self.text.len() as u32, self.items.len() as u32);
+        self.text.push_str(&other.text);
+        self.spans.extend(other.spans.iter().map(|&(a, b)| (a + text_base, b + text_base)));
+        self.items.extend(other.items.iter().map(|&i| if i & CONST_BIT == 0 { i + offsets.0 } else { i }));
+        self.list_spans.extend(other.list_spans.iter().map(|&(a, b)| (a + items_base, b + items_base)));
+        other.clear();
         offsets
     }
 }
@@ -105,7 +157,7 @@ impl<'a> Strings<'a> {
         if id & CONST_BIT != 0 {
             self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("")
         } else {
-            self.heap.strings.get(id as usize).map(String::as_str).unwrap_or("")
+            self.heap.str(id)
         }
     }
 
@@ -117,7 +169,7 @@ impl<'a> Strings<'a> {
                 _ => &[],
             }
         } else {
-            self.heap.lists.get(id as usize).map(Vec::as_slice).unwrap_or(&[])
+            self.heap.list(id)
         }
     }
 

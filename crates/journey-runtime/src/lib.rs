@@ -6,6 +6,7 @@
 //! independently and the results are sorted by contact id (byte order) before they are written.
 
 pub mod cohort_gen;
+pub mod fast;
 pub mod input;
 pub mod metrics;
 pub mod report;
@@ -15,6 +16,7 @@ use input::{Decoded, Decoder};
 use journey_bytecode::Program;
 use journey_vm::{Action, ContactInput, ContactState, Options, Vm};
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -46,7 +48,12 @@ struct Pending {
 /// Everything read from the input files, grouped by contact.
 #[derive(Default)]
 pub struct Cohort {
-    contacts: HashMap<String, Pending>,
+    /// Contact id → index into `pending`.
+    index: FxHashMap<String, u32>,
+    pending: Vec<Pending>,
+    /// The contact of the previous record and its index: input usually comes in runs of one
+    /// contact's records, which then skip the hash lookup.
+    last: Option<(String, u32)>,
     pub rejects: Vec<Reject>,
     /// Records read (lines, and records inside batch envelopes).
     pub records_read: u64,
@@ -54,7 +61,7 @@ pub struct Cohort {
     pub undeclared: u64,
     files: Vec<String>,
     /// Raw text of records kept for possible duplicate rejects: (file, line) → text.
-    texts: HashMap<(u32, u64), String>,
+    texts: FxHashMap<(u32, u64), String>,
     pub earliest: Option<i64>,
     /// Per message name: (opens, clicks) from events declared `engagement open|click`.
     pub engagement: HashMap<String, (u64, u64)>,
@@ -67,11 +74,19 @@ pub struct Cohort {
     pub shard: Option<(u32, u32)>,
 }
 
-/// A line parsed and decoded on a worker thread: a reject, or its records (one, or the items
-/// of a batch envelope with their own text), each with its contact and its own string heap.
+/// A line parsed and decoded on a worker thread by the general path: a reject, or its records
+/// (one, or the items of a batch envelope with their own text), each with its contact and its
+/// own string heap.
 enum Prepared {
     Reject(String),
     Records(Vec<(Option<String>, Decoded1)>),
+}
+
+/// A line as a worker left it: decoded by the fast path (its strings in the chunk's heap), or
+/// by the general one.
+enum Line<'a> {
+    Fast(fast::FastRecord<'a>),
+    General(Prepared),
 }
 
 /// One decoded record: its contact (when the record names one) and the outcome.
@@ -111,9 +126,37 @@ fn rebase_record(mut record: journey_vm::Record, offsets: (u32, u32)) -> journey
     record
 }
 
+/// Copies a record's strings from a worker's chunk heap onto the contact's heap.
+fn copy_record(mut record: journey_vm::Record, from: &journey_vm::Heap, to: &mut journey_vm::Heap) -> journey_vm::Record {
+    match &mut record.kind {
+        journey_vm::RecordKind::Identify(traits) => traits.iter_mut().for_each(|(_, v)| *v = to.copy_value(from, *v)),
+        journey_vm::RecordKind::Track { fields, .. } => fields.iter_mut().for_each(|v| *v = to.copy_value(from, *v)),
+        journey_vm::RecordKind::Exit { .. } => {}
+    }
+    record
+}
+
 /// `seq` packs the input position: file index in the high bits, line in the low ones.
 fn seq_of(file: u32, line: u64) -> u64 {
     (u64::from(file) << 40) | (line & ((1 << 40) - 1))
+}
+
+/// Reads into `buf` until it holds at least `want` bytes or the input ends; true at the end.
+fn fill(reader: &mut impl BufRead, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    while buf.len() < want {
+        let available = match reader.fill_buf() {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(true);
+        }
+        let n = available.len();
+        buf.extend_from_slice(available);
+        reader.consume(n);
+    }
+    Ok(false)
 }
 
 impl Cohort {
@@ -126,50 +169,103 @@ impl Cohort {
         Cohort { from, until, shard, ..Cohort::default() }
     }
 
-    /// Reads one input source (already decompressed) line by line. Lines are parsed as JSON in
-    /// parallel batches; decoding into each contact's records stays sequential, in input order.
-    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, reader: impl BufRead) -> std::io::Result<()> {
-        const BATCH: usize = 32_768;
+    /// Reads one input source (already decompressed), a block of lines at a time. Lines are
+    /// parsed and decoded in parallel; joining records to their contacts stays sequential, in
+    /// input order. A line that is not UTF-8 is rejected like any other bad line.
+    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, mut reader: impl BufRead) -> std::io::Result<()> {
+        const BLOCK: usize = 8 << 20;
         let file = self.files.len() as u32;
         self.files.push(file_name.to_string());
-        let mut batch: Vec<(u64, String)> = Vec::with_capacity(BATCH);
-        for (index, line) in reader.lines().enumerate() {
-            let line = line?;
-            if line.trim().is_empty() {
+        let fast = fast::FastDecoder::new(decoder.program());
+        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
+        let mut number = 0u64;
+        let mut want = BLOCK;
+        loop {
+            let end = fill(&mut reader, &mut buf, want)?;
+            // Complete lines only (all of it at the end); a line longer than a block grows it.
+            let cut = if end { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
+            if cut == 0 && !end {
+                want = buf.len() * 2;
                 continue;
             }
-            batch.push((index as u64 + 1, line));
-            if batch.len() == BATCH {
-                self.ingest_batch(decoder, file, file_name, &mut batch);
+            want = BLOCK;
+            let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(cut / 128);
+            let block = &buf[..cut];
+            let mut start = 0;
+            // Every line ends at a newline, but the input's last may not.
+            let ends = memchr::memchr_iter(b'\n', block).chain((block.last().is_some_and(|&b| b != b'\n')).then_some(block.len()));
+            for end in ends {
+                number += 1;
+                let raw = &block[start..end];
+                start = end + 1;
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                if !raw.iter().all(u8::is_ascii_whitespace) {
+                    lines.push((number, raw));
+                }
+            }
+            self.ingest_lines(decoder, &fast, file, file_name, &lines);
+            buf.drain(..cut);
+            if end {
+                return Ok(());
             }
         }
-        self.ingest_batch(decoder, file, file_name, &mut batch);
-        Ok(())
     }
 
-    fn ingest_batch(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, batch: &mut Vec<(u64, String)>) {
-        // Parsing and decoding run in parallel; joining each record to its contact (and its
-        // strings to the contact's heap) stays sequential, in input order.
-        let prepared: Vec<Prepared> = batch.par_iter().map(|(number, line)| prepare(decoder, file, *number, line)).collect();
-        for ((number, line), prepared) in batch.drain(..).zip(prepared) {
-            match prepared {
-                // A line without a contact belongs to shard 0, so shards count it once.
-                Prepared::Reject(reason) => {
-                    if self.shard.is_none_or(|(index, _)| index == 0) {
-                        self.records_read += 1;
-                        self.reject(file_name, number, &line, reason);
+    fn ingest_lines(&mut self, decoder: &Decoder<'_>, fast: &fast::FastDecoder<'_>, file: u32, file_name: &str, lines: &[(u64, &[u8])]) {
+        // Workers decode chunks of lines; each chunk's strings go to one heap of its own.
+        fn decode_chunk<'a>(decoder: &Decoder<'_>, fast: &fast::FastDecoder<'_>, file: u32, chunk: &[(u64, &'a [u8])]) -> (Vec<Line<'a>>, journey_vm::Heap) {
+            let mut heap = journey_vm::Heap::default();
+            let out: Vec<Line<'a>> = chunk
+                .iter()
+                .map(|&(number, raw)| match std::str::from_utf8(raw) {
+                    Err(e) => Line::General(Prepared::Reject(format!("not UTF-8: {e}"))),
+                    Ok(text) => {
+                        let before = (heap.string_count(), heap.list_count());
+                        match fast.decode(text, seq_of(file, number), &mut heap) {
+                            Some(record) => Line::Fast(record),
+                            None => {
+                                heap.truncate(before);
+                                Line::General(prepare(decoder, file, number, text))
+                            }
+                        }
                     }
-                }
-                Prepared::Records(items) => {
-                    for (text, (contact, outcome)) in items {
-                        let mine = match (&contact, self.shard) {
-                            (_, None) => true,
-                            (Some(c), Some((index, count))) => shard_of(c, count) == index,
-                            (None, Some((index, _))) => index == 0,
-                        };
+                })
+                .collect();
+            (out, heap)
+        }
+        let chunks: Vec<(Vec<Line<'_>>, journey_vm::Heap)> = lines.par_chunks(1024).map(|c| decode_chunk(decoder, fast, file, c)).collect();
+        for (chunk, (decoded, heap)) in lines.chunks(1024).zip(chunks) {
+            for (&(number, raw), line) in chunk.iter().zip(decoded) {
+                let text = || String::from_utf8_lossy(raw);
+                match line {
+                    Line::Fast(record) => {
+                        let mine = self.shard.is_none_or(|(index, count)| shard_of(&record.contact, count) == index);
                         if mine {
                             self.records_read += 1;
-                            self.merge(decoder, file, file_name, number, text.as_deref().unwrap_or(&line), contact, outcome);
+                            // A fast-path line is valid UTF-8 (it was parsed as a `str`).
+                            let text = std::str::from_utf8(raw).unwrap_or_default();
+                            self.merge_fast(decoder, file, file_name, number, text, record, &heap);
+                        }
+                    }
+                    // A line without a contact belongs to shard 0, so shards count it once.
+                    Line::General(Prepared::Reject(reason)) => {
+                        if self.shard.is_none_or(|(index, _)| index == 0) {
+                            self.records_read += 1;
+                            self.reject(file_name, number, &text(), reason);
+                        }
+                    }
+                    Line::General(Prepared::Records(items)) => {
+                        for (item_text, (contact, outcome)) in items {
+                            let mine = match (&contact, self.shard) {
+                                (_, None) => true,
+                                (Some(c), Some((index, count))) => shard_of(c, count) == index,
+                                (None, Some((index, _))) => index == 0,
+                            };
+                            if mine {
+                                self.records_read += 1;
+                                let line_text = text();
+                                self.merge(decoder, file, file_name, number, item_text.as_deref().unwrap_or(&line_text), contact, outcome);
+                            }
                         }
                     }
                 }
@@ -179,6 +275,64 @@ impl Cohort {
 
     fn reject(&mut self, file: &str, line: u64, text: &str, reason: String) {
         self.rejects.push(Reject { file: file.to_string(), line, text: text.to_string(), reason });
+    }
+
+    /// The index of a contact's pending input, created on first sight.
+    fn pending_index(&mut self, contact: &str) -> usize {
+        if let Some((name, index)) = &self.last
+            && name == contact
+        {
+            return *index as usize;
+        }
+        let index = match self.index.get(contact) {
+            Some(&i) => i,
+            None => {
+                let i = self.pending.len() as u32;
+                self.pending.push(Pending::default());
+                self.index.insert(contact.to_string(), i);
+                i
+            }
+        };
+        match &mut self.last {
+            Some((name, last)) => {
+                name.clear();
+                name.push_str(contact);
+                *last = index;
+            }
+            None => self.last = Some((contact.to_string(), index)),
+        }
+        index as usize
+    }
+
+    /// Whether a decoded record is outside the window or undeclared (and then deals with it).
+    fn screen(&mut self, file_name: &str, line: u64, text: &str, decoded: &Decoded) -> bool {
+        match decoded {
+            Decoded::Undeclared { .. } => {
+                self.undeclared += 1;
+                false
+            }
+            Decoded::Record { record, .. } if self.from.is_some_and(|f| record.at < f) => {
+                self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
+                false
+            }
+            Decoded::Record { record, .. } if record.at >= self.until => {
+                self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
+                false
+            }
+            Decoded::Record { .. } => true,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn merge_fast(&mut self, decoder: &Decoder<'_>, file: u32, file_name: &str, line: u64, text: &str, record: fast::FastRecord<'_>, heap: &journey_vm::Heap) {
+        if !self.screen(file_name, line, text, &record.decoded) {
+            return;
+        }
+        let Decoded::Record { record: decoded, message_id } = record.decoded else { return };
+        let index = self.pending_index(&record.contact);
+        let Some(pending) = self.pending.get_mut(index) else { return };
+        let decoded = copy_record(decoded, heap, &mut pending.input.heap);
+        self.push(decoder, file, line, text, index, decoded, message_id);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -197,51 +351,56 @@ impl Cohort {
             (_, Err(reason)) => return self.reject(file_name, line, text, reason),
             (None, Ok(_)) => return self.reject(file_name, line, text, "no contact id".into()),
         };
-        let (record, message_id) = match decoded {
-            Decoded::Undeclared { .. } => {
-                self.undeclared += 1;
-                return;
-            }
-            Decoded::Record { record, .. } if self.from.is_some_and(|f| record.at < f) => {
-                return self.reject(file_name, line, text, "late: before the window's start (it belongs to an earlier run)".into());
-            }
-            Decoded::Record { record, .. } if record.at >= self.until => {
-                return self.reject(file_name, line, text, "future: at or after --until (feed it to the next run)".into());
-            }
-            Decoded::Record { record, message_id } => (record, message_id),
-        };
-        // Look up before allocating: most records belong to a contact already seen.
-        if !self.contacts.contains_key(contact.as_str()) {
-            self.contacts.insert(contact.clone(), Pending::default());
+        if !self.screen(file_name, line, text, &decoded) {
+            return;
         }
-        let Some(pending) = self.contacts.get_mut(contact.as_str()) else { return };
+        let Decoded::Record { record, message_id } = decoded else { return };
+        let index = self.pending_index(&contact);
+        let Some(pending) = self.pending.get_mut(index) else { return };
         let offsets = pending.input.heap.absorb(&mut heap);
         let record = rebase_record(record, offsets);
-        if let journey_vm::RecordKind::Track { event, fields } = &record.kind {
-            let decl = &decoder.program().events[*event as usize];
-            if decl.engagement != 0 {
-                let index = decl.fields.iter().position(|f| f.name == "message");
-                if let Some(journey_vm::Value::Str(id)) = index.and_then(|i| fields.get(i)) {
-                    let name = pending.input.heap.str(*id).to_string();
-                    let counts = self.engagement.entry(name).or_default();
-                    if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
-                }
+        self.push(decoder, file, line, text, index, record, message_id);
+    }
+
+    /// Appends a record (its strings already on the contact's heap) to its contact's input.
+    #[allow(clippy::too_many_arguments)]
+    fn push(&mut self, decoder: &Decoder<'_>, file: u32, line: u64, text: &str, index: usize, record: journey_vm::Record, message_id: Option<String>) {
+        let Some(pending) = self.pending.get_mut(index) else { return };
+        if let journey_vm::RecordKind::Track { event, fields } = &record.kind
+            && let Some(decl) = decoder.program().events.get(*event as usize)
+            && decl.engagement != 0
+        {
+            let at = decl.fields.iter().position(|f| f.name == "message");
+            if let Some(journey_vm::Value::Str(id)) = at.and_then(|i| fields.get(i)) {
+                let name = pending.input.heap.str(*id);
+                let counts = match self.engagement.get_mut(name) {
+                    Some(c) => c,
+                    None => self.engagement.entry(name.to_string()).or_default(),
+                };
+                if decl.engagement == 1 { counts.0 += 1 } else { counts.1 += 1 }
             }
         }
         self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
-        let index = pending.input.records.len();
+        let at = pending.input.records.len();
         if let Some(id) = message_id {
-            pending.message_ids.push((id, index, file, line));
+            pending.message_ids.push((id, at, file, line));
             self.texts.insert((file, line), text.to_string());
         }
         pending.input.records.push(record);
     }
 
+    /// Every contact with its pending input, in no particular order (emptying the cohort).
+    fn drain(&mut self) -> Vec<(String, Pending)> {
+        let mut pending = std::mem::take(&mut self.pending);
+        self.last = None;
+        self.index.drain().map(|(name, i)| (name, pending.get_mut(i as usize).map(std::mem::take).unwrap_or_default())).collect()
+    }
+
     /// The decoded, sorted per-contact inputs (contact id order), without running anything:
     /// what the VM benchmark feeds in.
-    pub fn into_inputs(self) -> Vec<(String, ContactInput)> {
+    pub fn into_inputs(mut self) -> Vec<(String, ContactInput)> {
         let mut out: Vec<(String, ContactInput)> = self
-            .contacts
+            .drain()
             .into_iter()
             .map(|(c, mut p)| {
                 input::sort_records(&mut p.input);
@@ -254,7 +413,7 @@ impl Cohort {
 
     /// Number of distinct contacts read.
     pub fn contacts(&self) -> usize {
-        self.contacts.len()
+        self.index.len()
     }
 }
 
@@ -319,9 +478,9 @@ pub fn evaluate_streaming(
     let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);
     let files = cohort.files.clone();
-    let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts.len());
+    let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts());
     let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
-    for (contact, mut pending) in cohort.contacts.drain() {
+    for (contact, mut pending) in cohort.drain() {
         if let Some((index, count)) = window.shard
             && shard_of(&contact, count) != index
         {

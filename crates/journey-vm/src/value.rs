@@ -58,6 +58,19 @@ impl Heap {
         self.spans.len()
     }
 
+    /// Drops the strings and lists added after the heap had `counts` (strings, lists) — what
+    /// a decoder that gave up half-way had added.
+    pub fn truncate(&mut self, (strings, lists): (usize, usize)) {
+        if let Some(&(start, _)) = self.spans.get(strings) {
+            self.text.truncate(start as usize);
+        }
+        self.spans.truncate(strings);
+        if let Some(&(start, _)) = self.list_spans.get(lists) {
+            self.items.truncate(start as usize);
+        }
+        self.list_spans.truncate(lists);
+    }
+
     /// Number of lists.
     pub fn list_count(&self) -> usize {
         self.list_spans.len()
@@ -240,13 +253,17 @@ pub fn json_string(s: &str) -> String {
 
 /// Appends `s` as a JSON string literal.
 pub fn push_json_string(s: &str, out: &mut String) {
+    out.push('"');
+    push_json_escaped(s, out);
+    out.push('"');
+}
+
+/// Appends `s` escaped for the inside of a JSON string literal (no quotes).
+pub fn push_json_escaped(s: &str, out: &mut String) {
     if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        out.push('"');
         out.push_str(s);
-        out.push('"');
         return;
     }
-    out.push('"');
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -260,7 +277,6 @@ pub fn push_json_string(s: &str, out: &mut String) {
             c => out.push(c),
         }
     }
-    out.push('"');
 }
 
 /// `2026-01-05T10:00:00Z`, with `.sss` only when the milliseconds are not zero (RUNTIME.md §4).
@@ -289,11 +305,41 @@ pub fn write_instant(ms: i64, out: &mut String) {
     let in_day = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil(days);
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}");
-    if milli != 0 {
-        let _ = write!(out, ".{milli:03}");
+    if !(0..=9999).contains(&y) {
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}");
+        if milli != 0 {
+            let _ = write!(out, ".{milli:03}");
+        }
+        out.push('Z');
+        return;
     }
-    out.push('Z');
+    // Written digit by digit: this runs for every action of a batch run.
+    let mut text = [0u8; 24];
+    let two = |at: usize, v: i64, text: &mut [u8; 24]| {
+        text[at] = b'0' + (v / 10 % 10) as u8;
+        text[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(0, y / 100, &mut text);
+    two(2, y % 100, &mut text);
+    text[4] = b'-';
+    two(5, i64::from(m), &mut text);
+    text[7] = b'-';
+    two(8, i64::from(d), &mut text);
+    text[10] = b'T';
+    two(11, h, &mut text);
+    text[13] = b':';
+    two(14, min, &mut text);
+    text[16] = b':';
+    two(17, s, &mut text);
+    let mut len = 19;
+    if milli != 0 {
+        text[19] = b'.';
+        text[20] = b'0' + (milli / 100) as u8;
+        two(21, milli % 100, &mut text);
+        len = 23;
+    }
+    text[len] = b'Z';
+    out.push_str(std::str::from_utf8(&text[..len + 1]).unwrap_or(""));
 }
 
 pub fn format_date(days: i32) -> String {
@@ -343,7 +389,8 @@ mod tests {
 
     #[test]
     fn instants_format_like_chrono() {
-        for ms in [0i64, 1_767_225_600_000, 1_767_225_600_250, 951_782_400_000, -86_400_000, 4_102_444_799_999] {
+        let spread = (0..20_000i64).map(|i| -2_208_988_800_000 + i * 10_000_000_007 + i % 1000);
+        for ms in [0i64, 1_767_225_600_000, 1_767_225_600_250, 951_782_400_000, -86_400_000, 4_102_444_799_999, -62_135_596_800_001].into_iter().chain(spread) {
             let expected = chrono::DateTime::from_timestamp_millis(ms).map(|t| {
                 if ms.rem_euclid(1000) != 0 { t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() } else { t.format("%Y-%m-%dT%H:%M:%SZ").to_string() }
             });

@@ -18,7 +18,8 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
 
 pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";
-pub const FORMAT_VERSION: u16 = 1;
+/// 2: contact heaps are arenas and snapshot instants use one-byte sentinels.
+pub const FORMAT_VERSION: u16 = 2;
 const HEADER: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +67,51 @@ pub fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
     out.extend_from_slice(body);
     out
+}
+
+/// Counts and checksums what goes through it.
+struct Checksummed<W> {
+    inner: W,
+    crc: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for Checksummed<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Writes `value` framed like [`encode_value`] straight to a file, without building the body
+/// in memory first (a million contacts' snapshot is hundreds of megabytes): the header is
+/// written with a zero length and checksum, the body streams through a checksumming writer,
+/// and the header is then completed in place.
+pub fn write_framed<T: Serialize, F: std::io::Write + std::io::Seek>(magic: [u8; 4], value: &T, file: &mut F) -> std::io::Result<()> {
+    let mut header = [0u8; HEADER];
+    header[..4].copy_from_slice(&magic);
+    header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+    file.write_all(&header)?;
+    let (crc, len) = write_body(value, &mut *file)?;
+    let Ok(len) = u32::try_from(len) else {
+        return Err(std::io::Error::other(format!("the body is {len} bytes, more than the format's 4 GiB limit: split the run with --shard")));
+    };
+    file.seek(std::io::SeekFrom::Start(8))?;
+    file.write_all(&len.to_le_bytes())?;
+    file.write_all(&crc.to_le_bytes())?;
+    file.flush()
+}
+
+fn write_body<T: Serialize, W: std::io::Write>(value: &T, file: W) -> std::io::Result<(u32, u64)> {
+    let mut body = Checksummed { inner: std::io::BufWriter::with_capacity(1 << 20, file), crc: crc32fast::Hasher::new(), len: 0 };
+    postcard::to_io(value, &mut body).map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::io::Write::flush(&mut body)?;
+    Ok((body.crc.finalize(), body.len))
 }
 
 /// Checks the header and checksum; returns the body.
@@ -121,4 +167,17 @@ pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
     let program: Program = decode_value(PROGRAM_MAGIC, bytes)?;
     crate::verify::verify(&program).map_err(DecodeError::Invalid)?;
     Ok(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn streamed_framing_is_byte_for_byte_the_in_memory_one() {
+        let value: Vec<(String, Vec<u8>)> = (0..5000).map(|i| (format!("c{i:07}"), vec![i as u8; i % 97])).collect();
+        let mut file = std::io::Cursor::new(Vec::new());
+        write_framed(*b"JSN\0", &value, &mut file).unwrap();
+        assert_eq!(file.into_inner(), encode_value(*b"JSN\0", &value).unwrap());
+    }
 }

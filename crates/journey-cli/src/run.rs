@@ -209,26 +209,35 @@ pub fn run(args: Args) -> u8 {
     let metrics_path = args.out.join("metrics.json");
     let report_path = args.out.join("report.html");
     let snapshot_path = args.out.join("state.snapshot");
-    let mut actions_out = match File::create(&actions_path) {
-        Ok(f) => BufWriter::with_capacity(1 << 20, f),
+    let actions_file = match File::create(&actions_path) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("error: {}: {}", actions_path.display(), project::describe_io(&e));
             return exit::USAGE;
         }
     };
-    // Actions are written and counted a batch of contacts at a time, as they are evaluated.
+    // Actions are formatted a batch of contacts at a time, as they are evaluated, and written by
+    // a thread of their own, so the workers go on with the next batch meanwhile.
+    let (blocks, received) = std::sync::mpsc::sync_channel::<String>(64);
+    let writer = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut file = actions_file;
+        for block in received {
+            file.write_all(block.as_bytes())?;
+        }
+        file.flush()
+    });
     let mut builder = journey_runtime::metrics::MetricsBuilder::new(&program);
     let mut action_count = 0usize;
-    let mut write_error: Option<std::io::Error> = None;
     let evaluation = journey_runtime::evaluate_streaming(&program, cohort, &window, resumed, &mut |batch| {
         builder.add(batch);
-        if write_error.is_none() {
-            match journey_runtime::write_batch(&program, batch, threads, &mut actions_out) {
-                Ok(n) => action_count += n,
-                Err(e) => write_error = Some(e),
-            }
+        for (text, count) in journey_runtime::format_batch(&program, batch, threads) {
+            action_count += count;
+            // A failed send means the writer stopped on an error, reported when it is joined.
+            let _ = blocks.send(text);
         }
     });
+    drop(blocks);
+    let write_result = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the actions writer stopped")));
     let evaluate_seconds = started.elapsed().as_secs_f64() - read_seconds;
     let totals = RunTotals {
         records_read,
@@ -243,10 +252,7 @@ pub fn run(args: Args) -> u8 {
         return exit::USAGE;
     }
     let metrics = partial.finish(&program);
-    let written = match write_error {
-        Some(e) => Err(e),
-        None => actions_out.flush(),
-    }
+    let written = write_result
     .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
     .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"))
     .and_then(|()| std::fs::write(&report_path, journey_runtime::report::html(&program, &metrics)));

@@ -620,13 +620,27 @@ pub fn write_actions(program: &Program, evaluation: &Evaluation, threads: usize,
 
 /// Writes one batch of contacts' actions (see [`write_actions`]).
 pub fn write_batch(program: &Program, contacts: &[(String, Vec<Action>)], threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
+    let mut total = 0;
+    for (text, count) in format_batch(program, contacts, threads) {
+        out.write_all(text.as_bytes())?;
+        total += count;
+    }
+    Ok(total)
+}
+
+/// Formats one batch of contacts' actions as JSON lines, in parallel: blocks of text (with their
+/// action counts) to be written in order.
+pub fn format_batch(program: &Program, contacts: &[(String, Vec<Action>)], threads: usize) -> Vec<(String, usize)> {
     let format = |contacts: &[(String, Vec<Action>)]| -> (String, usize) {
-        let mut text = String::with_capacity(contacts.len() * 512);
+        // About 150 bytes an action: sized once, not grown by doubling.
+        let mut text = String::with_capacity(contacts.iter().map(|(_, a)| a.len()).sum::<usize>() * 176);
         let mut count = 0;
+        let mut ordered: Vec<&Action> = Vec::new();
         for (contact, actions) in contacts {
-            let mut ordered: Vec<&Action> = actions.iter().collect();
+            ordered.clear();
+            ordered.extend(actions.iter());
             ordered.sort_by_key(|a| a.at);
-            for a in ordered {
+            for a in &ordered {
                 journey_vm::output::write_action_json(program, contact, a, &mut text);
                 text.push('\n');
                 count += 1;
@@ -634,19 +648,10 @@ pub fn write_batch(program: &Program, contacts: &[(String, Vec<Action>)], thread
         }
         (text, count)
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build();
-    let mut total = 0;
-    for batch in contacts.chunks(8192) {
-        let blocks: Vec<(String, usize)> = match &pool {
-            Ok(pool) => pool.install(|| batch.par_chunks(256).map(format).collect()),
-            Err(_) => batch.chunks(256).map(format).collect(),
-        };
-        for (text, count) in blocks {
-            out.write_all(text.as_bytes())?;
-            total += count;
-        }
+    match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
+        Ok(pool) => pool.install(|| contacts.par_chunks(256).map(format).collect()),
+        Err(_) => contacts.chunks(256).map(format).collect(),
     }
-    Ok(total)
 }
 
 /// All actions as JSON lines, in the pinned order (contact id, then time, then occurrence).

@@ -7,7 +7,7 @@
 //! version (or to the journey's `migrate` target); a contact whose step no longer exists leaves
 //! with reason `migrated:removed_step` — reported, never silently lost.
 
-use journey_bytecode::encode::{DecodeError, decode_value, encode_value};
+use journey_bytecode::encode::{DecodeError, decode_value};
 use journey_bytecode::{Program, StepOp};
 use journey_vm::engine::{ACTIVE, LEFT};
 use journey_vm::{Action, ActionKind, ContactState, Reason};
@@ -79,9 +79,10 @@ impl Snapshot {
 
     /// Writes atomically: a temporary file beside the target, then a rename.
     pub fn write(&self, path: &Path) -> Result<(), String> {
-        let bytes = encode_value(SNAPSHOT_MAGIC, self).map_err(|e| e.to_string())?;
         let tmp = path.with_extension("snapshot.tmp");
-        std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::File::create(&tmp)
+            .and_then(|mut file| journey_bytecode::encode::write_framed(SNAPSHOT_MAGIC, self, &mut file))
+            .map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
     }
 

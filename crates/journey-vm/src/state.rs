@@ -9,17 +9,80 @@ pub const NEVER: u8 = 0;
 pub const ACTIVE: u8 = 1;
 pub const LEFT: u8 = 2;
 
+/// Instants as snapshots store them: the sentinels `i64::MAX` ("none") and `i64::MIN` ("not
+/// yet") take one byte instead of postcard's ten, so a journey a contact never entered costs
+/// about ten bytes.
+mod wire_instant {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn to_wire(t: i64) -> u64 {
+        match t {
+            i64::MAX => 0,
+            i64::MIN => 1,
+            // Zigzag, as postcard does for signed integers; the sentinels' codes are skipped.
+            t => (((t << 1) ^ (t >> 63)) as u64).wrapping_add(2),
+        }
+    }
+
+    pub fn from_wire(w: u64) -> i64 {
+        match w {
+            0 => i64::MAX,
+            1 => i64::MIN,
+            w => {
+                let z = w.wrapping_sub(2);
+                ((z >> 1) as i64) ^ -((z & 1) as i64)
+            }
+        }
+    }
+
+    pub fn serialize<S: Serializer>(t: &i64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(to_wire(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+        u64::deserialize(d).map(from_wire)
+    }
+
+    /// The same for a list of instants.
+    pub mod list {
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(ts: &[i64], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(ts.iter().map(|t| super::to_wire(*t)))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i64>, D::Error> {
+            Vec::<u64>::deserialize(d).map(|v| v.into_iter().map(super::from_wire).collect())
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn round_trips() {
+        for t in [i64::MAX, i64::MIN, i64::MAX - 1, i64::MIN + 1, 0, -1, 1, 1_767_225_600_000, -86_400_000] {
+            assert_eq!(from_wire(to_wire(t)), t, "{t}");
+        }
+        assert_eq!(to_wire(i64::MAX), 0);
+        assert_eq!(to_wire(i64::MIN), 1);
+    }
+}
+
 /// Where one contact is in one journey. Plain data, 56 bytes: this is what a snapshot stores.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Slot {
+    #[serde(with = "wire_instant")]
     pub entered_at: i64,
     /// Wake-up instant of the current wait (or held send); `i64::MAX` when none.
+    #[serde(with = "wire_instant")]
     pub wake_at: i64,
     /// `i64::MIN` until the contact first leaves.
+    #[serde(with = "wire_instant")]
     pub last_exit: i64,
     /// Next scheduled entry (`entry at`, `every`, anniversary); `i64::MAX` when none.
+    #[serde(with = "wire_instant")]
     pub scheduled_at: i64,
     /// Instant of the last scheduled entry that fired (so it fires once).
+    #[serde(with = "wire_instant")]
     pub last_fire: i64,
     /// Index of the step operation the contact waits at.
     pub pc: u32,
@@ -55,6 +118,7 @@ pub struct ContactState {
     pub heap: Heap,
     pub slots: Vec<Slot>,
     pub pred_count: Vec<u32>,
+    #[serde(with = "wire_instant::list")]
     pub pred_last: Vec<i64>,
     /// Per journey: the fields of the event that enrolled the contact (`trigger.*`).
     pub triggers: Vec<Vec<Value>>,

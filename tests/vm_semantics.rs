@@ -576,3 +576,34 @@ journey j {
     let pro = [identify("b", "2026-01-01T00:00:00Z", ANA), track("b", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
     assert_eq!(short(&actions(source, &pro, "2026-01-02T00:00:00Z"))[1], "2026-01-01T10:00:00Z exit reason=pro");
 }
+
+#[test]
+fn recurring_entries_with_a_false_filter_wait_for_a_record_that_can_change_it() {
+    // The filter reads only behaviour: false every day until a ping arrives, true for the day
+    // after it (within 1d), false again after. A ping exactly at an occurrence comes after that
+    // occurrence (timers first), so it counts from the next day; a plan change does not wake
+    // the entry (the filter does not read it) and changes nothing.
+    let source = r#"
+message m sms { body "m" }
+journey daily { entry every day at 09:00 where has ping within 1d  reentry always  send m }
+journey counted { entry every monday at 09:00 where count(ping) >= 2  reentry always  send m }
+"#;
+    let input = [
+        identify("a", "2026-01-01T12:00:00Z", r#"{"email":"a@x","plan":"free","score":0,"lists":[]}"#),
+        identify("a", "2026-01-03T12:00:00Z", r#"{"plan":"pro"}"#),
+        track("a", "2026-01-05T09:00:00Z", "Ping", "{}"),
+        track("a", "2026-01-08T20:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    let lines = short(&actions(source, &input, "2026-01-20T00:00:00Z"));
+    let enters: Vec<&String> = lines.iter().filter(|l| l.contains("enter")).collect();
+    assert_eq!(
+        enters,
+        [
+            "2026-01-06T09:00:00Z enter trigger=every",
+            "2026-01-09T09:00:00Z enter trigger=every",
+            "2026-01-12T09:00:00Z enter trigger=every",
+            "2026-01-19T09:00:00Z enter trigger=every",
+        ]
+    );
+}

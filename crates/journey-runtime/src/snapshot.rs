@@ -143,6 +143,9 @@ impl Snapshot {
                 let Some(oj) = *old_index else { continue };
                 let (Some(old_slot), Some(shape)) = (old.slots.get(oj), self.journeys.get(oj)) else { continue };
                 let mut slot = *old_slot;
+                // Dormancy bits name entries of the old version: a recurring entry that was
+                // dormant is scheduled again at the contact's next record.
+                slot.dormant = 0;
                 state.triggers[j] = old.triggers.get(oj).cloned().unwrap_or_default();
                 if slot.status == ACTIVE {
                     let step_id = shape.pc_steps.get(slot.pc as usize).copied().flatten().and_then(|s| shape.step_ids.get(s as usize)).cloned();

@@ -45,6 +45,12 @@ pub struct Vm<'p> {
     attr_scheduled: Vec<u8>,
     /// What each re-tested condition reads (by expression start; `u8::MAX` when unknown).
     expr_reads: Vec<u8>,
+    /// Per journey, per entry (first 8): for a recurring entry (`every …`) whose filter only
+    /// reads attributes and behaviour counters (`has … within` included: it can only turn
+    /// false as time passes), what it reads; 0 when not so. Such a filter found false stays
+    /// false until a record changes what it reads, so the entry goes dormant instead of waking
+    /// the contact at every occurrence (see [`Slot::dormant`]).
+    dormant_reads: Vec<[u8; 8]>,
     pub options: Options,
     event_buf: Vec<Value>,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
@@ -141,6 +147,19 @@ impl<'p> Vm<'p> {
                 }
             }
         }
+        let dormant_reads = program
+            .journeys
+            .iter()
+            .map(|j| {
+                let mut bits = [0u8; 8];
+                for (k, entry) in j.entries.iter().enumerate().take(8) {
+                    if let (EntryKind::Daily { .. } | EntryKind::Weekly { .. } | EntryKind::Interval { .. }, Some(f)) = (&entry.kind, entry.filter) {
+                        bits[k] = stays_false(program, f);
+                    }
+                }
+                bits
+            })
+            .collect();
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
         let mut edge_hits = Vec::with_capacity(program.journeys.len());
         let mut edges_into = Vec::with_capacity(program.journeys.len());
@@ -164,6 +183,7 @@ impl<'p> Vm<'p> {
             scheduled,
             attr_scheduled,
             expr_reads,
+            dormant_reads,
             options: Options::default(),
             event_buf: Vec::new(),
             transitions: 0,
@@ -210,6 +230,48 @@ impl<'p> Vm<'p> {
                 next += 1;
             }
         }
+    }
+}
+
+/// What a filter reads (`READS_ATTRS`, `READS_BEHAVIOUR`) when, once false, only a record can
+/// make it true again: it reads no clock, journey status, trigger or event, no counter reset at
+/// enrollment, and its only time-dependent parts are `has … within` (which only turn false as
+/// time passes) with no negation or boolean comparison that could flip them. 0 otherwise.
+fn stays_false(program: &Program, at: u32) -> u8 {
+    use journey_bytecode::{BinOp, Instr};
+    let since_entry = |p: u32| program.predicates.get(p as usize).is_none_or(|p| p.since_entry_of.is_some());
+    let mut reads = 0u8;
+    let mut windowed = false;
+    let mut flips = false;
+    let mut local_time = false;
+    for instr in program.code.iter().skip(at as usize) {
+        match instr {
+            Instr::Ret => break,
+            Instr::Attr(_) => reads |= READS_ATTRS,
+            Instr::Has { predicate, within_ms } => {
+                if since_entry(*predicate) {
+                    return 0;
+                }
+                windowed |= *within_ms >= 0;
+                reads |= READS_BEHAVIOUR;
+            }
+            Instr::Count(p) | Instr::Last(p) => {
+                if since_entry(*p) {
+                    return 0;
+                }
+                reads |= READS_BEHAVIOUR;
+            }
+            Instr::Now | Instr::InJourney(_) | Instr::TriggerField(_) | Instr::EventField(_) | Instr::LoopVar(_) | Instr::Render(_) => return 0,
+            Instr::Not | Instr::Bin(BinOp::Eq | BinOp::Ne) => flips = true,
+            // Built-ins on times read the contact's time zone: an attribute.
+            Instr::Call(_) => local_time = true,
+            _ => {}
+        }
+    }
+    if windowed && flips {
+        0
+    } else {
+        reads | if local_time { READS_ATTRS } else { 0 }
     }
 }
 
@@ -577,8 +639,23 @@ impl Run<'_, '_> {
             self.first = false;
             self.changed = 0;
             for j in 0..self.st.slots.len() {
-                if self.vm.scheduled[j] && (first || changed & self.vm.attr_scheduled[j] != 0) {
-                    self.schedule(j, now);
+                if !self.vm.scheduled[j] {
+                    continue;
+                }
+                // Dormant entries whose filter reads what changed wake up; an occurrence at
+                // this very instant was due before the record, when the filter was still false.
+                let mut woken = 0u8;
+                let dormant = self.st.slots[j].dormant;
+                if dormant != 0 && changed != 0 {
+                    for (k, reads) in self.vm.dormant_reads[j].iter().enumerate() {
+                        if dormant & (1 << k) != 0 && reads & changed != 0 {
+                            woken |= 1 << k;
+                        }
+                    }
+                    self.st.slots[j].dormant &= !woken;
+                }
+                if first || woken != 0 || changed & self.vm.attr_scheduled[j] != 0 {
+                    self.schedule(j, now, woken);
                 }
             }
             if !self.dirty {
@@ -607,13 +684,19 @@ impl Run<'_, '_> {
     }
 
     /// Computes the next scheduled entry of a journey.
-    fn schedule(&mut self, j: usize, now: i64) {
+    /// Entries in `woken` just left dormancy: their next occurrence is after `now`.
+    fn schedule(&mut self, j: usize, now: i64, woken: u8) {
         let journey = &self.vm.program.journeys[j];
         let last_fire = self.st.slots[j].last_fire;
-        let from = now.max(last_fire.saturating_add(1));
+        let dormant = self.st.slots[j].dormant;
         let mut best = i64::MAX;
         let mut which = 0u8;
         for (k, entry) in journey.entries.iter().enumerate() {
+            let bit = if k < 8 { 1u8 << k } else { 0 };
+            if dormant & bit != 0 {
+                continue;
+            }
+            let from = if woken & bit != 0 { now.saturating_add(1) } else { now }.max(last_fire.saturating_add(1));
             let candidate = match entry.kind {
                 EntryKind::At(expr) => match self.eval(expr, now, Some(j), None) {
                     Ok(Value::Time(t)) if t >= now && t > last_fire => Some(t),
@@ -660,8 +743,10 @@ impl Run<'_, '_> {
         let filter = entry.filter;
         if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
             self.enter(j, now, trigger, None);
+        } else if self.vm.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
+            self.st.slots[j].dormant |= 1 << k;
         }
-        self.schedule(j, now);
+        self.schedule(j, now, 0);
     }
 
     /// Enrolls the contact, subject to the journey's rules; runs it up to its first wait.

@@ -92,6 +92,9 @@ pub struct Slot {
     pub when_bits: u8,
     /// Which entry `scheduled_at` belongs to.
     pub sched_entry: u8,
+    /// Recurring entries (one bit each, first 8) whose filter was false and can only turn true
+    /// with a record: they are not scheduled until such a record arrives.
+    pub dormant: u8,
 }
 
 impl Default for Slot {
@@ -107,6 +110,7 @@ impl Default for Slot {
             flags: 0,
             when_bits: 0,
             sched_entry: 0,
+            dormant: 0,
         }
     }
 }

@@ -202,3 +202,30 @@ fn flow_edges_add_up_and_the_report_is_self_contained() {
         assert!(!html.contains(outside), "the report opens offline: found {outside}");
     }
 }
+
+#[test]
+fn dormant_recurring_entries_change_no_action() {
+    // The examples' daily and weekly entries go dormant for most of this cohort; evaluated with
+    // dormancy off (every occurrence wakes the contact), every action is the same.
+    let program = examples();
+    let input = cohort_text(1500);
+    let until = parse_instant("2026-03-02T00:00:00Z").unwrap_or(0);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = Cohort::new(None, until);
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
+    let inputs = cohort.into_inputs();
+    let lines = |dormancy: bool| {
+        let mut vm = journey_vm::Vm::new(&program);
+        vm.options.dormancy = dormancy;
+        let mut lines = Vec::new();
+        for (contact, input) in &inputs {
+            let (mut state, mut input, mut out) = (journey_vm::ContactState::new(&program), input.clone(), Vec::new());
+            vm.run(contact, &mut state, &mut input, until, &mut out);
+            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, a)));
+        }
+        lines
+    };
+    let (with, without) = (lines(true), lines(false));
+    assert!(with.len() > 20_000, "{} actions", with.len());
+    assert_eq!(with, without);
+}

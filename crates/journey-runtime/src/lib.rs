@@ -563,7 +563,7 @@ pub fn evaluate_streaming(
                 .fold(
                     || (Vm::new(program), Vec::new()),
                     |(mut vm, mut done), (contact, mut input, state, before)| {
-                        vm.options = Options { holdouts: window.holdouts, forced_arms: Vec::new() };
+                        vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let mut state = state.unwrap_or_else(|| ContactState::new(program));
                         let mut actions = before;
                         vm.run(&contact, &mut state, &mut input, window.until, &mut actions);

@@ -151,7 +151,7 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut vm = Vm::new(program);
     for (contact, mut input) in cohort.into_inputs() {
-        vm.options = Options { holdouts, forced_arms: forced.get(&contact).cloned().unwrap_or_default() };
+        vm.options = Options { holdouts, forced_arms: forced.get(&contact).cloned().unwrap_or_default(), ..Options::default() };
         let mut state = ContactState::new(program);
         let mut actions = Vec::new();
         vm.run(&contact, &mut state, &mut input, until, &mut actions);

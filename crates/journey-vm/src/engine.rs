@@ -743,7 +743,7 @@ impl Run<'_, '_> {
         let filter = entry.filter;
         if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
             self.enter(j, now, trigger, None);
-        } else if self.vm.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
+        } else if self.vm.options.dormancy && self.vm.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
             self.st.slots[j].dormant |= 1 << k;
         }
         self.schedule(j, now, 0);

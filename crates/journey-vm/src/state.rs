@@ -278,11 +278,14 @@ pub struct Options {
     pub holdouts: bool,
     /// (experiment, arm) pairs forced for the contact being run.
     pub forced_arms: Vec<(String, String)>,
+    /// Let recurring entries go dormant (see `Slot::dormant`). Only the test that checks
+    /// dormancy changes nothing turns it off.
+    pub dormancy: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { holdouts: true, forced_arms: Vec::new() }
+        Options { holdouts: true, forced_arms: Vec::new(), dormancy: true }
     }
 }
 

@@ -66,18 +66,22 @@ fn run_one<'p>(program: &'p Program, until: i64, (mut vm, mut count, mut out, mu
     (vm, count, out, state)
 }
 
-/// Runs every contact; returns (actions, transitions). One thread runs on the calling thread,
+/// Runs every contact; returns (actions, transitions, timers fired). One thread runs on the calling thread,
 /// like the baseline (so neither pays for freeing another thread's memory).
-fn run_vm<'p>(program: &'p Program, inputs: Vec<(String, ContactInput)>, threads: usize) -> (usize, u64) {
+fn run_vm<'p>(program: &'p Program, inputs: Vec<(String, ContactInput)>, threads: usize) -> (usize, u64, u64) {
     let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
     let one = |acc: Acc<'p>, contact: (String, ContactInput)| run_one(program, until, acc, contact);
     let fresh = || (Vm::new(program), 0usize, Vec::<Action>::new(), ContactState::new(program));
     if threads == 1 {
         let (vm, count, _, _) = inputs.into_iter().fold(fresh(), one);
-        return (count, vm.transitions);
+        return (count, vm.transitions, vm.timers);
     }
     let work = || {
-        inputs.into_par_iter().fold(fresh, one).map(|(vm, count, _, _)| (count, vm.transitions)).reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+        inputs
+            .into_par_iter()
+            .fold(fresh, one)
+            .map(|(vm, count, _, _)| (count, vm.transitions, vm.timers))
+            .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
     };
     match rayon::ThreadPoolBuilder::new().num_threads(threads).build() {
         Ok(pool) => pool.install(work),
@@ -184,9 +188,9 @@ fn run_baseline(program: &Program, inputs: Vec<(String, ContactInput)>) -> usize
 fn vm_benchmarks(c: &mut Criterion) {
     let program = examples();
     let data = inputs(&program);
-    let (actions, transitions) = run_vm(&program, data.clone(), 1);
+    let (actions, transitions, timers) = run_vm(&program, data.clone(), 1);
     eprintln!(
-        "examples: {CONTACTS} contacts, {} records, {transitions} transitions, {actions} actions",
+        "examples: {CONTACTS} contacts, {} records, {timers} timers fired, {transitions} transitions (steps executed), {actions} actions",
         data.iter().map(|(_, i)| i.records.len()).sum::<usize>()
     );
     let mut group = c.benchmark_group("vm");
@@ -201,7 +205,7 @@ fn vm_benchmarks(c: &mut Criterion) {
 
     let reference = reference();
     let data = inputs(&reference);
-    let (vm_actions, _) = run_vm(&reference, data.clone(), 1);
+    let (vm_actions, _, _) = run_vm(&reference, data.clone(), 1);
     let baseline_actions = run_baseline(&reference, data.clone());
     assert_eq!(vm_actions, baseline_actions, "the baseline must do the same work as the VM ({vm_actions} vs {baseline_actions} actions)");
     let mut group = c.benchmark_group("one_journey");

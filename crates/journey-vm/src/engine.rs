@@ -56,6 +56,8 @@ pub struct Vm<'p> {
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
+    /// Timers fired (waits ending, limits, scheduled entries), across all contacts run so far.
+    pub timers: u64,
     /// Per journey, per step: how many times a contact entered it (for metrics).
     pub step_hits: Vec<Vec<u64>>,
     /// Per journey, per edge of [`journey_bytecode::Journey::flow_edges`]: how many times a
@@ -187,6 +189,7 @@ impl<'p> Vm<'p> {
             options: Options::default(),
             event_buf: Vec::new(),
             transitions: 0,
+            timers: 0,
             step_hits,
             edge_hits,
             edges_into,
@@ -413,14 +416,17 @@ impl Run<'_, '_> {
             let limit = self.vm.program.journeys[j].limit_ms;
             if slot.status == ACTIVE {
                 if limit.is_some_and(|l| slot.entered_at.saturating_add(l) <= now) {
+                    self.vm.timers += 1;
                     self.trace(Trace::Timer { at: now, journey: j as u32, what: "limit" });
                     self.leave(j, now, None, Reason::Limit);
                 } else if slot.wake_at <= now {
+                    self.vm.timers += 1;
                     self.trace(Trace::Timer { at: now, journey: j as u32, what: "wait" });
                     self.wake(j, now);
                 }
             }
             if self.st.slots[j].scheduled_at <= now {
+                self.vm.timers += 1;
                 self.trace(Trace::Timer { at: now, journey: j as u32, what: "schedule" });
                 self.fire_scheduled(j, now);
             }

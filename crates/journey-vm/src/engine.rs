@@ -40,6 +40,10 @@ pub struct Vm<'p> {
     /// until <condition>`): the only ones an `identify` or `exit` record can affect.
     conditional: Vec<u32>,
     scheduled: Vec<bool>,
+    /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
+    limits: Vec<i64>,
+    /// The last time zone name parsed and its zone (most contacts of a batch share a few).
+    last_zone: Option<(String, Tz)>,
     /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
     /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
     attr_scheduled: Vec<u8>,
@@ -183,6 +187,8 @@ impl<'p> Vm<'p> {
             dispatch,
             conditional,
             scheduled,
+            limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
+            last_zone: None,
             attr_scheduled,
             expr_reads,
             dormant_reads,
@@ -381,7 +387,17 @@ impl Run<'_, '_> {
         }
         let tz = match self.vm.program.policy.timezone {
             Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
-                Ok(Value::Str(id)) => parse_tz(Strings { program: self.vm.program, heap: &self.st.heap }.str(id)),
+                Ok(Value::Str(id)) => {
+                    let name = Strings { program: self.vm.program, heap: &self.st.heap }.str(id);
+                    match &mut self.vm.last_zone {
+                        Some((last, tz)) if last == name => *tz,
+                        slot => {
+                            let tz = parse_tz(name);
+                            *slot = Some((name.to_string(), tz));
+                            tz
+                        }
+                    }
+                }
                 _ => Tz::UTC,
             },
             None => Tz::UTC,
@@ -398,12 +414,9 @@ impl Run<'_, '_> {
 
     fn next_timer(&self) -> i64 {
         let mut next = i64::MAX;
-        for (slot, journey) in self.st.slots.iter().zip(&self.vm.program.journeys) {
+        for (slot, &limit) in self.st.slots.iter().zip(&self.vm.limits) {
             if slot.status == ACTIVE {
-                next = next.min(slot.wake_at);
-                if let Some(limit) = journey.limit_ms {
-                    next = next.min(slot.entered_at.saturating_add(limit));
-                }
+                next = next.min(slot.wake_at).min(slot.entered_at.saturating_add(limit));
             }
             next = next.min(slot.scheduled_at);
         }
@@ -413,9 +426,8 @@ impl Run<'_, '_> {
     fn fire_timers(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
             let slot = self.st.slots[j];
-            let limit = self.vm.program.journeys[j].limit_ms;
             if slot.status == ACTIVE {
-                if limit.is_some_and(|l| slot.entered_at.saturating_add(l) <= now) {
+                if self.vm.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now) {
                     self.vm.timers += 1;
                     self.trace(Trace::Timer { at: now, journey: j as u32, what: "limit" });
                     self.leave(j, now, None, Reason::Limit);
@@ -636,6 +648,10 @@ impl Run<'_, '_> {
     /// After a record or timers at `now`: recompute schedules, then re-test conditions changed
     /// by `set` until nothing changes (at most 16 rounds).
     fn settle(&mut self, now: i64) {
+        // Nothing changed that schedules or conditions read: nothing to do.
+        if !self.first && self.changed == 0 && !self.dirty {
+            return;
+        }
         let mut rounds = 0;
         loop {
             // Scheduled entries are computed when the contact is first seen, after each firing

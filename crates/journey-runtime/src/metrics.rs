@@ -9,6 +9,8 @@ use journey_bytecode::{Program, StepOp};
 use journey_vm::{ActionKind, Reason};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value as Json, json};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 
 #[derive(Default, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,109 +80,239 @@ fn median(values: &mut [i64]) -> Option<i64> {
 /// Magic bytes of `metrics.partial`.
 pub const PARTIAL_MAGIC: [u8; 4] = *b"JMP\0";
 
-/// Accumulates metrics a batch of contacts at a time (runs stream their actions).
+/// Counts of one journey, kept by index while a run streams (no strings, no allocation per
+/// action); turned into [`JourneyStats`] when the run ends.
+#[derive(Clone)]
+struct Tally {
+    entered: u64,
+    entered_holdout: u64,
+    exits: FxHashMap<Reason, u64>,
+    exits_by_step: FxHashMap<(Reason, u32), u64>,
+    goal_reached: Vec<u64>,
+    goal_times: Vec<Vec<i64>>,
+    converted_treated: u64,
+    converted_holdout: u64,
+    /// Per experiment (in code order): its name, measured goal, and per arm (name, counts).
+    experiments: Vec<(String, Option<u32>, Vec<(String, ArmStats)>)>,
+}
+
+impl Tally {
+    fn new(journey: &journey_bytecode::Journey) -> Self {
+        Tally {
+            entered: 0,
+            entered_holdout: 0,
+            exits: FxHashMap::default(),
+            exits_by_step: FxHashMap::default(),
+            goal_reached: vec![0; journey.goals.len()],
+            goal_times: vec![Vec::new(); journey.goals.len()],
+            converted_treated: 0,
+            converted_holdout: 0,
+            experiments: journey
+                .code
+                .iter()
+                .filter_map(|op| match op {
+                    StepOp::Experiment { name, measure, arms, .. } => {
+                        Some((name.clone(), *measure, arms.iter().map(|a| (a.name.clone(), ArmStats::default())).collect()))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    fn merge(&mut self, other: Tally) {
+        self.entered += other.entered;
+        self.entered_holdout += other.entered_holdout;
+        for (k, v) in other.exits {
+            *self.exits.entry(k).or_default() += v;
+        }
+        for (k, v) in other.exits_by_step {
+            *self.exits_by_step.entry(k).or_default() += v;
+        }
+        add_vecs(&mut self.goal_reached, &other.goal_reached);
+        for (a, b) in self.goal_times.iter_mut().zip(other.goal_times) {
+            a.extend(b);
+        }
+        self.converted_treated += other.converted_treated;
+        self.converted_holdout += other.converted_holdout;
+        for ((_, _, a), (_, _, b)) in self.experiments.iter_mut().zip(other.experiments) {
+            for ((_, x), (_, y)) in a.iter_mut().zip(b) {
+                x.assigned += y.assigned;
+                x.converted += y.converted;
+            }
+        }
+    }
+}
+
+/// The tallies of every journey, and sends per message.
+#[derive(Clone)]
+struct Tallies {
+    journeys: Vec<Tally>,
+    sends: Vec<u64>,
+}
+
+impl Tallies {
+    fn new(program: &Program) -> Self {
+        Tallies { journeys: program.journeys.iter().map(Tally::new).collect(), sends: vec![0; program.messages.len()] }
+    }
+
+    fn merge(mut self, other: Tallies) -> Tallies {
+        for (a, b) in self.journeys.iter_mut().zip(other.journeys) {
+            a.merge(b);
+        }
+        add_vecs(&mut self.sends, &other.sends);
+        self
+    }
+
+    /// Counts one contact's actions.
+    fn add(&mut self, actions: &[journey_vm::Action], current: &mut Vec<(i64, bool, Vec<(usize, usize)>)>) {
+        // Per journey, the current enrollment: (entered at, holdout, (experiment, arm) assigned).
+        current.iter_mut().for_each(|c| {
+            c.0 = 0;
+            c.1 = false;
+            c.2.clear();
+        });
+        for action in actions {
+            let j = action.journey as usize;
+            let (Some(s), Some(now)) = (self.journeys.get_mut(j), current.get_mut(j)) else { continue };
+            match &action.kind {
+                ActionKind::Enter { holdout, .. } => {
+                    s.entered += 1;
+                    if *holdout {
+                        s.entered_holdout += 1;
+                    }
+                    now.0 = action.at;
+                    now.1 = *holdout;
+                    now.2.clear();
+                }
+                ActionKind::Assign { experiment: Some(e), arm } => {
+                    if let Some(x) = s.experiments.iter().position(|(name, _, _)| name == e)
+                        && let Some(a) = s.experiments[x].2.iter().position(|(n, _)| n == arm)
+                    {
+                        s.experiments[x].2[a].1.assigned += 1;
+                        now.2.push((x, a));
+                    }
+                }
+                ActionKind::Send { message, .. } => {
+                    if let Some(n) = self.sends.get_mut(*message as usize) {
+                        *n += 1;
+                    }
+                }
+                ActionKind::Exit { reason } => {
+                    match s.exits.get_mut(reason) {
+                        Some(n) => *n += 1,
+                        None => {
+                            s.exits.insert(reason.clone(), 1);
+                        }
+                    }
+                    if let Some(step) = action.step {
+                        *s.exits_by_step.entry((reason.clone(), step)).or_default() += 1;
+                    }
+                    if let Reason::Goal(g) = reason {
+                        let g = *g as usize;
+                        if let Some(r) = s.goal_reached.get_mut(g) {
+                            *r += 1;
+                        }
+                        if let Some(t) = s.goal_times.get_mut(g) {
+                            t.push(action.at - now.0);
+                        }
+                        if now.1 {
+                            s.converted_holdout += 1;
+                        } else {
+                            s.converted_treated += 1;
+                        }
+                        for &(x, a) in &now.2 {
+                            if let Some((_, measure, arms)) = s.experiments.get_mut(x)
+                                && *measure == Some(g as u32)
+                                && let Some((_, arm)) = arms.get_mut(a)
+                            {
+                                arm.converted += 1;
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Accumulates metrics a batch of contacts at a time (runs stream their actions); a batch is
+/// counted in parallel and the counts added up.
 pub struct MetricsBuilder<'p> {
     program: &'p Program,
-    stats: Vec<JourneyStats>,
-    sends: BTreeMap<String, u64>,
+    tallies: Tallies,
 }
 
 impl<'p> MetricsBuilder<'p> {
     pub fn new(program: &'p Program) -> Self {
-        let stats: Vec<JourneyStats> = program
-            .journeys
-            .iter()
-            .map(|j| JourneyStats {
-                goal_reached: vec![0; j.goals.len()],
-                goal_times: vec![Vec::new(); j.goals.len()],
-                experiments: j
-                    .code
-                    .iter()
-                    .filter_map(|op| match op {
-                        StepOp::Experiment { name, measure, arms, .. } => {
-                            Some((name.clone(), (*measure, arms.iter().map(|a| (a.name.clone(), ArmStats::default())).collect())))
-                        }
-                        _ => None,
-                    })
-                    .collect(),
-                ..JourneyStats::default()
-            })
-            .collect();
-        MetricsBuilder { program, stats, sends: BTreeMap::new() }
+        MetricsBuilder { program, tallies: Tallies::new(program) }
     }
 
     pub fn add(&mut self, contacts: &[(String, Vec<journey_vm::Action>)]) {
         let program = self.program;
-        let stats = &mut self.stats;
-        let sends = &mut self.sends;
-        for (_, actions) in contacts {
-            // Per journey, the current enrollment: (entered at, holdout, arms assigned).
-            let mut current: Vec<(i64, bool, Vec<(String, String)>)> = vec![(0, false, Vec::new()); program.journeys.len()];
-            for action in actions {
-                let j = action.journey as usize;
-                let (Some(s), Some(journey)) = (stats.get_mut(j), program.journeys.get(j)) else { continue };
-                match &action.kind {
-                    ActionKind::Enter { holdout, .. } => {
-                        s.entered += 1;
-                        if *holdout {
-                            s.entered_holdout += 1;
-                        }
-                        current[j] = (action.at, *holdout, Vec::new());
-                    }
-                    ActionKind::Assign { experiment: Some(e), arm } => {
-                        if let Some((_, arms)) = s.experiments.get_mut(e)
-                            && let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm)
-                        {
-                            a.assigned += 1;
-                        }
-                        current[j].2.push((e.clone(), arm.clone()));
-                    }
-                    ActionKind::Send { message, .. } => {
-                        let name = program.messages.get(*message as usize).map(|m| m.name.clone()).unwrap_or_default();
-                        *sends.entry(name).or_default() += 1;
-                    }
-                    ActionKind::Exit { reason } => {
-                        let text = journey_vm::output::reason_text(program, action.journey, reason);
-                        *s.exits.entry(text.clone()).or_default() += 1;
-                        if let Some(step) = action.step.and_then(|st| journey.step_ids.get(st as usize)) {
-                            *s.exits_by_step.entry(text).or_default().entry(step.clone()).or_default() += 1;
-                        }
-                        if let Reason::Goal(g) = reason {
-                            let g = *g as usize;
-                            if let Some(r) = s.goal_reached.get_mut(g) {
-                                *r += 1;
-                            }
-                            if let Some(t) = s.goal_times.get_mut(g) {
-                                t.push(action.at - current[j].0);
-                            }
-                            if current[j].1 {
-                                s.converted_holdout += 1;
-                            } else {
-                                s.converted_treated += 1;
-                            }
-                            for (e, arm) in &current[j].2 {
-                                if let Some((measure, arms)) = s.experiments.get_mut(e)
-                                    && *measure == Some(g as u32)
-                                    && let Some((_, a)) = arms.iter_mut().find(|(n, _)| n == arm)
-                                {
-                                    a.converted += 1;
-                                }
-                            }
-                        }
-                    }
-                    _ => {}
+        let fresh = || (Tallies::new(program), vec![(0i64, false, Vec::new()); program.journeys.len()]);
+        let batch = contacts
+            .par_chunks(512)
+            .fold(fresh, |(mut t, mut current), chunk| {
+                for (_, actions) in chunk {
+                    t.add(actions, &mut current);
                 }
-            }
-        }
+                (t, current)
+            })
+            .map(|(t, _)| t)
+            .reduce(|| Tallies::new(program), Tallies::merge);
+        let tallies = std::mem::replace(&mut self.tallies, Tallies::new(program));
+        self.tallies = tallies.merge(batch);
+    }
+
+    /// The counts as [`JourneyStats`] (reasons, steps and messages by name) and sends.
+    fn stats(&self) -> (Vec<JourneyStats>, BTreeMap<String, u64>) {
+        let program = self.program;
+        let stats = program
+            .journeys
+            .iter()
+            .zip(&self.tallies.journeys)
+            .enumerate()
+            .map(|(j, (journey, t))| {
+                let reason = |r: &Reason| journey_vm::output::reason_text(program, j as u32, r);
+                let mut exits_by_step: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+                for ((r, step), n) in &t.exits_by_step {
+                    if let Some(step) = journey.step_ids.get(*step as usize) {
+                        *exits_by_step.entry(reason(r)).or_default().entry(step.clone()).or_default() += n;
+                    }
+                }
+                let mut goal_times = t.goal_times.clone();
+                // Sorted: the order batches were counted in is not part of the result.
+                goal_times.iter_mut().for_each(|g| g.sort_unstable());
+                JourneyStats {
+                    entered: t.entered,
+                    entered_holdout: t.entered_holdout,
+                    exits: t.exits.iter().fold(BTreeMap::new(), |mut m, (r, n)| {
+                        *m.entry(reason(r)).or_default() += n;
+                        m
+                    }),
+                    exits_by_step,
+                    goal_reached: t.goal_reached.clone(),
+                    goal_times,
+                    converted_treated: t.converted_treated,
+                    converted_holdout: t.converted_holdout,
+                    experiments: t.experiments.iter().map(|(name, measure, arms)| (name.clone(), (*measure, arms.clone()))).collect(),
+                }
+            })
+            .collect();
+        let sends = program.messages.iter().zip(&self.tallies.sends).filter(|(_, n)| **n > 0).map(|(m, n)| (m.name.clone(), *n)).collect();
+        (stats, sends)
     }
 
     /// The mergeable state of this run's metrics (`metrics.partial`).
     pub fn into_partial(self, evaluation: &Evaluation, engagement: &std::collections::HashMap<String, (u64, u64)>, totals: &RunTotals) -> Partial {
+        let (stats, sends) = self.stats();
         Partial {
             fingerprint: self.program.fingerprint,
             journeys: self.program.journeys.iter().map(|j| j.name.clone()).collect(),
-            stats: self.stats,
-            sends: self.sends,
+            stats,
+            sends,
             step_hits: evaluation.step_hits.clone(),
             edge_hits: evaluation.edge_hits.clone(),
             transitions: evaluation.transitions,

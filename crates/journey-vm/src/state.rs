@@ -213,7 +213,7 @@ pub enum Trigger {
     Enroll(u32),
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     Goal(u32),
     ExitOn(u32),

@@ -209,7 +209,7 @@ pub fn run(args: Args) -> u8 {
     let metrics_path = args.out.join("metrics.json");
     let report_path = args.out.join("report.html");
     let snapshot_path = args.out.join("state.snapshot");
-    let actions_file = match File::create(&actions_path) {
+    let actions_file = match journey_runtime::direct::OutputFile::create(&actions_path) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {}: {}", actions_path.display(), project::describe_io(&e));
@@ -218,23 +218,26 @@ pub fn run(args: Args) -> u8 {
     };
     // Actions are formatted a batch of contacts at a time, as they are evaluated, and written by
     // a thread of their own, so the workers go on with the next batch meanwhile.
-    let (blocks, received) = std::sync::mpsc::sync_channel::<String>(64);
+    let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<(String, (String, usize))>>(2);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut file = actions_file;
-        for block in received {
-            file.write_all(block.as_bytes())?;
+        for batch in received {
+            for (_, (text, _)) in batch {
+                file.write_all(text.as_bytes())?;
+            }
         }
-        file.flush()
+        file.finish()
     });
+    // Workers count each contact's actions for the metrics and format its lines as soon as it
+    // is evaluated; batches reach the writer in contact order.
     let mut builder = journey_runtime::metrics::MetricsBuilder::new(&program);
     let mut action_count = 0usize;
-    let evaluation = journey_runtime::evaluate_streaming(&program, cohort, &window, resumed, &mut |batch| {
-        builder.add(batch);
-        for (text, count) in journey_runtime::format_batch(&program, batch, threads) {
-            action_count += count;
-            // A failed send means the writer stopped on an error, reported when it is joined.
-            let _ = blocks.send(text);
-        }
+    let consumer = journey_runtime::RunConsumer { program: &program };
+    let evaluation = journey_runtime::evaluate_with(&program, cohort, &window, resumed, &consumer, &mut |batch, tallies| {
+        builder.add_tallies(tallies);
+        action_count += batch.iter().map(|(_, (_, n))| n).sum::<usize>();
+        // A failed send means the writer stopped on an error, reported when it is joined.
+        let _ = blocks.send(batch);
     });
     drop(blocks);
     let write_result = writer.join().unwrap_or_else(|_| Err(std::io::Error::other("the actions writer stopped")));

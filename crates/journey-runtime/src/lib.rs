@@ -7,6 +7,7 @@
 
 pub mod cohort;
 pub mod cohort_gen;
+pub mod direct;
 pub mod fast;
 pub mod input;
 pub mod metrics;
@@ -82,15 +83,55 @@ pub fn evaluate_resumed(program: &Program, cohort: Cohort, window: &Window, resu
     evaluation
 }
 
+/// What a run does with each contact's actions, on the worker that evaluated the contact (so
+/// the actions are counted, formatted and freed where they were made, in parallel).
+pub trait Consumer: Sync {
+    /// What a worker accumulates over its contacts (metrics, say).
+    type Acc: Send;
+    /// What is kept of one contact, handed on in contact order (its formatted lines, say).
+    type Out: Send;
+    fn start(&self) -> Self::Acc;
+    fn consume(&self, acc: &mut Self::Acc, contact: &str, actions: Vec<Action>) -> Self::Out;
+    fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
+}
+
+/// Keeps every contact's actions as they are.
+struct KeepActions;
+
+impl Consumer for KeepActions {
+    type Acc = ();
+    type Out = Vec<Action>;
+    fn start(&self) {}
+    fn consume(&self, _: &mut (), _: &str, actions: Vec<Action>) -> Vec<Action> {
+        actions
+    }
+    fn merge(&self, (): (), (): ()) {}
+}
+
 /// Evaluates every contact of the cohort over the window, continuing from `resumed` states.
 /// Contacts are handed to `on_batch` in id order, a batch at a time; the returned evaluation
 /// holds no actions.
 pub fn evaluate_streaming(
     program: &Program,
+    cohort: Cohort,
+    window: &Window,
+    resumed: snapshot::Resumed,
+    on_batch: &mut dyn FnMut(&[(String, Vec<Action>)]),
+) -> Evaluation {
+    evaluate_with(program, cohort, window, resumed, &KeepActions, &mut |batch, ()| on_batch(&batch))
+}
+
+/// Evaluates every contact of the cohort over the window, continuing from `resumed` states;
+/// each contact's actions go to `consumer` on the worker that evaluated it, and what it makes
+/// of them reaches `on_batch` in contact id order, a batch at a time, with the batch's merged
+/// accumulator. Nothing piles up in memory beyond a batch.
+pub fn evaluate_with<C: Consumer>(
+    program: &Program,
     mut cohort: Cohort,
     window: &Window,
     mut resumed: snapshot::Resumed,
-    on_batch: &mut dyn FnMut(&[(String, Vec<Action>)]),
+    consumer: &C,
+    on_batch: &mut dyn FnMut(Vec<(String, C::Out)>, C::Acc),
 ) -> Evaluation {
     let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);
@@ -103,8 +144,8 @@ pub fn evaluate_streaming(
         {
             continue;
         }
-        let state = resumed.states.remove(&contact);
-        let before = resumed.actions.remove(&contact).unwrap_or_default();
+        let state = if resumed.states.is_empty() { None } else { resumed.states.remove(&contact) };
+        let before = if resumed.actions.is_empty() { Vec::new() } else { resumed.actions.remove(&contact).unwrap_or_default() };
         // Most contacts carry no messageId: nothing to deduplicate, and their records are
         // sorted on the worker that evaluates them.
         if pending.message_ids.is_empty() {
@@ -160,8 +201,13 @@ pub fn evaluate_streaming(
     }
     // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
-    work.sort_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
+    // Contact ids are distinct: an unstable sort gives the one order.
+    let sort = |work: &mut Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)>| work.par_sort_unstable_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
+    match &pool {
+        Ok(pool) => pool.install(|| sort(&mut work)),
+        Err(_) => sort(&mut work),
+    }
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
     let empty_edges = || program.journeys.iter().map(|j| vec![0u64; j.flow_edges().len()]).collect::<Vec<_>>();
     let add_hits = |into: &mut Vec<Vec<u64>>, from: Vec<Vec<u64>>| {
@@ -183,8 +229,8 @@ pub fn evaluate_streaming(
             chunk
                 .into_par_iter()
                 .fold(
-                    || (Vm::new(program), Vec::new()),
-                    |(mut vm, mut done), (contact, mut input, state, before)| {
+                    || (Vm::new(program), Vec::new(), consumer.start()),
+                    |(mut vm, mut done, mut acc), (contact, mut input, state, before)| {
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let mut state = state.unwrap_or_else(|| ContactState::new(program));
                         let mut actions = before;
@@ -196,22 +242,23 @@ pub fn evaluate_streaming(
                         } else {
                             Vec::new()
                         };
-                        done.push((contact, actions, blob));
-                        (vm, done)
+                        let out = consumer.consume(&mut acc, &contact, actions);
+                        done.push((contact, out, blob));
+                        (vm, done, acc)
                     },
                 )
-                .map(|(vm, done)| (done, vm.transitions, vm.step_hits, vm.edge_hits))
+                .map(|(vm, done, acc)| (done, vm.transitions, vm.step_hits, vm.edge_hits, acc))
                 .reduce(
-                    || (Vec::new(), 0, empty_hits(), empty_edges()),
-                    |(mut a, ta, mut ha, mut ea), (b, tb, hb, eb)| {
+                    || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),
+                    |(mut a, ta, mut ha, mut ea, xa), (b, tb, hb, eb, xb)| {
                         a.extend(b);
                         add_hits(&mut ha, hb);
                         add_hits(&mut ea, eb);
-                        (a, ta + tb, ha, ea)
+                        (a, ta + tb, ha, ea, consumer.merge(xa, xb))
                     },
                 )
         };
-        let (mut results, chunk_transitions, chunk_hits, chunk_edges) = match &pool {
+        let (mut results, chunk_transitions, chunk_hits, chunk_edges, acc) = match &pool {
             Ok(pool) => pool.install(run_chunk),
             Err(_) => run_chunk(),
         };
@@ -220,13 +267,13 @@ pub fn evaluate_streaming(
         add_hits(&mut edge_hits, chunk_edges);
         results.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         let mut batch = Vec::with_capacity(results.len());
-        for (contact, actions, blob) in results {
+        for (contact, out, blob) in results {
             if window.snapshot {
                 states.push((contact.clone(), blob));
             }
-            batch.push((contact, actions));
+            batch.push((contact, out));
         }
-        on_batch(&batch);
+        on_batch(batch, acc);
     }
     // Rejects in input order.
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
@@ -249,6 +296,41 @@ pub fn write_batch(program: &Program, contacts: &[(String, Vec<Action>)], thread
         total += count;
     }
     Ok(total)
+}
+
+/// Appends one contact's actions as JSON lines in the pinned order (time, then occurrence).
+pub fn format_contact(program: &Program, contact: &str, actions: &[Action], out: &mut String) -> usize {
+    let mut ordered: Vec<&Action> = actions.iter().collect();
+    ordered.sort_by_key(|a| a.at);
+    for a in &ordered {
+        journey_vm::output::write_action_json(program, contact, a, out);
+        out.push('\n');
+    }
+    ordered.len()
+}
+
+/// What `journey run` keeps of each contact, on the worker that evaluated it: its metrics
+/// counts and its formatted lines.
+pub struct RunConsumer<'p> {
+    pub program: &'p Program,
+}
+
+impl Consumer for RunConsumer<'_> {
+    type Acc = metrics::Tallies;
+    /// The contact's lines and how many they are.
+    type Out = (String, usize);
+    fn start(&self) -> metrics::Tallies {
+        metrics::Tallies::new(self.program)
+    }
+    fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: Vec<Action>) -> (String, usize) {
+        tallies.add(&actions);
+        let mut text = String::with_capacity(actions.len() * 176);
+        let count = format_contact(self.program, contact, &actions, &mut text);
+        (text, count)
+    }
+    fn merge(&self, a: metrics::Tallies, b: metrics::Tallies) -> metrics::Tallies {
+        a.merge(b)
+    }
 }
 
 /// Formats one batch of contacts' actions as JSON lines, in parallel: blocks of text (with their

@@ -144,19 +144,26 @@ impl Tally {
     }
 }
 
-/// The tallies of every journey, and sends per message.
+/// The counts of every journey, and sends per message: what one worker, or one batch, adds to
+/// the metrics (see [`MetricsBuilder::add_tallies`]).
 #[derive(Clone)]
-struct Tallies {
+pub struct Tallies {
     journeys: Vec<Tally>,
     sends: Vec<u64>,
+    /// Scratch: per journey, the current enrollment of the contact being counted.
+    current: Vec<(i64, bool, Vec<(usize, usize)>)>,
 }
 
 impl Tallies {
-    fn new(program: &Program) -> Self {
-        Tallies { journeys: program.journeys.iter().map(Tally::new).collect(), sends: vec![0; program.messages.len()] }
+    pub fn new(program: &Program) -> Self {
+        Tallies {
+            journeys: program.journeys.iter().map(Tally::new).collect(),
+            sends: vec![0; program.messages.len()],
+            current: vec![(0, false, Vec::new()); program.journeys.len()],
+        }
     }
 
-    fn merge(mut self, other: Tallies) -> Tallies {
+    pub fn merge(mut self, other: Tallies) -> Tallies {
         for (a, b) in self.journeys.iter_mut().zip(other.journeys) {
             a.merge(b);
         }
@@ -165,8 +172,9 @@ impl Tallies {
     }
 
     /// Counts one contact's actions.
-    fn add(&mut self, actions: &[journey_vm::Action], current: &mut Vec<(i64, bool, Vec<(usize, usize)>)>) {
+    pub fn add(&mut self, actions: &[journey_vm::Action]) {
         // Per journey, the current enrollment: (entered at, holdout, (experiment, arm) assigned).
+        let mut current = std::mem::take(&mut self.current);
         current.iter_mut().for_each(|c| {
             c.0 = 0;
             c.1 = false;
@@ -234,6 +242,7 @@ impl Tallies {
                 _ => {}
             }
         }
+        self.current = current;
     }
 }
 
@@ -251,19 +260,25 @@ impl<'p> MetricsBuilder<'p> {
 
     pub fn add(&mut self, contacts: &[(String, Vec<journey_vm::Action>)]) {
         let program = self.program;
-        let fresh = || (Tallies::new(program), vec![(0i64, false, Vec::new()); program.journeys.len()]);
         let batch = contacts
             .par_chunks(512)
-            .fold(fresh, |(mut t, mut current), chunk| {
-                for (_, actions) in chunk {
-                    t.add(actions, &mut current);
-                }
-                (t, current)
-            })
-            .map(|(t, _)| t)
+            .fold(
+                || Tallies::new(program),
+                |mut t, chunk| {
+                    for (_, actions) in chunk {
+                        t.add(actions);
+                    }
+                    t
+                },
+            )
             .reduce(|| Tallies::new(program), Tallies::merge);
-        let tallies = std::mem::replace(&mut self.tallies, Tallies::new(program));
-        self.tallies = tallies.merge(batch);
+        self.add_tallies(batch);
+    }
+
+    /// Adds counts made elsewhere (by the workers of a run, say).
+    pub fn add_tallies(&mut self, tallies: Tallies) {
+        let mine = std::mem::replace(&mut self.tallies, Tallies::new(self.program));
+        self.tallies = mine.merge(tallies);
     }
 
     /// The counts as [`JourneyStats`] (reasons, steps and messages by name) and sends.

@@ -31,7 +31,8 @@ fn normal(decoded: &Decoded, heap: &Heap) -> String {
 
 fn mutations(line: &str) -> Vec<String> {
     let mut out = vec![line.to_string()];
-    let swaps: [(&str, &str); 26] = [
+    let swaps: [(&str, &str); 27] = [
+        ("\"plan\":\"free\"", "\"plan\":\"free\",\"plan\":\"pro\""),
         ("\"lifetime_value\":", "\"lifetime_value\":3,\"z\":"),
         ("\"total\":", "\"total\":20,\"w\":"),
         ("\"score\":", "\"score\":-4,\"v\":"),

@@ -229,3 +229,20 @@ fn dormant_recurring_entries_change_no_action() {
     assert!(with.len() > 20_000, "{} actions", with.len());
     assert_eq!(with, without);
 }
+
+#[test]
+fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
+    let program = examples();
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let good = |user: &str| format!(r#"{{"type":"track","userId":"{user}","timestamp":"2026-01-02T00:00:00Z","event":"App Opened","properties":{{}}}}"#);
+    let long = format!("{{\"junk\":\"{}\"", "x".repeat(9 << 20));
+    let input = format!("{}\r\n{long}\n\n{}", good("a"), good("b"));
+    let mut cohort = Cohort::new(None, parse_instant("2026-02-01T00:00:00Z").unwrap_or(0));
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(cohort.records_read, 3);
+    assert_eq!(cohort.rejects.len(), 1);
+    assert_eq!(cohort.rejects[0].line, 2);
+    assert!(cohort.rejects[0].reason.starts_with("not JSON"), "{}", cohort.rejects[0].reason);
+    let inputs = cohort.into_inputs();
+    assert_eq!(inputs.iter().map(|(c, i)| (c.as_str(), i.records.len())).collect::<Vec<_>>(), [("a", 1), ("b", 1)]);
+}

@@ -60,7 +60,7 @@ pub fn run(args: Args) -> u8 {
                 return exit::USAGE;
             }
         };
-        let reader: Box<dyn std::io::BufRead> =
+        let reader: Box<dyn std::io::BufRead + Send> =
             if name.ends_with(".gz") { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
         if let Err(e) = cohort.ingest(&decoder, name, reader) {
             eprintln!("error: {name}: {e}");

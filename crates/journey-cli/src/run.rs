@@ -51,8 +51,8 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
-fn open_input(name: &str) -> Result<Box<dyn BufRead>, String> {
-    let raw: Box<dyn Read> = if name == "-" {
+fn open_input(name: &str) -> Result<Box<dyn BufRead + Send>, String> {
+    let raw: Box<dyn Read + Send> = if name == "-" {
         Box::new(std::io::stdin())
     } else {
         Box::new(File::open(name).map_err(|e| format!("{name}: {}", project::describe_io(&e)))?)
@@ -176,7 +176,7 @@ pub fn run(args: Args) -> u8 {
             None
         };
         // For gzip the bar counts compressed bytes: wrap the raw file instead.
-        let reader: Box<dyn BufRead> = match (&bar, name.ends_with(".gz")) {
+        let reader: Box<dyn BufRead + Send> = match (&bar, name.ends_with(".gz")) {
             (Some(bar), true) => match File::open(name) {
                 Ok(f) => Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(Counting { inner: f, bar: Some(bar.clone()) }))),
                 Err(e) => {

@@ -165,6 +165,41 @@ fn part_of(contact: &str) -> usize {
     (journey_bytecode::fnv1a(contact.as_bytes()) >> 40) as usize % PARTS
 }
 
+/// Reads the input into blocks of complete lines (the last may lack its newline) and sends
+/// them on, reusing the buffers that come back; an error ends the input.
+fn read_blocks(reader: &mut impl BufRead, full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>, empties: &std::sync::mpsc::Receiver<Vec<u8>>) {
+    let mut carry: Vec<u8> = Vec::new();
+    let mut want = BLOCK;
+    loop {
+        let mut buf = empties.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK + (1 << 16)));
+        buf.clear();
+        buf.append(&mut carry);
+        let end = loop {
+            match fill(reader, &mut buf, want) {
+                Ok(end) => {
+                    // Complete lines only; a line longer than a block grows it.
+                    if end || buf.contains(&b'\n') {
+                        break end;
+                    }
+                    want = buf.len() * 2;
+                }
+                Err(e) => {
+                    let _ = full.send(Err(e));
+                    return;
+                }
+            }
+        };
+        want = BLOCK;
+        if !end && let Some(cut) = buf.iter().rposition(|&b| b == b'\n') {
+            carry.extend_from_slice(&buf[cut + 1..]);
+            buf.truncate(cut + 1);
+        }
+        if (!buf.is_empty() && full.send(Ok(buf)).is_err()) || end {
+            return;
+        }
+    }
+}
+
 /// Reads into `buf` until it holds at least `want` bytes or the input ends; true at the end.
 fn fill(reader: &mut impl BufRead, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
     while buf.len() < want {
@@ -296,8 +331,9 @@ impl Cohort {
     }
 
     /// Reads one input source (already decompressed), a block of lines at a time (see the
-    /// module documentation). A line that is not UTF-8 is rejected like any other bad line.
-    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, mut reader: impl BufRead) -> std::io::Result<()> {
+    /// module documentation). A thread of its own reads the next block while this one's lines
+    /// are decoded. A line that is not UTF-8 is rejected like any other bad line.
+    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, mut reader: impl BufRead + Send) -> std::io::Result<()> {
         if self.parts.len() != PARTS {
             self.parts = (0..PARTS).map(|_| Part::default()).collect();
         }
@@ -305,43 +341,34 @@ impl Cohort {
         self.files.push(file_name.to_string());
         let fast = FastDecoder::new(decoder.program());
         let source = Source { decoder, file, file_name, from: self.from, until: self.until };
-        let mut buf: Vec<u8> = Vec::with_capacity(BLOCK + (1 << 16));
-        let mut number = 0u64;
-        let mut want = BLOCK;
-        let result = loop {
-            let end = match fill(&mut reader, &mut buf, want) {
-                Ok(end) => end,
-                Err(e) => break Err(e),
-            };
-            // Complete lines only (all of it at the end); a line longer than a block grows it.
-            let cut = if end { buf.len() } else { buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) };
-            if cut == 0 && !end {
-                want = buf.len() * 2;
-                continue;
-            }
-            want = BLOCK;
-            let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(cut / 128);
-            let block = &buf[..cut];
-            let mut start = 0;
-            // Every line ends at a newline, but the input's last may not.
-            let ends = memchr::memchr_iter(b'\n', block).chain((block.last().is_some_and(|&b| b != b'\n')).then_some(block.len()));
-            for end in ends {
-                number += 1;
-                let raw = &block[start..end];
-                start = end + 1;
-                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-                if !raw.iter().all(u8::is_ascii_whitespace) {
-                    lines.push((number, raw));
+        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
+        let (spent, empties) = std::sync::mpsc::channel::<Vec<u8>>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || read_blocks(&mut reader, &full, &empties));
+            let mut number = 0u64;
+            for block in blocks {
+                let block = block?;
+                let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(block.len() / 128);
+                let mut start = 0;
+                // Every line ends at a newline, but the input's last may not.
+                let ends = memchr::memchr_iter(b'\n', &block).chain((block.last().is_some_and(|&b| b != b'\n')).then_some(block.len()));
+                for end in ends {
+                    number += 1;
+                    let raw = &block[start..end];
+                    start = end + 1;
+                    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                    if !raw.iter().all(u8::is_ascii_whitespace) {
+                        lines.push((number, raw));
+                    }
                 }
+                self.ingest_lines(source, &fast, &lines);
+                drop(lines);
+                // The reader may be gone (at the end): then the buffer is simply freed.
+                let _ = spent.send(block);
             }
-            self.ingest_lines(source, &fast, &lines);
-            buf.drain(..cut);
-            if end {
-                break Ok(());
-            }
-        };
-        self.collect();
-        result
+            self.collect();
+            Ok(())
+        })
     }
 
     /// Decodes a block's lines and joins them to their contacts.

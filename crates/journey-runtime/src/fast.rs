@@ -109,12 +109,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
     }
 }
 
-impl Entries<'_> {
-    fn has_duplicates(&self) -> bool {
-        let e = &self.0;
-        (1..e.len()).any(|i| e[..i].iter().any(|(k, _)| *k == e[i].0))
-    }
-}
 
 /// A string that borrows from the line when it has no escapes.
 #[derive(Deserialize)]
@@ -192,11 +186,12 @@ impl<'p> FastDecoder<'p> {
             "identify" => {
                 let mut traits = Vec::new();
                 if let Some(entries) = parsed.traits {
-                    if entries.has_duplicates() {
-                        return None;
-                    }
                     for (key, value) in &entries.0 {
                         let Some(&attr) = self.attributes.get(&**key) else { continue };
+                        // A trait given twice: the general path decides which value holds.
+                        if traits.iter().any(|(a, _)| *a == attr) {
+                            return None;
+                        }
                         let decl = self.program.attributes.get(attr as usize)?;
                         traits.push((attr, self.value(decl, value, heap)?));
                     }
@@ -208,7 +203,10 @@ impl<'p> FastDecoder<'p> {
                 let Some(&event) = self.events.get(&*name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
                 let decl = self.program.events.get(event as usize)?;
                 let properties = parsed.properties;
-                if properties.as_ref().is_some_and(Entries::has_duplicates) {
+                // A declared property given twice: the general path decides which value holds.
+                if let Some(p) = &properties
+                    && decl.fields.iter().any(|f| p.0.iter().filter(|(k, _)| *k == f.name.as_str()).count() > 1)
+                {
                     return None;
                 }
                 let mut fields = Vec::with_capacity(decl.fields.len());

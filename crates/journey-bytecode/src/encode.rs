@@ -89,18 +89,29 @@ impl<W: std::io::Write> std::io::Write for Checksummed<W> {
 }
 
 /// Writes `value` framed like [`encode_value`] straight to a file, without building the body
-/// in memory first (a million contacts' snapshot is hundreds of megabytes): the header is
-/// written with a zero length and checksum, the body streams through a checksumming writer,
-/// and the header is then completed in place.
+/// in memory first (a million contacts' snapshot is hundreds of megabytes): see
+/// [`write_frame_start`] and [`complete_frame`].
 pub fn write_framed<T: Serialize, F: std::io::Write + std::io::Seek>(magic: [u8; 4], value: &T, file: &mut F) -> std::io::Result<()> {
+    let (len, crc) = write_frame_start(magic, value, &mut *file)?;
+    complete_frame(file, len, crc)
+}
+
+/// Writes the header with a zero length and checksum, then the body through a checksumming
+/// writer; returns the body's length and checksum for [`complete_frame`].
+pub fn write_frame_start<T: Serialize, W: std::io::Write>(magic: [u8; 4], value: &T, mut out: W) -> std::io::Result<(u32, u32)> {
     let mut header = [0u8; HEADER];
     header[..4].copy_from_slice(&magic);
     header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    file.write_all(&header)?;
-    let (crc, len) = write_body(value, &mut *file)?;
+    out.write_all(&header)?;
+    let (crc, len) = write_body(value, &mut out)?;
     let Ok(len) = u32::try_from(len) else {
         return Err(std::io::Error::other(format!("the body is {len} bytes, more than the format's 4 GiB limit: split the run with --shard")));
     };
+    Ok((len, crc))
+}
+
+/// Fills in the length and checksum of a header written by [`write_frame_start`].
+pub fn complete_frame<F: std::io::Write + std::io::Seek>(file: &mut F, len: u32, crc: u32) -> std::io::Result<()> {
     file.seek(std::io::SeekFrom::Start(8))?;
     file.write_all(&len.to_le_bytes())?;
     file.write_all(&crc.to_le_bytes())?;

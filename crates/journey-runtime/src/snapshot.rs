@@ -80,9 +80,15 @@ impl Snapshot {
     /// Writes atomically: a temporary file beside the target, then a rename.
     pub fn write(&self, path: &Path) -> Result<(), String> {
         let tmp = path.with_extension("snapshot.tmp");
-        std::fs::File::create(&tmp)
-            .and_then(|mut file| journey_bytecode::encode::write_framed(SNAPSHOT_MAGIC, self, &mut file))
-            .map_err(|e| format!("{}: {e}", tmp.display()))?;
+        // The body goes out with direct I/O where available (see `crate::direct`), then the
+        // header is completed through an ordinary handle.
+        let written = crate::direct::OutputFile::create(&tmp).and_then(|mut out| {
+            let (len, crc) = journey_bytecode::encode::write_frame_start(SNAPSHOT_MAGIC, self, &mut out)?;
+            out.finish()?;
+            let mut file = std::fs::OpenOptions::new().write(true).open(&tmp)?;
+            journey_bytecode::encode::complete_frame(&mut file, len, crc)
+        });
+        written.map_err(|e| format!("{}: {e}", tmp.display()))?;
         std::fs::rename(&tmp, path).map_err(|e| format!("{}: {e}", path.display()))
     }
 

@@ -37,7 +37,23 @@ pub struct Snapshot {
     /// Every `messageId` delivered so far (later duplicates are rejected).
     pub message_ids: Vec<String>,
     /// Contact id and its postcard-encoded [`ContactState`], in contact order.
+    #[serde(with = "blobs")]
     pub contacts: Vec<(String, Vec<u8>)>,
+}
+
+/// The contacts' encoded states as byte strings: postcard writes a byte string exactly as a
+/// sequence of bytes (length, then the bytes), but in one piece instead of one call per byte.
+mod blobs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(contacts: &[(String, Vec<u8>)], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(contacts.iter().map(|(c, b)| (c, Bytes::new(b))))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, Vec<u8>)>, D::Error> {
+        Vec::<(String, ByteBuf)>::deserialize(d).map(|v| v.into_iter().map(|(c, b)| (c, b.into_vec())).collect())
+    }
 }
 
 /// What a resumed run starts from.

@@ -246,3 +246,26 @@ fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
     let inputs = cohort.into_inputs();
     assert_eq!(inputs.iter().map(|(c, i)| (c.as_str(), i.records.len())).collect::<Vec<_>>(), [("a", 1), ("b", 1)]);
 }
+
+#[test]
+fn the_run_formatter_writes_exactly_the_reference_lines() {
+    // `journey run` formats with names escaped once (`ActionFormat`); every action of a cohort
+    // (sends, holdouts, assigns, splits, suppressions, every exit reason) reads the same as the
+    // reference formatter's.
+    let program = examples();
+    let evaluation = run(&program, &cohort_text(1500), None, &window("2026-03-02T00:00:00Z", 2, None), Resumed::default());
+    let format = journey_vm::output::ActionFormat::new(&program);
+    let mut kinds = std::collections::BTreeSet::new();
+    let mut count = 0;
+    for (contact, actions) in &evaluation.contacts {
+        let quoted = journey_vm::value::json_string(contact);
+        for a in actions {
+            let mut line = String::new();
+            format.write(&quoted, a, &mut line);
+            assert_eq!(line, journey_vm::output::action_json(&program, contact, a));
+            kinds.insert(journey_vm::output::action_word(&a.kind));
+            count += 1;
+        }
+    }
+    assert!(count > 20_000 && kinds.len() >= 6, "{count} actions of kinds {kinds:?}");
+}

@@ -232,7 +232,7 @@ pub fn run(args: Args) -> u8 {
     // is evaluated; batches reach the writer in contact order.
     let mut builder = journey_runtime::metrics::MetricsBuilder::new(&program);
     let mut action_count = 0usize;
-    let consumer = journey_runtime::RunConsumer { program: &program };
+    let consumer = journey_runtime::RunConsumer::new(&program);
     let evaluation = journey_runtime::evaluate_with(&program, cohort, &window, resumed, &consumer, &mut |batch, tallies| {
         builder.add_tallies(tallies);
         action_count += batch.iter().map(|(_, (_, n))| n).sum::<usize>();

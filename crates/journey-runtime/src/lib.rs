@@ -312,7 +312,14 @@ pub fn format_contact(program: &Program, contact: &str, actions: &[Action], out:
 /// What `journey run` keeps of each contact, on the worker that evaluated it: its metrics
 /// counts and its formatted lines.
 pub struct RunConsumer<'p> {
-    pub program: &'p Program,
+    program: &'p Program,
+    format: journey_vm::output::ActionFormat<'p>,
+}
+
+impl<'p> RunConsumer<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        RunConsumer { program, format: journey_vm::output::ActionFormat::new(program) }
+    }
 }
 
 impl Consumer for RunConsumer<'_> {
@@ -325,8 +332,15 @@ impl Consumer for RunConsumer<'_> {
     fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: Vec<Action>) -> (String, usize) {
         tallies.add(&actions);
         let mut text = String::with_capacity(actions.len() * 176);
-        let count = format_contact(self.program, contact, &actions, &mut text);
-        (text, count)
+        let mut quoted = String::with_capacity(contact.len() + 2);
+        journey_vm::value::push_json_string(contact, &mut quoted);
+        let mut ordered: Vec<&Action> = actions.iter().collect();
+        ordered.sort_by_key(|a| a.at);
+        for a in &ordered {
+            self.format.write(&quoted, a, &mut text);
+            text.push('\n');
+        }
+        (text, ordered.len())
     }
     fn merge(&self, a: metrics::Tallies, b: metrics::Tallies) -> metrics::Tallies {
         a.merge(b)

@@ -139,7 +139,11 @@ fn push_reason(program: &Program, journey: u32, reason: &Reason, out: &mut Strin
         Reason::Goal(g) => push_json_parts(&["goal:", j.and_then(|j| j.goals.get(*g as usize)).map(|g| g.name.as_str()).unwrap_or("?")], out),
         Reason::ExitOn(e) => push_json_parts(&["exit_on:", program.events.get(*e as usize).map(|e| e.name.as_str()).unwrap_or("?")], out),
         Reason::Exit(r) => push_json_string(r, out),
-        other => push_json_string(&reason_text(program, journey, other), out),
+        Reason::Limit => out.push_str("\"limit\""),
+        Reason::Manual => out.push_str("\"manual\""),
+        Reason::Completed => out.push_str("\"completed\""),
+        Reason::Error => out.push_str("\"error\""),
+        Reason::Migrated => out.push_str("\"migrated:removed_step\""),
     }
 }
 
@@ -196,4 +200,134 @@ pub fn write_action_json(program: &Program, contact: &str, action: &Action, out:
         other => body(program, other, out),
     }
     out.push('}');
+}
+
+/// A JSON string literal, escaped once.
+fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_string(s, &mut out);
+    out
+}
+
+/// The program's names as JSON string literals, escaped once, so formatting millions of actions
+/// (`journey run`) only copies them. Writes exactly what [`write_action_json`] writes.
+pub struct ActionFormat<'p> {
+    program: &'p Program,
+    journeys: Vec<String>,
+    steps: Vec<Vec<String>>,
+    /// Per message: `,"channel":…,"message":…` and its field names.
+    messages: Vec<(String, Vec<String>)>,
+    /// Per journey, per goal: the exit reason `"goal:<name>"`.
+    goals: Vec<Vec<String>>,
+    /// Per event: the trigger name and the exit reason `"exit_on:<name>"`.
+    events: Vec<(String, String)>,
+}
+
+impl<'p> ActionFormat<'p> {
+    pub fn new(program: &'p Program) -> Self {
+        ActionFormat {
+            program,
+            journeys: program.journeys.iter().map(|j| quoted(&j.name)).collect(),
+            steps: program.journeys.iter().map(|j| j.step_ids.iter().map(|s| quoted(s)).collect()).collect(),
+            messages: program
+                .messages
+                .iter()
+                .map(|m| {
+                    let mut head = String::new();
+                    key("channel", &mut head);
+                    push_json_string(m.channel.as_str(), &mut head);
+                    key("message", &mut head);
+                    push_json_string(&m.name, &mut head);
+                    (head, m.field_names.iter().map(|f| quoted(f)).collect())
+                })
+                .collect(),
+            goals: program.journeys.iter().map(|j| j.goals.iter().map(|g| quoted(&format!("goal:{}", g.name))).collect()).collect(),
+            events: program.events.iter().map(|e| (quoted(&e.name), quoted(&format!("exit_on:{}", e.name)))).collect(),
+        }
+    }
+
+    /// Appends one action (no trailing newline); `contact` is the contact id already quoted.
+    pub fn write(&self, contact: &str, action: &Action, out: &mut String) {
+        let j = action.journey as usize;
+        out.push_str("{\"at\":\"");
+        write_instant(action.at, out);
+        out.push_str("\",\"contact\":");
+        out.push_str(contact);
+        out.push_str(",\"journey\":");
+        out.push_str(self.journeys.get(j).map_or("\"\"", String::as_str));
+        let step = |s: Option<u32>| s.and_then(|s| self.steps.get(j).and_then(|steps| steps.get(s as usize))).map_or("\"\"", String::as_str);
+        let shows_step = !matches!(action.kind, ActionKind::Enter { .. } | ActionKind::Exit { .. });
+        if shows_step && action.step.is_some() {
+            out.push_str(",\"step\":");
+            out.push_str(step(action.step));
+        }
+        out.push_str(",\"action\":\"");
+        out.push_str(action_word(&action.kind));
+        out.push('"');
+        match &action.kind {
+            ActionKind::Enter { trigger: Trigger::Event(e), holdout } => {
+                out.push_str(",\"trigger\":");
+                out.push_str(self.events.get(*e as usize).map_or("\"\"", |(name, _)| name.as_str()));
+                if *holdout {
+                    out.push_str(",\"holdout\":true");
+                }
+            }
+            ActionKind::Exit { reason: Reason::Goal(g) } => {
+                out.push_str(",\"reason\":");
+                match self.goals.get(j).and_then(|g2| g2.get(*g as usize)) {
+                    Some(r) => out.push_str(r),
+                    None => push_reason(self.program, action.journey, &Reason::Goal(*g), out),
+                }
+            }
+            ActionKind::Exit { reason: Reason::ExitOn(e) } => {
+                out.push_str(",\"reason\":");
+                match self.events.get(*e as usize) {
+                    Some((_, r)) => out.push_str(r),
+                    None => push_reason(self.program, action.journey, &Reason::ExitOn(*e), out),
+                }
+            }
+            ActionKind::Send { message, fields } => match self.messages.get(*message as usize) {
+                Some((head, names)) => {
+                    out.push_str(head);
+                    out.push_str(",\"fields\":{");
+                    for (i, value) in fields.iter().enumerate() {
+                        if i > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(names.get(i).map_or("\"\"", String::as_str));
+                        out.push(':');
+                        push_json_string(value, out);
+                    }
+                    out.push('}');
+                }
+                None => body(self.program, &action.kind, out),
+            },
+            // The rest, as `write_action_json` writes it.
+            ActionKind::Enter { trigger, holdout } => {
+                out.push_str(",\"trigger\":");
+                push_trigger(self.program, trigger, out);
+                if *holdout {
+                    out.push_str(",\"holdout\":true");
+                }
+            }
+            ActionKind::Exit { reason } => {
+                out.push_str(",\"reason\":");
+                push_reason(self.program, action.journey, reason, out);
+            }
+            ActionKind::Assign { experiment: None, arm } => {
+                out.push_str(",\"split\":");
+                out.push_str(step(action.step));
+                out.push_str(",\"arm\":");
+                push_json_string(arm, out);
+            }
+            ActionKind::HeldOut(inner) => {
+                out.push_str(",\"of\":\"");
+                out.push_str(action_word(inner));
+                out.push('"');
+                body(self.program, inner, out);
+            }
+            other => body(self.program, other, out),
+        }
+        out.push('}');
+    }
 }

@@ -339,7 +339,9 @@ pub fn write_instant(ms: i64, out: &mut String) {
         len = 23;
     }
     text[len] = b'Z';
-    out.push_str(std::str::from_utf8(&text[..len + 1]).unwrap_or(""));
+    // ASCII digits and separators: each byte is its own char.
+    out.reserve(len + 1);
+    text[..len + 1].iter().for_each(|&b| out.push(char::from(b)));
 }
 
 pub fn format_date(days: i32) -> String {

@@ -461,13 +461,15 @@ impl Cohort {
 
     /// Every contact with its pending input, in no particular order (emptying the cohort).
     pub(crate) fn drain(&mut self) -> Vec<(String, Pending)> {
-        let mut out = Vec::with_capacity(self.contacts());
-        for part in &mut self.parts {
-            let mut pending = std::mem::take(&mut part.pending);
-            part.last = None;
-            out.extend(part.index.drain().map(|(name, i)| (name, pending.get_mut(i as usize).map(std::mem::take).unwrap_or_default())));
-        }
-        out
+        self.parts
+            .par_iter_mut()
+            .flat_map_iter(|part| {
+                let mut pending = std::mem::take(&mut part.pending);
+                part.last = None;
+                let names: Vec<(String, u32)> = part.index.drain().collect();
+                names.into_iter().map(move |(name, i)| (name, pending.get_mut(i as usize).map(std::mem::take).unwrap_or_default()))
+            })
+            .collect()
     }
 
     /// The decoded, sorted per-contact inputs (contact id order), without running anything:

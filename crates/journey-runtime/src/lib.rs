@@ -138,7 +138,27 @@ pub fn evaluate_with<C: Consumer>(
     let files = cohort.files.clone();
     let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts());
     let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
-    for (contact, mut pending) in cohort.drain() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
+    let in_pool = |f: &mut (dyn FnMut() + Send)| match &pool {
+        Ok(pool) => pool.install(f),
+        Err(_) => f(),
+    };
+    let mut drained = Vec::new();
+    in_pool(&mut || drained = cohort.drain());
+    // A fresh run's contacts without messageIds need nothing but moving to the work list (in
+    // parallel); the others go through the loop below.
+    if resumed.states.is_empty() && resumed.actions.is_empty() {
+        let mut rest = std::mem::take(&mut drained);
+        in_pool(&mut || {
+            let (plain, others): (Vec<_>, Vec<_>) = std::mem::take(&mut rest)
+                .into_par_iter()
+                .filter(|(c, _): &(String, cohort::Pending)| window.shard.is_none_or(|(index, count)| shard_of(c, count) == index))
+                .partition(|(_, p)| p.message_ids.is_empty());
+            work.par_extend(plain.into_par_iter().map(|(c, p)| (c, p.input, None, Vec::new())));
+            drained = others;
+        });
+    }
+    for (contact, mut pending) in drained {
         if let Some((index, count)) = window.shard
             && shard_of(&contact, count) != index
         {
@@ -201,7 +221,6 @@ pub fn evaluate_with<C: Consumer>(
     }
     // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
     // Contact ids are distinct: an unstable sort gives the one order.
     let sort = |work: &mut Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)>| work.par_sort_unstable_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
     match &pool {

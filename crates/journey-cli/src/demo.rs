@@ -116,7 +116,7 @@ fn summary(out: &std::path::Path) -> u8 {
     }
     let run = &metrics["run"];
     println!(
-        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, state.snapshot);\nopen {}/report.html in a browser for the flow diagrams",
+        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, report.html, state.snapshot);\nopen {}/report.html in a browser for the flow diagrams",
         run["records_read"],
         run["contacts"],
         run["transitions"],

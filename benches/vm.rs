@@ -159,7 +159,7 @@ fn run_baseline(program: &Program, inputs: Vec<(String, ContactInput)>) -> usize
                             continue;
                         }
                         if *event == purchase {
-                            let reason = if matches!(at, At::WaitPurchase(_)) { "goal:ordered" } else { "goal:ordered" };
+                            let reason = "goal:ordered";
                             actions.push((now, "exit", reason.into()));
                             at = At::Out;
                             left = true;

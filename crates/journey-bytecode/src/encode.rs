@@ -181,6 +181,7 @@ pub fn decode(bytes: &[u8]) -> Result<Program, DecodeError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

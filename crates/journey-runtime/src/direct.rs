@@ -138,6 +138,7 @@ impl Write for OutputFile {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
 

@@ -95,6 +95,9 @@ pub trait Consumer: Sync {
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
 }
 
+/// One contact's id and actions.
+pub type ContactActions = (String, Vec<Action>);
+
 /// Keeps every contact's actions as they are.
 struct KeepActions;
 
@@ -116,10 +119,13 @@ pub fn evaluate_streaming(
     cohort: Cohort,
     window: &Window,
     resumed: snapshot::Resumed,
-    on_batch: &mut dyn FnMut(&[(String, Vec<Action>)]),
+    on_batch: &mut dyn FnMut(&[ContactActions]),
 ) -> Evaluation {
     evaluate_with(program, cohort, window, resumed, &KeepActions, &mut |batch, ()| on_batch(&batch))
 }
+
+/// A batch of contacts, in id order, with what a [`Consumer`] kept of each.
+pub type Batch<O> = Vec<(String, O)>;
 
 /// Evaluates every contact of the cohort over the window, continuing from `resumed` states;
 /// each contact's actions go to `consumer` on the worker that evaluated it, and what it makes
@@ -131,7 +137,7 @@ pub fn evaluate_with<C: Consumer>(
     window: &Window,
     mut resumed: snapshot::Resumed,
     consumer: &C,
-    on_batch: &mut dyn FnMut(Vec<(String, C::Out)>, C::Acc),
+    on_batch: &mut dyn FnMut(Batch<C::Out>, C::Acc),
 ) -> Evaluation {
     let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);

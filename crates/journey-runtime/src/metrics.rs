@@ -19,6 +19,9 @@ struct ArmStats {
     converted: u64,
 }
 
+/// Per arm, its name and counts.
+type Arms = Vec<(String, ArmStats)>;
+
 #[derive(Default, Clone, Serialize, Deserialize, PartialEq)]
 struct JourneyStats {
     entered: u64,
@@ -30,7 +33,7 @@ struct JourneyStats {
     /// Enrollments that reached any goal, split by treated / holdout.
     converted_treated: u64,
     converted_holdout: u64,
-    experiments: BTreeMap<String, (Option<u32>, Vec<(String, ArmStats)>)>,
+    experiments: BTreeMap<String, (Option<u32>, Arms)>,
 }
 
 /// Totals of a run, reported under `run`.
@@ -93,7 +96,7 @@ struct Tally {
     converted_treated: u64,
     converted_holdout: u64,
     /// Per experiment (in code order): its name, measured goal, and per arm (name, counts).
-    experiments: Vec<(String, Option<u32>, Vec<(String, ArmStats)>)>,
+    experiments: Vec<(String, Option<u32>, Arms)>,
 }
 
 impl Tally {
@@ -144,6 +147,9 @@ impl Tally {
     }
 }
 
+/// An enrollment being counted: entered at, holdout, (experiment, arm) pairs assigned.
+type Enrollment = (i64, bool, Vec<(usize, usize)>);
+
 /// The counts of every journey, and sends per message: what one worker, or one batch, adds to
 /// the metrics (see [`MetricsBuilder::add_tallies`]).
 #[derive(Clone)]
@@ -151,7 +157,7 @@ pub struct Tallies {
     journeys: Vec<Tally>,
     sends: Vec<u64>,
     /// Scratch: per journey, the current enrollment of the contact being counted.
-    current: Vec<(i64, bool, Vec<(usize, usize)>)>,
+    current: Vec<Enrollment>,
 }
 
 impl Tallies {

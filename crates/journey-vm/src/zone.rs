@@ -148,6 +148,7 @@ pub fn weekday_of(day: i64) -> u32 {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
     use chrono::{LocalResult, NaiveDateTime};

@@ -73,7 +73,7 @@ fn mutations(line: &str) -> Vec<String> {
 fn fast_and_general_paths_agree() {
     let program = program();
     let general = Decoder::new(&program);
-    let fast = FastDecoder::new(&program);
+    let fast = FastDecoder::new(&general);
     let mut raw = Vec::new();
     journey_runtime::cohort_gen::generate(300, 11, 30, &mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();

@@ -339,7 +339,7 @@ impl Cohort {
         }
         let file = self.files.len() as u32;
         self.files.push(file_name.to_string());
-        let fast = FastDecoder::new(decoder.program());
+        let fast = FastDecoder::new(decoder);
         let source = Source { decoder, file, file_name, from: self.from, until: self.until };
         let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
         let (spent, empties) = std::sync::mpsc::channel::<Vec<u8>>();
@@ -372,7 +372,7 @@ impl Cohort {
     }
 
     /// Decodes a block's lines and joins them to their contacts.
-    fn ingest_lines<'a>(&mut self, source: Source<'_>, fast: &FastDecoder<'_>, lines: &[(u64, &'a [u8])]) {
+    fn ingest_lines<'a>(&mut self, source: Source<'_>, fast: &FastDecoder<'_, '_>, lines: &[(u64, &'a [u8])]) {
         let shard = self.shard;
         let mut chunks: Vec<Chunk<'a>> = lines.par_chunks(CHUNK).map(|chunk| decode_chunk(source, fast, shard, chunk)).collect();
         // The general path's lines, in input order, on this thread.
@@ -494,7 +494,7 @@ impl Cohort {
 }
 
 /// A worker's part of a block: decode each line, route fast-path records to their partition.
-fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_>, shard: Option<(u32, u32)>, chunk: &[(u64, &'a [u8])]) -> Chunk<'a> {
+fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Option<(u32, u32)>, chunk: &[(u64, &'a [u8])]) -> Chunk<'a> {
     let mut out = Chunk { general: Vec::new(), parts: (0..PARTS).map(|_| Vec::new()).collect(), heap: Heap::default() };
     for &(number, raw) in chunk {
         let text = match std::str::from_utf8(raw) {

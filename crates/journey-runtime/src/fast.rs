@@ -9,10 +9,9 @@
 //! error, and a test checks that both paths agree on every record of a generated cohort and on
 //! mutated ones.
 
-use crate::input::Decoded;
+use crate::input::{Decoded, Decoder};
 use journey_bytecode::{FieldDecl, Program, ValueType};
 use journey_vm::{Heap, Record, RecordKind, Value};
-use rustc_hash::FxHashMap;
 use serde::Deserialize;
 use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -141,12 +140,10 @@ fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// Name lookups for the fast path (hashes of borrowed names).
-pub struct FastDecoder<'p> {
+/// The fast path, over the general decoder's name lookups.
+pub struct FastDecoder<'d, 'p> {
     program: &'p Program,
-    events: FxHashMap<&'p str, u32>,
-    attributes: FxHashMap<&'p str, u32>,
-    journeys: FxHashMap<&'p str, u32>,
+    names: &'d Decoder<'p>,
 }
 
 /// What the fast path made of a line: the contact and the decoded record.
@@ -155,14 +152,9 @@ pub struct FastRecord<'a> {
     pub decoded: Decoded,
 }
 
-impl<'p> FastDecoder<'p> {
-    pub fn new(program: &'p Program) -> Self {
-        FastDecoder {
-            program,
-            events: program.events.iter().enumerate().map(|(i, e)| (e.input_name.as_str(), i as u32)).collect(),
-            attributes: program.attributes.iter().enumerate().map(|(i, a)| (a.name.as_str(), i as u32)).collect(),
-            journeys: program.journeys.iter().enumerate().map(|(i, j)| (j.name.as_str(), i as u32)).collect(),
-        }
+impl<'d, 'p> FastDecoder<'d, 'p> {
+    pub fn new(names: &'d Decoder<'p>) -> Self {
+        FastDecoder { program: names.program(), names }
     }
 
     /// Decodes one line, or `None` when the general path must decide. Strings go to `heap`
@@ -187,7 +179,7 @@ impl<'p> FastDecoder<'p> {
                 let mut traits = Vec::new();
                 if let Some(entries) = parsed.traits {
                     for (key, value) in &entries.0 {
-                        let Some(&attr) = self.attributes.get(&**key) else { continue };
+                        let Some(&attr) = self.names.attributes.get(&**key) else { continue };
                         // A trait given twice: the general path decides which value holds.
                         if traits.iter().any(|(a, _)| *a == attr) {
                             return None;
@@ -200,7 +192,7 @@ impl<'p> FastDecoder<'p> {
             }
             "track" => {
                 let name = parsed.event?.0;
-                let Some(&event) = self.events.get(&*name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
+                let Some(&event) = self.names.events.get(&*name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
                 let decl = self.program.events.get(event as usize)?;
                 let properties = parsed.properties;
                 // A declared property given twice: the general path decides which value holds.
@@ -222,7 +214,7 @@ impl<'p> FastDecoder<'p> {
             }
             "exit" => {
                 let name = parsed.journey?.0;
-                RecordKind::Exit { journey: *self.journeys.get(&*name)? }
+                RecordKind::Exit { journey: *self.names.journeys.get(&*name)? }
             }
             _ => return None,
         };

@@ -6,7 +6,7 @@
 use journey_bytecode::{FieldDecl, Program, ValueType};
 use journey_vm::{ContactInput, Heap, Record, RecordKind, Value};
 use serde_json::Value as Json;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// What one input record became.
 pub enum Decoded {
@@ -24,9 +24,9 @@ pub enum Decoded {
 /// Decodes records against one program's declarations.
 pub struct Decoder<'p> {
     program: &'p Program,
-    events: HashMap<&'p str, u32>,
-    attributes: HashMap<&'p str, u32>,
-    journeys: HashMap<&'p str, u32>,
+    pub(crate) events: FxHashMap<&'p str, u32>,
+    pub(crate) attributes: FxHashMap<&'p str, u32>,
+    pub(crate) journeys: FxHashMap<&'p str, u32>,
 }
 
 /// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are

@@ -2,7 +2,7 @@
 //! `{"at":…,"contact":…,"journey":…,"step":…,"action":…, …}`.
 
 use crate::engine::{Action, ActionKind, Reason, Trigger};
-use crate::value::{push_json_escaped, push_json_string, write_instant};
+use crate::value::{json_string, push_json_escaped, push_json_string, write_instant};
 use journey_bytecode::Program;
 
 /// The `reason` of an exit action.
@@ -172,6 +172,13 @@ pub fn write_action_json(program: &Program, contact: &str, action: &Action, out:
     out.push_str(",\"action\":\"");
     out.push_str(action_word(&action.kind));
     out.push('"');
+    let split = action.step.and_then(|s| journey.and_then(|j| j.step_ids.get(s as usize))).map(String::as_str).unwrap_or("");
+    write_rest(program, action, &json_string(split), out);
+    out.push('}');
+}
+
+/// Everything after `"action":"…"` but the closing brace; `split` is the step id, quoted.
+fn write_rest(program: &Program, action: &Action, split: &str, out: &mut String) {
     match &action.kind {
         ActionKind::Enter { trigger, holdout } => {
             out.push_str(",\"trigger\":");
@@ -185,9 +192,8 @@ pub fn write_action_json(program: &Program, contact: &str, action: &Action, out:
             push_reason(program, action.journey, reason, out);
         }
         ActionKind::Assign { experiment: None, arm } => {
-            let id = action.step.and_then(|s| journey.and_then(|j| j.step_ids.get(s as usize))).map(String::as_str).unwrap_or("");
             out.push_str(",\"split\":");
-            push_json_string(id, out);
+            out.push_str(split);
             out.push_str(",\"arm\":");
             push_json_string(arm, out);
         }
@@ -199,7 +205,6 @@ pub fn write_action_json(program: &Program, contact: &str, action: &Action, out:
         }
         other => body(program, other, out),
     }
-    out.push('}');
 }
 
 /// A JSON string literal, escaped once.
@@ -303,30 +308,7 @@ impl<'p> ActionFormat<'p> {
                 None => body(self.program, &action.kind, out),
             },
             // The rest, as `write_action_json` writes it.
-            ActionKind::Enter { trigger, holdout } => {
-                out.push_str(",\"trigger\":");
-                push_trigger(self.program, trigger, out);
-                if *holdout {
-                    out.push_str(",\"holdout\":true");
-                }
-            }
-            ActionKind::Exit { reason } => {
-                out.push_str(",\"reason\":");
-                push_reason(self.program, action.journey, reason, out);
-            }
-            ActionKind::Assign { experiment: None, arm } => {
-                out.push_str(",\"split\":");
-                out.push_str(step(action.step));
-                out.push_str(",\"arm\":");
-                push_json_string(arm, out);
-            }
-            ActionKind::HeldOut(inner) => {
-                out.push_str(",\"of\":\"");
-                out.push_str(action_word(inner));
-                out.push('"');
-                body(self.program, inner, out);
-            }
-            other => body(self.program, other, out),
+            _ => write_rest(self.program, action, step(action.step), out),
         }
         out.push('}');
     }

@@ -255,13 +255,14 @@ fn the_run_formatter_writes_exactly_the_reference_lines() {
     let program = examples();
     let evaluation = run(&program, &cohort_text(1500), None, &window("2026-03-02T00:00:00Z", 2, None), Resumed::default());
     let format = journey_vm::output::ActionFormat::new(&program);
+    let mut instant = (0, String::new());
     let mut kinds = std::collections::BTreeSet::new();
     let mut count = 0;
     for (contact, actions) in &evaluation.contacts {
         let quoted = journey_vm::value::json_string(contact);
         for a in actions {
             let mut line = String::new();
-            format.write(&quoted, a, &mut line);
+            format.write(&quoted, a, &mut instant, &mut line);
             assert_eq!(line, journey_vm::output::action_json(&program, contact, a));
             kinds.insert(journey_vm::output::action_word(&a.kind));
             count += 1;

@@ -254,25 +254,33 @@ pub fn evaluate_with<C: Consumer>(
             chunk
                 .into_par_iter()
                 .fold(
-                    || (Vm::new(program), Vec::new(), consumer.start()),
-                    |(mut vm, mut done, mut acc), (contact, mut input, state, before)| {
+                    // A worker reuses one fresh state and one scratch heap for all its contacts.
+                    || (Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default()),
+                    |(mut vm, mut done, mut acc, mut spare, mut scratch), (contact, mut input, state, before)| {
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
-                        let mut state = state.unwrap_or_else(|| ContactState::new(program));
+                        let resumed = state.is_some();
+                        let mut state = state.unwrap_or_else(|| {
+                            spare.reset(program);
+                            std::mem::take(&mut spare)
+                        });
                         let mut actions = before;
                         input::sort_records(&mut input);
                         vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
                         let blob = if window.snapshot {
-                            state.compact();
+                            state.compact_with(&mut scratch);
                             snapshot::encode_state(&state)
                         } else {
                             Vec::new()
                         };
+                        if !resumed {
+                            spare = state;
+                        }
                         let out = consumer.consume(&mut acc, &contact, actions);
                         done.push((contact, out, blob));
-                        (vm, done, acc)
+                        (vm, done, acc, spare, scratch)
                     },
                 )
-                .map(|(vm, done, acc)| (done, vm.transitions, vm.step_hits, vm.edge_hits, acc))
+                .map(|(vm, done, acc, _, _)| (done, vm.transitions, vm.step_hits, vm.edge_hits, acc))
                 .reduce(
                     || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),
                     |(mut a, ta, mut ha, mut ea, xa), (b, tb, hb, eb, xb)| {
@@ -361,8 +369,9 @@ impl Consumer for RunConsumer<'_> {
         journey_vm::value::push_json_string(contact, &mut quoted);
         let mut ordered: Vec<&Action> = actions.iter().collect();
         ordered.sort_by_key(|a| a.at);
+        let mut instant = (0, String::new());
         for a in &ordered {
-            self.format.write(&quoted, a, &mut text);
+            self.format.write(&quoted, a, &mut instant, &mut text);
             text.push('\n');
         }
         (text, ordered.len())

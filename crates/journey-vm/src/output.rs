@@ -252,10 +252,16 @@ impl<'p> ActionFormat<'p> {
     }
 
     /// Appends one action (no trailing newline); `contact` is the contact id already quoted.
-    pub fn write(&self, contact: &str, action: &Action, out: &mut String) {
+    /// `instant` keeps the last instant written (a contact's actions come in runs of one instant).
+    pub fn write(&self, contact: &str, action: &Action, instant: &mut (i64, String), out: &mut String) {
         let j = action.journey as usize;
+        if instant.0 != action.at || instant.1.is_empty() {
+            instant.1.clear();
+            write_instant(action.at, &mut instant.1);
+            instant.0 = action.at;
+        }
         out.push_str("{\"at\":\"");
-        write_instant(action.at, out);
+        out.push_str(&instant.1);
         out.push_str("\",\"contact\":");
         out.push_str(contact);
         out.push_str(",\"journey\":");

@@ -116,7 +116,7 @@ impl Default for Slot {
 }
 
 /// Everything the engine keeps about one contact between records (and between runs).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Default, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContactState {
     pub attrs: Vec<Value>,
     pub heap: Heap,
@@ -136,9 +136,15 @@ impl ContactState {
     /// Drops heap strings and lists nothing refers to any more (computed strings of past sends,
     /// old attribute values), renumbering the rest: what a snapshot stores.
     pub fn compact(&mut self) {
-        let old = std::mem::take(&mut self.heap);
+        self.compact_with(&mut Heap::default());
+    }
+
+    /// [`ContactState::compact`], reusing `scratch`'s buffers (what is left in it is garbage).
+    pub fn compact_with(&mut self, scratch: &mut Heap) {
+        std::mem::swap(&mut self.heap, scratch);
+        self.heap.clear();
         for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
-            *v = self.heap.copy_value(&old, *v);
+            *v = self.heap.copy_value(scratch, *v);
         }
     }
 

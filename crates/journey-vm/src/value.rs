@@ -339,9 +339,10 @@ pub fn write_instant(ms: i64, out: &mut String) {
         len = 23;
     }
     text[len] = b'Z';
-    // ASCII digits and separators: each byte is its own char.
-    out.reserve(len + 1);
-    text[..len + 1].iter().for_each(|&b| out.push(char::from(b)));
+    // ASCII digits and separators: always valid UTF-8.
+    if let Ok(text) = std::str::from_utf8(&text[..len + 1]) {
+        out.push_str(text);
+    }
 }
 
 pub fn format_date(days: i32) -> String {

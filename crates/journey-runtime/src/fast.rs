@@ -176,7 +176,8 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
         let message_id = parsed.message_id.map(|m| m.0.into_owned());
         let kind = match &*parsed.kind?.0 {
             "identify" => {
-                let mut traits = Vec::new();
+                // Sized for the traits given: millions of these are held until evaluation.
+                let mut traits = Vec::with_capacity(parsed.traits.as_ref().map_or(0, |e| e.0.len()));
                 if let Some(entries) = parsed.traits {
                     for (key, value) in &entries.0 {
                         let Some(&attr) = self.names.attributes.get(&**key) else { continue };
@@ -188,6 +189,7 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                         traits.push((attr, self.value(decl, value, heap)?));
                     }
                 }
+                traits.shrink_to_fit();
                 RecordKind::Identify(traits)
             }
             "track" => {

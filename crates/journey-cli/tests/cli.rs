@@ -319,3 +319,41 @@ fn shard_runs_merge_into_the_single_run() {
     assert!(report("all/report.html").contains("<svg class=\"flow\""), "{}", report("all/report.html"));
     assert_eq!(report("merged/report.html"), report("all/report.html"));
 }
+
+#[test]
+fn gzip_and_standard_input_read_like_a_plain_file_and_bad_bytes_are_rejected() {
+    use std::io::Write;
+    let dir = temp_project("inputs", &[("p.journey", TEST_PROJECT)]);
+    let mut input = Vec::new();
+    input.extend_from_slice(br#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#);
+    input.extend_from_slice(b"\n\xff\xfe not text\n");
+    input.extend_from_slice(br#"{"type":"track","userId":"ana","timestamp":"2026-01-01T10:00:00Z","event":"Signed Up","properties":{}}"#);
+    std::fs::write(dir.join("in.jsonl"), &input).unwrap_or_else(|e| panic!("{e}"));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&input).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("in.jsonl.gz"), gz.finish().unwrap_or_else(|e| panic!("{e}"))).unwrap_or_else(|e| panic!("{e}"));
+    let run = |source: &str, out_dir: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_journey"))
+            .args(["run", "p.journey", "--input", source, "--until", "2026-01-05T00:00:00Z", "--out", out_dir])
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(&input).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let out = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        let read = |f: &str| std::fs::read_to_string(dir.join(out_dir).join(f)).unwrap_or_default();
+        (read("actions.jsonl"), read("rejects.jsonl"))
+    };
+    let (plain, rejects) = run("in.jsonl", "plain");
+    assert!(plain.lines().count() >= 2, "{plain}");
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+    assert!(rejects.contains(r#""line":2"#) && rejects.contains("not UTF-8"), "{rejects}");
+    for (source, out_dir) in [("in.jsonl.gz", "gz"), ("-", "stdin")] {
+        let (actions, _) = run(source, out_dir);
+        assert_eq!(actions, plain, "{source}");
+    }
+}

@@ -106,6 +106,29 @@ fn a_decoded_program_runs_exactly_like_the_compiled_one() {
     assert_eq!(a, b);
 }
 
+#[test]
+fn a_program_that_fires_timers_without_end_stops_with_an_error() {
+    // A hostile `.jbc` that passes verification: a 1 ms recurring entry (the language's shortest
+    // interval is a second). Over a day that is 86 million timers for one contact; the run stops
+    // its journey with an `error` after the per-contact timer budget instead.
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", "journey tick { entry every 1s  reentry always  exit \"done\" }")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let j = program.journeys.iter().position(|j| j.name == "tick").unwrap_or_else(|| panic!("no journey"));
+    for entry in &mut program.journeys[j].entries {
+        if let journey_bytecode::EntryKind::Interval { ms } = &mut entry.kind {
+            *ms = 1;
+        }
+    }
+    let program = decode(&encode(&program).unwrap_or_default()).unwrap_or_else(|e| panic!("verifies: {e}"));
+    let input = r#"{"type":"track","userId":"a","timestamp":"2026-01-01T00:00:00Z","event":"App Opened","properties":{}}"#;
+    let (lines, _) = journey::evaluate(&program, input, "2026-01-02T00:00:00Z", 1);
+    let tick: Vec<&String> = lines.iter().filter(|l| l.contains(r#""journey":"tick""#)).collect();
+    let last = tick.iter().rev().find(|l| l.contains(r#""action":"error""#)).unwrap_or_else(|| panic!("an error action"));
+    assert!(last.contains("timers for one contact in one run"), "{last}");
+    assert!(tick.len() < 1_000_000, "{} actions", tick.len());
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 

@@ -21,6 +21,11 @@ const QUIET_HELD: u8 = 2;
 const MAX_ROUNDS: u32 = 16;
 const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
+/// Timer firings per contact per run. A compiled project fires a few per day (its shortest
+/// interval is a second); only a hostile `.jbc` (a 1 ms interval, a zero wait in a loop) gets
+/// near, and then its journeys stop with an `error` instead of running the machine out of
+/// time or memory.
+const TIMER_BUDGET: u32 = 250_000;
 const READS_ATTRS: u8 = 1;
 const READS_BEHAVIOUR: u8 = 2;
 /// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
@@ -222,6 +227,7 @@ impl<'p> Vm<'p> {
             test_mask: u8::MAX,
         };
         let mut next = 0;
+        let mut timers = 0u32;
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
             let timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
@@ -229,6 +235,11 @@ impl<'p> Vm<'p> {
                 break;
             }
             if timer_at <= record_at {
+                timers += 1;
+                if timers > TIMER_BUDGET {
+                    run.stop_timers(timer_at);
+                    continue;
+                }
                 run.fire_timers(timer_at);
                 run.settle(timer_at);
             } else {
@@ -441,6 +452,26 @@ impl Run<'_, '_> {
                 self.vm.timers += 1;
                 self.trace(Trace::Timer { at: now, journey: j as u32, what: "schedule" });
                 self.fire_scheduled(j, now);
+            }
+        }
+    }
+
+    /// The timer budget is spent: every journey with a timer due stops with an `error`, and
+    /// scheduled entries stop for this run.
+    fn stop_timers(&mut self, now: i64) {
+        for j in 0..self.st.slots.len() {
+            let slot = self.st.slots[j];
+            let due = slot.scheduled_at <= now || (slot.status == ACTIVE && slot.wake_at <= now);
+            let limit_due = slot.status == ACTIVE && self.vm.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now);
+            if !(due || limit_due) {
+                continue;
+            }
+            self.st.slots[j].scheduled_at = i64::MAX;
+            let reason = format!("more than {TIMER_BUDGET} timers for one contact in one run: the program loops without time passing");
+            if slot.status == ACTIVE {
+                self.fail(j, now, None, EvalError(reason));
+            } else {
+                self.emit(now, j, None, ActionKind::Error { reason });
             }
         }
     }

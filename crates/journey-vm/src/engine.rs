@@ -26,6 +26,8 @@ const STEP_BUDGET: u32 = 100_000;
 /// near, and then its journeys stop with an `error` instead of running the machine out of
 /// time or memory.
 const TIMER_BUDGET: u32 = 250_000;
+/// Step operations per contact per run, for the same reason (a compiled project runs tens).
+const RUN_STEP_BUDGET: u32 = 5_000_000;
 const READS_ATTRS: u8 = 1;
 const READS_BEHAVIOUR: u8 = 2;
 /// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
@@ -225,6 +227,7 @@ impl<'p> Vm<'p> {
             changed: 0,
             first: false,
             test_mask: u8::MAX,
+            steps_left: RUN_STEP_BUDGET,
         };
         let mut next = 0;
         let mut timers = 0u32;
@@ -312,6 +315,8 @@ struct Run<'a, 'p> {
     /// Which inputs changed with the record being processed: conditions reading none of them
     /// are not re-tested. `u8::MAX` outside record processing (test everything).
     test_mask: u8,
+    /// What is left of [`RUN_STEP_BUDGET`].
+    steps_left: u32,
 }
 
 fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
@@ -911,6 +916,11 @@ impl Run<'_, '_> {
                 self.fail(j, now, None, EvalError("journey body does not terminate".into()));
                 return;
             }
+            if self.steps_left == 0 {
+                self.fail(j, now, None, EvalError(format!("more than {RUN_STEP_BUDGET} steps for one contact in one run")));
+                return;
+            }
+            self.steps_left -= 1;
             let Some(op) = journey.code.get(pc) else {
                 self.edge(j, from, journey.flow_end());
                 self.leave(j, now, None, Reason::Completed);

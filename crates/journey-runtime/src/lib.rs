@@ -315,33 +315,6 @@ pub fn evaluate_with<C: Consumer>(
     Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered }
 }
 
-/// Writes all actions as JSON lines in the pinned order (contact id, then time, then
-/// occurrence). Contacts are formatted in parallel, a batch at a time, and written in order.
-pub fn write_actions(program: &Program, evaluation: &Evaluation, threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
-    write_batch(program, &evaluation.contacts, threads, out)
-}
-
-/// Writes one batch of contacts' actions (see [`write_actions`]).
-pub fn write_batch(program: &Program, contacts: &[(String, Vec<Action>)], threads: usize, out: &mut dyn std::io::Write) -> std::io::Result<usize> {
-    let mut total = 0;
-    for (text, count) in format_batch(program, contacts, threads) {
-        out.write_all(text.as_bytes())?;
-        total += count;
-    }
-    Ok(total)
-}
-
-/// Appends one contact's actions as JSON lines in the pinned order (time, then occurrence).
-pub fn format_contact(program: &Program, contact: &str, actions: &[Action], out: &mut String) -> usize {
-    let mut ordered: Vec<&Action> = actions.iter().collect();
-    ordered.sort_by_key(|a| a.at);
-    for a in &ordered {
-        journey_vm::output::write_action_json(program, contact, a, out);
-        out.push('\n');
-    }
-    ordered.len()
-}
-
 /// What `journey run` keeps of each contact, on the worker that evaluated it: its metrics
 /// counts and its formatted lines.
 pub struct RunConsumer<'p> {
@@ -378,32 +351,6 @@ impl Consumer for RunConsumer<'_> {
     }
     fn merge(&self, a: metrics::Tallies, b: metrics::Tallies) -> metrics::Tallies {
         a.merge(b)
-    }
-}
-
-/// Formats one batch of contacts' actions as JSON lines, in parallel: blocks of text (with their
-/// action counts) to be written in order.
-pub fn format_batch(program: &Program, contacts: &[(String, Vec<Action>)], threads: usize) -> Vec<(String, usize)> {
-    let format = |contacts: &[(String, Vec<Action>)]| -> (String, usize) {
-        // About 150 bytes an action: sized once, not grown by doubling.
-        let mut text = String::with_capacity(contacts.iter().map(|(_, a)| a.len()).sum::<usize>() * 176);
-        let mut count = 0;
-        let mut ordered: Vec<&Action> = Vec::new();
-        for (contact, actions) in contacts {
-            ordered.clear();
-            ordered.extend(actions.iter());
-            ordered.sort_by_key(|a| a.at);
-            for a in &ordered {
-                journey_vm::output::write_action_json(program, contact, a, &mut text);
-                text.push('\n');
-                count += 1;
-            }
-        }
-        (text, count)
-    };
-    match rayon::ThreadPoolBuilder::new().num_threads(threads.max(1)).build() {
-        Ok(pool) => pool.install(|| contacts.par_chunks(256).map(format).collect()),
-        Err(_) => contacts.chunks(256).map(format).collect(),
     }
 }
 

@@ -36,7 +36,7 @@ enum Command {
     Build(compile::BuildArgs),
     /// Human-readable listing of a bytecode file.
     Disasm(compile::DisasmArgs),
-    /// Evaluate a cohort: JSON-lines records in, actions, rejects, metrics and a snapshot out.
+    /// Evaluate a cohort: JSON-lines records in, actions, rejects, metrics, report.html and a snapshot out.
     Run(run::Args),
     /// One contact's timeline: records, timers, conditions (with values), branches, actions.
     Explain(explain::Args),

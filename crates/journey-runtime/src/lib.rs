@@ -340,14 +340,20 @@ impl Consumer for RunConsumer<'_> {
         let mut text = String::with_capacity(actions.len() * 176);
         let mut quoted = String::with_capacity(contact.len() + 2);
         journey_vm::value::push_json_string(contact, &mut quoted);
-        let mut ordered: Vec<&Action> = actions.iter().collect();
-        ordered.sort_by_key(|a| a.at);
         let mut instant = (0, String::new());
-        for a in &ordered {
+        let mut write = |a: &Action| {
             self.format.write(&quoted, a, &mut instant, &mut text);
             text.push('\n');
+        };
+        // The VM emits in time order; only actions carried from a snapshot may not be.
+        if actions.is_sorted_by_key(|a| a.at) {
+            actions.iter().for_each(&mut write);
+        } else {
+            let mut ordered: Vec<&Action> = actions.iter().collect();
+            ordered.sort_by_key(|a| a.at);
+            ordered.into_iter().for_each(write);
         }
-        (text, ordered.len())
+        (text, actions.len())
     }
     fn merge(&self, a: metrics::Tallies, b: metrics::Tallies) -> metrics::Tallies {
         a.merge(b)

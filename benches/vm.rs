@@ -58,7 +58,12 @@ fn inputs(program: &Program) -> Vec<(String, ContactInput)> {
 /// A worker's VM, action count, action buffer and reused contact state.
 type Acc<'p> = (Vm<'p>, usize, Vec<Action>, ContactState);
 
-fn run_one<'p>(program: &'p Program, until: i64, (mut vm, mut count, mut out, mut state): Acc<'p>, (id, mut input): (String, ContactInput)) -> Acc<'p> {
+fn run_one<'p>(
+    program: &'p Program,
+    until: i64,
+    (mut vm, mut count, mut out, mut state): Acc<'p>,
+    (id, mut input): (String, ContactInput),
+) -> Acc<'p> {
     state.reset(program);
     out.clear();
     vm.run(&id, &mut state, &mut input, until, &mut out);

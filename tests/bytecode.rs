@@ -112,8 +112,9 @@ fn a_program_that_fires_timers_without_end_stops_with_an_error() {
     // interval is a second). Over a day that is 86 million timers for one contact; the run stops
     // its journey with an `error` after the per-contact timer budget instead.
     let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
-    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", "journey tick { entry every 1s  reentry always  exit \"done\" }")])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let mut program =
+        journey::compile(&[("schema.journey", &schema), ("t.journey", "journey tick { entry every 1s  reentry always  exit \"done\" }")])
+            .unwrap_or_else(|e| panic!("{e}"));
     let j = program.journeys.iter().position(|j| j.name == "tick").unwrap_or_else(|| panic!("no journey"));
     for entry in &mut program.journeys[j].entries {
         if let journey_bytecode::EntryKind::Interval { ms } = &mut entry.kind {

@@ -88,7 +88,9 @@ fn fast_and_general_paths_agree() {
             decided += 1;
             let json: serde_json::Value = serde_json::from_str(&variant).unwrap();
             let mut heap = Heap::default();
-            let slow = general.decode(&json, n as u64, &mut heap).unwrap_or_else(|e| panic!("fast path accepted what the general path rejects ({e}): {variant}"));
+            let slow = general
+                .decode(&json, n as u64, &mut heap)
+                .unwrap_or_else(|e| panic!("fast path accepted what the general path rejects ({e}): {variant}"));
             assert_eq!(Decoder::contact_of(&json).unwrap(), quick.contact, "{variant}");
             assert_eq!(normal(&quick.decoded, &fast_heap), normal(&slow, &heap), "{variant}");
         }

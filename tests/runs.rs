@@ -234,7 +234,8 @@ fn dormant_recurring_entries_change_no_action() {
 fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
     let program = examples();
     let decoder = journey_runtime::input::Decoder::new(&program);
-    let good = |user: &str| format!(r#"{{"type":"track","userId":"{user}","timestamp":"2026-01-02T00:00:00Z","event":"App Opened","properties":{{}}}}"#);
+    let good =
+        |user: &str| format!(r#"{{"type":"track","userId":"{user}","timestamp":"2026-01-02T00:00:00Z","event":"App Opened","properties":{{}}}}"#);
     let long = format!("{{\"junk\":\"{}\"", "x".repeat(9 << 20));
     let input = format!("{}\r\n{long}\n\n{}", good("a"), good("b"));
     let mut cohort = Cohort::new(None, parse_instant("2026-02-01T00:00:00Z").unwrap_or(0));

@@ -88,16 +88,10 @@ impl<W: std::io::Write> std::io::Write for Checksummed<W> {
     }
 }
 
-/// Writes `value` framed like [`encode_value`] straight to a file, without building the body
-/// in memory first (a million contacts' snapshot is hundreds of megabytes): see
-/// [`write_frame_start`] and [`complete_frame`].
-pub fn write_framed<T: Serialize, F: std::io::Write + std::io::Seek>(magic: [u8; 4], value: &T, file: &mut F) -> std::io::Result<()> {
-    let (len, crc) = write_frame_start(magic, value, &mut *file)?;
-    complete_frame(file, len, crc)
-}
-
-/// Writes the header with a zero length and checksum, then the body through a checksumming
-/// writer; returns the body's length and checksum for [`complete_frame`].
+/// Writes `value` framed like [`encode_value`] without building the body in memory first (a
+/// million contacts' snapshot is hundreds of megabytes): the header with a zero length and
+/// checksum, then the body through a checksumming writer. Returns the body's length and
+/// checksum for [`complete_frame`], which fills them in.
 pub fn write_frame_start<T: Serialize, W: std::io::Write>(magic: [u8; 4], value: &T, mut out: W) -> std::io::Result<(u32, u32)> {
     let mut header = [0u8; HEADER];
     header[..4].copy_from_slice(&magic);
@@ -189,7 +183,8 @@ mod tests {
     fn streamed_framing_is_byte_for_byte_the_in_memory_one() {
         let value: Vec<(String, Vec<u8>)> = (0..5000).map(|i| (format!("c{i:07}"), vec![i as u8; i % 97])).collect();
         let mut file = std::io::Cursor::new(Vec::new());
-        write_framed(*b"JSN\0", &value, &mut file).unwrap();
+        let (len, crc) = write_frame_start(*b"JSN\0", &value, &mut file).unwrap();
+        complete_frame(&mut file, len, crc).unwrap();
         assert_eq!(file.into_inner(), encode_value(*b"JSN\0", &value).unwrap());
     }
 }

@@ -218,7 +218,7 @@ pub fn run(args: Args) -> u8 {
     };
     // Actions are formatted a batch of contacts at a time, as they are evaluated, and written by
     // a thread of their own, so the workers go on with the next batch meanwhile.
-    let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<(String, (String, usize))>>(2);
+    let (blocks, received) = std::sync::mpsc::sync_channel::<journey_runtime::Batch<(String, usize)>>(2);
     let writer = std::thread::spawn(move || -> std::io::Result<()> {
         let mut file = actions_file;
         for batch in received {
@@ -256,9 +256,9 @@ pub fn run(args: Args) -> u8 {
     }
     let metrics = partial.finish(&program);
     let written = write_result
-    .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
-    .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"))
-    .and_then(|()| std::fs::write(&report_path, journey_runtime::report::html(&program, &metrics)));
+        .and_then(|()| write_lines(&rejects_path, evaluation.rejects.iter().map(|r| r.to_json())))
+        .and_then(|()| std::fs::write(&metrics_path, serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n"))
+        .and_then(|()| std::fs::write(&report_path, journey_runtime::report::html(&program, &metrics)));
     if let Err(e) = written {
         eprintln!("error: {}: cannot write the outputs: {}", args.out.display(), project::describe_io(&e));
         return exit::USAGE;

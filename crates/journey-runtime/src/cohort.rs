@@ -89,6 +89,12 @@ struct Source<'a> {
     until: i64,
 }
 
+impl Source<'_> {
+    fn reject(&self, line: u64, text: &str, reason: String) -> Reject {
+        Reject { file: self.file_name.to_string(), line, text: text.to_string(), reason }
+    }
+}
+
 /// A line parsed and decoded on a worker thread by the general path: a reject, or its records
 /// (one, or the items of a batch envelope with their own text), each with its contact and its
 /// own string heap.
@@ -167,7 +173,11 @@ fn part_of(contact: &str) -> usize {
 
 /// Reads the input into blocks of complete lines (the last may lack its newline) and sends
 /// them on, reusing the buffers that come back; an error ends the input.
-fn read_blocks(reader: &mut impl BufRead, full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>, empties: &std::sync::mpsc::Receiver<Vec<u8>>) {
+fn read_blocks(
+    reader: &mut impl BufRead,
+    full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
+    empties: &std::sync::mpsc::Receiver<Vec<u8>>,
+) {
     let mut carry: Vec<u8> = Vec::new();
     let mut want = BLOCK;
     loop {
@@ -220,7 +230,7 @@ fn fill(reader: &mut impl BufRead, buf: &mut Vec<u8>, want: usize) -> std::io::R
 
 impl Part {
     fn reject(&mut self, source: Source<'_>, line: u64, text: &str, reason: String) {
-        self.rejects.push(Reject { file: source.file_name.to_string(), line, text: text.to_string(), reason });
+        self.rejects.push(source.reject(line, text, reason));
     }
 
     /// The index of a contact's pending input, created on first sight.
@@ -410,7 +420,7 @@ impl Cohort {
             Prepared::Reject(reason) => {
                 if self.shard.is_none_or(|(index, _)| index == 0) {
                     self.records_read += 1;
-                    self.rejects.push(Reject { file: source.file_name.to_string(), line: number, text: text.into_owned(), reason });
+                    self.rejects.push(source.reject(number, &text, reason));
                 }
             }
             Prepared::Records(items) => {
@@ -431,10 +441,8 @@ impl Cohort {
                                 part.merge(source, number, text, contact, decoded, heap);
                             }
                         }
-                        (_, Err(reason)) => self.rejects.push(Reject { file: source.file_name.to_string(), line: number, text: text.to_string(), reason }),
-                        (None, Ok(_)) => {
-                            self.rejects.push(Reject { file: source.file_name.to_string(), line: number, text: text.to_string(), reason: "no contact id".into() })
-                        }
+                        (_, Err(reason)) => self.rejects.push(source.reject(number, text, reason)),
+                        (None, Ok(_)) => self.rejects.push(source.reject(number, text, "no contact id".into())),
                     }
                 }
             }

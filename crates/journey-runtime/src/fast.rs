@@ -108,7 +108,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
     }
 }
 
-
 /// A string that borrows from the line when it has no escapes.
 #[derive(Deserialize)]
 struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
@@ -360,7 +359,14 @@ mod tests {
         }
         assert!(checked > 5000);
         // Not the common form: left to chrono.
-        for odd in ["2026-01-05 10:00:00Z", "2026-01-05t10:00:00z", "2026-02-30T00:00:00Z", "2026-01-05T10:00:60Z", "2026-01-05T10:00:00", "2026-01-05T10:00:00+0100"] {
+        for odd in [
+            "2026-01-05 10:00:00Z",
+            "2026-01-05t10:00:00z",
+            "2026-02-30T00:00:00Z",
+            "2026-01-05T10:00:60Z",
+            "2026-01-05T10:00:00",
+            "2026-01-05T10:00:00+0100",
+        ] {
             assert_eq!(parse_instant(odd), None, "{odd}");
         }
     }

@@ -5,8 +5,8 @@
 
 use journey_bytecode::{FieldDecl, Program, ValueType};
 use journey_vm::{ContactInput, Heap, Record, RecordKind, Value};
-use serde_json::Value as Json;
 use rustc_hash::FxHashMap;
+use serde_json::Value as Json;
 
 /// What one input record became.
 pub enum Decoded {

@@ -144,32 +144,18 @@ pub fn evaluate_with<C: Consumer>(
     let files = cohort.files.clone();
     let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts());
     let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build();
-    let in_pool = |f: &mut (dyn FnMut() + Send)| match &pool {
-        Ok(pool) => pool.install(f),
-        Err(_) => f(),
-    };
-    let mut drained = Vec::new();
-    in_pool(&mut || drained = cohort.drain());
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build().ok();
+    let in_shard = |c: &str| window.shard.is_none_or(|(index, count)| shard_of(c, count) == index);
     // A fresh run's contacts without messageIds need nothing but moving to the work list (in
     // parallel); the others go through the loop below.
-    if resumed.states.is_empty() && resumed.actions.is_empty() {
-        let mut rest = std::mem::take(&mut drained);
-        in_pool(&mut || {
-            let (plain, others): (Vec<_>, Vec<_>) = std::mem::take(&mut rest)
-                .into_par_iter()
-                .filter(|(c, _): &(String, cohort::Pending)| window.shard.is_none_or(|(index, count)| shard_of(c, count) == index))
-                .partition(|(_, p)| p.message_ids.is_empty());
-            work.par_extend(plain.into_par_iter().map(|(c, p)| (c, p.input, None, Vec::new())));
-            drained = others;
-        });
-    }
+    let fresh = resumed.states.is_empty() && resumed.actions.is_empty();
+    let drained = install(&pool, || {
+        let (plain, others): (Vec<_>, Vec<_>) =
+            cohort.drain().into_par_iter().filter(|(c, _)| in_shard(c)).partition(|(_, p)| fresh && p.message_ids.is_empty());
+        work.par_extend(plain.into_par_iter().map(|(c, p)| (c, p.input, None, Vec::new())));
+        others
+    });
     for (contact, mut pending) in drained {
-        if let Some((index, count)) = window.shard
-            && shard_of(&contact, count) != index
-        {
-            continue;
-        }
         let state = if resumed.states.is_empty() { None } else { resumed.states.remove(&contact) };
         let before = if resumed.actions.is_empty() { Vec::new() } else { resumed.actions.remove(&contact).unwrap_or_default() };
         // Most contacts carry no messageId: nothing to deduplicate, and their records are
@@ -219,7 +205,7 @@ pub fn evaluate_with<C: Consumer>(
     }
     // Contacts known from the snapshot without new records still have timers to run.
     for (contact, state) in resumed.states.drain() {
-        if window.shard.is_some_and(|(index, count)| shard_of(&contact, count) != index) {
+        if !in_shard(&contact) {
             continue;
         }
         let before = resumed.actions.remove(&contact).unwrap_or_default();
@@ -228,11 +214,7 @@ pub fn evaluate_with<C: Consumer>(
     // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
     // Contact ids are distinct: an unstable sort gives the one order.
-    let sort = |work: &mut Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)>| work.par_sort_unstable_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes()));
-    match &pool {
-        Ok(pool) => pool.install(|| sort(&mut work)),
-        Err(_) => sort(&mut work),
-    }
+    install(&pool, || work.par_sort_unstable_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes())));
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
     let empty_edges = || program.journeys.iter().map(|j| vec![0u64; j.flow_edges().len()]).collect::<Vec<_>>();
     let add_hits = |into: &mut Vec<Vec<u64>>, from: Vec<Vec<u64>>| {
@@ -291,10 +273,7 @@ pub fn evaluate_with<C: Consumer>(
                     },
                 )
         };
-        let (mut results, chunk_transitions, chunk_hits, chunk_edges, acc) = match &pool {
-            Ok(pool) => pool.install(run_chunk),
-            Err(_) => run_chunk(),
-        };
+        let (mut results, chunk_transitions, chunk_hits, chunk_edges, acc) = install(&pool, run_chunk);
         transitions += chunk_transitions;
         add_hits(&mut step_hits, chunk_hits);
         add_hits(&mut edge_hits, chunk_edges);
@@ -313,6 +292,14 @@ pub fn evaluate_with<C: Consumer>(
     delivered.sort();
     delivered.dedup();
     Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered }
+}
+
+/// Runs `f` on the run's thread pool (or on rayon's global one if it could not be built).
+fn install<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
+    match pool {
+        Some(pool) => pool.install(f),
+        None => f(),
+    }
 }
 
 /// What `journey run` keeps of each contact, on the worker that evaluated it: its metrics

@@ -7,10 +7,10 @@
 use crate::Evaluation;
 use journey_bytecode::{Program, StepOp};
 use journey_vm::{ActionKind, Reason};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value as Json, json};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value as Json, json};
 use std::collections::BTreeMap;
 
 #[derive(Default, Clone, Serialize, Deserialize, PartialEq)]
@@ -170,11 +170,16 @@ impl Tallies {
     }
 
     pub fn merge(mut self, other: Tallies) -> Tallies {
+        self.absorb(other);
+        self
+    }
+
+    /// Adds another's counts to these.
+    fn absorb(&mut self, other: Tallies) {
         for (a, b) in self.journeys.iter_mut().zip(other.journeys) {
             a.merge(b);
         }
         add_vecs(&mut self.sends, &other.sends);
-        self
     }
 
     /// Counts one contact's actions.
@@ -283,8 +288,7 @@ impl<'p> MetricsBuilder<'p> {
 
     /// Adds counts made elsewhere (by the workers of a run, say).
     pub fn add_tallies(&mut self, tallies: Tallies) {
-        let mine = std::mem::replace(&mut self.tallies, Tallies::new(self.program));
-        self.tallies = mine.merge(tallies);
+        self.tallies.absorb(tallies);
     }
 
     /// The counts as [`JourneyStats`] (reasons, steps and messages by name) and sends.
@@ -444,7 +448,8 @@ impl Partial {
     pub fn finish(self, program: &Program) -> Json {
         let mut stats = self.stats;
         let sends = self.sends;
-        let (step_hits, edge_hits, transitions, engagement, totals) = (self.step_hits, self.edge_hits, self.transitions, self.engagement, self.totals);
+        let (step_hits, edge_hits, transitions, engagement, totals) =
+            (self.step_hits, self.edge_hits, self.transitions, self.engagement, self.totals);
         let mut journeys = Map::new();
         for (((j, s), hits), edge_counts) in program.journeys.iter().zip(stats.iter_mut()).zip(&step_hits).zip(&edge_hits) {
             let steps: Map<String, Json> = j.step_ids.iter().zip(hits).map(|(id, n)| (id.clone(), json!({ "entered": n }))).collect();

@@ -141,7 +141,11 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut Stri
     let entered = count(&metrics["entered"]);
     let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
     let busiest = edge_counts.iter().copied().max().unwrap_or(0).max(1);
-    let _ = writeln!(out, r#"<svg class="flow" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="flow of {}">"#, esc(&journey.name));
+    let _ = writeln!(
+        out,
+        r#"<svg class="flow" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="flow of {}">"#,
+        esc(&journey.name)
+    );
     for (i, (from, to)) in edges.iter().enumerate() {
         let n = edge_counts.get(i).copied().unwrap_or(0);
         let (fx, fy) = position(*from as usize);
@@ -262,7 +266,9 @@ fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &m
         for (name, e) in experiments {
             let goal = e["goal"].as_str().unwrap_or("–");
             let _ = writeln!(out, "<h3>experiment {} <small>(measured on goal {})</small></h3>", esc(name), esc(goal));
-            out.push_str("<table><tr><th>arm</th><th>assigned</th><th>converted</th><th>rate</th><th>p-value vs first arm</th><th>confidence</th></tr>\n");
+            out.push_str(
+                "<table><tr><th>arm</th><th>assigned</th><th>converted</th><th>rate</th><th>p-value vs first arm</th><th>confidence</th></tr>\n",
+            );
             for (arm, a) in e["arms"].as_object().into_iter().flatten() {
                 let p = a["p_value"].as_f64();
                 let verdict = match p {

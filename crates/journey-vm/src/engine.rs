@@ -9,6 +9,7 @@
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
 use crate::eval::{Env, EvalError, Machine, local_minutes, next_clock, next_yearly, parse_tz};
+use crate::tables::{READS_ALWAYS, READS_ATTRS, READS_BEHAVIOUR, Tables};
 use crate::value::{Strings, Value};
 use chrono::Datelike;
 use chrono_tz::Tz;
@@ -28,40 +29,16 @@ const STEP_BUDGET: u32 = 100_000;
 const TIMER_BUDGET: u32 = 250_000;
 /// Step operations per contact per run, for the same reason (a compiled project runs tens).
 const RUN_STEP_BUDGET: u32 = 5_000_000;
-const READS_ATTRS: u8 = 1;
-const READS_BEHAVIOUR: u8 = 2;
-/// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
-const READS_ALWAYS: u8 = 4;
 
 /// The interpreter for one program. Reusable across contacts; not shared across threads (each
 /// thread makes its own — it is cheap).
 pub struct Vm<'p> {
     pub program: &'p Program,
     machine: Machine,
-    preds_by_event: Vec<Vec<u32>>,
-    /// Per event type: the journeys (in priority order) a record of it can affect — those with
-    /// an entry, exit, goal or `wait for` on it, plus every journey with conditions re-tested
-    /// after records. Other journeys are not visited at all.
-    dispatch: Vec<Vec<u32>>,
-    /// The journeys with conditions re-tested after records (`entry when`, `goal when`, `wait
-    /// until <condition>`): the only ones an `identify` or `exit` record can affect.
-    conditional: Vec<u32>,
-    scheduled: Vec<bool>,
-    /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
-    limits: Vec<i64>,
+    /// What the engine works out from the program once (see [`crate::tables`]).
+    tables: Tables,
     /// The last time zone name parsed and its zone (most contacts of a batch share a few).
     last_zone: Option<(String, Tz)>,
-    /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
-    /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
-    attr_scheduled: Vec<u8>,
-    /// What each re-tested condition reads (by expression start; `u8::MAX` when unknown).
-    expr_reads: Vec<u8>,
-    /// Per journey, per entry (first 8): for a recurring entry (`every …`) whose filter only
-    /// reads attributes and behaviour counters (`has … within` included: it can only turn
-    /// false as time passes), what it reads; 0 when not so. Such a filter found false stays
-    /// false until a record changes what it reads, so the entry goes dormant instead of waking
-    /// the contact at every occurrence (see [`Slot::dormant`]).
-    dormant_reads: Vec<[u8; 8]>,
     pub options: Options,
     event_buf: Vec<Value>,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
@@ -74,138 +51,26 @@ pub struct Vm<'p> {
     /// Per journey, per edge of [`journey_bytecode::Journey::flow_edges`]: how many times a
     /// contact went along it (for metrics and the report).
     pub edge_hits: Vec<Vec<u64>>,
-    /// Per journey, per flow node: the edges into it, as (from node, edge index).
-    edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// When set, every record, timer and condition is recorded here (`journey explain`).
     pub trace: Option<Vec<Trace>>,
 }
 
 impl<'p> Vm<'p> {
     pub fn new(program: &'p Program) -> Self {
-        let mut preds_by_event = vec![Vec::new(); program.events.len()];
-        for (i, p) in program.predicates.iter().enumerate() {
-            if let Some(list) = preds_by_event.get_mut(p.event as usize) {
-                list.push(i as u32);
-            }
-        }
-        let scheduled = program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect();
-        let conditional: Vec<u32> = (0..program.journeys.len() as u32)
-            .filter(|&j| {
-                let j = &program.journeys[j as usize];
-                j.entries.iter().any(|e| matches!(e.kind, EntryKind::When(_)))
-                    || j.goals.iter().any(|g| matches!(g.kind, GoalKind::When(_)))
-                    || j.code.iter().any(|op| matches!(op, StepOp::WaitCondition { .. }))
-            })
-            .collect();
-        let dispatch = (0..program.events.len() as u32)
-            .map(|e| {
-                (0..program.journeys.len() as u32)
-                    .filter(|&j| {
-                        let journey = &program.journeys[j as usize];
-                        conditional.contains(&j)
-                            || journey.entries.iter().any(|x| x.kind == EntryKind::On(e))
-                            || journey.exits.iter().any(|x| x.event == e)
-                            || journey.goals.iter().any(|g| matches!(g.kind, GoalKind::On { event, .. } if event == e))
-                            || journey.code.iter().any(|op| matches!(op, StepOp::WaitEvent { event, .. } if *event == e))
-                    })
-                    .collect()
-            })
-            .collect();
-        // What each journey's computed entry instants read: recomputing them after every record
-        // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
-        // when an input they depend on changed.
-        let reads = |at: u32| {
-            let mut bits = 0u8;
-            for instr in program.code.iter().skip(at as usize) {
-                match instr {
-                    journey_bytecode::Instr::Ret => break,
-                    journey_bytecode::Instr::Attr(_) => bits |= READS_ATTRS,
-                    journey_bytecode::Instr::Has { .. } | journey_bytecode::Instr::Count(_) | journey_bytecode::Instr::Last(_) => {
-                        bits |= READS_BEHAVIOUR
-                    }
-                    journey_bytecode::Instr::Now
-                    | journey_bytecode::Instr::InJourney(_)
-                    | journey_bytecode::Instr::TriggerField(_)
-                    | journey_bytecode::Instr::EventField(_)
-                    | journey_bytecode::Instr::LoopVar(_)
-                    | journey_bytecode::Instr::Render(_) => bits |= READS_ALWAYS,
-                    _ => {}
-                }
-            }
-            bits
-        };
-        let attr_scheduled = program
-            .journeys
-            .iter()
-            .map(|j| {
-                j.entries.iter().fold(0u8, |bits, e| match e.kind {
-                    EntryKind::At(x) | EntryKind::Yearly { date: x, .. } => bits | reads(x),
-                    _ => bits,
-                })
-            })
-            .collect();
-        // Conditions re-tested after records (`entry when`, `goal when`, `wait until`): a record
-        // that changed nothing they read cannot change their value, so they are skipped then.
-        let mut expr_reads = vec![u8::MAX; program.code.len()];
-        for j in &program.journeys {
-            let conditions = j
-                .entries
-                .iter()
-                .filter_map(|e| if let EntryKind::When(c) = e.kind { Some(c) } else { None })
-                .chain(j.goals.iter().filter_map(|g| if let GoalKind::When(c) = g.kind { Some(c) } else { None }))
-                .chain(j.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None }));
-            for c in conditions {
-                if let Some(slot) = expr_reads.get_mut(c as usize) {
-                    *slot = reads(c);
-                }
-            }
-        }
-        let dormant_reads = program
-            .journeys
-            .iter()
-            .map(|j| {
-                let mut bits = [0u8; 8];
-                for (k, entry) in j.entries.iter().enumerate().take(8) {
-                    if let (EntryKind::Daily { .. } | EntryKind::Weekly { .. } | EntryKind::Interval { .. }, Some(f)) = (&entry.kind, entry.filter) {
-                        bits[k] = stays_false(program, f);
-                    }
-                }
-                bits
-            })
-            .collect();
+        let tables = Tables::new(program);
         let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
-        let mut edge_hits = Vec::with_capacity(program.journeys.len());
-        let mut edges_into = Vec::with_capacity(program.journeys.len());
-        for j in &program.journeys {
-            let edges = j.flow_edges();
-            let mut into = vec![Vec::new(); j.flow_end() as usize + 1];
-            for (index, (from, to)) in edges.iter().enumerate() {
-                if let Some(list) = into.get_mut(*to as usize) {
-                    list.push((*from, index as u32));
-                }
-            }
-            edge_hits.push(vec![0; edges.len()]);
-            edges_into.push(into);
-        }
+        let edge_hits = tables.edge_counts.iter().map(|&n| vec![0; n]).collect();
         Vm {
             program,
             machine: Machine::default(),
-            preds_by_event,
-            dispatch,
-            conditional,
-            scheduled,
-            limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
+            tables,
             last_zone: None,
-            attr_scheduled,
-            expr_reads,
-            dormant_reads,
             options: Options::default(),
             event_buf: Vec::new(),
             transitions: 0,
             timers: 0,
             step_hits,
             edge_hits,
-            edges_into,
             trace: None,
         }
     }
@@ -253,48 +118,6 @@ impl<'p> Vm<'p> {
                 next += 1;
             }
         }
-    }
-}
-
-/// What a filter reads (`READS_ATTRS`, `READS_BEHAVIOUR`) when, once false, only a record can
-/// make it true again: it reads no clock, journey status, trigger or event, no counter reset at
-/// enrollment, and its only time-dependent parts are `has … within` (which only turn false as
-/// time passes) with no negation or boolean comparison that could flip them. 0 otherwise.
-fn stays_false(program: &Program, at: u32) -> u8 {
-    use journey_bytecode::{BinOp, Instr};
-    let since_entry = |p: u32| program.predicates.get(p as usize).is_none_or(|p| p.since_entry_of.is_some());
-    let mut reads = 0u8;
-    let mut windowed = false;
-    let mut flips = false;
-    let mut local_time = false;
-    for instr in program.code.iter().skip(at as usize) {
-        match instr {
-            Instr::Ret => break,
-            Instr::Attr(_) => reads |= READS_ATTRS,
-            Instr::Has { predicate, within_ms } => {
-                if since_entry(*predicate) {
-                    return 0;
-                }
-                windowed |= *within_ms >= 0;
-                reads |= READS_BEHAVIOUR;
-            }
-            Instr::Count(p) | Instr::Last(p) => {
-                if since_entry(*p) {
-                    return 0;
-                }
-                reads |= READS_BEHAVIOUR;
-            }
-            Instr::Now | Instr::InJourney(_) | Instr::TriggerField(_) | Instr::EventField(_) | Instr::LoopVar(_) | Instr::Render(_) => return 0,
-            Instr::Not | Instr::Bin(BinOp::Eq | BinOp::Ne) => flips = true,
-            // Built-ins on times read the contact's time zone: an attribute.
-            Instr::Call(_) => local_time = true,
-            _ => {}
-        }
-    }
-    if windowed && flips {
-        0
-    } else {
-        reads | if local_time { READS_ATTRS } else { 0 }
     }
 }
 
@@ -430,7 +253,7 @@ impl Run<'_, '_> {
 
     fn next_timer(&self) -> i64 {
         let mut next = i64::MAX;
-        for (slot, &limit) in self.st.slots.iter().zip(&self.vm.limits) {
+        for (slot, &limit) in self.st.slots.iter().zip(&self.vm.tables.limits) {
             if slot.status == ACTIVE {
                 next = next.min(slot.wake_at).min(slot.entered_at.saturating_add(limit));
             }
@@ -439,11 +262,23 @@ impl Run<'_, '_> {
         next
     }
 
+    /// Whether journey `j`'s `limit` has run out for the contact at `now`.
+    fn limit_due(&self, j: usize, now: i64) -> bool {
+        let slot = &self.st.slots[j];
+        slot.status == ACTIVE && self.vm.tables.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now)
+    }
+
+    /// The step of the operation at `pc` of journey `j` (`u32::MAX` for none): where a contact
+    /// waiting there comes from, in the flow graph.
+    fn step_at(&self, j: usize, pc: usize) -> u32 {
+        self.vm.program.journeys.get(j).and_then(|journey| journey.code.get(pc)).and_then(StepOp::step).unwrap_or(u32::MAX)
+    }
+
     fn fire_timers(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
             let slot = self.st.slots[j];
             if slot.status == ACTIVE {
-                if self.vm.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now) {
+                if self.limit_due(j, now) {
                     self.vm.timers += 1;
                     self.trace(Trace::Timer { at: now, journey: j as u32, what: "limit" });
                     self.leave(j, now, None, Reason::Limit);
@@ -466,9 +301,8 @@ impl Run<'_, '_> {
     fn stop_timers(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
             let slot = self.st.slots[j];
-            let due = slot.scheduled_at <= now || (slot.status == ACTIVE && slot.wake_at <= now);
-            let limit_due = slot.status == ACTIVE && self.vm.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now);
-            if !(due || limit_due) {
+            let due = slot.scheduled_at <= now || (slot.status == ACTIVE && slot.wake_at <= now) || self.limit_due(j, now);
+            if !due {
                 continue;
             }
             self.st.slots[j].scheduled_at = i64::MAX;
@@ -492,7 +326,7 @@ impl Run<'_, '_> {
             }
             _ => pc + 1,
         };
-        let from = self.vm.program.journeys[j].code.get(pc).and_then(StepOp::step).unwrap_or(u32::MAX);
+        let from = self.step_at(j, pc);
         self.exec(j, next, now, None, from);
     }
 
@@ -514,10 +348,10 @@ impl Run<'_, '_> {
             }
             RecordKind::Track { event: e, fields: raw } => {
                 event = Some(*e);
-                let counted = self.vm.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty());
+                let counted = self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty());
                 // Most events concern few journeys: the fields are only copied (and rebased onto
                 // the contact's heap) when something will read them.
-                if counted || self.vm.dispatch.get(*e as usize).is_some_and(|d| !d.is_empty()) {
+                if counted || !self.vm.tables.dispatch(Some(*e)).is_empty() {
                     fields.extend(raw.iter().map(|v| v.rebase(offsets)));
                 }
                 if counted {
@@ -533,15 +367,8 @@ impl Run<'_, '_> {
             }
         }
         self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { u8::MAX };
-        let journeys = match event {
-            Some(e) => self.vm.dispatch.get(e as usize).map_or(&[][..], Vec::as_slice),
-            None => &self.vm.conditional,
-        };
-        for i in 0..journeys.len() {
-            let j = match event {
-                Some(e) => self.vm.dispatch[e as usize][i],
-                None => self.vm.conditional[i],
-            } as usize;
+        for i in 0..self.vm.tables.dispatch(event).len() {
+            let j = self.vm.tables.dispatch(event)[i] as usize;
             if j < self.st.slots.len() {
                 self.journey_on_record(j, now, event, &fields);
             }
@@ -554,9 +381,9 @@ impl Run<'_, '_> {
     }
 
     fn update_predicates(&mut self, event: u32, fields: &[Value], now: i64) {
-        let Some(list) = self.vm.preds_by_event.get(event as usize) else { return };
+        let Some(list) = self.vm.tables.preds_by_event.get(event as usize) else { return };
         for i in 0..list.len() {
-            let p = self.vm.preds_by_event[event as usize][i] as usize;
+            let p = self.vm.tables.preds_by_event[event as usize][i] as usize;
             let predicate = &self.vm.program.predicates[p];
             if let Some(j) = predicate.since_entry_of
                 && self.st.slots.get(j as usize).is_none_or(|s| s.status != ACTIVE)
@@ -606,7 +433,7 @@ impl Run<'_, '_> {
                         && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
                 {
                     self.st.slots[j].wake_at = i64::MAX;
-                    let from = journey.code.get(pc).and_then(StepOp::step).unwrap_or(u32::MAX);
+                    let from = self.step_at(j, pc);
                     self.exec(j, *on_event as usize, now, Some(fields), from);
                 }
                 Some(StepOp::WaitCondition { .. }) => self.wait_condition(j, now),
@@ -629,7 +456,7 @@ impl Run<'_, '_> {
     /// Whether a re-tested condition must be evaluated now (something it reads changed).
     fn worth_testing(&self, condition: u32) -> bool {
         let mask = self.test_mask | if self.dirty { READS_ATTRS } else { 0 };
-        self.vm.expr_reads.get(condition as usize).is_none_or(|reads| reads & mask != 0)
+        self.vm.tables.expr_reads.get(condition as usize).is_none_or(|reads| reads & mask != 0)
     }
 
     /// Tests `goal when` conditions; leaves on the first that holds.
@@ -697,7 +524,7 @@ impl Run<'_, '_> {
             self.first = false;
             self.changed = 0;
             for j in 0..self.st.slots.len() {
-                if !self.vm.scheduled[j] {
+                if !self.vm.tables.scheduled[j] {
                     continue;
                 }
                 // Dormant entries whose filter reads what changed wake up; an occurrence at
@@ -705,14 +532,14 @@ impl Run<'_, '_> {
                 let mut woken = 0u8;
                 let dormant = self.st.slots[j].dormant;
                 if dormant != 0 && changed != 0 {
-                    for (k, reads) in self.vm.dormant_reads[j].iter().enumerate() {
+                    for (k, reads) in self.vm.tables.dormant_reads[j].iter().enumerate() {
                         if dormant & (1 << k) != 0 && reads & changed != 0 {
                             woken |= 1 << k;
                         }
                     }
                     self.st.slots[j].dormant &= !woken;
                 }
-                if first || woken != 0 || changed & self.vm.attr_scheduled[j] != 0 {
+                if first || woken != 0 || changed & self.vm.tables.attr_scheduled[j] != 0 {
                     self.schedule(j, now, woken);
                 }
             }
@@ -801,7 +628,7 @@ impl Run<'_, '_> {
         let filter = entry.filter;
         if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
             self.enter(j, now, trigger, None);
-        } else if self.vm.options.dormancy && self.vm.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
+        } else if self.vm.options.dormancy && self.vm.tables.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
             self.st.slots[j].dormant |= 1 << k;
         }
         self.schedule(j, now, 0);
@@ -893,7 +720,7 @@ impl Run<'_, '_> {
 
     /// Counts a contact going along the flow edge `from → to` of journey `j`.
     fn edge(&mut self, j: usize, from: u32, to: u32) {
-        let Some(into) = self.vm.edges_into.get(j).and_then(|n| n.get(to as usize)) else { return };
+        let Some(into) = self.vm.tables.edges_into.get(j).and_then(|n| n.get(to as usize)) else { return };
         if let Some(&(_, index)) = into.iter().find(|(f, _)| *f == from)
             && let Some(hits) = self.vm.edge_hits.get_mut(j).and_then(|h| h.get_mut(index as usize))
         {

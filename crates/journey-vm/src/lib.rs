@@ -6,6 +6,7 @@ pub mod engine;
 pub mod eval;
 pub mod output;
 pub mod state;
+mod tables;
 pub mod value;
 pub mod zone;
 

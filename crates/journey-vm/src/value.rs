@@ -167,11 +167,7 @@ pub struct Strings<'a> {
 
 impl<'a> Strings<'a> {
     pub fn str(&self, id: u32) -> &'a str {
-        if id & CONST_BIT != 0 {
-            self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("")
-        } else {
-            self.heap.str(id)
-        }
+        if id & CONST_BIT != 0 { self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("") } else { self.heap.str(id) }
     }
 
     /// The string ids of a list.
@@ -393,7 +389,10 @@ mod tests {
     #[test]
     fn instants_format_like_chrono() {
         let spread = (0..20_000i64).map(|i| -2_208_988_800_000 + i * 10_000_000_007 + i % 1000);
-        for ms in [0i64, 1_767_225_600_000, 1_767_225_600_250, 951_782_400_000, -86_400_000, 4_102_444_799_999, -62_135_596_800_001].into_iter().chain(spread) {
+        for ms in [0i64, 1_767_225_600_000, 1_767_225_600_250, 951_782_400_000, -86_400_000, 4_102_444_799_999, -62_135_596_800_001]
+            .into_iter()
+            .chain(spread)
+        {
             let expected = chrono::DateTime::from_timestamp_millis(ms).map(|t| {
                 if ms.rem_euclid(1000) != 0 { t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string() } else { t.format("%Y-%m-%dT%H:%M:%SZ").to_string() }
             });

@@ -1,0 +1,195 @@
+//! What the engine works out from a program once, before it runs any contact: which journeys a
+//! record of each event can affect, what each re-tested condition and computed schedule reads
+//! (so it is re-evaluated only when one of those inputs changed), which recurring entries may
+//! go dormant, and the flow graph's edges for the step and edge counts.
+//!
+//! All of it comes from one walk over an expression's instructions ([`reads`]), so "what an
+//! expression depends on" is decided in one place.
+
+use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp};
+
+/// An expression reads contact attributes (a record's traits or a `set` can change them).
+pub(crate) const READS_ATTRS: u8 = 1;
+/// An expression reads behaviour counters (`has`, `count`, `last`).
+pub(crate) const READS_BEHAVIOUR: u8 = 2;
+/// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
+pub(crate) const READS_ALWAYS: u8 = 4;
+
+/// What one expression depends on.
+struct Reads {
+    /// `READS_ATTRS`, `READS_BEHAVIOUR`, `READS_ALWAYS`.
+    bits: u8,
+    /// It reads a counter reset at enrollment (`since entry`).
+    since_entry: bool,
+    /// It has a `has … within` (true only while the last event is recent enough).
+    windowed: bool,
+    /// It negates or compares booleans (which could turn a `has … within` going false into true).
+    flips: bool,
+    /// It calls a built-in (on times, they read the contact's time zone: an attribute).
+    calls: bool,
+}
+
+/// Walks the expression starting at `at` up to its `Ret`.
+fn reads(program: &Program, at: u32) -> Reads {
+    let since_entry = |p: u32| program.predicates.get(p as usize).is_none_or(|p| p.since_entry_of.is_some());
+    let mut r = Reads { bits: 0, since_entry: false, windowed: false, flips: false, calls: false };
+    for instr in program.code.iter().skip(at as usize) {
+        match instr {
+            Instr::Ret => break,
+            Instr::Attr(_) => r.bits |= READS_ATTRS,
+            Instr::Has { predicate, within_ms } => {
+                r.bits |= READS_BEHAVIOUR;
+                r.since_entry |= since_entry(*predicate);
+                r.windowed |= *within_ms >= 0;
+            }
+            Instr::Count(p) | Instr::Last(p) => {
+                r.bits |= READS_BEHAVIOUR;
+                r.since_entry |= since_entry(*p);
+            }
+            Instr::Now | Instr::InJourney(_) | Instr::TriggerField(_) | Instr::EventField(_) | Instr::LoopVar(_) | Instr::Render(_) => {
+                r.bits |= READS_ALWAYS
+            }
+            Instr::Not | Instr::Bin(BinOp::Eq | BinOp::Ne) => r.flips = true,
+            Instr::Call(_) => r.calls = true,
+            _ => {}
+        }
+    }
+    r
+}
+
+/// What a filter reads (`READS_ATTRS`, `READS_BEHAVIOUR`) when, once false, only a record can
+/// make it true again: it reads no clock, journey status, trigger or event, no counter reset at
+/// enrollment, and its only time-dependent parts are `has … within` (which only turn false as
+/// time passes) with no negation or boolean comparison that could flip them. 0 otherwise.
+fn stays_false(program: &Program, at: u32) -> u8 {
+    let r = reads(program, at);
+    if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits | if r.calls { READS_ATTRS } else { 0 } }
+}
+
+pub(crate) struct Tables {
+    pub(crate) preds_by_event: Vec<Vec<u32>>,
+    /// Per event type, then one more list for records without an event (`identify`, `exit`):
+    /// the journeys (in priority order) such a record can affect — those with an entry, exit,
+    /// goal or `wait for` on the event, plus every journey with conditions re-tested after
+    /// records (`entry when`, `goal when`, `wait until <condition>`). Others are not visited.
+    dispatch: Vec<Vec<u32>>,
+    pub(crate) scheduled: Vec<bool>,
+    /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
+    pub(crate) limits: Vec<i64>,
+    /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
+    /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
+    pub(crate) attr_scheduled: Vec<u8>,
+    /// What each re-tested condition reads (by expression start; `u8::MAX` when unknown).
+    pub(crate) expr_reads: Vec<u8>,
+    /// Per journey, per entry (first 8): for a recurring entry (`every …`) whose filter
+    /// [`stays_false`], what it reads; 0 when not so. Such a filter found false stays false until
+    /// a record changes what it reads, so the entry goes dormant instead of waking the contact
+    /// at every occurrence (see [`crate::Slot::dormant`]).
+    pub(crate) dormant_reads: Vec<[u8; 8]>,
+    /// Per journey, per flow node: the edges into it, as (from node, edge index).
+    pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
+    /// Per journey, how many flow edges it has.
+    pub(crate) edge_counts: Vec<usize>,
+}
+
+impl Tables {
+    pub(crate) fn new(program: &Program) -> Self {
+        let mut preds_by_event = vec![Vec::new(); program.events.len()];
+        for (i, p) in program.predicates.iter().enumerate() {
+            if let Some(list) = preds_by_event.get_mut(p.event as usize) {
+                list.push(i as u32);
+            }
+        }
+        let conditional = |j: &journey_bytecode::Journey| {
+            j.entries.iter().any(|e| matches!(e.kind, EntryKind::When(_)))
+                || j.goals.iter().any(|g| matches!(g.kind, GoalKind::When(_)))
+                || j.code.iter().any(|op| matches!(op, StepOp::WaitCondition { .. }))
+        };
+        let on_event = |j: &journey_bytecode::Journey, e: u32| {
+            j.entries.iter().any(|x| x.kind == EntryKind::On(e))
+                || j.exits.iter().any(|x| x.event == e)
+                || j.goals.iter().any(|g| matches!(g.kind, GoalKind::On { event, .. } if event == e))
+                || j.code.iter().any(|op| matches!(op, StepOp::WaitEvent { event, .. } if *event == e))
+        };
+        let journeys = |affected: &dyn Fn(&journey_bytecode::Journey) -> bool| {
+            program.journeys.iter().enumerate().filter(|(_, j)| affected(j)).map(|(i, _)| i as u32).collect::<Vec<u32>>()
+        };
+        let mut dispatch: Vec<Vec<u32>> = (0..program.events.len() as u32).map(|e| journeys(&|j| conditional(j) || on_event(j, e))).collect();
+        dispatch.push(journeys(&conditional));
+        // What each journey's computed entry instants read: recomputing them after every record
+        // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
+        // when an input they depend on changed.
+        let attr_scheduled = program
+            .journeys
+            .iter()
+            .map(|j| {
+                j.entries.iter().fold(0u8, |bits, e| match e.kind {
+                    EntryKind::At(x) | EntryKind::Yearly { date: x, .. } => bits | reads(program, x).bits,
+                    _ => bits,
+                })
+            })
+            .collect();
+        // Conditions re-tested after records (`entry when`, `goal when`, `wait until`): a record
+        // that changed nothing they read cannot change their value, so they are skipped then.
+        let mut expr_reads = vec![u8::MAX; program.code.len()];
+        for j in &program.journeys {
+            let conditions = j
+                .entries
+                .iter()
+                .filter_map(|e| if let EntryKind::When(c) = e.kind { Some(c) } else { None })
+                .chain(j.goals.iter().filter_map(|g| if let GoalKind::When(c) = g.kind { Some(c) } else { None }))
+                .chain(j.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None }));
+            for c in conditions {
+                if let Some(slot) = expr_reads.get_mut(c as usize) {
+                    *slot = reads(program, c).bits;
+                }
+            }
+        }
+        let dormant_reads = program
+            .journeys
+            .iter()
+            .map(|j| {
+                let mut bits = [0u8; 8];
+                for (k, entry) in j.entries.iter().enumerate().take(8) {
+                    if let (EntryKind::Daily { .. } | EntryKind::Weekly { .. } | EntryKind::Interval { .. }, Some(f)) = (&entry.kind, entry.filter) {
+                        bits[k] = stays_false(program, f);
+                    }
+                }
+                bits
+            })
+            .collect();
+        let (mut edges_into, mut edge_counts) = (Vec::new(), Vec::new());
+        for j in &program.journeys {
+            let edges = j.flow_edges();
+            let mut into = vec![Vec::new(); j.flow_end() as usize + 1];
+            for (index, (from, to)) in edges.iter().enumerate() {
+                if let Some(list) = into.get_mut(*to as usize) {
+                    list.push((*from, index as u32));
+                }
+            }
+            edges_into.push(into);
+            edge_counts.push(edges.len());
+        }
+        Tables {
+            preds_by_event,
+            dispatch,
+            scheduled: program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect(),
+            limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
+            attr_scheduled,
+            expr_reads,
+            dormant_reads,
+            edges_into,
+            edge_counts,
+        }
+    }
+
+    /// The journeys a record of `event` (or, with `None`, a record without one) can affect.
+    pub(crate) fn dispatch(&self, event: Option<u32>) -> &[u32] {
+        let list = match event {
+            Some(e) if (e as usize) + 1 < self.dispatch.len() => self.dispatch.get(e as usize),
+            Some(_) => None,
+            None => self.dispatch.last(),
+        };
+        list.map_or(&[], Vec::as_slice)
+    }
+}

@@ -219,9 +219,16 @@ fn dormant_recurring_entries_change_no_action() {
         vm.options.dormancy = dormancy;
         let mut lines = Vec::new();
         for (contact, input) in &inputs {
-            let (mut state, mut input, mut out) = (journey_vm::ContactState::new(&program), input.clone(), Vec::new());
-            vm.run(contact, &mut state, &mut input, until, &mut out);
+            let (mut state, mut out) = (journey_vm::ContactState::new(&program), Vec::new());
+            vm.run(contact, &mut state, input, until, &mut out);
             lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, a)));
+            // What the contact keeps never points into the input, which is gone after the run.
+            let input_bit = journey_vm::value::INPUT_BIT | journey_vm::value::CONST_BIT;
+            for v in state.attrs.iter().chain(state.triggers.iter().flatten()) {
+                if let journey_vm::Value::Str(id) | journey_vm::Value::List(id) = v {
+                    assert_ne!(id & input_bit, journey_vm::value::INPUT_BIT, "{contact} keeps {v:?} from the input");
+                }
+            }
         }
         lines
     };

@@ -291,14 +291,14 @@ impl Part {
         self.push(source, line, text, index, decoded, message_id);
     }
 
-    fn merge(&mut self, source: Source<'_>, line: u64, text: &str, contact: String, decoded: Decoded, mut heap: Heap) {
+    fn merge(&mut self, source: Source<'_>, line: u64, text: &str, contact: String, decoded: Decoded, heap: Heap) {
         if !self.screen(source, line, text, &decoded) {
             return;
         }
         let Decoded::Record { record, message_id } = decoded else { return };
         let index = self.pending_index(&contact);
         let Some(pending) = self.pending.get_mut(index) else { return };
-        let offsets = pending.input.heap.absorb(&mut heap);
+        let offsets = pending.input.heap.absorb(&heap);
         let record = rebase_record(record, offsets);
         self.push(source, line, text, index, record, message_id);
     }

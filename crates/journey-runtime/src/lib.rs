@@ -247,7 +247,7 @@ pub fn evaluate_with<C: Consumer>(
                         });
                         let mut actions = before;
                         input::sort_records(&mut input);
-                        vm.run(&contact, &mut state, &mut input, window.until, &mut actions);
+                        vm.run(&contact, &mut state, &input, window.until, &mut actions);
                         let blob = if window.snapshot {
                             state.compact_with(&mut scratch);
                             snapshot::encode_state(&state)

@@ -81,7 +81,7 @@ fn roles(program: &Program) -> HashMap<u32, String> {
 
 fn describe_record(program: &Program, input: &ContactInput, index: usize) -> String {
     let Some(record) = input.records.get(index) else { return String::new() };
-    let strings = journey_vm::value::Strings { program, heap: &input.heap };
+    let strings = journey_vm::value::Strings::new(program, &input.heap);
     let value = |v: journey_vm::Value| {
         let mut s = String::new();
         strings.render(v, &mut s);
@@ -107,13 +107,13 @@ fn describe_record(program: &Program, input: &ContactInput, index: usize) -> Str
 
 /// Runs one contact with tracing and explains it. `journey` keeps only that journey's lines
 /// (records stay).
-pub fn explain(program: &Program, contact: &str, mut input: ContactInput, until: i64, journey: Option<&str>) -> Vec<Line> {
+pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64, journey: Option<&str>) -> Vec<Line> {
     let described: Vec<String> = (0..input.records.len()).map(|i| describe_record(program, &input, i)).collect();
     let mut vm = Vm::new(program);
     vm.trace = Some(Vec::new());
     let mut state = ContactState::new(program);
     let mut actions = Vec::new();
-    vm.run(contact, &mut state, &mut input, until, &mut actions);
+    vm.run(contact, &mut state, &input, until, &mut actions);
     let roles = roles(program);
     let text_of = |expr: u32| program.expr_text.iter().find(|(s, _)| *s == expr).map(|(_, t)| t.clone()).unwrap_or_else(|| format!("@{expr}"));
     let name = |j: u32| program.journeys.get(j as usize).map(|x| x.name.clone());

@@ -150,11 +150,11 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
     }
     let mut outcomes: BTreeMap<String, Outcome> = BTreeMap::new();
     let mut vm = Vm::new(program);
-    for (contact, mut input) in cohort.into_inputs() {
+    for (contact, input) in cohort.into_inputs() {
         vm.options = Options { holdouts, forced_arms: forced.get(&contact).cloned().unwrap_or_default(), ..Options::default() };
         let mut state = ContactState::new(program);
         let mut actions = Vec::new();
-        vm.run(&contact, &mut state, &mut input, until, &mut actions);
+        vm.run(&contact, &mut state, &input, until, &mut actions);
         outcomes.insert(contact, Outcome { actions, state });
     }
     let mut failures = Vec::new();
@@ -332,7 +332,7 @@ fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
                 return Some("but there is no such attribute".into());
             };
             let actual = o.state.attrs.get(a).copied().unwrap_or_default();
-            let strings = journey_vm::value::Strings { program, heap: &o.state.heap };
+            let strings = journey_vm::value::Strings::new(program, &o.state.heap);
             let actual_json: Json = serde_json::from_str(&strings.json(actual)).unwrap_or(Json::Null);
             let expected = literal(value).unwrap_or(Json::Null);
             let actual_json = match (&program.attributes[a].ty, actual) {

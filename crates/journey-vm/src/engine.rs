@@ -9,7 +9,7 @@
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
 use crate::eval::{Env, EvalError, Machine, local_minutes, next_clock, next_yearly, parse_tz};
-use crate::tables::{READS_ALWAYS, READS_ATTRS, READS_BEHAVIOUR, Tables};
+use crate::tables::{Deps, READS_ALWAYS, READS_BEHAVIOUR, Tables, attr_bit};
 use crate::value::{Strings, Value};
 use chrono::Datelike;
 use chrono_tz::Tz;
@@ -40,7 +40,6 @@ pub struct Vm<'p> {
     /// The last time zone name parsed and its zone (most contacts of a batch share a few).
     last_zone: Option<(String, Tz)>,
     pub options: Options,
-    event_buf: Vec<Value>,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
@@ -66,7 +65,6 @@ impl<'p> Vm<'p> {
             tables,
             last_zone: None,
             options: Options::default(),
-            event_buf: Vec::new(),
             transitions: 0,
             timers: 0,
             step_hits,
@@ -78,11 +76,11 @@ impl<'p> Vm<'p> {
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
     /// (exclusive), appending its actions to `out`. Timers due at or after `until` stay pending
     /// in `state` for the next run.
-    pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &mut ContactInput, until: i64, out: &mut Vec<Action>) {
-        let offsets = state.heap.absorb(&mut input.heap);
+    pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
         let mut run = Run {
             vm: self,
             contact,
+            input: &input.heap,
             st: state,
             out,
             dirty: false,
@@ -90,8 +88,9 @@ impl<'p> Vm<'p> {
             tz: None,
             last_set_journey: 0,
             changed: 0,
+            set_attrs: 0,
             first: false,
-            test_mask: u8::MAX,
+            test_mask: Deps::MAX,
             steps_left: RUN_STEP_BUDGET,
         };
         let mut next = 0;
@@ -113,17 +112,21 @@ impl<'p> Vm<'p> {
             } else {
                 if let Some(record) = input.records.get(next) {
                     run.trace(Trace::Record { at: record.at, index: next });
-                    run.record(record, offsets);
+                    run.record(record);
                 }
                 next += 1;
             }
         }
+        // What the contact keeps must not point into the input, which the caller drops.
+        state.persist(&input.heap);
     }
 }
 
 struct Run<'a, 'p> {
     vm: &'a mut Vm<'p>,
     contact: &'a str,
+    /// The strings of the records being run (values from records carry `INPUT_BIT`).
+    input: &'a crate::value::Heap,
     st: &'a mut ContactState,
     out: &'a mut Vec<Action>,
     /// A `set` happened: conditions must be re-tested at this instant.
@@ -131,13 +134,16 @@ struct Run<'a, 'p> {
     depth: u32,
     tz: Option<Tz>,
     last_set_journey: u32,
-    /// What changed since schedules were last computed (`READS_ATTRS`, `READS_BEHAVIOUR`).
-    changed: u8,
+    /// What changed since schedules were last computed (attribute bits, `READS_BEHAVIOUR`; see
+    /// [`crate::tables::Deps`]).
+    changed: Deps,
+    /// The attributes `set` since conditions were last re-tested (with `dirty`).
+    set_attrs: Deps,
     /// This record is the contact's first: scheduled entries start now.
     first: bool,
     /// Which inputs changed with the record being processed: conditions reading none of them
-    /// are not re-tested. `u8::MAX` outside record processing (test everything).
-    test_mask: u8,
+    /// are not re-tested. `Deps::MAX` outside record processing (test everything).
+    test_mask: Deps,
     /// What is left of [`RUN_STEP_BUDGET`].
     steps_left: u32,
 }
@@ -167,6 +173,7 @@ impl Run<'_, '_> {
             event,
             trigger,
             tz,
+            input: self.input,
         };
         self.vm.machine.eval(&env, &mut st.heap, at)
     }
@@ -189,7 +196,7 @@ impl Run<'_, '_> {
 
     /// The attributes an expression reads, with their current values (for traces).
     fn reads(&self, at: u32) -> Vec<(u32, String)> {
-        let strings = Strings { program: self.vm.program, heap: &self.st.heap };
+        let strings = Strings { program: self.vm.program, heap: &self.st.heap, input: self.input };
         let mut out: Vec<(u32, String)> = Vec::new();
         for instr in self.vm.program.code.iter().skip(at as usize) {
             match instr {
@@ -227,7 +234,7 @@ impl Run<'_, '_> {
         let tz = match self.vm.program.policy.timezone {
             Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
                 Ok(Value::Str(id)) => {
-                    let name = Strings { program: self.vm.program, heap: &self.st.heap }.str(id);
+                    let name = Strings { program: self.vm.program, heap: &self.st.heap, input: self.input }.str(id);
                     match &mut self.vm.last_zone {
                         Some((last, tz)) if last == name => *tz,
                         slot => {
@@ -331,32 +338,31 @@ impl Run<'_, '_> {
     }
 
     /// Processes one input record.
-    fn record(&mut self, record: &crate::engine::Record, offsets: (u32, u32)) {
+    fn record(&mut self, record: &crate::engine::Record) {
         let now = record.at;
         let mut event: Option<u32> = None;
-        let mut fields = std::mem::take(&mut self.vm.event_buf);
-        fields.clear();
+        // The event's fields are read where they were decoded (see `Env::event`).
+        let mut fields: &[Value] = &[];
         match &record.kind {
             RecordKind::Identify(traits) => {
-                self.changed |= READS_ATTRS;
+                let mut changed = 0;
                 for (attr, value) in traits {
                     if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
-                        *slot = value.rebase(offsets);
+                        *slot = value.from_input();
+                        changed |= attr_bit(*attr);
                     }
                 }
-                self.tz = None;
+                self.changed |= changed;
+                if changed & self.vm.tables.zone != 0 {
+                    self.tz = None;
+                }
             }
             RecordKind::Track { event: e, fields: raw } => {
                 event = Some(*e);
-                let counted = self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty());
-                // Most events concern few journeys: the fields are only copied (and rebased onto
-                // the contact's heap) when something will read them.
-                if counted || !self.vm.tables.dispatch(Some(*e)).is_empty() {
-                    fields.extend(raw.iter().map(|v| v.rebase(offsets)));
-                }
-                if counted {
+                fields = raw;
+                if self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
                     self.changed |= READS_BEHAVIOUR;
-                    self.update_predicates(*e, &fields, now);
+                    self.update_predicates(*e, fields, now);
                 }
             }
             RecordKind::Exit { journey } => {
@@ -366,17 +372,16 @@ impl Run<'_, '_> {
                 }
             }
         }
-        self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { u8::MAX };
+        self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { Deps::MAX };
         for i in 0..self.vm.tables.dispatch(event).len() {
             let j = self.vm.tables.dispatch(event)[i] as usize;
             if j < self.st.slots.len() {
-                self.journey_on_record(j, now, event, &fields);
+                self.journey_on_record(j, now, event, fields);
             }
         }
-        self.test_mask = u8::MAX;
+        self.test_mask = Deps::MAX;
         self.first = !self.st.seen;
         self.st.seen = true;
-        self.vm.event_buf = fields;
         self.settle(now);
     }
 
@@ -455,7 +460,7 @@ impl Run<'_, '_> {
 
     /// Whether a re-tested condition must be evaluated now (something it reads changed).
     fn worth_testing(&self, condition: u32) -> bool {
-        let mask = self.test_mask | if self.dirty { READS_ATTRS } else { 0 };
+        let mask = self.test_mask | if self.dirty { self.set_attrs } else { 0 };
         self.vm.tables.expr_reads.get(condition as usize).is_none_or(|reads| reads & mask != 0)
     }
 
@@ -520,7 +525,7 @@ impl Run<'_, '_> {
             // Scheduled entries are computed when the contact is first seen, after each firing
             // (in `fire_scheduled`), and again whenever what `entry at` / anniversaries read
             // changed.
-            let (first, changed) = (self.first, self.changed | if self.dirty { READS_ATTRS } else { 0 });
+            let (first, changed) = (self.first, self.changed | if self.dirty { self.set_attrs } else { 0 });
             self.first = false;
             self.changed = 0;
             for j in 0..self.st.slots.len() {
@@ -547,6 +552,7 @@ impl Run<'_, '_> {
                 return;
             }
             self.dirty = false;
+            self.set_attrs = 0;
             rounds += 1;
             if rounds > MAX_ROUNDS {
                 let j = self.last_set_journey as usize;
@@ -661,7 +667,7 @@ impl Run<'_, '_> {
         slot.flags = if holdout { HOLDOUT } else { 0 };
         let stored = &mut self.st.triggers[j];
         stored.clear();
-        stored.extend_from_slice(fields.unwrap_or(&[]));
+        stored.extend(fields.unwrap_or(&[]).iter().map(|v| v.from_input()));
         for &p in &journey.since_entry_predicates {
             if let (Some(c), Some(l)) = (self.st.pred_count.get_mut(p as usize), self.st.pred_last.get_mut(p as usize)) {
                 *c = 0;
@@ -678,7 +684,7 @@ impl Run<'_, '_> {
         }
         self.emit(now, j, None, ActionKind::Enter { trigger, holdout });
         // `goal when` is always tested at enrollment, whatever the current record changed.
-        let mask = std::mem::replace(&mut self.test_mask, u8::MAX);
+        let mask = std::mem::replace(&mut self.test_mask, Deps::MAX);
         let met = self.goal_when(j, now);
         self.test_mask = mask;
         if met {
@@ -799,6 +805,7 @@ impl Run<'_, '_> {
                                 event,
                                 trigger: st.triggers.get(j).map(Vec::as_slice).unwrap_or(&[]),
                                 tz,
+                                input: self.input,
                             };
                             self.vm.machine.render(&env, &mut st.heap, f, &mut text)
                         };
@@ -838,10 +845,13 @@ impl Run<'_, '_> {
                         if let Some(a) = self.st.attrs.get_mut(*attribute as usize) {
                             *a = v;
                         }
-                        self.tz = None;
+                        if attr_bit(*attribute) & self.vm.tables.zone != 0 {
+                            self.tz = None;
+                        }
                         self.dirty = true;
+                        self.set_attrs |= attr_bit(*attribute);
                         self.last_set_journey = j as u32;
-                        let value_json = Strings { program, heap: &self.st.heap }.json(v);
+                        let value_json = Strings { program, heap: &self.st.heap, input: self.input }.json(v);
                         self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value_json });
                         pc += 1;
                     }

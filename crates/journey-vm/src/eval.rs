@@ -26,9 +26,12 @@ pub struct Env<'a> {
     /// Per journey: is the contact enrolled there now?
     pub active: &'a dyn Fn(u32) -> bool,
     pub now: i64,
+    /// The fields of the record being processed, as decoded (their strings are on `input`).
     pub event: Option<&'a [Value]>,
     pub trigger: &'a [Value],
     pub tz: Tz,
+    /// The heap of the input being run (strings of values marked [`crate::value::INPUT_BIT`]).
+    pub input: &'a Heap,
 }
 
 pub struct Machine {
@@ -105,7 +108,7 @@ impl Machine {
                     None => return err("bad attribute"),
                 },
                 Instr::EventField(f) => match env.event.and_then(|e| e.get(*f as usize)) {
-                    Some(v) => push!(if matches!(v, Value::Absent) { Value::None } else { *v }),
+                    Some(v) => push!(if matches!(v, Value::Absent) { Value::None } else { v.from_input() }),
                     None => return err("no event field here"),
                 },
                 Instr::TriggerField(f) => match env.trigger.get(*f as usize) {
@@ -244,7 +247,7 @@ impl Machine {
                 TemplateOp::Text(s) => out.push_str(env.program.strings.get(*s as usize).map(String::as_str).unwrap_or("")),
                 TemplateOp::Value(e) => {
                     let v = self.eval(env, heap, *e)?;
-                    Strings { program: env.program, heap }.render(v, out);
+                    Strings { program: env.program, heap, input: env.input }.render(v, out);
                 }
                 TemplateOp::JumpIfFalse(c, t) => {
                     if !self.condition(env, heap, *c)? {
@@ -254,7 +257,7 @@ impl Machine {
                 TemplateOp::Jump(t) => pc = *t as usize,
                 TemplateOp::ForStart { slot, list, end } => {
                     let Value::List(id) = self.eval(env, heap, *list)? else { return err("`for` needs a list") };
-                    let strings = Strings { program: env.program, heap };
+                    let strings = Strings { program: env.program, heap, input: env.input };
                     let items = strings.list(id);
                     match items.first() {
                         None => pc = *end as usize,
@@ -270,7 +273,7 @@ impl Machine {
                 }
                 TemplateOp::ForNext { slot, start } => {
                     let Some(&(id, next)) = iters.get(*slot as usize) else { return err("bad loop slot") };
-                    let strings = Strings { program: env.program, heap };
+                    let strings = Strings { program: env.program, heap, input: env.input };
                     if let Some(item) = strings.list(id).get(next) {
                         let item = strings.list_item(id, *item);
                         if let Some(v) = self.loops.get_mut(*slot as usize) {
@@ -321,7 +324,7 @@ fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, Eval
 
 fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
     use Value as V;
-    let s = Strings { program: env.program, heap };
+    let s = Strings { program: env.program, heap, input: env.input };
     Ok(match op {
         BinOp::Eq => V::Bool(values_equal(a, b, &s)),
         BinOp::Ne => V::Bool(!values_equal(a, b, &s)),
@@ -395,7 +398,7 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Resu
 
 fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
     use Value as V;
-    let s = Strings { program: env.program, heap };
+    let s = Strings { program: env.program, heap, input: env.input };
     let text = |v: Value| match v {
         V::Str(id) => Ok(s.str(id)),
         _ => err("expected a string"),

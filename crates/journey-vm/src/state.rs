@@ -2,7 +2,7 @@
 //! and the actions and trace lines it produces. Plain data (plus the heap compaction a snapshot
 //! needs), kept apart from the engine that moves contacts through journeys.
 
-use crate::value::{Heap, Value};
+use crate::value::{CONST_BIT, Heap, INPUT_BIT, Value};
 use journey_bytecode::Program;
 
 pub const NEVER: u8 = 0;
@@ -145,6 +145,23 @@ impl ContactState {
         self.heap.clear();
         for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
             *v = self.heap.copy_value(scratch, *v);
+        }
+    }
+
+    /// Moves onto the contact's heap the strings and lists its attributes and trigger fields
+    /// still take from the input of the run that just ended (see [`crate::value::INPUT_BIT`]):
+    /// during a run they are read in place; at its end, when anything kept points into the
+    /// input, the input's heap is copied over in one go (sequential copies of a cold heap cost
+    /// far less than fetching its strings one by one) and those values are renumbered.
+    pub fn persist(&mut self, input: &Heap) {
+        let from_input = |v: &Value| matches!(v, Value::Str(id) | Value::List(id) if id & CONST_BIT == 0 && id & INPUT_BIT != 0);
+        let kept = || self.attrs.iter().chain(self.triggers.iter().flatten());
+        if !kept().any(from_input) && !self.heap.has_input_items() {
+            return;
+        }
+        let offsets = self.heap.absorb_input(input);
+        for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
+            *v = v.rebase_input(offsets);
         }
     }
 

@@ -8,17 +8,28 @@
 
 use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp};
 
-/// An expression reads contact attributes (a record's traits or a `set` can change them).
-pub(crate) const READS_ATTRS: u8 = 1;
+/// What an expression depends on, and what a record or a `set` changed, as one bit set: one bit
+/// per contact attribute (attribute `a` is bit `a % 62`, so projects with more than 62
+/// attributes share bits — a shared bit only means testing again when not strictly needed),
+/// plus the two below. A score-only `identify` then re-tests only what reads the score.
+pub(crate) type Deps = u64;
+/// Some attribute (any of them: when which one is not known).
+pub(crate) const READS_ATTRS: Deps = (1 << 62) - 1;
 /// An expression reads behaviour counters (`has`, `count`, `last`).
-pub(crate) const READS_BEHAVIOUR: u8 = 2;
+pub(crate) const READS_BEHAVIOUR: Deps = 1 << 62;
 /// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
-pub(crate) const READS_ALWAYS: u8 = 4;
+pub(crate) const READS_ALWAYS: Deps = 1 << 63;
+
+/// The bit of attribute `a`.
+#[inline]
+pub(crate) fn attr_bit(a: u32) -> Deps {
+    1 << (a % 62)
+}
 
 /// What one expression depends on.
 struct Reads {
-    /// `READS_ATTRS`, `READS_BEHAVIOUR`, `READS_ALWAYS`.
-    bits: u8,
+    /// Attribute bits, `READS_BEHAVIOUR`, `READS_ALWAYS`.
+    bits: Deps,
     /// It reads a counter reset at enrollment (`since entry`).
     since_entry: bool,
     /// It has a `has … within` (true only while the last event is recent enough).
@@ -36,7 +47,7 @@ fn reads(program: &Program, at: u32) -> Reads {
     for instr in program.code.iter().skip(at as usize) {
         match instr {
             Instr::Ret => break,
-            Instr::Attr(_) => r.bits |= READS_ATTRS,
+            Instr::Attr(a) => r.bits |= attr_bit(*a),
             Instr::Has { predicate, within_ms } => {
                 r.bits |= READS_BEHAVIOUR;
                 r.since_entry |= since_entry(*predicate);
@@ -57,13 +68,23 @@ fn reads(program: &Program, at: u32) -> Reads {
     r
 }
 
-/// What a filter reads (`READS_ATTRS`, `READS_BEHAVIOUR`) when, once false, only a record can
+/// What an expression depends on, built-in calls included: on times they read the contact's
+/// time zone, i.e. what the policy's `timezone` reads (`zone`).
+fn deps(program: &Program, at: u32, zone: Deps) -> Reads {
+    let mut r = reads(program, at);
+    if r.calls {
+        r.bits |= zone;
+    }
+    r
+}
+
+/// What a filter reads (attribute bits, `READS_BEHAVIOUR`) when, once false, only a record can
 /// make it true again: it reads no clock, journey status, trigger or event, no counter reset at
 /// enrollment, and its only time-dependent parts are `has … within` (which only turn false as
 /// time passes) with no negation or boolean comparison that could flip them. 0 otherwise.
-fn stays_false(program: &Program, at: u32) -> u8 {
-    let r = reads(program, at);
-    if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits | if r.calls { READS_ATTRS } else { 0 } }
+fn stays_false(program: &Program, at: u32, zone: Deps) -> Deps {
+    let r = deps(program, at, zone);
+    if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits }
 }
 
 pub(crate) struct Tables {
@@ -76,16 +97,18 @@ pub(crate) struct Tables {
     pub(crate) scheduled: Vec<bool>,
     /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
     pub(crate) limits: Vec<i64>,
-    /// Per journey: what its computed entry instants (`entry at`, anniversaries) read
-    /// (`READS_ATTRS`, `READS_BEHAVIOUR`).
-    pub(crate) attr_scheduled: Vec<u8>,
-    /// What each re-tested condition reads (by expression start; `u8::MAX` when unknown).
-    pub(crate) expr_reads: Vec<u8>,
+    /// Per journey: what its computed entry instants (`entry at`, anniversaries, times of day) read
+    /// (attribute bits, `READS_BEHAVIOUR`), the time zone included.
+    pub(crate) attr_scheduled: Vec<Deps>,
+    /// What each re-tested condition reads (by expression start; `Deps::MAX` when unknown).
+    pub(crate) expr_reads: Vec<Deps>,
+    /// What the contact's time zone (policy `timezone`) reads.
+    pub(crate) zone: Deps,
     /// Per journey, per entry (first 8): for a recurring entry (`every …`) whose filter
     /// [`stays_false`], what it reads; 0 when not so. Such a filter found false stays false until
     /// a record changes what it reads, so the entry goes dormant instead of waking the contact
     /// at every occurrence (see [`crate::Slot::dormant`]).
-    pub(crate) dormant_reads: Vec<[u8; 8]>,
+    pub(crate) dormant_reads: Vec<[Deps; 8]>,
     /// Per journey, per flow node: the edges into it, as (from node, edge index).
     pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// Per journey, how many flow edges it has.
@@ -119,19 +142,23 @@ impl Tables {
         // What each journey's computed entry instants read: recomputing them after every record
         // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
         // when an input they depend on changed.
+        let zone = program.policy.timezone.map_or(0, |z| reads(program, z).bits | if reads(program, z).calls { READS_ATTRS } else { 0 });
         let attr_scheduled = program
             .journeys
             .iter()
             .map(|j| {
-                j.entries.iter().fold(0u8, |bits, e| match e.kind {
-                    EntryKind::At(x) | EntryKind::Yearly { date: x, .. } => bits | reads(program, x).bits,
+                j.entries.iter().fold(0, |bits, e| match e.kind {
+                    EntryKind::At(x) => bits | deps(program, x, zone).bits,
+                    // Anniversaries are local dates and times: they also read the time zone.
+                    EntryKind::Yearly { date: x, .. } => bits | deps(program, x, zone).bits | zone,
+                    EntryKind::Daily { .. } | EntryKind::Weekly { .. } => bits | zone,
                     _ => bits,
                 })
             })
             .collect();
         // Conditions re-tested after records (`entry when`, `goal when`, `wait until`): a record
         // that changed nothing they read cannot change their value, so they are skipped then.
-        let mut expr_reads = vec![u8::MAX; program.code.len()];
+        let mut expr_reads = vec![Deps::MAX; program.code.len()];
         for j in &program.journeys {
             let conditions = j
                 .entries
@@ -141,7 +168,7 @@ impl Tables {
                 .chain(j.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None }));
             for c in conditions {
                 if let Some(slot) = expr_reads.get_mut(c as usize) {
-                    *slot = reads(program, c).bits;
+                    *slot = deps(program, c, zone).bits;
                 }
             }
         }
@@ -149,10 +176,10 @@ impl Tables {
             .journeys
             .iter()
             .map(|j| {
-                let mut bits = [0u8; 8];
+                let mut bits = [0; 8];
                 for (k, entry) in j.entries.iter().enumerate().take(8) {
                     if let (EntryKind::Daily { .. } | EntryKind::Weekly { .. } | EntryKind::Interval { .. }, Some(f)) = (&entry.kind, entry.filter) {
-                        bits[k] = stays_false(program, f);
+                        bits[k] = stays_false(program, f, zone);
                     }
                 }
                 bits
@@ -177,6 +204,7 @@ impl Tables {
             limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
             attr_scheduled,
             expr_reads,
+            zone,
             dormant_reads,
             edges_into,
             edge_counts,

@@ -10,6 +10,15 @@ use std::fmt::Write;
 
 /// Marks a string or list id that refers to the program's constants, not the contact heap.
 pub const CONST_BIT: u32 = 1 << 31;
+/// Marks a string or list id that refers to the heap of the input being run (the records'
+/// strings), not the contact heap. Such values live only during [`crate::Vm::run`]: whatever
+/// the contact keeps (attributes, trigger fields) is copied onto its own heap
+/// ([`Heap::persist`]), so most record strings — page URLs, SKUs nobody stores — are never
+/// copied at all. Contact heap ids therefore stay below 2³⁰.
+pub const INPUT_BIT: u32 = 1 << 30;
+
+/// A heap with nothing in it (the input of a [`Strings`] view that has none).
+pub static EMPTY_HEAP: Heap = Heap::new();
 
 #[derive(Clone, Copy, Debug, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Value {
@@ -46,6 +55,10 @@ pub struct Heap {
 }
 
 impl Heap {
+    pub const fn new() -> Heap {
+        Heap { text: String::new(), spans: Vec::new(), items: Vec::new(), list_spans: Vec::new() }
+    }
+
     pub fn clear(&mut self) {
         self.text.clear();
         self.spans.clear();
@@ -129,17 +142,34 @@ impl Heap {
         }
     }
 
-    /// Moves another heap's contents to the end of this one; returns the offsets to add to the
-    /// moved values' string and list ids (see [`Value::rebase`]).
-    pub fn absorb(&mut self, other: &mut Heap) -> (u32, u32) {
+    /// Copies another heap's contents to the end of this one; returns the offsets to add to the
+    /// copied values' string and list ids (see [`Value::rebase`]).
+    pub fn absorb(&mut self, other: &Heap) -> (u32, u32) {
         let offsets = (self.spans.len() as u32, self.list_spans.len() as u32);
         let (text_base, items_base) = (self.text.len() as u32, self.items.len() as u32);
         self.text.push_str(&other.text);
         self.spans.extend(other.spans.iter().map(|&(a, b)| (a + text_base, b + text_base)));
         self.items.extend(other.items.iter().map(|&i| if i & CONST_BIT == 0 { i + offsets.0 } else { i }));
         self.list_spans.extend(other.list_spans.iter().map(|&(a, b)| (a + items_base, b + items_base)));
-        other.clear();
         offsets
+    }
+
+    /// Whether a list of this heap holds strings of the input (a concatenation made during a
+    /// run; see [`INPUT_BIT`]).
+    pub fn has_input_items(&self) -> bool {
+        self.items.iter().any(|&i| i & CONST_BIT == 0 && i & INPUT_BIT != 0)
+    }
+
+    /// [`Heap::absorb`] for the input of a run: also renumbers this heap's list items that
+    /// point into the input. Returns the offsets for [`Value::rebase_input`].
+    pub fn absorb_input(&mut self, input: &Heap) -> (u32, u32) {
+        let base = self.spans.len() as u32;
+        for item in &mut self.items {
+            if *item & CONST_BIT == 0 && *item & INPUT_BIT != 0 {
+                *item = (*item & !INPUT_BIT) + base;
+            }
+        }
+        self.absorb(input)
     }
 }
 
@@ -154,20 +184,55 @@ impl Value {
         }
     }
 
+    /// A value read during a run (possibly marked [`INPUT_BIT`]) as it reads after
+    /// [`Heap::absorb_input`].
+    #[inline]
+    pub fn rebase_input(self, offsets: (u32, u32)) -> Value {
+        match self {
+            Value::Str(id) if id & CONST_BIT == 0 && id & INPUT_BIT != 0 => Value::Str((id & !INPUT_BIT) + offsets.0),
+            Value::List(id) if id & CONST_BIT == 0 && id & INPUT_BIT != 0 => Value::List((id & !INPUT_BIT) + offsets.1),
+            other => other,
+        }
+    }
+
+    /// A value decoded against the input's heap, as the engine reads it during a run (see
+    /// [`INPUT_BIT`]).
+    #[inline]
+    pub fn from_input(self) -> Value {
+        match self {
+            Value::Str(id) if id & CONST_BIT == 0 => Value::Str(id | INPUT_BIT),
+            Value::List(id) if id & CONST_BIT == 0 => Value::List(id | INPUT_BIT),
+            other => other,
+        }
+    }
+
     pub fn is_none(&self) -> bool {
         matches!(self, Value::None | Value::Absent)
     }
 }
 
-/// Read access to strings and lists, wherever they live.
+/// Read access to strings and lists, wherever they live: the program's constants, the
+/// contact's heap, the input being run.
 pub struct Strings<'a> {
     pub program: &'a Program,
     pub heap: &'a Heap,
+    pub input: &'a Heap,
 }
 
 impl<'a> Strings<'a> {
+    /// A view without input (outside a run, everything is on the contact heap).
+    pub fn new(program: &'a Program, heap: &'a Heap) -> Self {
+        Strings { program, heap, input: &EMPTY_HEAP }
+    }
+
     pub fn str(&self, id: u32) -> &'a str {
-        if id & CONST_BIT != 0 { self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("") } else { self.heap.str(id) }
+        if id & CONST_BIT != 0 {
+            self.program.strings.get((id & !CONST_BIT) as usize).map(String::as_str).unwrap_or("")
+        } else if id & INPUT_BIT != 0 {
+            self.input.str(id & !INPUT_BIT)
+        } else {
+            self.heap.str(id)
+        }
     }
 
     /// The string ids of a list.
@@ -177,14 +242,23 @@ impl<'a> Strings<'a> {
                 Some(Const::List(items)) => items,
                 _ => &[],
             }
+        } else if id & INPUT_BIT != 0 {
+            self.input.list(id & !INPUT_BIT)
         } else {
             self.heap.list(id)
         }
     }
 
-    /// The string id of a list item (program list items are program strings).
+    /// The string id of a list item (program list items are program strings, input list items
+    /// input strings unless they are program strings).
     pub fn list_item(&self, list: u32, item: u32) -> u32 {
-        if list & CONST_BIT != 0 { item | CONST_BIT } else { item }
+        if list & CONST_BIT != 0 {
+            item | CONST_BIT
+        } else if list & INPUT_BIT != 0 && item & CONST_BIT == 0 {
+            item | INPUT_BIT
+        } else {
+            item
+        }
     }
 
     /// Renders a value the way templates show it (LANGUAGE.md §3).
@@ -385,6 +459,34 @@ pub fn constant(c: &Const, index: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absorbing_the_input_renumbers_what_points_into_it() {
+        let mut input = Heap::new();
+        let sku = input.add_string_id("sku-1");
+        let tag = input.add_string_id("vip");
+        let Value::List(list) = input.add_list(&[tag, 3 | CONST_BIT]) else { panic!("a list") };
+        let mut heap = Heap::new();
+        heap.add_string("already here");
+        // A contact list holding an input string (a concatenation made during the run).
+        let Value::List(mixed) = heap.add_list(&[0, tag | INPUT_BIT]) else { panic!("a list") };
+        assert!(heap.has_input_items());
+        let offsets = heap.absorb_input(&input);
+        assert!(!heap.has_input_items());
+        let s = &heap;
+        let Value::Str(kept) = Value::Str(sku).from_input().rebase_input(offsets) else { panic!("a string") };
+        assert_eq!(heap.str(kept), "sku-1");
+        let Value::List(copied) = Value::List(list).from_input().rebase_input(offsets) else { panic!("a list") };
+        let items: Vec<&str> = heap.list(copied).iter().filter(|i| *i & CONST_BIT == 0).map(|&i| s.str(i)).collect();
+        assert_eq!(items, ["vip"]);
+        assert_eq!(heap.list(copied)[1], 3 | CONST_BIT);
+        let items: Vec<&str> = heap.list(mixed).iter().map(|&i| heap.str(i)).collect();
+        assert_eq!(items, ["already here", "vip"]);
+        // Constants and contact values stay as they are.
+        assert_eq!(Value::Str(0).rebase_input(offsets), Value::Str(0));
+        assert_eq!(Value::Str(5 | CONST_BIT).rebase_input(offsets), Value::Str(5 | CONST_BIT));
+        assert_eq!(Value::Int(4).rebase_input(offsets), Value::Int(4));
+    }
 
     #[test]
     fn instants_format_like_chrono() {

@@ -414,6 +414,36 @@ journey promote {
 }
 
 #[test]
+fn a_windowed_entry_condition_turning_false_with_time_is_seen_at_the_next_record() {
+    // `has … within` goes false as time passes, not because of a record: any later record (here
+    // one that changes nothing the condition reads) must see it false, so the edge re-arms.
+    let source = r#"
+journey active {
+  entry when has ping within 1d
+  reentry always
+  exit
+}
+"#;
+    let input = [
+        identify("a", "2026-01-01T00:00:00Z", ANA),
+        track("a", "2026-01-01T01:00:00Z", "Ping", "{}"),
+        identify("a", "2026-01-03T00:00:00Z", r#"{"score":1}"#),
+        track("a", "2026-01-04T01:00:00Z", "Ping", "{}"),
+        track("a", "2026-01-04T02:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-05T00:00:00Z")),
+        [
+            "2026-01-01T01:00:00Z enter trigger=when",
+            "2026-01-01T01:00:00Z exit reason=exit",
+            "2026-01-04T01:00:00Z enter trigger=when",
+            "2026-01-04T01:00:00Z exit reason=exit",
+        ]
+    );
+}
+
+#[test]
 fn missing_required_attribute_is_an_error_action_and_an_error_exit() {
     let source = r#"
 message m sms { body "Hi {contact.email}" }

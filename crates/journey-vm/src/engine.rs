@@ -9,7 +9,7 @@
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
 use crate::eval::{Env, EvalError, Machine, local_minutes, next_clock, next_yearly, parse_tz};
-use crate::tables::{Deps, READS_ALWAYS, READS_BEHAVIOUR, Tables, attr_bit};
+use crate::tables::{Deps, READS_ALWAYS, Tables, attr_bit, pred_bit};
 use crate::value::{Strings, Value};
 use chrono::Datelike;
 use chrono_tz::Tz;
@@ -40,6 +40,8 @@ pub struct Vm<'p> {
     /// The last time zone name parsed and its zone (most contacts of a batch share a few).
     last_zone: Option<(String, Tz)>,
     pub options: Options,
+    /// Reused buffer for rendering a send's fields.
+    render_buf: String,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
@@ -65,6 +67,7 @@ impl<'p> Vm<'p> {
             tables,
             last_zone: None,
             options: Options::default(),
+            render_buf: String::new(),
             transitions: 0,
             timers: 0,
             step_hits,
@@ -134,7 +137,7 @@ struct Run<'a, 'p> {
     depth: u32,
     tz: Option<Tz>,
     last_set_journey: u32,
-    /// What changed since schedules were last computed (attribute bits, `READS_BEHAVIOUR`; see
+    /// What changed since schedules were last computed (attribute and predicate bits; see
     /// [`crate::tables::Deps`]).
     changed: Deps,
     /// The attributes `set` since conditions were last re-tested (with `dirty`).
@@ -361,7 +364,6 @@ impl Run<'_, '_> {
                 event = Some(*e);
                 fields = raw;
                 if self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
-                    self.changed |= READS_BEHAVIOUR;
                     self.update_predicates(*e, fields, now);
                 }
             }
@@ -402,6 +404,7 @@ impl Run<'_, '_> {
             }
             self.st.pred_count[p] = self.st.pred_count[p].saturating_add(1);
             self.st.pred_last[p] = now;
+            self.changed |= pred_bit(p as u32);
         }
     }
 
@@ -789,8 +792,11 @@ impl Run<'_, '_> {
                     }
                     let mut rendered = Vec::with_capacity(fields.len());
                     let tz = self.tz(now);
+                    // Each field is rendered into one reused buffer, then copied out at its
+                    // exact size: one allocation per field instead of one per doubling.
+                    let mut text = std::mem::take(&mut self.vm.render_buf);
                     for &f in fields {
-                        let mut text = String::new();
+                        text.clear();
                         let result = {
                             let st = &mut *self.st;
                             let slots = &st.slots;
@@ -810,11 +816,13 @@ impl Run<'_, '_> {
                             self.vm.machine.render(&env, &mut st.heap, f, &mut text)
                         };
                         if let Err(e) = result {
+                            self.vm.render_buf = text;
                             self.fail(j, now, Some(*step), e);
                             return;
                         }
-                        rendered.push(text);
+                        rendered.push(text.as_str().to_owned());
                     }
+                    self.vm.render_buf = text;
                     let send = ActionKind::Send { message: *message, fields: rendered };
                     if holdout {
                         self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));

@@ -37,11 +37,12 @@ pub struct Env<'a> {
 pub struct Machine {
     stack: [Value; STACK],
     pub loops: Vec<Value>,
+    iters: Vec<(u32, usize)>,
 }
 
 impl Default for Machine {
     fn default() -> Self {
-        Machine { stack: [Value::None; STACK], loops: Vec::new() }
+        Machine { stack: [Value::None; STACK], loops: Vec::new(), iters: Vec::new() }
     }
 }
 
@@ -226,15 +227,23 @@ impl Machine {
 
     /// Renders the template starting at `at` into `out`.
     pub fn render(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32, out: &mut String) -> Result<(), EvalError> {
-        let ops = &env.program.templates;
-        let mut pc = at as usize;
-        let mut steps = 0usize;
-        // Per loop slot: (list id, next index).
-        let mut iters: Vec<(u32, usize)> = Vec::new();
+        // Per loop slot: (list id, next index). Reused across renders (a template rendered
+        // inside another one finds it taken and makes its own).
+        let mut iters = std::mem::take(&mut self.iters);
+        iters.clear();
+        iters.resize(env.program.loop_slots as usize, (0, 0));
         if self.loops.len() < env.program.loop_slots as usize {
             self.loops.resize(env.program.loop_slots as usize, Value::None);
         }
-        iters.resize(env.program.loop_slots as usize, (0, 0));
+        let result = self.render_with(env, heap, at, out, &mut iters);
+        self.iters = iters;
+        result
+    }
+
+    fn render_with(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32, out: &mut String, iters: &mut [(u32, usize)]) -> Result<(), EvalError> {
+        let ops = &env.program.templates;
+        let mut pc = at as usize;
+        let mut steps = 0usize;
         loop {
             steps += 1;
             if steps > MAX_STEPS {

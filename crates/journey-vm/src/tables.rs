@@ -9,26 +9,33 @@
 use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp};
 
 /// What an expression depends on, and what a record or a `set` changed, as one bit set: one bit
-/// per contact attribute (attribute `a` is bit `a % 62`, so projects with more than 62
-/// attributes share bits — a shared bit only means testing again when not strictly needed),
-/// plus the two below. A score-only `identify` then re-tests only what reads the score.
+/// per contact attribute (attribute `a` is bit `a % 40`), one per behaviour predicate
+/// (predicate `p` is bit `40 + p % 23`), and "always". Projects with more attributes or
+/// predicates share bits — a shared bit only means testing again when not strictly needed. A
+/// score-only `identify` then re-tests only what reads the score, a page view only what counts
+/// page views.
 pub(crate) type Deps = u64;
+const PRED_BASE: u32 = 40;
 /// Some attribute (any of them: when which one is not known).
-pub(crate) const READS_ATTRS: Deps = (1 << 62) - 1;
-/// An expression reads behaviour counters (`has`, `count`, `last`).
-pub(crate) const READS_BEHAVIOUR: Deps = 1 << 62;
+pub(crate) const READS_ATTRS: Deps = (1 << PRED_BASE) - 1;
 /// `now`, `in journey`, trigger fields…: inputs that may differ at every record.
 pub(crate) const READS_ALWAYS: Deps = 1 << 63;
 
 /// The bit of attribute `a`.
 #[inline]
 pub(crate) fn attr_bit(a: u32) -> Deps {
-    1 << (a % 62)
+    1 << (a % PRED_BASE)
+}
+
+/// The bit of behaviour predicate `p` (`has`, `count`, `last`).
+#[inline]
+pub(crate) fn pred_bit(p: u32) -> Deps {
+    1 << (PRED_BASE + p % 23)
 }
 
 /// What one expression depends on.
 struct Reads {
-    /// Attribute bits, `READS_BEHAVIOUR`, `READS_ALWAYS`.
+    /// Attribute and predicate bits, `READS_ALWAYS`.
     bits: Deps,
     /// It reads a counter reset at enrollment (`since entry`).
     since_entry: bool,
@@ -49,12 +56,12 @@ fn reads(program: &Program, at: u32) -> Reads {
             Instr::Ret => break,
             Instr::Attr(a) => r.bits |= attr_bit(*a),
             Instr::Has { predicate, within_ms } => {
-                r.bits |= READS_BEHAVIOUR;
+                r.bits |= pred_bit(*predicate);
                 r.since_entry |= since_entry(*predicate);
                 r.windowed |= *within_ms >= 0;
             }
             Instr::Count(p) | Instr::Last(p) => {
-                r.bits |= READS_BEHAVIOUR;
+                r.bits |= pred_bit(*p);
                 r.since_entry |= since_entry(*p);
             }
             Instr::Now | Instr::InJourney(_) | Instr::TriggerField(_) | Instr::EventField(_) | Instr::LoopVar(_) | Instr::Render(_) => {
@@ -78,7 +85,7 @@ fn deps(program: &Program, at: u32, zone: Deps) -> Reads {
     r
 }
 
-/// What a filter reads (attribute bits, `READS_BEHAVIOUR`) when, once false, only a record can
+/// What a filter reads (attribute and predicate bits) when, once false, only a record can
 /// make it true again: it reads no clock, journey status, trigger or event, no counter reset at
 /// enrollment, and its only time-dependent parts are `has … within` (which only turn false as
 /// time passes) with no negation or boolean comparison that could flip them. 0 otherwise.
@@ -98,7 +105,7 @@ pub(crate) struct Tables {
     /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
     pub(crate) limits: Vec<i64>,
     /// Per journey: what its computed entry instants (`entry at`, anniversaries, times of day) read
-    /// (attribute bits, `READS_BEHAVIOUR`), the time zone included.
+    /// (attribute and predicate bits), the time zone included.
     pub(crate) attr_scheduled: Vec<Deps>,
     /// What each re-tested condition reads (by expression start; `Deps::MAX` when unknown).
     pub(crate) expr_reads: Vec<Deps>,
@@ -157,7 +164,8 @@ impl Tables {
             })
             .collect();
         // Conditions re-tested after records (`entry when`, `goal when`, `wait until`): a record
-        // that changed nothing they read cannot change their value, so they are skipped then.
+        // that changed nothing they read cannot change their value, so they are skipped then —
+        // unless they hold a `has … within`, whose value also changes as time passes.
         let mut expr_reads = vec![Deps::MAX; program.code.len()];
         for j in &program.journeys {
             let conditions = j
@@ -168,7 +176,8 @@ impl Tables {
                 .chain(j.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None }));
             for c in conditions {
                 if let Some(slot) = expr_reads.get_mut(c as usize) {
-                    *slot = deps(program, c, zone).bits;
+                    let r = deps(program, c, zone);
+                    *slot = r.bits | if r.windowed { READS_ALWAYS } else { 0 };
                 }
             }
         }

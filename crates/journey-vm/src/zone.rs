@@ -20,21 +20,32 @@ use std::cell::Cell;
 
 const DAY_S: i64 = 86_400;
 const DAY_MS: i64 = 86_400_000;
-const CACHE: usize = 1024;
+const CACHE: usize = 4096;
 
-/// The offsets of one zone over one UTC day.
+/// The offsets of one zone over one UTC day (32 bytes).
 #[derive(Clone, Copy)]
 struct Day {
     zone: u32,
     day: i64,
     /// Offset (seconds east of UTC) at the day's first second.
     before: i32,
+    after: i32,
     /// First second (UTC) with offset `after`; `i64::MAX` when the offset holds all day.
     change: i64,
-    after: i32,
 }
 
-const EMPTY: Day = Day { zone: u32::MAX, day: i64::MIN, before: 0, change: i64::MAX, after: 0 };
+const EMPTY: Day = Day { zone: u32::MAX, day: i64::MIN, before: 0, after: 0, change: i64::MAX };
+
+impl Day {
+    /// No change this day nor the days either side, all with the same offset: every local time
+    /// of this day maps to exactly one instant, with that offset. Encoded in `zone`'s top bit
+    /// (zone ids are far below it) to keep the entry at 32 bytes.
+    fn stable(&self) -> bool {
+        self.zone & STABLE != 0
+    }
+}
+
+const STABLE: u32 = 1 << 31;
 
 thread_local! {
     // Plain `Copy` cells with a constant initialiser: no lazy initialisation, no destructor, no
@@ -65,7 +76,10 @@ fn compute_day(tz: Tz, zone: u32, day: i64) -> Day {
         }
         change = hi;
     }
-    Day { zone, day, before, change, after }
+    // Whether the days either side keep the same offset all day (with at most one change a
+    // day, equal offsets at a day's first and last second mean no change within it).
+    let stable = change == i64::MAX && [start - DAY_S, start - 1, end + 1, end + DAY_S].into_iter().all(|t| offset_uncached(tz, t) == before);
+    Day { zone: if stable { zone | STABLE } else { zone }, day, before, after, change }
 }
 
 fn day_of(tz: Tz, day: i64) -> Day {
@@ -74,7 +88,7 @@ fn day_of(tz: Tz, day: i64) -> Day {
     DAYS.with(|days| {
         let Some(slot) = days.get(index) else { return compute_day(tz, zone, day) };
         let cached = slot.get();
-        if cached.zone == zone && cached.day == day {
+        if cached.zone & !STABLE == zone && cached.day == day {
             return cached;
         }
         let d = compute_day(tz, zone, day);
@@ -106,11 +120,12 @@ pub fn to_utc(tz: Tz, local_ms: i64) -> i64 {
     // Offsets are under a day, so the instant lies within a day of the local time: every offset
     // it could have is one of the neighbouring UTC days' offsets.
     let day = local_ms.div_euclid(DAY_MS);
-    let days = [day_of(tz, day - 1), day_of(tz, day), day_of(tz, day + 1)];
+    let today = day_of(tz, day);
     // Almost always no offset changes around: the one offset gives the one instant.
-    if days.iter().all(|d| d.change == i64::MAX && d.before == days[1].before) {
-        return local_ms.saturating_sub(i64::from(days[1].before) * 1000);
+    if today.stable() {
+        return local_ms.saturating_sub(i64::from(today.before) * 1000);
     }
+    let days = [day_of(tz, day - 1), today, day_of(tz, day + 1)];
     let mut best = i64::MAX;
     for d in &days {
         for offset in [d.before, d.after] {

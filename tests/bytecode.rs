@@ -130,6 +130,31 @@ fn a_program_that_fires_timers_without_end_stops_with_an_error() {
     assert!(tick.len() < 1_000_000, "{} actions", tick.len());
 }
 
+#[test]
+fn an_unverified_expression_that_loops_stops_with_an_error() {
+    // The verifier only lets expressions jump forward; a program built in memory skips it. A
+    // backward jump in a condition must still end — with an `error`, not a hung run.
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let source = "journey j { entry on app_opened  if contact.score > 0 { exit \"a\" } }";
+    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let j = program.journeys.iter().position(|j| j.name == "j").unwrap_or_else(|| panic!("no journey"));
+    let start = program.code.len() as u32;
+    let truth = program.constants.len() as u32;
+    program.constants.push(journey_bytecode::Const::Bool(true));
+    use journey_bytecode::Instr;
+    program.code.extend([Instr::Const(truth), Instr::Not, Instr::Not, Instr::JumpIfTrueKeep(start + 1), Instr::Ret]);
+    for op in &mut program.journeys[j].code {
+        if let StepOp::Branch { condition, .. } = op {
+            *condition = start;
+        }
+    }
+    assert!(decode(&encode(&program).unwrap_or_default()).is_err(), "the verifier refuses a backward jump");
+    let input = r#"{"type":"track","userId":"a","timestamp":"2026-01-01T00:00:00Z","event":"App Opened","properties":{}}"#;
+    let (lines, _) = journey::evaluate(&program, input, "2026-01-02T00:00:00Z", 1);
+    let error = lines.iter().find(|l| l.contains(r#""action":"error""#)).unwrap_or_else(|| panic!("an error action in {lines:?}"));
+    assert!(error.contains("expression does not terminate"), "{error}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 

@@ -63,7 +63,21 @@ impl Machine {
         let code = &env.program.code;
         let mut pc = at as usize;
         let mut sp = 0usize;
-        let mut steps = 0usize;
+        // Compiled expressions only jump forward; a backward jump (possible only in a hostile
+        // program) is counted, so evaluation always ends — at no cost to the others.
+        let mut back_jumps = 0usize;
+        macro_rules! jump {
+            ($t:expr) => {{
+                let target = $t as usize;
+                if target < pc {
+                    back_jumps += 1;
+                    if back_jumps > MAX_STEPS {
+                        return err("expression does not terminate");
+                    }
+                }
+                pc = target;
+            }};
+        }
         macro_rules! push {
             ($v:expr) => {{
                 if sp >= STACK {
@@ -83,10 +97,6 @@ impl Machine {
             }};
         }
         loop {
-            steps += 1;
-            if steps > MAX_STEPS {
-                return err("expression does not terminate");
-            }
             let Some(instr) = code.get(pc) else { return err("expression runs past the end of the code") };
             pc += 1;
             match instr {
@@ -148,21 +158,21 @@ impl Machine {
                     let v = pop!();
                     if !v.is_none() {
                         push!(v);
-                        pc = *t as usize;
+                        jump!(*t);
                     }
                 }
                 Instr::JumpIfFalseKeep(t) => {
                     let v = pop!();
                     if !as_bool(v)? {
                         push!(v);
-                        pc = *t as usize;
+                        jump!(*t);
                     }
                 }
                 Instr::JumpIfTrueKeep(t) => {
                     let v = pop!();
                     if as_bool(v)? {
                         push!(v);
-                        pc = *t as usize;
+                        jump!(*t);
                     }
                 }
                 Instr::Bin(op) => {
@@ -539,11 +549,20 @@ pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 
 /// The next instant ≥ `from` and > `after` on (month, day) at local `minutes`, each year; Feb 29
 /// falls on Feb 28 in other years.
 pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes: u32) -> Option<i64> {
-    let year = local(tz, from).year();
+    if !(1..=12).contains(&month) || day == 0 || day > 31 {
+        return None;
+    }
+    let (year, _, _) = crate::value::civil(zone::split_local(zone::to_local(tz, from)).0);
     for y in (year - 1)..(year + 3) {
-        let d = NaiveDate::from_ymd_opt(y, month, day).or_else(|| if month == 2 && day == 29 { NaiveDate::from_ymd_opt(y, 2, 28) } else { None });
-        let Some(d) = d else { continue };
-        let t = zone::to_utc(tz, i64::from(days_of_date(d)) * DAY_MS + clock_ms(minutes));
+        let last = crate::value::days_in_month(y, month);
+        let d = if day <= last {
+            day
+        } else if month == 2 && day == 29 {
+            28
+        } else {
+            continue;
+        };
+        let t = zone::to_utc(tz, crate::value::days_from_civil(y, month, d) * DAY_MS + clock_ms(minutes));
         if t >= from && t > after {
             return Some(t);
         }
@@ -559,4 +578,64 @@ pub fn local_minutes(tz: Tz, t: i64) -> u32 {
 /// Parses a time zone name; UTC when it is not a valid IANA name.
 pub fn parse_tz(name: &str) -> Tz {
     name.parse::<Tz>().unwrap_or(Tz::UTC)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    /// The calendar arithmetic agrees with chrono's over four centuries.
+    #[test]
+    fn civil_dates_round_trip_and_agree_with_chrono() {
+        for days in -150_000i64..150_000 {
+            let (y, m, d) = crate::value::civil(days);
+            assert_eq!(crate::value::days_from_civil(y, m, d), days);
+            let date = date_of_days(days as i32);
+            assert_eq!((i64::from(date.year()), date.month(), date.day()), (y, m, d));
+            assert_eq!(
+                crate::value::days_in_month(y, m),
+                if m == 12 { 31 } else { (NaiveDate::from_ymd_opt(y as i32, m + 1, 1).unwrap() - chrono::Duration::days(1)).day() }
+            );
+        }
+    }
+
+    /// The chrono-based version `next_yearly` replaced.
+    fn reference_next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes: u32) -> Option<i64> {
+        let year = local(tz, from).year();
+        for y in (year - 1)..(year + 3) {
+            let d = NaiveDate::from_ymd_opt(y, month, day).or_else(|| if month == 2 && day == 29 { NaiveDate::from_ymd_opt(y, 2, 28) } else { None });
+            let Some(d) = d else { continue };
+            let t = zone::to_utc(tz, i64::from(days_of_date(d)) * DAY_MS + clock_ms(minutes));
+            if t >= from && t > after {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    #[test]
+    fn next_yearly_agrees_with_the_chrono_version() {
+        let zones: [Tz; 4] =
+            ["UTC".parse().unwrap(), "Europe/Paris".parse().unwrap(), "Pacific/Apia".parse().unwrap(), "America/Sao_Paulo".parse().unwrap()];
+        let mut x: u64 = 7;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let tz = zones[(next() % 4) as usize];
+            let from = 1_600_000_000_000 + (next() % (10 * 365 * DAY_MS as u64)) as i64;
+            let after = if next() % 2 == 0 { i64::MIN } else { from + (next() % (400 * DAY_MS as u64)) as i64 - 200 * DAY_MS };
+            let (month, day) = (1 + (next() % 12) as u32, 1 + (next() % 31) as u32);
+            let minutes = (next() % 1440) as u32;
+            assert_eq!(
+                next_yearly(tz, from, after, month, day, minutes),
+                reference_next_yearly(tz, from, after, month, day, minutes),
+                "{tz} {from} {after} {month}-{day} {minutes}"
+            );
+        }
+    }
 }

@@ -116,6 +116,8 @@ pub(crate) struct Tables {
     /// a record changes what it reads, so the entry goes dormant instead of waking the contact
     /// at every occurrence (see [`crate::Slot::dormant`]).
     pub(crate) dormant_reads: Vec<[Deps; 8]>,
+    /// Per journey: its `entry when` entries (first 8), as (entry index, condition).
+    pub(crate) when_entries: Vec<Vec<(u8, u32)>>,
     /// Per journey, per flow node: the edges into it, as (from node, edge index).
     pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// Per journey, how many flow edges it has.
@@ -215,6 +217,18 @@ impl Tables {
             expr_reads,
             zone,
             dormant_reads,
+            when_entries: program
+                .journeys
+                .iter()
+                .map(|j| {
+                    j.entries
+                        .iter()
+                        .enumerate()
+                        .take(8)
+                        .filter_map(|(k, e)| if let EntryKind::When(c) = e.kind { Some((k as u8, c)) } else { None })
+                        .collect()
+                })
+                .collect(),
             edges_into,
             edge_counts,
         }

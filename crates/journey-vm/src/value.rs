@@ -356,9 +356,9 @@ pub fn format_instant(ms: i64) -> String {
     out
 }
 
-/// Civil date of a day number (Howard Hinnant's algorithm): no time-zone machinery, no parsing —
-/// this runs for every action written.
-fn civil(days: i64) -> (i64, u32, u32) {
+/// Civil date (year, month, day) of a day number (Howard Hinnant's algorithm): no time-zone
+/// machinery, no parsing — this runs for every action written.
+pub fn civil(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -368,6 +368,27 @@ fn civil(days: i64) -> (i64, u32, u32) {
     let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
+/// Day number of a civil date (the inverse of [`civil`]; month 1–12, any day of it).
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Days in a month of a (proleptic Gregorian) year.
+pub fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 pub fn write_instant(ms: i64, out: &mut String) {

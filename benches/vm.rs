@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use journey_bytecode::Program;
-use journey_vm::{Action, ContactInput, ContactState, KindRef, Value, Vm};
+use journey_vm::{Action, ContactInput, ContactState, RecordKind, Value, Vm};
 use rayon::prelude::*;
 use std::path::Path;
 use std::time::Instant;
@@ -113,7 +113,7 @@ fn run_baseline(program: &Program, inputs: &[(String, ContactInput)]) -> usize {
         let mut at = At::Out;
         let mut entered = 0i64;
         let mut left = false;
-        let mut records = input.iter().peekable();
+        let mut records = input.records.iter().peekable();
         loop {
             let next_record = records.peek().map_or(i64::MAX, |r| r.at);
             let timer = match at {
@@ -143,23 +143,23 @@ fn run_baseline(program: &Program, inputs: &[(String, ContactInput)]) -> usize {
                 continue;
             }
             let Some(r) = records.next() else { break };
-            match r.kind {
-                KindRef::Identify(traits) => {
+            match &r.kind {
+                RecordKind::Identify(traits) => {
                     for (a, v) in traits {
                         if *a as usize == plan {
                             pro = matches!(v, Value::Enum(_, 1));
                         }
                     }
                 }
-                KindRef::Track { event, fields } => {
+                RecordKind::Track { event, fields } => {
                     if at != At::Out {
-                        if event == unsubscribed {
+                        if *event == unsubscribed {
                             actions.push((now, "exit", "exit_on:unsubscribed".into()));
                             at = At::Out;
                             left = true;
                             continue;
                         }
-                        if event == purchase {
+                        if *event == purchase {
                             let reason = "goal:ordered";
                             actions.push((now, "exit", reason.into()));
                             at = At::Out;
@@ -169,7 +169,7 @@ fn run_baseline(program: &Program, inputs: &[(String, ContactInput)]) -> usize {
                     }
                     if at == At::Out
                         && !left
-                        && event == cart
+                        && *event == cart
                         && let Some(Value::Float(t)) = fields.get(total_field)
                         && *t >= 20.0
                     {
@@ -178,7 +178,7 @@ fn run_baseline(program: &Program, inputs: &[(String, ContactInput)]) -> usize {
                         at = At::WaitPurchase(now + HOUR);
                     }
                 }
-                KindRef::Exit { .. } => {}
+                RecordKind::Exit { .. } => {}
             }
         }
         total += actions.len();
@@ -192,7 +192,7 @@ fn vm_benchmarks(c: &mut Criterion) {
     let (actions, transitions, timers) = run_vm(&program, &data, 1);
     eprintln!(
         "examples: {CONTACTS} contacts, {} records, {timers} timers fired, {transitions} transitions (steps executed), {actions} actions",
-        data.iter().map(|(_, i)| i.len()).sum::<usize>()
+        data.iter().map(|(_, i)| i.records.len()).sum::<usize>()
     );
     let mut group = c.benchmark_group("vm");
     group.throughput(Throughput::Elements(transitions));

@@ -252,7 +252,7 @@ fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
     assert_eq!(cohort.rejects[0].line, 2);
     assert!(cohort.rejects[0].reason.starts_with("not JSON"), "{}", cohort.rejects[0].reason);
     let inputs = cohort.into_inputs();
-    assert_eq!(inputs.iter().map(|(c, i)| (c.as_str(), i.len())).collect::<Vec<_>>(), [("a", 1), ("b", 1)]);
+    assert_eq!(inputs.iter().map(|(c, i)| (c.as_str(), i.records.len())).collect::<Vec<_>>(), [("a", 1), ("b", 1)]);
 }
 
 #[test]

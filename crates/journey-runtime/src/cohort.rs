@@ -321,12 +321,12 @@ impl Part {
             }
         }
         self.earliest = Some(self.earliest.map_or(record.at, |e| e.min(record.at)));
-        let at = pending.input.len();
+        let at = pending.input.records.len();
         if let Some(id) = message_id {
             pending.message_ids.push((id, at, source.file, line));
             self.texts.insert((source.file, line), text.to_string());
         }
-        pending.input.push(record);
+        pending.input.records.push(record);
     }
 }
 

@@ -212,5 +212,5 @@ impl<'p> Decoder<'p> {
 
 /// Sorts a contact's records by (instant, input order).
 pub fn sort_records(input: &mut ContactInput) {
-    input.sort();
+    input.records.sort_by_key(|r| (r.at, r.seq));
 }

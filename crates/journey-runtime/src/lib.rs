@@ -164,10 +164,10 @@ pub fn evaluate_with<C: Consumer>(
             work.push((contact, pending.input, state, before));
             continue;
         }
-        let mut keep = vec![true; pending.input.len()];
+        let mut keep = vec![true; pending.input.records.len()];
         // Duplicate deliveries: the first by (timestamp, input order) wins.
-        let mut order: Vec<usize> = (0..pending.input.len()).collect();
-        order.sort_by_key(|&i| pending.input.get(i).map(|r| (r.at, r.seq)));
+        let mut order: Vec<usize> = (0..pending.input.records.len()).collect();
+        order.sort_by_key(|&i| (pending.input.records[i].at, pending.input.records[i].seq));
         let mut rank = vec![0usize; order.len()];
         for (r, &i) in order.iter().enumerate() {
             rank[i] = r;
@@ -190,7 +190,12 @@ pub fn evaluate_with<C: Consumer>(
                 });
             }
         }
-        pending.input.retain(|i| keep.get(i).copied().unwrap_or(true));
+        let mut index = 0;
+        pending.input.records.retain(|_| {
+            let k = keep[index];
+            index += 1;
+            k
+        });
         for (id, i, _, _) in ids {
             if keep[i] {
                 delivered.push(id);

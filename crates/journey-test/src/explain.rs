@@ -3,7 +3,7 @@
 //! answer to "why did this contact get that email?".
 
 use journey_bytecode::{EntryKind, GoalKind, Program, StepOp};
-use journey_vm::{ContactInput, ContactState, KindRef, Trace, Vm, output};
+use journey_vm::{ContactInput, ContactState, RecordKind, Trace, Vm, output};
 use serde_json::json;
 use std::collections::HashMap;
 
@@ -80,35 +80,35 @@ fn roles(program: &Program) -> HashMap<u32, String> {
 }
 
 fn describe_record(program: &Program, input: &ContactInput, index: usize) -> String {
-    let Some(record) = input.get(index) else { return String::new() };
+    let Some(record) = input.records.get(index) else { return String::new() };
     let strings = journey_vm::value::Strings::new(program, &input.heap);
     let value = |v: journey_vm::Value| {
         let mut s = String::new();
         strings.render(v, &mut s);
         s
     };
-    match record.kind {
-        KindRef::Identify(traits) => {
+    match &record.kind {
+        RecordKind::Identify(traits) => {
             let parts: Vec<String> = traits
                 .iter()
                 .map(|(a, v)| format!("{}={}", program.attributes.get(*a as usize).map(|x| x.name.as_str()).unwrap_or("?"), value(*v)))
                 .collect();
             format!("identify {}", parts.join(", "))
         }
-        KindRef::Track { event, fields } => {
-            let decl = program.events.get(event as usize);
+        RecordKind::Track { event, fields } => {
+            let decl = program.events.get(*event as usize);
             let parts: Vec<String> =
                 decl.map(|d| d.fields.iter().zip(fields).map(|(f, v)| format!("{}={}", f.name, value(*v))).collect()).unwrap_or_default();
             format!("track {} {{{}}}", decl.map(|d| d.name.as_str()).unwrap_or("?"), parts.join(", "))
         }
-        KindRef::Exit { journey } => format!("exit {}", program.journeys.get(journey as usize).map(|j| j.name.as_str()).unwrap_or("?")),
+        RecordKind::Exit { journey } => format!("exit {}", program.journeys.get(*journey as usize).map(|j| j.name.as_str()).unwrap_or("?")),
     }
 }
 
 /// Runs one contact with tracing and explains it. `journey` keeps only that journey's lines
 /// (records stay).
 pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64, journey: Option<&str>) -> Vec<Line> {
-    let described: Vec<String> = (0..input.len()).map(|i| describe_record(program, &input, i)).collect();
+    let described: Vec<String> = (0..input.records.len()).map(|i| describe_record(program, &input, i)).collect();
     let mut vm = Vm::new(program);
     vm.trace = Some(Vec::new());
     let mut state = ContactState::new(program);

@@ -99,8 +99,7 @@ impl<'p> Vm<'p> {
         let mut next = 0;
         let mut timers = 0u32;
         loop {
-            let record = input.get(next);
-            let record_at = record.map_or(i64::MAX, |r| r.at);
+            let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
             let timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
             if record_at.min(timer_at) >= until {
                 break;
@@ -114,7 +113,7 @@ impl<'p> Vm<'p> {
                 run.fire_timers(timer_at);
                 run.settle(timer_at);
             } else {
-                if let Some(record) = record {
+                if let Some(record) = input.records.get(next) {
                     run.trace(Trace::Record { at: record.at, index: next });
                     run.record(record);
                 }
@@ -361,13 +360,13 @@ impl Run<'_, '_> {
     }
 
     /// Processes one input record.
-    fn record(&mut self, record: RecordRef<'_>) {
+    fn record(&mut self, record: &crate::engine::Record) {
         let now = record.at;
         let mut event: Option<u32> = None;
         // The event's fields are read where they were decoded (see `Env::event`).
         let mut fields: &[Value] = &[];
-        match record.kind {
-            KindRef::Identify(traits) => {
+        match &record.kind {
+            RecordKind::Identify(traits) => {
                 let mut changed = 0;
                 for (attr, value) in traits {
                     if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
@@ -380,15 +379,15 @@ impl Run<'_, '_> {
                     self.tz = None;
                 }
             }
-            KindRef::Track { event: e, fields: raw } => {
-                event = Some(e);
+            RecordKind::Track { event: e, fields: raw } => {
+                event = Some(*e);
                 fields = raw;
-                if self.vm.tables.preds_by_event.get(e as usize).is_some_and(|p| !p.is_empty()) {
-                    self.update_predicates(e, fields, now);
+                if self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
+                    self.update_predicates(*e, fields, now);
                 }
             }
-            KindRef::Exit { journey } => {
-                let j = journey as usize;
+            RecordKind::Exit { journey } => {
+                let j = *journey as usize;
                 if self.st.slots.get(j).is_some_and(|s| s.status == ACTIVE) {
                     self.leave(j, now, None, Reason::Manual);
                 }

@@ -10,5 +10,5 @@ mod tables;
 pub mod value;
 pub mod zone;
 
-pub use engine::{Action, ActionKind, ContactInput, ContactState, KindRef, Options, Reason, Record, RecordKind, RecordRef, Slot, Trace, Trigger, Vm};
+pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
 pub use value::{Heap, Value};

@@ -197,8 +197,6 @@ impl ContactState {
     }
 }
 
-/// One decoded input record, owning its values (what a decoder produces; a contact's records
-/// are then kept flat in its [`ContactInput`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum RecordKind {
     /// Attribute values to merge (`Value::None` clears an optional attribute).
@@ -221,106 +219,12 @@ pub struct Record {
     pub kind: RecordKind,
 }
 
-/// A record of a [`ContactInput`], as the engine reads it.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RecordRef<'a> {
-    pub at: i64,
-    pub seq: u64,
-    pub kind: KindRef<'a>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum KindRef<'a> {
-    Identify(&'a [(u32, Value)]),
-    Track { event: u32, fields: &'a [Value] },
-    Exit { journey: u32 },
-}
-
-const IDENTIFY: u8 = 0;
-const TRACK: u8 = 1;
-const EXIT: u8 = 2;
-
-/// A stored record: 32 bytes, its values in the input's shared arrays.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct Stored {
-    at: i64,
-    seq: u64,
-    /// The event or journey.
-    id: u32,
-    start: u32,
-    len: u32,
-    kind: u8,
-}
-
-/// One contact's records for a window, with the strings they reference. Records are kept flat
-/// — fixed-size entries plus two shared arrays of values — so a contact's input is a handful
-/// of allocations however many records it has, and the engine reads it front to back.
+/// One contact's records for a window, sorted by (instant, input order), with the strings they
+/// reference.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContactInput {
     pub heap: Heap,
-    records: Vec<Stored>,
-    fields: Vec<Value>,
-    traits: Vec<(u32, Value)>,
-}
-
-impl ContactInput {
-    /// Appends a record (its strings already on this input's heap).
-    pub fn push(&mut self, record: Record) {
-        let (kind, id, start, len) = match record.kind {
-            RecordKind::Identify(traits) => {
-                let start = self.traits.len() as u32;
-                self.traits.extend_from_slice(&traits);
-                (IDENTIFY, 0, start, traits.len() as u32)
-            }
-            RecordKind::Track { event, fields } => {
-                let start = self.fields.len() as u32;
-                self.fields.extend_from_slice(&fields);
-                (TRACK, event, start, fields.len() as u32)
-            }
-            RecordKind::Exit { journey } => (EXIT, journey, 0, 0),
-        };
-        self.records.push(Stored { at: record.at, seq: record.seq, id, start, len, kind });
-    }
-
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
-    }
-
-    /// The record at `index` (in the current order).
-    #[inline]
-    pub fn get(&self, index: usize) -> Option<RecordRef<'_>> {
-        let r = self.records.get(index)?;
-        let (start, end) = (r.start as usize, r.start as usize + r.len as usize);
-        let kind = match r.kind {
-            IDENTIFY => KindRef::Identify(self.traits.get(start..end).unwrap_or(&[])),
-            TRACK => KindRef::Track { event: r.id, fields: self.fields.get(start..end).unwrap_or(&[]) },
-            _ => KindRef::Exit { journey: r.id },
-        };
-        Some(RecordRef { at: r.at, seq: r.seq, kind })
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = RecordRef<'_>> {
-        (0..self.records.len()).filter_map(|i| self.get(i))
-    }
-
-    /// Sorts the records by (instant, input order).
-    pub fn sort(&mut self) {
-        self.records.sort_by_key(|r| (r.at, r.seq));
-    }
-
-    /// Keeps the records for which `keep(index)` holds (indexes in the current order).
-    pub fn retain(&mut self, mut keep: impl FnMut(usize) -> bool) {
-        let mut index = 0;
-        self.records.retain(|_| {
-            let k = keep(index);
-            index += 1;
-            k
-        });
-    }
+    pub records: Vec<Record>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

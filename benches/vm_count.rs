@@ -1,0 +1,52 @@
+//! The VM workload of `benches/vm.rs` (all example journeys over a generated cohort, decoded
+//! input), run once, without criterion: for counting instructions, which — unlike wall time on a
+//! shared virtual machine — do not drift from run to run.
+//!
+//! ```text
+//! cargo bench --bench vm_count --no-run
+//! valgrind --tool=callgrind --toggle-collect='*evaluate_all*' target/release/deps/vm_count-<hash> 5000
+//! ```
+//!
+//! The argument is the number of contacts (default 5000); `callgrind` reports the instructions
+//! spent evaluating them (`Collected`), decoding excluded.
+
+use journey_bytecode::Program;
+use journey_vm::{Action, ContactInput, ContactState, Vm};
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const UNTIL: &str = "2026-03-02T00:00:00Z";
+
+/// Every contact through the VM, one thread; returns (actions, transitions).
+#[inline(never)]
+fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64) -> (usize, u64) {
+    let mut vm = Vm::new(program);
+    let mut out: Vec<Action> = Vec::new();
+    let mut state = ContactState::new(program);
+    let mut actions = 0;
+    for (id, input) in inputs {
+        state.reset(program);
+        out.clear();
+        vm.run(id, &mut state, input, until, &mut out);
+        actions += out.len();
+    }
+    (actions, vm.transitions)
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; the contact count is the first numeric argument.
+    let contacts = std::env::args().skip(1).find_map(|a| a.parse::<u64>().ok()).unwrap_or(5000);
+    let program = journey::examples().unwrap_or_else(|e| panic!("{e}"));
+    let mut raw = Vec::new();
+    journey_runtime::cohort_gen::generate(contacts, 7, 60, &mut raw).unwrap_or_default();
+    let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = journey_runtime::Cohort::new(None, until);
+    let _ = cohort.ingest(&decoder, "bench", std::io::Cursor::new(raw));
+    let inputs = cohort.into_inputs();
+    let start = Instant::now();
+    let (actions, transitions) = evaluate_all(&program, &inputs, until);
+    eprintln!("{contacts} contacts: {transitions} transitions, {actions} actions in {:.1} ms", start.elapsed().as_secs_f64() * 1e3);
+}

@@ -55,6 +55,9 @@ fn inputs(program: &Program) -> Vec<(String, ContactInput)> {
     cohort.into_inputs()
 }
 
+/// The decoded cohort: contact id and its input, in id order.
+type Inputs = [(String, ContactInput)];
+
 /// A worker's VM, action count, action buffer and reused contact state.
 type Acc<'p> = (Vm<'p>, usize, Vec<Action>, ContactState);
 
@@ -69,7 +72,7 @@ fn run_one<'p>(program: &'p Program, until: i64, (mut vm, mut count, mut out, mu
 /// Runs every contact over the decoded input (borrowed: it stays in memory, as the runner's
 /// decoded cohort does); returns (actions, transitions, timers fired). One thread runs on the
 /// calling thread, like the baseline.
-fn run_vm<'p>(program: &'p Program, inputs: &[(String, ContactInput)], threads: usize) -> (usize, u64, u64) {
+fn run_vm<'p>(program: &'p Program, inputs: &Inputs, threads: usize) -> (usize, u64, u64) {
     let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
     let one = |acc: Acc<'p>, contact: &(String, ContactInput)| run_one(program, until, acc, contact);
     let fresh = || (Vm::new(program), 0usize, Vec::<Action>::new(), ContactState::new(program));
@@ -91,7 +94,7 @@ fn run_vm<'p>(program: &'p Program, inputs: &[(String, ContactInput)], threads: 
 }
 
 /// The reference journey written by hand against the same decoded records.
-fn run_baseline(program: &Program, inputs: &[(String, ContactInput)]) -> usize {
+fn run_baseline(program: &Program, inputs: &Inputs) -> usize {
     let event = |name: &str| program.events.iter().position(|e| e.name == name).unwrap_or(usize::MAX) as u32;
     let (cart, purchase, unsubscribed) = (event("cart_updated"), event("purchase"), event("unsubscribed"));
     let plan = program.attributes.iter().position(|a| a.name == "plan").unwrap_or(0);
@@ -214,7 +217,7 @@ fn vm_benchmarks(c: &mut Criterion) {
     group.finish();
 
     // The ratio, measured directly over the same borrowed input, best of 10.
-    let time = |f: &dyn Fn(&[(String, ContactInput)]) -> usize| {
+    let time = |f: &dyn Fn(&Inputs) -> usize| {
         let mut best = f64::MAX;
         for _ in 0..10 {
             let start = Instant::now();

@@ -94,7 +94,6 @@ impl<'p> Vm<'p> {
             first: false,
             test_mask: Deps::MAX,
             steps_left: RUN_STEP_BUDGET,
-            next_timer: None,
         };
         let mut next = 0;
         let mut timers = 0u32;
@@ -149,9 +148,6 @@ struct Run<'a, 'p> {
     test_mask: Deps,
     /// What is left of [`RUN_STEP_BUDGET`].
     steps_left: u32,
-    /// The next timer of any journey ([`Run::next_timer`]), while no slot changed since it was
-    /// computed: every write to a slot goes through [`Run::slot_mut`], which forgets it.
-    next_timer: Option<i64>,
 }
 
 fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
@@ -200,9 +196,14 @@ impl Run<'_, '_> {
         result
     }
 
+    /// Strings and lists as the contact sees them during the run.
+    fn strings(&self) -> Strings<'_> {
+        Strings { program: self.vm.program, heap: &self.st.heap, input: self.input }
+    }
+
     /// The attributes an expression reads, with their current values (for traces).
     fn reads(&self, at: u32) -> Vec<(u32, String)> {
-        let strings = Strings { program: self.vm.program, heap: &self.st.heap, input: self.input };
+        let strings = self.strings();
         let mut out: Vec<(u32, String)> = Vec::new();
         for instr in self.vm.program.code.iter().skip(at as usize) {
             match instr {
@@ -264,23 +265,7 @@ impl Run<'_, '_> {
         self.trace(Trace::Action(index));
     }
 
-    /// Journey `j`'s slot, to change it.
-    #[inline]
-    fn slot_mut(&mut self, j: usize) -> &mut Slot {
-        self.next_timer = None;
-        &mut self.st.slots[j]
-    }
-
-    fn next_timer(&mut self) -> i64 {
-        if let Some(t) = self.next_timer {
-            return t;
-        }
-        let t = self.compute_next_timer();
-        self.next_timer = Some(t);
-        t
-    }
-
-    fn compute_next_timer(&self) -> i64 {
+    fn next_timer(&self) -> i64 {
         let mut next = i64::MAX;
         for (slot, &limit) in self.st.slots.iter().zip(&self.vm.tables.limits) {
             if slot.status == ACTIVE {
@@ -334,7 +319,7 @@ impl Run<'_, '_> {
             if !due {
                 continue;
             }
-            self.slot_mut(j).scheduled_at = i64::MAX;
+            self.st.slots[j].scheduled_at = i64::MAX;
             let reason = format!("more than {TIMER_BUDGET} timers for one contact in one run: the program loops without time passing");
             if slot.status == ACTIVE {
                 self.fail(j, now, None, EvalError(reason));
@@ -346,11 +331,11 @@ impl Run<'_, '_> {
 
     fn wake(&mut self, j: usize, now: i64) {
         let pc = self.st.slots[j].pc as usize;
-        self.slot_mut(j).wake_at = i64::MAX;
+        self.st.slots[j].wake_at = i64::MAX;
         let next = match self.vm.program.journeys[j].code.get(pc) {
             Some(StepOp::WaitEvent { on_timeout, .. }) | Some(StepOp::WaitCondition { on_timeout, .. }) => *on_timeout as usize,
             Some(StepOp::Send { .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
-                self.slot_mut(j).flags &= !QUIET_HELD;
+                self.st.slots[j].flags &= !QUIET_HELD;
                 pc
             }
             _ => pc + 1,
@@ -459,7 +444,7 @@ impl Run<'_, '_> {
                         && self.st.slots[j].wake_at > now
                         && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
                 {
-                    self.slot_mut(j).wake_at = i64::MAX;
+                    self.st.slots[j].wake_at = i64::MAX;
                     let from = self.step_at(j, pc);
                     self.exec(j, *on_event as usize, now, Some(fields), from);
                 }
@@ -506,7 +491,7 @@ impl Run<'_, '_> {
         if let Some(StepOp::WaitCondition { step, condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
             let (step, condition, on_met) = (*step, *condition, *on_met);
             if self.st.slots[j].wake_at > now && self.worth_testing(condition) && self.condition(condition, now, Some(j), None).unwrap_or(false) {
-                self.slot_mut(j).wake_at = i64::MAX;
+                self.st.slots[j].wake_at = i64::MAX;
                 self.exec(j, on_met as usize, now, None, step);
             }
         }
@@ -524,9 +509,9 @@ impl Run<'_, '_> {
             let bit = 1u8 << k;
             let before = self.st.slots[j].when_bits & bit != 0;
             if value {
-                self.slot_mut(j).when_bits |= bit;
+                self.st.slots[j].when_bits |= bit;
             } else {
-                self.slot_mut(j).when_bits &= !bit;
+                self.st.slots[j].when_bits &= !bit;
             }
             if value && !before {
                 self.enter(j, now, Trigger::When, None);
@@ -563,7 +548,7 @@ impl Run<'_, '_> {
                             woken |= 1 << k;
                         }
                     }
-                    self.slot_mut(j).dormant &= !woken;
+                    self.st.slots[j].dormant &= !woken;
                 }
                 if first || woken != 0 || changed & self.vm.tables.attr_scheduled[j] != 0 {
                     self.schedule(j, now, woken);
@@ -642,21 +627,21 @@ impl Run<'_, '_> {
                 which = k as u8;
             }
         }
-        self.slot_mut(j).scheduled_at = best;
-        self.slot_mut(j).sched_entry = which;
+        self.st.slots[j].scheduled_at = best;
+        self.st.slots[j].sched_entry = which;
     }
 
     fn fire_scheduled(&mut self, j: usize, now: i64) {
         let k = self.st.slots[j].sched_entry as usize;
-        self.slot_mut(j).last_fire = now;
-        self.slot_mut(j).scheduled_at = i64::MAX;
+        self.st.slots[j].last_fire = now;
+        self.st.slots[j].scheduled_at = i64::MAX;
         let Some(entry) = self.vm.program.journeys[j].entries.get(k) else { return };
         let trigger = if matches!(entry.kind, EntryKind::At(_)) { Trigger::At } else { Trigger::Every };
         let filter = entry.filter;
         if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
             self.enter(j, now, trigger, None);
         } else if self.vm.options.dormancy && self.vm.tables.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
-            self.slot_mut(j).dormant |= 1 << k;
+            self.st.slots[j].dormant |= 1 << k;
         }
         self.schedule(j, now, 0);
     }
@@ -680,7 +665,7 @@ impl Run<'_, '_> {
             return;
         }
         let holdout = self.vm.options.holdouts && journey.holdout > 0 && bucket(self.contact, &journey.name, "holdout") < journey.holdout;
-        let slot = self.slot_mut(j);
+        let slot = &mut self.st.slots[j];
         slot.status = ACTIVE;
         slot.entered_at = now;
         slot.wake_at = i64::MAX;
@@ -726,7 +711,7 @@ impl Run<'_, '_> {
             }
             self.vm.program.journeys[j].code.get(slot.pc as usize).and_then(|op| op.step())
         });
-        let slot = self.slot_mut(j);
+        let slot = &mut self.st.slots[j];
         slot.status = LEFT;
         slot.last_exit = now;
         slot.wake_at = i64::MAX;
@@ -740,7 +725,7 @@ impl Run<'_, '_> {
     }
 
     fn wait_here(&mut self, j: usize, pc: usize, wake_at: i64) {
-        let slot = self.slot_mut(j);
+        let slot = &mut self.st.slots[j];
         slot.pc = pc as u32;
         slot.wake_at = wake_at;
     }
@@ -804,7 +789,7 @@ impl Run<'_, '_> {
                         if in_quiet(local_minutes(tz, now), start, end) {
                             let wake = next_clock(tz, now, end, None);
                             self.wait_here(j, pc, wake.max(now + 1));
-                            self.slot_mut(j).flags |= QUIET_HELD;
+                            self.st.slots[j].flags |= QUIET_HELD;
                             return;
                         }
                     }
@@ -877,7 +862,7 @@ impl Run<'_, '_> {
                         self.dirty = true;
                         self.set_attrs |= attr_bit(*attribute);
                         self.last_set_journey = j as u32;
-                        let value_json = Strings { program, heap: &self.st.heap, input: self.input }.json(v);
+                        let value_json = self.strings().json(v);
                         self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value_json });
                         pc += 1;
                     }

@@ -34,6 +34,13 @@ pub struct Env<'a> {
     pub input: &'a Heap,
 }
 
+impl<'a> Env<'a> {
+    /// Strings and lists as the expression sees them, with the contact's heap.
+    pub fn strings<'s>(&'s self, heap: &'s Heap) -> Strings<'s> {
+        Strings { program: self.program, heap, input: self.input }
+    }
+}
+
 pub struct Machine {
     stack: [Value; STACK],
     pub loops: Vec<Value>,
@@ -266,7 +273,7 @@ impl Machine {
                 TemplateOp::Text(s) => out.push_str(env.program.strings.get(*s as usize).map(String::as_str).unwrap_or("")),
                 TemplateOp::Value(e) => {
                     let v = self.eval(env, heap, *e)?;
-                    Strings { program: env.program, heap, input: env.input }.render(v, out);
+                    env.strings(heap).render(v, out);
                 }
                 TemplateOp::JumpIfFalse(c, t) => {
                     if !self.condition(env, heap, *c)? {
@@ -276,7 +283,7 @@ impl Machine {
                 TemplateOp::Jump(t) => pc = *t as usize,
                 TemplateOp::ForStart { slot, list, end } => {
                     let Value::List(id) = self.eval(env, heap, *list)? else { return err("`for` needs a list") };
-                    let strings = Strings { program: env.program, heap, input: env.input };
+                    let strings = env.strings(heap);
                     let items = strings.list(id);
                     match items.first() {
                         None => pc = *end as usize,
@@ -292,7 +299,7 @@ impl Machine {
                 }
                 TemplateOp::ForNext { slot, start } => {
                     let Some(&(id, next)) = iters.get(*slot as usize) else { return err("bad loop slot") };
-                    let strings = Strings { program: env.program, heap, input: env.input };
+                    let strings = env.strings(heap);
                     if let Some(item) = strings.list(id).get(next) {
                         let item = strings.list_item(id, *item);
                         if let Some(v) = self.loops.get_mut(*slot as usize) {
@@ -343,7 +350,7 @@ fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, Eval
 
 fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
     use Value as V;
-    let s = Strings { program: env.program, heap, input: env.input };
+    let s = env.strings(heap);
     Ok(match op {
         BinOp::Eq => V::Bool(values_equal(a, b, &s)),
         BinOp::Ne => V::Bool(!values_equal(a, b, &s)),
@@ -417,7 +424,7 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Resu
 
 fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
     use Value as V;
-    let s = Strings { program: env.program, heap, input: env.input };
+    let s = env.strings(heap);
     let text = |v: Value| match v {
         V::Str(id) => Ok(s.str(id)),
         _ => err("expected a string"),

@@ -151,7 +151,10 @@ impl Tables {
         // What each journey's computed entry instants read: recomputing them after every record
         // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
         // when an input they depend on changed.
-        let zone = program.policy.timezone.map_or(0, |z| reads(program, z).bits | if reads(program, z).calls { READS_ATTRS } else { 0 });
+        let zone = program.policy.timezone.map_or(0, |z| {
+            let r = reads(program, z);
+            r.bits | if r.calls { READS_ATTRS } else { 0 }
+        });
         let attr_scheduled = program
             .journeys
             .iter()

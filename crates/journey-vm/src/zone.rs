@@ -26,6 +26,9 @@ const CACHE: usize = 4096;
 #[derive(Clone, Copy)]
 struct Day {
     zone: u32,
+    /// No change this day nor the days either side, all with the same offset: every local time
+    /// of this day maps to exactly one instant, with that offset.
+    stable: bool,
     day: i64,
     /// Offset (seconds east of UTC) at the day's first second.
     before: i32,
@@ -34,18 +37,7 @@ struct Day {
     change: i64,
 }
 
-const EMPTY: Day = Day { zone: u32::MAX, day: i64::MIN, before: 0, after: 0, change: i64::MAX };
-
-impl Day {
-    /// No change this day nor the days either side, all with the same offset: every local time
-    /// of this day maps to exactly one instant, with that offset. Encoded in `zone`'s top bit
-    /// (zone ids are far below it) to keep the entry at 32 bytes.
-    fn stable(&self) -> bool {
-        self.zone & STABLE != 0
-    }
-}
-
-const STABLE: u32 = 1 << 31;
+const EMPTY: Day = Day { zone: u32::MAX, stable: false, day: i64::MIN, before: 0, after: 0, change: i64::MAX };
 
 thread_local! {
     // Plain `Copy` cells with a constant initialiser: no lazy initialisation, no destructor, no
@@ -79,7 +71,7 @@ fn compute_day(tz: Tz, zone: u32, day: i64) -> Day {
     // Whether the days either side keep the same offset all day (with at most one change a
     // day, equal offsets at a day's first and last second mean no change within it).
     let stable = change == i64::MAX && [start - DAY_S, start - 1, end + 1, end + DAY_S].into_iter().all(|t| offset_uncached(tz, t) == before);
-    Day { zone: if stable { zone | STABLE } else { zone }, day, before, after, change }
+    Day { zone, stable, day, before, after, change }
 }
 
 fn day_of(tz: Tz, day: i64) -> Day {
@@ -88,7 +80,7 @@ fn day_of(tz: Tz, day: i64) -> Day {
     DAYS.with(|days| {
         let Some(slot) = days.get(index) else { return compute_day(tz, zone, day) };
         let cached = slot.get();
-        if cached.zone & !STABLE == zone && cached.day == day {
+        if cached.zone == zone && cached.day == day {
             return cached;
         }
         let d = compute_day(tz, zone, day);
@@ -122,7 +114,7 @@ pub fn to_utc(tz: Tz, local_ms: i64) -> i64 {
     let day = local_ms.div_euclid(DAY_MS);
     let today = day_of(tz, day);
     // Almost always no offset changes around: the one offset gives the one instant.
-    if today.stable() {
+    if today.stable {
         return local_ms.saturating_sub(i64::from(today.before) * 1000);
     }
     let days = [day_of(tz, day - 1), today, day_of(tz, day + 1)];
@@ -216,6 +208,11 @@ mod tests {
                 t += 17 * 60_000 + 123;
             }
         }
+    }
+
+    #[test]
+    fn a_cache_entry_is_32_bytes() {
+        assert_eq!(std::mem::size_of::<Day>(), 32);
     }
 
     #[test]

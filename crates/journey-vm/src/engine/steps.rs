@@ -1,0 +1,259 @@
+//! The step interpreter: what each step operation of a journey does to the contact
+//! (LANGUAGE.md §4), and the send caps.
+
+use super::*;
+use crate::eval::{Env, EvalError, local_minutes, next_clock};
+use crate::value::Value;
+use journey_bytecode::{StepOp, bucket};
+
+impl Run<'_, '_> {
+    /// Runs journey `j` from `pc` until the contact waits or leaves; `from` is the flow node the
+    /// contact comes from (the entry, or the step it waited at).
+    pub(super) fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>, mut from: u32) {
+        let program = self.vm.program;
+        let journey = &program.journeys[j];
+        let mut budget = STEP_BUDGET;
+        loop {
+            if self.st.slots[j].status != ACTIVE {
+                return;
+            }
+            budget -= 1;
+            if budget == 0 {
+                self.fail(j, now, None, EvalError("journey body does not terminate".into()));
+                return;
+            }
+            if self.steps_left == 0 {
+                self.fail(j, now, None, EvalError(format!("more than {RUN_STEP_BUDGET} steps for one contact in one run")));
+                return;
+            }
+            self.steps_left -= 1;
+            let Some(op) = journey.code.get(pc) else {
+                self.edge(j, from, journey.flow_end());
+                self.leave(j, now, None, Reason::Completed);
+                return;
+            };
+            // A step is entered once: not again for each operation of an `if` chain, nor when a
+            // send held by quiet hours is performed later.
+            if let Some(step) = op.step()
+                && step != from
+            {
+                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
+                    *hits += 1;
+                }
+                // LANGUAGE.md §7: a transition is one step executed for one contact.
+                self.vm.transitions += 1;
+                self.edge(j, from, step);
+                from = step;
+            }
+            let holdout = self.st.slots[j].flags & HOLDOUT != 0;
+            match op {
+                StepOp::Send { step, message, fields } => {
+                    let Some(decl) = program.messages.get(*message as usize) else { return };
+                    if !decl.transactional
+                        && let Some((start, end)) = program.policy.quiet_hours
+                    {
+                        let tz = self.tz(now);
+                        if in_quiet(local_minutes(tz, now), start, end) {
+                            let wake = next_clock(tz, now, end, None);
+                            self.wait_here(j, pc, wake.max(now + 1));
+                            self.st.slots[j].flags |= QUIET_HELD;
+                            return;
+                        }
+                    }
+                    let mut rendered = Vec::with_capacity(fields.len());
+                    let tz = self.tz(now);
+                    // Each field is rendered into one reused buffer, then copied out at its
+                    // exact size: one allocation per field instead of one per doubling.
+                    let mut text = std::mem::take(&mut self.vm.render_buf);
+                    for &f in fields {
+                        text.clear();
+                        let result = {
+                            let st = &mut *self.st;
+                            let slots = &st.slots;
+                            let active = |x: u32| slots.get(x as usize).is_some_and(|s| s.status == ACTIVE);
+                            let env = Env {
+                                program,
+                                attrs: &st.attrs,
+                                pred_count: &st.pred_count,
+                                pred_last: &st.pred_last,
+                                active: &active,
+                                now,
+                                event,
+                                trigger: st.triggers.get(j).map(Vec::as_slice).unwrap_or(&[]),
+                                tz,
+                                input: self.input,
+                            };
+                            self.vm.machine.render(&env, &mut st.heap, f, &mut text)
+                        };
+                        if let Err(e) = result {
+                            self.vm.render_buf = text;
+                            self.fail(j, now, Some(*step), e);
+                            return;
+                        }
+                        rendered.push(text.as_str().to_owned());
+                    }
+                    self.vm.render_buf = text;
+                    let send = ActionKind::Send { message: *message, fields: rendered };
+                    if holdout {
+                        self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));
+                    } else if !decl.transactional && self.capped(decl.channel, now) {
+                        self.emit(now, j, Some(*step), ActionKind::Suppressed { message: *message });
+                    } else {
+                        if !decl.transactional
+                            && let Some(log) = self.st.sent.get_mut(decl.channel.index())
+                        {
+                            log.push(now);
+                        }
+                        self.emit(now, j, Some(*step), send);
+                    }
+                    pc += 1;
+                }
+                StepOp::Sync { step, audience, add } => {
+                    let kind = ActionKind::Sync { audience: *audience, add: *add };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    pc += 1;
+                }
+                StepOp::Webhook { step, webhook } => {
+                    let kind = ActionKind::Webhook { webhook: *webhook };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    pc += 1;
+                }
+                StepOp::Set { step, attribute, value } => match self.eval(*value, now, Some(j), event) {
+                    Ok(v) => {
+                        if let Some(a) = self.st.attrs.get_mut(*attribute as usize) {
+                            *a = v;
+                        }
+                        if attr_bit(*attribute) & self.vm.tables.zone != 0 {
+                            self.tz = None;
+                        }
+                        self.dirty = true;
+                        self.set_attrs |= attr_bit(*attribute);
+                        self.last_set_journey = j as u32;
+                        let value_json = self.strings().json(v);
+                        self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value_json });
+                        pc += 1;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Enroll { journey: target, .. } => {
+                    let target = *target as usize;
+                    if target < self.st.slots.len() {
+                        self.enter(target, now, Trigger::Enroll(j as u32), None);
+                    }
+                    pc += 1;
+                }
+                StepOp::WaitDuration { ms, .. } => {
+                    self.wait_here(j, pc, now.saturating_add(*ms));
+                    return;
+                }
+                StepOp::WaitUntil { step, at } => match self.eval(*at, now, Some(j), event) {
+                    Ok(Value::Time(t)) if t > now => {
+                        self.wait_here(j, pc, t);
+                        return;
+                    }
+                    Ok(Value::Time(_)) => pc += 1,
+                    Ok(_) => {
+                        self.fail(j, now, Some(*step), EvalError("`wait until` needs a time".into()));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::WaitClock { weekday, minutes, .. } => {
+                    let tz = self.tz(now);
+                    let t = next_clock(tz, now, *minutes, if *weekday < 7 { Some(*weekday) } else { None });
+                    if t > now {
+                        self.wait_here(j, pc, t);
+                        return;
+                    }
+                    pc += 1;
+                }
+                StepOp::WaitEvent { within_ms, .. } => {
+                    self.wait_here(j, pc, now.saturating_add(*within_ms));
+                    return;
+                }
+                StepOp::WaitCondition { step, condition, within_ms, on_met, .. } => match self.condition(*condition, now, Some(j), event) {
+                    Ok(true) => pc = *on_met as usize,
+                    Ok(false) => {
+                        self.wait_here(j, pc, now.saturating_add(*within_ms));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Branch { step, condition, otherwise } => match self.condition(*condition, now, Some(j), event) {
+                    Ok(true) => pc += 1,
+                    Ok(false) => pc = *otherwise as usize,
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Match { step, scrutinee, table } => match self.eval(*scrutinee, now, Some(j), event) {
+                    Ok(Value::Enum(_, v)) if (v as usize) < table.len() => pc = table[v as usize] as usize,
+                    Ok(_) => {
+                        self.fail(j, now, Some(*step), EvalError("`match` value is not one of the enum's variants".into()));
+                        return;
+                    }
+                    Err(e) => {
+                        self.fail(j, now, Some(*step), e);
+                        return;
+                    }
+                },
+                StepOp::Split { step, arms } => {
+                    let step_id = journey.step_ids.get(*step as usize).map(String::as_str).unwrap_or("");
+                    let b = bucket(self.contact, &journey.name, step_id);
+                    let Some(arm) = arms.iter().find(|a| b < a.upper).or(arms.last()) else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: None, arm: arm.name.clone() });
+                    pc = arm.target as usize;
+                }
+                StepOp::Experiment { step, name, arms, .. } => {
+                    let forced = self.vm.options.forced_arms.iter().find(|(e, _)| e == name).and_then(|(_, a)| arms.iter().find(|x| &x.name == a));
+                    let arm = match forced {
+                        Some(a) => Some(a),
+                        None => {
+                            let b = bucket(self.contact, &journey.name, name);
+                            arms.iter().find(|a| b < a.upper).or(arms.last())
+                        }
+                    };
+                    let Some(arm) = arm else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: Some(name.clone()), arm: arm.name.clone() });
+                    pc = arm.target as usize;
+                }
+                StepOp::Jump { target } => pc = *target as usize,
+                StepOp::Exit { step, reason } => {
+                    self.leave(j, now, Some(*step), Reason::Exit(reason.clone()));
+                    return;
+                }
+                StepOp::Complete => {
+                    self.edge(j, from, journey.flow_end());
+                    self.leave(j, now, None, Reason::Completed);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Would one more send on this channel exceed a cap? (Caps count performed sends in
+    /// `(now - window, now]` across all journeys.)
+    fn capped(&mut self, channel: journey_bytecode::Channel, now: i64) -> bool {
+        let program = self.vm.program;
+        let Some(log) = self.st.sent.get_mut(channel.index()) else { return false };
+        let longest = program.policy.caps.iter().filter(|c| c.channel == channel).map(|c| c.window_ms).max();
+        let Some(longest) = longest else { return false };
+        log.retain(|t| *t > now.saturating_sub(longest));
+        program
+            .policy
+            .caps
+            .iter()
+            .filter(|c| c.channel == channel)
+            .any(|c| log.iter().filter(|t| **t > now.saturating_sub(c.window_ms)).count() >= c.count as usize)
+    }
+}

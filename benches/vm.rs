@@ -64,7 +64,7 @@ type Acc<'p> = (Vm<'p>, usize, Vec<Action>, ContactState);
 fn run_one<'p>(program: &'p Program, until: i64, (mut vm, mut count, mut out, mut state): Acc<'p>, (id, input): &(String, ContactInput)) -> Acc<'p> {
     state.reset(program);
     out.clear();
-    vm.run(id, &mut state, input, until, &mut out);
+    vm.run_borrowing(id, &mut state, input, until, &mut out);
     count += out.len();
     (vm, count, out, state)
 }

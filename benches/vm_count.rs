@@ -29,7 +29,7 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
     for (id, input) in inputs {
         state.reset(program);
         out.clear();
-        vm.run(id, &mut state, input, until, &mut out);
+        vm.run_borrowing(id, &mut state, input, until, &mut out);
         actions += out.len();
     }
     (actions, vm.transitions)

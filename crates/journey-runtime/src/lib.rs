@@ -247,9 +247,11 @@ pub fn evaluate_with<C: Consumer>(
                         });
                         let mut actions = before;
                         input::sort_records(&mut input);
-                        vm.run(&contact, &mut state, &input, window.until, &mut actions);
+                        // The state is encoded (or reset) right after the run, while the input
+                        // is still here: only the strings the snapshot keeps are copied.
+                        vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
                         let blob = if window.snapshot {
-                            state.compact_with(&mut scratch);
+                            state.compact_after_run(&mut scratch, &input.heap);
                             snapshot::encode_state(&state)
                         } else {
                             Vec::new()

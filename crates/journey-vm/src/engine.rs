@@ -81,6 +81,19 @@ impl<'p> Vm<'p> {
     /// (exclusive), appending its actions to `out`. Timers due at or after `until` stay pending
     /// in `state` for the next run.
     pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
+        self.run_borrowing(contact, state, input, until, out);
+        // What the contact keeps must not point into the input, which the caller drops.
+        state.persist(&input.heap);
+    }
+
+    /// [`Vm::run`], except that the state may still read strings of `input` afterwards (the
+    /// attribute values and trigger fields it took from the records): before the state is used
+    /// with anything but `input`, call [`ContactState::persist`] or
+    /// [`ContactState::compact_after_run`] with it, or [`ContactState::reset`]. This is for a
+    /// caller that throws the state away or encodes it right after the run (the batch runner):
+    /// it then copies nothing, or only the strings the snapshot keeps. (Used otherwise, the
+    /// state reads those strings as empty: wrong, but never unsafe.)
+    pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
         let mut run = Run {
             vm: self,
             contact,
@@ -121,8 +134,6 @@ impl<'p> Vm<'p> {
                 next += 1;
             }
         }
-        // What the contact keeps must not point into the input, which the caller drops.
-        state.persist(&input.heap);
     }
 }
 
@@ -158,6 +169,20 @@ fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
 
 impl Run<'_, '_> {
     fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
+        if let Some(Some(fast)) = self.vm.tables.fast.get(at as usize) {
+            let st = &*self.st;
+            let inputs = crate::fast::Inputs {
+                attrs: &st.attrs,
+                pred_count: &st.pred_count,
+                pred_last: &st.pred_last,
+                event,
+                trigger: journey.and_then(|j| st.triggers.get(j)).map(Vec::as_slice).unwrap_or(&[]),
+                now,
+            };
+            if let Some(v) = fast.eval(&inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input }) {
+                return Ok(v);
+            }
+        }
         let tz = self.tz(now);
         self.eval_with_tz(at, now, journey, event, tz)
     }
@@ -523,11 +548,19 @@ impl Run<'_, '_> {
 
     /// After a record or timers at `now`: recompute schedules, then re-test conditions changed
     /// by `set` until nothing changes (at most 16 rounds).
+    #[inline]
     fn settle(&mut self, now: i64) {
-        // Nothing changed that schedules or conditions read: nothing to do.
-        if !self.first && self.changed == 0 && !self.dirty {
+        // Nothing changed that schedules read, and no `set` to re-test conditions after:
+        // nothing to do (the usual case, checked here rather than behind a call).
+        if !self.first && !self.dirty && self.changed & self.vm.tables.schedules_read == 0 {
+            self.changed = 0;
             return;
         }
+        self.settle_changes(now);
+    }
+
+    #[inline(never)]
+    fn settle_changes(&mut self, now: i64) {
         let mut rounds = 0;
         loop {
             // Scheduled entries are computed when the contact is first seen, after each firing

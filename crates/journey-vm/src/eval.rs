@@ -324,7 +324,7 @@ fn num(v: Value) -> Result<f64, EvalError> {
     }
 }
 
-fn values_equal(a: Value, b: Value, s: &Strings<'_>) -> bool {
+pub(crate) fn values_equal(a: Value, b: Value, s: &Strings<'_>) -> bool {
     match (a, b) {
         (Value::Str(x), Value::Str(y)) => x == y || s.str(x) == s.str(y),
         (Value::List(x), Value::List(y)) => {
@@ -337,7 +337,7 @@ fn values_equal(a: Value, b: Value, s: &Strings<'_>) -> bool {
     }
 }
 
-fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, EvalError> {
+pub(crate) fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, EvalError> {
     use std::cmp::Ordering;
     Ok(match (a, b) {
         (Value::Int(x), Value::Int(y)) => x.cmp(&y),

@@ -4,6 +4,7 @@
 
 pub mod engine;
 pub mod eval;
+mod fast;
 pub mod output;
 pub mod state;
 mod tables;

@@ -141,10 +141,17 @@ impl ContactState {
 
     /// [`ContactState::compact`], reusing `scratch`'s buffers (what is left in it is garbage).
     pub fn compact_with(&mut self, scratch: &mut Heap) {
+        self.compact_after_run(scratch, &crate::value::EMPTY_HEAP);
+    }
+
+    /// [`ContactState::compact_with`] straight after [`crate::Vm::run_borrowing`]: what the
+    /// contact keeps from the run's `input` is copied onto its heap with the rest, string by
+    /// string, and the state no longer refers to the input.
+    pub fn compact_after_run(&mut self, scratch: &mut Heap, input: &Heap) {
         std::mem::swap(&mut self.heap, scratch);
         self.heap.clear();
         for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
-            *v = self.heap.copy_value(scratch, *v);
+            *v = self.heap.copy_value_from(scratch, input, *v);
         }
     }
 

@@ -107,6 +107,9 @@ pub(crate) struct Tables {
     /// Per journey: what its computed entry instants (`entry at`, anniversaries, times of day) read
     /// (attribute and predicate bits), the time zone included.
     pub(crate) attr_scheduled: Vec<Deps>,
+    /// What any journey's schedules read (the union of `attr_scheduled` and `dormant_reads`):
+    /// a record changing none of it leaves every schedule as it is.
+    pub(crate) schedules_read: Deps,
     /// What each re-tested condition reads (by expression start; `Deps::MAX` when unknown).
     pub(crate) expr_reads: Vec<Deps>,
     /// What the contact's time zone (policy `timezone`) reads.
@@ -122,6 +125,8 @@ pub(crate) struct Tables {
     pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// Per journey, how many flow edges it has.
     pub(crate) edge_counts: Vec<usize>,
+    /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
+    pub(crate) fast: Vec<Option<crate::fast::Fast>>,
 }
 
 impl Tables {
@@ -155,7 +160,7 @@ impl Tables {
             let r = reads(program, z);
             r.bits | if r.calls { READS_ATTRS } else { 0 }
         });
-        let attr_scheduled = program
+        let attr_scheduled: Vec<Deps> = program
             .journeys
             .iter()
             .map(|j| {
@@ -186,7 +191,7 @@ impl Tables {
                 }
             }
         }
-        let dormant_reads = program
+        let dormant_reads: Vec<[Deps; 8]> = program
             .journeys
             .iter()
             .map(|j| {
@@ -211,7 +216,9 @@ impl Tables {
             edges_into.push(into);
             edge_counts.push(edges.len());
         }
+        let schedules_read = attr_scheduled.iter().chain(dormant_reads.iter().flatten()).fold(0, |all, bits| all | bits);
         Tables {
+            schedules_read,
             preds_by_event,
             dispatch,
             scheduled: program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect(),
@@ -234,6 +241,7 @@ impl Tables {
                 .collect(),
             edges_into,
             edge_counts,
+            fast: crate::fast::compile(program),
         }
     }
 

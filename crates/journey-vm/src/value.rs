@@ -127,12 +127,21 @@ impl Heap {
     /// Copies a value's strings and lists from another heap into this one (program constants
     /// are shared, not copied) and returns the value as it reads here.
     pub fn copy_value(&mut self, from: &Heap, v: Value) -> Value {
+        self.copy_value_from(from, &EMPTY_HEAP, v)
+    }
+
+    /// [`Heap::copy_value`] for a value as a run reads it: on the contact heap `from`, or, marked
+    /// [`INPUT_BIT`], on the run's `input`.
+    pub fn copy_value_from(&mut self, from: &Heap, input: &Heap, v: Value) -> Value {
+        let str_of = |id: u32| if id & INPUT_BIT != 0 { input.str(id & !INPUT_BIT) } else { from.str(id) };
         match v {
-            Value::Str(id) if id & CONST_BIT == 0 => self.add_string(from.str(id)),
+            Value::Str(id) if id & CONST_BIT == 0 => self.add_string(str_of(id)),
             Value::List(id) if id & CONST_BIT == 0 => {
+                // An input list's items are input strings; a contact list's may be either.
+                let (items, item_bit) = if id & INPUT_BIT != 0 { (input.list(id & !INPUT_BIT), INPUT_BIT) } else { (from.list(id), 0) };
                 let start = self.items.len() as u32;
-                for &item in from.list(id) {
-                    let copied = if item & CONST_BIT != 0 { item } else { self.add_string_id(from.str(item)) };
+                for &item in items {
+                    let copied = if item & CONST_BIT != 0 { item } else { self.add_string_id(str_of(item | item_bit)) };
                     self.items.push(copied);
                 }
                 self.list_spans.push((start, self.items.len() as u32));

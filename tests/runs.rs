@@ -238,6 +238,47 @@ fn dormant_recurring_entries_change_no_action() {
 }
 
 #[test]
+fn direct_expressions_and_borrowed_runs_change_nothing() {
+    // Against the expression machine alone (no direct path, no constant fields) and runs that
+    // persist their state (`Vm::run`), the runner's way — direct path, `run_borrowing`, then
+    // `compact_after_run` — gives the same actions and the same encoded states.
+    let program = examples();
+    let input = cohort_text(1500);
+    let until = parse_instant("2026-03-02T00:00:00Z").unwrap_or(0);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = Cohort::new(None, until);
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
+    let inputs = cohort.into_inputs();
+    let run = |runner_way: bool| {
+        let mut vm = journey_vm::Vm::new(&program);
+        vm.options.direct = runner_way;
+        let (mut lines, mut states) = (Vec::new(), Vec::new());
+        let (mut state, mut scratch) = (journey_vm::ContactState::new(&program), journey_vm::Heap::default());
+        for (contact, input) in &inputs {
+            let mut out = Vec::new();
+            state.reset(&program);
+            if runner_way {
+                vm.run_borrowing(contact, &mut state, input, until, &mut out);
+                state.compact_after_run(&mut scratch, &input.heap);
+            } else {
+                vm.run(contact, &mut state, input, until, &mut out);
+                state.compact();
+            }
+            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, a)));
+            states.push(journey_runtime::snapshot::encode_state(&state));
+        }
+        (lines, states, vm.transitions)
+    };
+    let (fast, slow) = (run(true), run(false));
+    assert!(fast.0.len() > 20_000, "{} actions", fast.0.len());
+    assert_eq!(fast.0, slow.0);
+    assert_eq!(fast.1, slow.1, "encoded states differ");
+    assert_eq!(fast.2, slow.2);
+    // The states keep strings from the input (emails, names), so the copy was exercised.
+    assert!(fast.1.iter().filter(|s| s.windows(4).any(|w| w == b".com")).count() > 1000);
+}
+
+#[test]
 fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
     let program = examples();
     let decoder = journey_runtime::input::Decoder::new(&program);

@@ -112,9 +112,10 @@ impl<'p> Vm<'p> {
         };
         let mut next = 0;
         let mut timers = 0u32;
+        // Timers change only where a journey or a schedule was touched (see `Run::record`).
+        let mut timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
-            let timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
             if record_at.min(timer_at) >= until {
                 break;
             }
@@ -122,14 +123,17 @@ impl<'p> Vm<'p> {
                 timers += 1;
                 if timers > TIMER_BUDGET {
                     run.stop_timers(timer_at);
-                    continue;
+                } else {
+                    run.fire_timers(timer_at);
+                    run.settle(timer_at);
                 }
-                run.fire_timers(timer_at);
-                run.settle(timer_at);
+                timer_at = run.next_timer();
             } else {
                 if let Some(record) = input.records.get(next) {
-                    run.trace(Trace::Record { at: record.at, index: next });
-                    run.record(record);
+                    run.trace(|| Trace::Record { at: record.at, index: next });
+                    if run.record(record) {
+                        timer_at = run.next_timer();
+                    }
                 }
                 next += 1;
             }
@@ -168,20 +172,29 @@ fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
 }
 
 impl Run<'_, '_> {
+    /// The value of expression `at` when it has one of the shapes evaluated directly
+    /// ([`crate::fast`]) and the direct path is sure of it.
+    #[inline]
+    fn fast(&self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Option<Value> {
+        if !self.vm.options.direct {
+            return None;
+        }
+        let fast = self.vm.tables.fast.get(at as usize)?.as_ref()?;
+        let st = &*self.st;
+        let inputs = crate::fast::Inputs {
+            attrs: &st.attrs,
+            pred_count: &st.pred_count,
+            pred_last: &st.pred_last,
+            event,
+            trigger: journey.and_then(|j| st.triggers.get(j)).map_or(&[], Vec::as_slice),
+            now,
+        };
+        fast.eval(&inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input })
+    }
+
     fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
-        if let Some(Some(fast)) = self.vm.tables.fast.get(at as usize) {
-            let st = &*self.st;
-            let inputs = crate::fast::Inputs {
-                attrs: &st.attrs,
-                pred_count: &st.pred_count,
-                pred_last: &st.pred_last,
-                event,
-                trigger: journey.and_then(|j| st.triggers.get(j)).map(Vec::as_slice).unwrap_or(&[]),
-                now,
-            };
-            if let Some(v) = fast.eval(&inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input }) {
-                return Ok(v);
-            }
+        if let Some(v) = self.fast(at, now, journey, event) {
+            return Ok(v);
         }
         let tz = self.tz(now);
         self.eval_with_tz(at, now, journey, event, tz)
@@ -203,11 +216,17 @@ impl Run<'_, '_> {
             trigger,
             tz,
             input: self.input,
+            fast: if self.vm.options.direct { &self.vm.tables.fast } else { &[] },
         };
         self.vm.machine.eval(&env, &mut st.heap, at)
     }
 
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
+        if self.vm.trace.is_none()
+            && let Some(Value::Bool(b)) = self.fast(at, now, journey, event)
+        {
+            return Ok(b);
+        }
         let result = match self.eval(at, now, journey, event) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(_) => Err(EvalError("condition is not a bool".into())),
@@ -254,9 +273,11 @@ impl Run<'_, '_> {
         out
     }
 
-    fn trace(&mut self, event: Trace) {
+    /// Records what `event` makes when tracing (`journey explain`); nothing is built otherwise.
+    #[inline]
+    fn trace(&mut self, event: impl FnOnce() -> Trace) {
         if let Some(trace) = &mut self.vm.trace {
-            trace.push(event);
+            trace.push(event());
         }
     }
 
@@ -289,7 +310,7 @@ impl Run<'_, '_> {
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
         self.out.push(Action { at, journey: journey as u32, step, kind });
         let index = self.out.len() - 1;
-        self.trace(Trace::Action(index));
+        self.trace(|| Trace::Action(index));
     }
 
     fn next_timer(&self) -> i64 {
@@ -321,17 +342,17 @@ impl Run<'_, '_> {
             if slot.status == ACTIVE {
                 if self.limit_due(j, now) {
                     self.vm.timers += 1;
-                    self.trace(Trace::Timer { at: now, journey: j as u32, what: "limit" });
+                    self.trace(|| Trace::Timer { at: now, journey: j as u32, what: "limit" });
                     self.leave(j, now, None, Reason::Limit);
                 } else if slot.wake_at <= now {
                     self.vm.timers += 1;
-                    self.trace(Trace::Timer { at: now, journey: j as u32, what: "wait" });
+                    self.trace(|| Trace::Timer { at: now, journey: j as u32, what: "wait" });
                     self.wake(j, now);
                 }
             }
             if self.st.slots[j].scheduled_at <= now {
                 self.vm.timers += 1;
-                self.trace(Trace::Timer { at: now, journey: j as u32, what: "schedule" });
+                self.trace(|| Trace::Timer { at: now, journey: j as u32, what: "schedule" });
                 self.fire_scheduled(j, now);
             }
         }
@@ -371,8 +392,10 @@ impl Run<'_, '_> {
         self.exec(j, next, now, None, from);
     }
 
-    /// Processes one input record.
-    fn record(&mut self, record: &crate::engine::Record) {
+    /// Processes one input record. Returns whether it may have changed a timer: it did not
+    /// when it visited no journey and changed nothing a schedule reads (an `identify` of
+    /// attributes no journey waits on, an event nobody listens to), and it was not the first.
+    fn record(&mut self, record: &crate::engine::Record) -> bool {
         let now = record.at;
         let mut event: Option<u32> = None;
         // The event's fields are read where they were decoded (see `Env::event`).
@@ -406,7 +429,8 @@ impl Run<'_, '_> {
             }
         }
         self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { Deps::MAX };
-        for i in 0..self.vm.tables.dispatch(event).len() {
+        let visits = self.vm.tables.dispatch(event).len();
+        for i in 0..visits {
             let j = self.vm.tables.dispatch(event)[i] as usize;
             if j < self.st.slots.len() {
                 self.journey_on_record(j, now, event, fields);
@@ -415,7 +439,9 @@ impl Run<'_, '_> {
         self.test_mask = Deps::MAX;
         self.first = !self.st.seen;
         self.st.seen = true;
-        self.settle(now);
+        let first = self.first;
+        let settled = self.settle(now);
+        first || settled || visits > 0 || matches!(record.kind, RecordKind::Exit { .. })
     }
 
     fn update_predicates(&mut self, event: u32, fields: &[Value], now: i64) {
@@ -548,15 +574,17 @@ impl Run<'_, '_> {
 
     /// After a record or timers at `now`: recompute schedules, then re-test conditions changed
     /// by `set` until nothing changes (at most 16 rounds).
+    /// Returns whether it did anything.
     #[inline]
-    fn settle(&mut self, now: i64) {
+    fn settle(&mut self, now: i64) -> bool {
         // Nothing changed that schedules read, and no `set` to re-test conditions after:
         // nothing to do (the usual case, checked here rather than behind a call).
         if !self.first && !self.dirty && self.changed & self.vm.tables.schedules_read == 0 {
             self.changed = 0;
-            return;
+            return false;
         }
         self.settle_changes(now);
+        true
     }
 
     #[inline(never)]

@@ -4,6 +4,7 @@
 //! The stack is a fixed array: evaluating a condition allocates nothing. Every table access is
 //! checked, so even an unverified program cannot make this panic — it yields an [`EvalError`].
 
+use crate::fast::{Fast, Inputs};
 use crate::value::{Heap, Strings, Value, constant};
 use crate::zone;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -32,6 +33,8 @@ pub struct Env<'a> {
     pub tz: Tz,
     /// The heap of the input being run (strings of values marked [`crate::value::INPUT_BIT`]).
     pub input: &'a Heap,
+    /// Per expression start, its shape when evaluated directly ([`crate::fast`]).
+    pub(crate) fast: &'a [Option<Fast>],
 }
 
 impl<'a> Env<'a> {
@@ -42,14 +45,16 @@ impl<'a> Env<'a> {
 }
 
 pub struct Machine {
-    stack: [Value; STACK],
+    /// Boxed, so that moving a VM (the runner's workers fold theirs from contact to contact)
+    /// copies a pointer, not the stack.
+    stack: Box<[Value; STACK]>,
     pub loops: Vec<Value>,
     iters: Vec<(u32, usize)>,
 }
 
 impl Default for Machine {
     fn default() -> Self {
-        Machine { stack: [Value::None; STACK], loops: Vec::new(), iters: Vec::new() }
+        Machine { stack: Box::new([Value::None; STACK]), loops: Vec::new(), iters: Vec::new() }
     }
 }
 
@@ -67,6 +72,11 @@ fn as_bool(v: Value) -> Result<bool, EvalError> {
 impl Machine {
     /// Evaluates the expression starting at `at`.
     pub fn eval(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32) -> Result<Value, EvalError> {
+        if let Some(Some(fast)) = env.fast.get(at as usize)
+            && let Some(v) = fast.eval(&Inputs::of(env), &env.strings(heap))
+        {
+            return Ok(v);
+        }
         let code = &env.program.code;
         let mut pc = at as usize;
         let mut sp = 0usize;

@@ -38,6 +38,8 @@ pub(crate) enum Fast {
     One(Operand),
     /// Two operands and a comparison (`eq` … `ge`).
     Compare(Operand, BinOp, Operand),
+    /// `a ?? b`.
+    Coalesce(Operand, Operand),
 }
 
 /// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it uses).
@@ -48,6 +50,12 @@ pub(crate) struct Inputs<'a> {
     pub event: Option<&'a [Value]>,
     pub trigger: &'a [Value],
     pub now: i64,
+}
+
+impl<'a> Inputs<'a> {
+    pub(crate) fn of(env: &crate::eval::Env<'a>) -> Self {
+        Inputs { attrs: env.attrs, pred_count: env.pred_count, pred_last: env.pred_last, event: env.event, trigger: env.trigger, now: env.now }
+    }
 }
 
 /// Per expression start (index into `program.code`), its shape when it has one of the direct
@@ -62,6 +70,15 @@ fn shape(program: &Program, at: usize) -> Option<Fast> {
     match rest {
         [Instr::Ret, ..] => Some(Fast::One(a)),
         _ => {
+            if let [Instr::JumpIfSome(target), rest @ ..] = rest {
+                // `a ?? b`: the jump lands on the `ret` right after `b`.
+                let (b, tail) = operand(program, rest)?;
+                let ret_at = program.code.len() - tail.len();
+                return match tail {
+                    [Instr::Ret, ..] if *target as usize == ret_at => Some(Fast::Coalesce(a, b)),
+                    _ => None,
+                };
+            }
             let (b, rest) = operand(program, rest)?;
             match rest {
                 [Instr::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)), Instr::Ret, ..] => Some(Fast::Compare(a, *op, b)),
@@ -127,6 +144,10 @@ impl Fast {
     pub(crate) fn eval(&self, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
         match self {
             Fast::One(a) => a.value(inputs),
+            Fast::Coalesce(a, b) => match a.value(inputs)? {
+                v if v.is_none() => b.value(inputs),
+                v => Some(v),
+            },
             Fast::Compare(a, op, b) => {
                 let (a, b) = (a.value(inputs)?, b.value(inputs)?);
                 // Numbers and enum variants, the usual case, compared in place.
@@ -157,4 +178,96 @@ impl Fast {
             }
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Env, Machine};
+    use crate::value::Heap;
+
+    fn examples() -> Program {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut project = journey_syntax::project::ParsedProject::default();
+        let mut names: Vec<_> = std::fs::read_dir(&dir).into_iter().flatten().flatten().map(|e| e.path()).collect();
+        names.sort();
+        for path in names.iter().filter(|p| p.extension().is_some_and(|x| x == "journey")) {
+            project.add(path.display().to_string(), std::fs::read_to_string(path).unwrap_or_default());
+        }
+        let checked = journey_check::check(&project);
+        journey_codegen::compile(&checked.program, 0)
+    }
+
+    /// Over random contacts — values of every kind in every place, wrong kinds, missing
+    /// attributes and NaN included — the direct path, whenever it answers, gives the machine's
+    /// value, and it answers for most of them.
+    #[test]
+    fn direct_evaluation_agrees_with_the_machine() {
+        let program = examples();
+        let shapes = compile(&program);
+        let starts: Vec<usize> = (0..program.code.len()).filter(|&i| i == 0 || matches!(program.code[i - 1], Instr::Ret)).collect();
+        let direct: Vec<usize> = starts.iter().copied().filter(|&i| shapes[i].is_some()).collect();
+        assert!(direct.len() >= 25, "{} of {} expressions have a direct shape", direct.len(), starts.len());
+        let mut input = Heap::default();
+        let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as usize
+        };
+        let pick = |next: &mut dyn FnMut(usize) -> usize| match next(17) {
+            0 => Value::Absent,
+            1 => Value::None,
+            2 => Value::Bool(next(2) == 1),
+            3 => Value::Int([0, 1, 3, 50, -7][next(5)]),
+            4 => Value::Float([0.0, 20.0, 19.99, 1000.5, f64::NAN][next(5)]),
+            5 => Value::Time(1_767_225_600_000 + next(3) as i64 * 86_400_000),
+            6 => Value::Date(20_454 + next(3) as i32),
+            7 => Value::Duration([0, 3_600_000][next(2)]),
+            8 | 9 => Value::Enum(next(2) as u32, next(3) as u32),
+            10..=12 => Value::Str(words[next(words.len())]),
+            13 => Value::List(0),
+            _ => Value::Int(next(60) as i64),
+        };
+        input.add_list(&[words[0], words[1]]);
+        let (mut answered, mut machine) = (0, Machine::default());
+        for &at in &direct {
+            for _ in 0..400 {
+                let attrs: Vec<Value> = (0..program.attributes.len()).map(|_| pick(&mut next).from_input()).collect();
+                let event: Vec<Value> = (0..3).map(|_| pick(&mut next)).collect();
+                let trigger: Vec<Value> = (0..2).map(|_| pick(&mut next).from_input()).collect();
+                let pred_count: Vec<u32> = (0..program.predicates.len()).map(|_| next(3) as u32).collect();
+                let now = 1_767_225_600_000 + next(5) as i64 * 43_200_000;
+                let pred_last: Vec<i64> = (0..program.predicates.len()).map(|_| now - next(3) as i64 * 50_000_000).collect();
+                let active = |_: u32| false;
+                let event = if next(8) == 0 { None } else { Some(&event[..]) };
+                let env = Env {
+                    program: &program,
+                    attrs: &attrs,
+                    pred_count: &pred_count,
+                    pred_last: &pred_last,
+                    active: &active,
+                    now,
+                    event,
+                    trigger: &trigger,
+                    tz: chrono_tz::Tz::UTC,
+                    input: &input,
+                    fast: &[],
+                };
+                let mut heap = Heap::default();
+                let strings = env.strings(&EMPTY);
+                let got = shapes[at].as_ref().and_then(|f| f.eval(&Inputs::of(&env), &strings));
+                if let Some(v) = got {
+                    answered += 1;
+                    let expected = machine.eval(&env, &mut heap, at as u32);
+                    assert_eq!(format!("{:?}", Ok::<Value, crate::eval::EvalError>(v)), format!("{expected:?}"), "expression @{at}, attrs {attrs:?}, event {event:?}");
+                }
+            }
+        }
+        assert!(answered > direct.len() * 100, "the direct path answered {answered} times");
+    }
+
+    static EMPTY: Heap = Heap::new();
 }

@@ -175,15 +175,19 @@ impl ContactState {
     /// Makes this the state of a contact never seen, keeping the allocations (the batch runner
     /// reuses one state per thread instead of allocating one per contact).
     pub fn reset(&mut self, program: &Program) {
-        self.attrs.clear();
-        self.attrs.resize(program.attributes.len(), Value::Absent);
+        fn refill<T: Clone>(v: &mut Vec<T>, len: usize, value: T) {
+            if v.len() == len {
+                v.fill(value);
+            } else {
+                v.clear();
+                v.resize(len, value);
+            }
+        }
+        refill(&mut self.attrs, program.attributes.len(), Value::Absent);
         self.heap.clear();
-        self.slots.clear();
-        self.slots.resize(program.journeys.len(), Slot::default());
-        self.pred_count.clear();
-        self.pred_count.resize(program.predicates.len(), 0);
-        self.pred_last.clear();
-        self.pred_last.resize(program.predicates.len(), i64::MIN);
+        refill(&mut self.slots, program.journeys.len(), Slot::default());
+        refill(&mut self.pred_count, program.predicates.len(), 0);
+        refill(&mut self.pred_last, program.predicates.len(), i64::MIN);
         self.triggers.resize_with(program.journeys.len(), Vec::new);
         self.triggers.iter_mut().for_each(Vec::clear);
         self.sent.iter_mut().for_each(Vec::clear);
@@ -264,7 +268,9 @@ pub enum ActionKind {
     },
     Send {
         message: u32,
-        fields: Vec<String>,
+        /// Rendered fields, in the message's field order. Constant ones are shared with the
+        /// program's tables (no copy per send).
+        fields: Vec<std::sync::Arc<str>>,
     },
     /// A send, sync or webhook replaced for the control group.
     HeldOut(Box<ActionKind>),
@@ -311,11 +317,14 @@ pub struct Options {
     /// Let recurring entries go dormant (see `Slot::dormant`). Only the test that checks
     /// dormancy changes nothing turns it off.
     pub dormancy: bool,
+    /// Evaluate the common expression shapes directly (see `fast.rs`). Only the tests that
+    /// check the direct path agrees with the expression machine turn it off.
+    pub direct: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { holdouts: true, forced_arms: Vec::new(), dormancy: true }
+        Options { holdouts: true, forced_arms: Vec::new(), dormancy: true, direct: true }
     }
 }
 

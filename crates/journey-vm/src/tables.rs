@@ -6,7 +6,7 @@
 //! All of it comes from one walk over an expression's instructions ([`reads`]), so "what an
 //! expression depends on" is decided in one place.
 
-use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp};
+use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp, TemplateOp};
 
 /// What an expression depends on, and what a record or a `set` changed, as one bit set: one bit
 /// per contact attribute (attribute `a` is bit `a % 40`), one per behaviour predicate
@@ -127,6 +127,9 @@ pub(crate) struct Tables {
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
     pub(crate) fast: Vec<Option<crate::fast::Fast>>,
+    /// Per template start, when the template is constant text: that text, shared by every
+    /// send of it (not rendered, not copied).
+    pub(crate) const_text: Vec<Option<std::sync::Arc<str>>>,
 }
 
 impl Tables {
@@ -242,6 +245,13 @@ impl Tables {
             edges_into,
             edge_counts,
             fast: crate::fast::compile(program),
+            const_text: (0..program.templates.len())
+                .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
+                    (TemplateOp::Text(s), Some(TemplateOp::End)) => program.strings.get(*s as usize).map(|s| s.as_str().into()),
+                    (TemplateOp::End, _) => Some("".into()),
+                    _ => None,
+                })
+                .collect(),
         }
     }
 

@@ -61,11 +61,17 @@ impl Run<'_, '_> {
                         }
                     }
                     let mut rendered = Vec::with_capacity(fields.len());
-                    let tz = self.tz(now);
                     // Each field is rendered into one reused buffer, then copied out at its
                     // exact size: one allocation per field instead of one per doubling.
                     let mut text = std::mem::take(&mut self.vm.render_buf);
                     for &f in fields {
+                        if let Some(Some(s)) = self.vm.tables.const_text.get(f as usize)
+                            && self.vm.options.direct
+                        {
+                            rendered.push(s.clone());
+                            continue;
+                        }
+                        let tz = self.tz(now);
                         text.clear();
                         let result = {
                             let st = &mut *self.st;
@@ -82,6 +88,7 @@ impl Run<'_, '_> {
                                 trigger: st.triggers.get(j).map(Vec::as_slice).unwrap_or(&[]),
                                 tz,
                                 input: self.input,
+                                fast: if self.vm.options.direct { &self.vm.tables.fast } else { &[] },
                             };
                             self.vm.machine.render(&env, &mut st.heap, f, &mut text)
                         };
@@ -90,7 +97,7 @@ impl Run<'_, '_> {
                             self.fail(j, now, Some(*step), e);
                             return;
                         }
-                        rendered.push(text.as_str().to_owned());
+                        rendered.push(text.as_str().into());
                     }
                     self.vm.render_buf = text;
                     let send = ActionKind::Send { message: *message, fields: rendered };

@@ -32,12 +32,24 @@ pub(crate) struct Operand {
     to_float: bool,
 }
 
+/// One term: a value, or two compared, possibly negated.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Term {
+    a: Operand,
+    /// A comparison (`eq` … `ge`) with a second operand.
+    compare: Option<(BinOp, Operand)>,
+    /// Followed by `not`.
+    not: bool,
+}
+
 /// An expression of a shape evaluated directly.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Fast {
-    One(Operand),
-    /// Two operands and a comparison (`eq` … `ge`).
-    Compare(Operand, BinOp, Operand),
+    One(Term),
+    /// `a and b` (short-circuit).
+    And(Term, Term),
+    /// `a or b` (short-circuit).
+    Or(Term, Term),
     /// `a ?? b`.
     Coalesce(Operand, Operand),
 }
@@ -66,25 +78,43 @@ pub(crate) fn compile(program: &Program) -> Vec<Option<Fast>> {
 
 fn shape(program: &Program, at: usize) -> Option<Fast> {
     let code = program.code.get(at..)?;
-    let (a, rest) = operand(program, code)?;
+    // Where an instruction of `tail` is, in the whole code (jump targets are absolute).
+    let position = |tail: &[Instr]| program.code.len() - tail.len();
+    if let Some((a, [Instr::JumpIfSome(target), rest @ ..])) = operand(program, code) {
+        // `a ?? b`: the jump lands on the `ret` right after `b`.
+        let (b, tail) = operand(program, rest)?;
+        return match tail {
+            [Instr::Ret, ..] if *target as usize == position(tail) => Some(Fast::Coalesce(a, b)),
+            _ => None,
+        };
+    }
+    let (a, rest) = term(program, code)?;
     match rest {
         [Instr::Ret, ..] => Some(Fast::One(a)),
-        _ => {
-            if let [Instr::JumpIfSome(target), rest @ ..] = rest {
-                // `a ?? b`: the jump lands on the `ret` right after `b`.
-                let (b, tail) = operand(program, rest)?;
-                let ret_at = program.code.len() - tail.len();
-                return match tail {
-                    [Instr::Ret, ..] if *target as usize == ret_at => Some(Fast::Coalesce(a, b)),
-                    _ => None,
-                };
-            }
-            let (b, rest) = operand(program, rest)?;
-            match rest {
-                [Instr::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)), Instr::Ret, ..] => Some(Fast::Compare(a, *op, b)),
+        // `a and b` / `a or b`: the jump (keeping `a`) lands on the `ret` right after `b`.
+        [jump @ (Instr::JumpIfFalseKeep(target) | Instr::JumpIfTrueKeep(target)), rest @ ..] => {
+            let (b, tail) = term(program, rest)?;
+            match tail {
+                [Instr::Ret, ..] if *target as usize == position(tail) => {
+                    Some(if matches!(jump, Instr::JumpIfFalseKeep(_)) { Fast::And(a, b) } else { Fast::Or(a, b) })
+                }
                 _ => None,
             }
         }
+        _ => None,
+    }
+}
+
+fn term<'c>(program: &Program, code: &'c [Instr]) -> Option<(Term, &'c [Instr])> {
+    let (a, mut rest) = operand(program, code)?;
+    let mut compare = None;
+    if let Some((b, [Instr::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)), tail @ ..])) = operand(program, rest) {
+        compare = Some((*op, b));
+        rest = tail;
+    }
+    match rest {
+        [Instr::Not, tail @ ..] => Some((Term { a, compare, not: true }, tail)),
+        _ => Some((Term { a, compare, not: false }, rest)),
     }
 }
 
@@ -138,44 +168,74 @@ impl Operand {
     }
 }
 
+impl Term {
+    #[inline(always)]
+    fn eval(&self, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
+        let a = self.a.value(inputs)?;
+        let v = match &self.compare {
+            None => a,
+            Some((op, b)) => Value::Bool(compare(a, *op, b.value(inputs)?, strings)?),
+        };
+        match v {
+            Value::Bool(b) if self.not => Some(Value::Bool(!b)),
+            // `not` of anything else is the machine's error.
+            _ if self.not => None,
+            v => Some(v),
+        }
+    }
+}
+
+#[inline(always)]
+fn compare(a: Value, op: BinOp, b: Value, strings: &Strings<'_>) -> Option<bool> {
+    // Numbers and enum variants, the usual case, compared in place.
+    let ordering = match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.partial_cmp(&y),
+        (Value::Int(x), Value::Int(y)) => Some(x.cmp(&y)),
+        (Value::Enum(e, x), Value::Enum(f, y)) if e == f && matches!(op, BinOp::Eq | BinOp::Ne) => Some(x.cmp(&y)),
+        _ => None,
+    };
+    if let Some(o) = ordering {
+        return Some(match op {
+            BinOp::Eq => o.is_eq(),
+            BinOp::Ne => o.is_ne(),
+            BinOp::Lt => o.is_lt(),
+            BinOp::Le => o.is_le(),
+            BinOp::Gt => o.is_gt(),
+            _ => o.is_ge(),
+        });
+    }
+    Some(match op {
+        BinOp::Eq => values_equal(a, b, strings),
+        BinOp::Ne => !values_equal(a, b, strings),
+        BinOp::Lt => order(a, b, strings).ok()?.is_lt(),
+        BinOp::Le => order(a, b, strings).ok()?.is_le(),
+        BinOp::Gt => order(a, b, strings).ok()?.is_gt(),
+        _ => order(a, b, strings).ok()?.is_ge(),
+    })
+}
+
 impl Fast {
     /// The expression's value, or `None` when the stack machine must decide.
     #[inline]
     pub(crate) fn eval(&self, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
         match self {
-            Fast::One(a) => a.value(inputs),
+            Fast::One(a) => a.eval(inputs, strings),
+            // The machine stops at the first operand when it decides (keeping it), else the
+            // value is the second's; a first operand that is not a bool is its error.
+            Fast::And(a, b) => match a.eval(inputs, strings)? {
+                Value::Bool(false) => Some(Value::Bool(false)),
+                Value::Bool(true) => b.eval(inputs, strings),
+                _ => None,
+            },
+            Fast::Or(a, b) => match a.eval(inputs, strings)? {
+                Value::Bool(true) => Some(Value::Bool(true)),
+                Value::Bool(false) => b.eval(inputs, strings),
+                _ => None,
+            },
             Fast::Coalesce(a, b) => match a.value(inputs)? {
                 v if v.is_none() => b.value(inputs),
                 v => Some(v),
             },
-            Fast::Compare(a, op, b) => {
-                let (a, b) = (a.value(inputs)?, b.value(inputs)?);
-                // Numbers and enum variants, the usual case, compared in place.
-                let ordering = match (a, b) {
-                    (Value::Float(x), Value::Float(y)) => x.partial_cmp(&y),
-                    (Value::Int(x), Value::Int(y)) => Some(x.cmp(&y)),
-                    (Value::Enum(e, x), Value::Enum(f, y)) if e == f && matches!(op, BinOp::Eq | BinOp::Ne) => Some(x.cmp(&y)),
-                    _ => None,
-                };
-                if let Some(o) = ordering {
-                    return Some(Value::Bool(match op {
-                        BinOp::Eq => o.is_eq(),
-                        BinOp::Ne => o.is_ne(),
-                        BinOp::Lt => o.is_lt(),
-                        BinOp::Le => o.is_le(),
-                        BinOp::Gt => o.is_gt(),
-                        _ => o.is_ge(),
-                    }));
-                }
-                Some(Value::Bool(match op {
-                    BinOp::Eq => values_equal(a, b, strings),
-                    BinOp::Ne => !values_equal(a, b, strings),
-                    BinOp::Lt => order(a, b, strings).ok()?.is_lt(),
-                    BinOp::Le => order(a, b, strings).ok()?.is_le(),
-                    BinOp::Gt => order(a, b, strings).ok()?.is_gt(),
-                    _ => order(a, b, strings).ok()?.is_ge(),
-                }))
-            }
         }
     }
 }
@@ -207,7 +267,7 @@ mod tests {
         let shapes = compile(&program);
         let starts: Vec<usize> = (0..program.code.len()).filter(|&i| i == 0 || matches!(program.code[i - 1], Instr::Ret)).collect();
         let direct: Vec<usize> = starts.iter().copied().filter(|&i| shapes[i].is_some()).collect();
-        assert!(direct.len() >= 25, "{} of {} expressions have a direct shape", direct.len(), starts.len());
+        assert!(direct.len() >= 35, "{} of {} expressions have a direct shape", direct.len(), starts.len());
         let mut input = Heap::default();
         let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;

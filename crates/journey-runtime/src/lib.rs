@@ -237,13 +237,15 @@ pub fn evaluate_with<C: Consumer>(
                 .into_par_iter()
                 .fold(
                     // A worker reuses one fresh state and one scratch heap for all its contacts.
-                    || (Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default()),
-                    |(mut vm, mut done, mut acc, mut spare, mut scratch), (contact, mut input, state, before)| {
+                    // Boxed: folding it from contact to contact then moves a pointer, not the VM.
+                    || Box::new((Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default())),
+                    |mut worker, (contact, mut input, state, before)| {
+                        let (vm, done, acc, spare, scratch) = &mut *worker;
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let resumed = state.is_some();
                         let mut state = state.unwrap_or_else(|| {
                             spare.reset(program);
-                            std::mem::take(&mut spare)
+                            std::mem::take(spare)
                         });
                         let mut actions = before;
                         input::sort_records(&mut input);
@@ -251,20 +253,23 @@ pub fn evaluate_with<C: Consumer>(
                         // is still here: only the strings the snapshot keeps are copied.
                         vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
                         let blob = if window.snapshot {
-                            state.compact_after_run(&mut scratch, &input.heap);
+                            state.compact_after_run(scratch, &input.heap);
                             snapshot::encode_state(&state)
                         } else {
                             Vec::new()
                         };
                         if !resumed {
-                            spare = state;
+                            *spare = state;
                         }
-                        let out = consumer.consume(&mut acc, &contact, actions);
+                        let out = consumer.consume(acc, &contact, actions);
                         done.push((contact, out, blob));
-                        (vm, done, acc, spare, scratch)
+                        worker
                     },
                 )
-                .map(|(vm, done, acc, _, _)| (done, vm.transitions, vm.step_hits, vm.edge_hits, acc))
+                .map(|worker| {
+                    let (vm, done, acc, _, _) = *worker;
+                    (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
+                })
                 .reduce(
                     || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),
                     |(mut a, ta, mut ha, mut ea, xa), (b, tb, hb, eb, xb)| {

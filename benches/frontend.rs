@@ -4,6 +4,7 @@
 //! - `check/10k_lines`: parse + name resolution + types + logic checks of the whole project;
 //! - `check/edit_one_file`: re-parse one edited file of a 10-file project and re-check it (the
 //!   language server's path).
+//!
 //! Run: `cargo bench --bench frontend`.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};

@@ -173,7 +173,7 @@ impl<'a> Checker<'a> {
     }
 
     fn declare_attribute(&mut self, field: &ast::Field) {
-        let ty = self.resolve_type(&field.ty, true);
+        let ty = self.resolve_type(&field.ty);
         if let Some(&previous) = self.attrs.get(&field.name.name) {
             let previous_span = self.program.attributes[previous.0 as usize].span;
             self.emit(
@@ -211,7 +211,7 @@ impl<'a> Checker<'a> {
         let mut fields: Vec<(Symbol, Type)> = Vec::new();
         let mut seen: HashMap<Symbol, Span> = HashMap::new();
         for field in &e.fields {
-            let ty = self.resolve_type(&field.ty, false);
+            let ty = self.resolve_type(&field.ty);
             if let Some(&first) = seen.get(&field.name.name) {
                 self.emit(
                     Diagnostic::error("J0122", format!("field `{}` is declared twice", field.name.as_str()), field.name.span)
@@ -252,9 +252,10 @@ impl<'a> Checker<'a> {
         });
     }
 
-    /// Resolves a declared type. Attributes may only be lists of strings (the input format has no
-    /// other list), and an optional of an optional is meaningless.
-    pub(crate) fn resolve_type(&mut self, ty: &ast::TypeExpr, attribute: bool) -> Type {
+    /// Resolves a declared type (of an attribute or an event field). Lists may only be lists of
+    /// strings (the input format has no other list), and an optional of an optional is
+    /// meaningless.
+    pub(crate) fn resolve_type(&mut self, ty: &ast::TypeExpr) -> Type {
         match ty {
             ast::TypeExpr::Named(name) => match name.as_str() {
                 "bool" => Type::Bool,
@@ -286,7 +287,7 @@ impl<'a> Checker<'a> {
                 },
             },
             ast::TypeExpr::List(inner, span) => {
-                let inner_ty = self.resolve_type(inner, attribute);
+                let inner_ty = self.resolve_type(inner);
                 if inner_ty != Type::String && !inner_ty.is_error() {
                     self.emit(
                         Diagnostic::error("J0130", format!("lists of {} are not supported", self.type_name(&inner_ty)), *span)
@@ -298,7 +299,7 @@ impl<'a> Checker<'a> {
                 Type::List(Box::new(inner_ty))
             }
             ast::TypeExpr::Optional(inner, span) => {
-                let inner_ty = self.resolve_type(inner, attribute);
+                let inner_ty = self.resolve_type(inner);
                 if inner_ty.is_optional() {
                     self.emit(Diagnostic::error("J0130", "an optional of an optional is not a type", *span).with_label("remove one `?`"));
                     return inner_ty;

@@ -359,6 +359,9 @@ impl Server<'_> {
         let (file, at) =
             self.at(&Request { params: serde_json::to_value(&params.text_document_position).map_err(|e| e.to_string())?, ..request.clone() })?;
         let Some(d) = self.analysis.definition_at(file, at) else { return Err("nothing to rename here".into()) };
+        // `WorkspaceEdit::changes` is keyed by `Uri` (lsp-types' choice); the keys are never
+        // mutated here.
+        #[allow(clippy::mutable_key_type)]
         let mut changes: HashMap<Uri, Vec<TextEdit>> = HashMap::new();
         for span in self.analysis.occurrences(d) {
             if let Some(location) = self.location(span) {

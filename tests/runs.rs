@@ -203,17 +203,21 @@ fn flow_edges_add_up_and_the_report_is_self_contained() {
     }
 }
 
+/// A generated cohort of `contacts`, decoded for `program` up to `until`: (contact, input).
+fn decoded_cohort(program: &journey_bytecode::Program, contacts: u64, until: i64) -> Vec<(String, journey_vm::ContactInput)> {
+    let decoder = journey_runtime::input::Decoder::new(program);
+    let mut cohort = Cohort::new(None, until);
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(cohort_text(contacts))).unwrap_or_else(|e| panic!("{e}"));
+    cohort.into_inputs()
+}
+
 #[test]
 fn dormant_recurring_entries_change_no_action() {
     // The examples' daily and weekly entries go dormant for most of this cohort; evaluated with
     // dormancy off (every occurrence wakes the contact), every action is the same.
     let program = examples();
-    let input = cohort_text(1500);
     let until = parse_instant("2026-03-02T00:00:00Z").unwrap_or(0);
-    let decoder = journey_runtime::input::Decoder::new(&program);
-    let mut cohort = Cohort::new(None, until);
-    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
-    let inputs = cohort.into_inputs();
+    let inputs = decoded_cohort(&program, 1500, until);
     let lines = |dormancy: bool| {
         let mut vm = journey_vm::Vm::new(&program);
         vm.options.dormancy = dormancy;
@@ -243,12 +247,8 @@ fn direct_expressions_and_borrowed_runs_change_nothing() {
     // persist their state (`Vm::run`), the runner's way — direct path, `run_borrowing`, then
     // `compact_after_run` — gives the same actions and the same encoded states.
     let program = examples();
-    let input = cohort_text(1500);
     let until = parse_instant("2026-03-02T00:00:00Z").unwrap_or(0);
-    let decoder = journey_runtime::input::Decoder::new(&program);
-    let mut cohort = Cohort::new(None, until);
-    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
-    let inputs = cohort.into_inputs();
+    let inputs = decoded_cohort(&program, 1500, until);
     let run = |runner_way: bool| {
         let mut vm = journey_vm::Vm::new(&program);
         vm.options.direct = runner_way;

@@ -16,11 +16,17 @@ use journey_bytecode::{BinOp, Instr, Program};
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Load {
     /// A contact attribute; `optional` ones read as none when never supplied.
-    Attr { index: u32, optional: bool },
+    Attr {
+        index: u32,
+        optional: bool,
+    },
     Event(u32),
     Trigger(u32),
     Const(Value),
-    Has { predicate: u32, within_ms: i64 },
+    Has {
+        predicate: u32,
+        within_ms: i64,
+    },
     Count(u32),
     Now,
 }
@@ -322,7 +328,11 @@ mod tests {
                 if let Some(v) = got {
                     answered += 1;
                     let expected = machine.eval(&env, &mut heap, at as u32);
-                    assert_eq!(format!("{:?}", Ok::<Value, crate::eval::EvalError>(v)), format!("{expected:?}"), "expression @{at}, attrs {attrs:?}, event {event:?}");
+                    assert_eq!(
+                        format!("{:?}", Ok::<Value, crate::eval::EvalError>(v)),
+                        format!("{expected:?}"),
+                        "expression @{at}, attrs {attrs:?}, event {event:?}"
+                    );
                 }
             }
         }

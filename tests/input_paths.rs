@@ -1,6 +1,7 @@
 //! The fast input path (`journey_runtime::fast`) must decide exactly as the general one
 //! whenever it decides at all: every record of a generated cohort, and mutated variants of
-//! each (wrong types, escapes, duplicate keys, envelopes, other timestamp forms).
+//! each (wrong types, escapes, duplicate keys, envelopes, other timestamp forms, broken JSON),
+//! and randomly damaged copies (bytes changed, dropped or inserted; lines cut short).
 
 use journey_runtime::fast::FastDecoder;
 use journey_runtime::input::{Decoded, Decoder};
@@ -31,7 +32,7 @@ fn normal(decoded: &Decoded, heap: &Heap) -> String {
 
 fn mutations(line: &str) -> Vec<String> {
     let mut out = vec![line.to_string()];
-    let swaps: [(&str, &str); 27] = [
+    let swaps: [(&str, &str); 52] = [
         ("\"plan\":\"free\"", "\"plan\":\"free\",\"plan\":\"pro\""),
         ("\"lifetime_value\":", "\"lifetime_value\":3,\"z\":"),
         ("\"total\":", "\"total\":20,\"w\":"),
@@ -59,6 +60,32 @@ fn mutations(line: &str) -> Vec<String> {
         ("\"event\":\"Page Viewed\"", "\"event\":\"Never Declared\""),
         ("\"source\":\"web\"", "\"source\":\"web\",\"source\":\"ads\""),
         ("\"consent_sms\":false", "\"consent_sms\":\"no\""),
+        // Not JSON, or JSON the scanner must read exactly as serde_json does.
+        ("}", "},"),
+        ("}", "} x"),
+        ("\"score\":", "\"score\":01,\"s\":"),
+        ("\"score\":", "\"score\":-0,\"s\":"),
+        ("\"score\":", "\"score\":1e2,\"s\":"),
+        ("\"score\":", "\"score\":12345678901234567890,\"s\":"),
+        ("\"score\":", "\"score\":-12,\"s\":"),
+        ("\"total\":", "\"total\":1.,\"t\":"),
+        ("\"total\":", "\"total\":.5,\"t\":"),
+        ("\"total\":", "\"total\":-0.0,\"t\":"),
+        ("\"total\":", "\"total\":0.1000000000000001,\"t\":"),
+        ("\"total\":", "\"total\":2.675,\"t\":"),
+        ("\"lifetime_value\":", "\"lifetime_value\":1E5,\"z\":"),
+        ("\"consent_sms\":false", "\"consent_sms\":fals"),
+        ("\"consent_sms\":false", "\"consent_sms\":falsey"),
+        ("\"consent_sms\":false", "\"consent_sms\" : true "),
+        ("{\"type\"", "{ \"context\": {\"ip\": [1, {\"a\": null}], \"b\": \"\\n\"}, \"type\""),
+        ("{\"type\"", "{\"context\":{\"a\":},\"type\""),
+        ("{\"type\"", "{\"context\":[1,],\"type\""),
+        ("{\"type\"", "{\"context\":{\"a\" 1},\"type\""),
+        ("{\"type\"", "{\"sentAt\":\"2026\",\"type\""),
+        ("\"lists\":[", "\"lists\":[ \"x\" , "),
+        ("\"url\":\"", "\"url\":\"\t"),
+        ("\"traits\":{", "\"traits\":{\"profile\":{\"a\":[true,false,null]},"),
+        ("\"properties\":{", "\"properties\":{\"nested\":[[[]]],"),
     ];
     for (from, to) in swaps {
         if line.contains(from) {
@@ -66,7 +93,36 @@ fn mutations(line: &str) -> Vec<String> {
         }
     }
     out.push(format!("[{line}]"));
+    out.push(format!("  {line}\t\r"));
     out
+}
+
+/// A small deterministic generator (xorshift), so the damage is the same on every run.
+struct Damage(u64);
+
+impl Damage {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n.max(1) as u64) as usize
+    }
+
+    /// A copy of `line` with one random change: a byte replaced, dropped or inserted (from the
+    /// bytes that matter to JSON), or the line cut short.
+    fn apply(&mut self, line: &str) -> String {
+        const BYTES: &[u8] = b"{}[]:,\"\\ 0123456789.-+eEtrufalsn\t";
+        let mut bytes = line.as_bytes().to_vec();
+        let at = self.below(bytes.len());
+        let byte = BYTES[self.below(BYTES.len())];
+        match self.below(4) {
+            0 => bytes[at] = byte,
+            1 => drop(bytes.remove(at)),
+            2 => bytes.insert(at, byte),
+            _ => bytes.truncate(at),
+        }
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 }
 
 #[test]
@@ -78,15 +134,19 @@ fn fast_and_general_paths_agree() {
     journey_runtime::cohort_gen::generate(300, 11, 30, &mut raw).unwrap();
     let text = String::from_utf8(raw).unwrap();
     let (mut decided, mut deferred) = (0, 0);
+    let mut damage = Damage(0x9e37_79b9_7f4a_7c15);
     for (n, line) in text.lines().enumerate() {
-        for variant in mutations(line) {
+        let mut variants = mutations(line);
+        variants.extend((0..8).map(|_| damage.apply(line)));
+        for variant in variants {
             let mut fast_heap = Heap::default();
             let Some(quick) = fast.decode(&variant, n as u64, &mut fast_heap) else {
                 deferred += 1;
                 continue;
             };
             decided += 1;
-            let json: serde_json::Value = serde_json::from_str(&variant).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(&variant).unwrap_or_else(|e| panic!("fast path accepted what is not JSON ({e}): {variant}"));
             let mut heap = Heap::default();
             let slow = general
                 .decode(&json, n as u64, &mut heap)

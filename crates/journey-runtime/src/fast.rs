@@ -1,19 +1,19 @@
-//! The fast path of input decoding: the common record shape, parsed straight into a typed,
-//! borrowing structure (no `serde_json::Value` tree, no map per record, strings borrowed from
-//! the input line) and a hand-written RFC 3339 reader for the usual timestamp forms.
+//! The fast path of input decoding: the common record shape, read by a small hand-written JSON
+//! scanner straight into the decoded record (no `serde_json::Value` tree, no map per record,
+//! strings borrowed from the input line) and a hand-written RFC 3339 reader for the usual
+//! timestamp forms.
 //!
 //! It either produces exactly what [`crate::input::Decoder::decode`] would, or gives up
-//! (`None`) — on anything unusual: batch envelopes, numeric ids, duplicate keys, a value that
-//! does not fit its declared type, an odd timestamp. The caller then takes the general path,
-//! which also writes the precise reject reason. So the fast path never decides what is an
-//! error, and a test checks that both paths agree on every record of a generated cohort and on
-//! mutated ones.
+//! (`None`) — on anything unusual: batch envelopes, numeric ids, duplicate keys, string escapes,
+//! numbers that are not plain (exponents, more than 15 digits, `-0`), a value that does not fit
+//! its declared type, an odd timestamp, and of course anything that is not JSON. The caller then
+//! takes the general path (`serde_json`), which also writes the precise reject reason. So the
+//! fast path never decides what is an error, and a test checks that both paths agree on every
+//! record of a generated cohort, on mutated ones and on randomly damaged ones.
 
 use crate::input::{Decoded, Decoder};
 use journey_bytecode::{FieldDecl, Program, ValueType};
 use journey_vm::{Heap, Record, RecordKind, Value};
-use serde::Deserialize;
-use serde::de::{self, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 
 /// One JSON value of a trait or property, as far as decoding needs to know it.
@@ -21,122 +21,251 @@ enum Scalar<'a> {
     Null,
     Bool(bool),
     Int(i64),
-    /// An integer beyond `i64` (fits a float, not an int).
-    Big(u64),
     Float(f64),
-    Str(Cow<'a, str>),
-    StrList(Vec<Cow<'a, str>>),
+    Str(&'a str),
+    StrList(Vec<&'a str>),
     /// An object, or an array with something other than strings.
     Other,
 }
 
-impl<'de: 'a, 'a> Deserialize<'de> for Scalar<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Scalar<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a JSON value")
+/// Nesting the scanner follows inside a value before it gives up (serde_json allows 128).
+const MAX_DEPTH: u32 = 32;
+
+/// A cursor over one line. Every method returns `None` to give up: the line is then left to
+/// the general path, whatever the reason.
+struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    /// Skips JSON whitespace, then returns the next byte without taking it.
+    fn next(&mut self) -> Option<u8> {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.at += 1;
+        }
+        self.peek()
+    }
+
+    fn expect(&mut self, byte: u8) -> Option<()> {
+        (self.next()? == byte).then(|| self.at += 1)
+    }
+
+    /// A string without escapes (the general path handles those), borrowed from the line.
+    fn string(&mut self) -> Option<&'a str> {
+        self.expect(b'"')?;
+        let start = self.at;
+        let bytes = self.text.as_bytes();
+        loop {
+            match *bytes.get(self.at)? {
+                b'"' => break,
+                b'\\' => return None,
+                c if c < 0x20 => return None,
+                _ => self.at += 1,
             }
-            fn visit_unit<E>(self) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Null)
+        }
+        let s = self.text.get(start..self.at)?;
+        self.at += 1;
+        Some(s)
+    }
+
+    fn literal(&mut self, word: &str) -> Option<()> {
+        let rest = self.text.get(self.at..)?;
+        rest.starts_with(word).then(|| self.at += word.len())
+    }
+
+    fn run_of_digits(&mut self) -> usize {
+        let start = self.at;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    /// A number in JSON's grammar, as serde_json would read it — within what is certain: an
+    /// integer of at most 18 digits, or a decimal without exponent of at most 15 digits (both
+    /// then round the same way, exactly). Anything else gives up.
+    fn number(&mut self) -> Option<Scalar<'a>> {
+        let start = self.at;
+        let negative = self.peek() == Some(b'-');
+        if negative {
+            self.at += 1;
+        }
+        let int_start = self.at;
+        let int_digits = self.run_of_digits();
+        if int_digits == 0 || (int_digits > 1 && self.text.as_bytes().get(int_start) == Some(&b'0')) {
+            return None;
+        }
+        let mut frac_digits = 0;
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            frac_digits = self.run_of_digits();
+            if frac_digits == 0 {
+                return None;
             }
-            fn visit_none<E>(self) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Null)
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            return None;
+        }
+        let token = self.text.get(start..self.at)?;
+        if frac_digits == 0 {
+            // serde_json reads `-0` as a float.
+            if int_digits > 18 || (negative && token == "-0") {
+                return None;
             }
-            fn visit_bool<E>(self, b: bool) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Bool(b))
-            }
-            fn visit_i64<E>(self, i: i64) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Int(i))
-            }
-            fn visit_u64<E>(self, u: u64) -> Result<Scalar<'a>, E> {
-                Ok(i64::try_from(u).map_or(Scalar::Big(u), Scalar::Int))
-            }
-            fn visit_f64<E>(self, f: f64) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Float(f))
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Str(Cow::Owned(s.to_string())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Scalar<'a>, E> {
-                Ok(Scalar::Str(Cow::Owned(s)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'a>, A::Error> {
+            return token.parse().ok().map(Scalar::Int);
+        }
+        if int_digits + frac_digits > 15 {
+            return None;
+        }
+        token.parse().ok().map(Scalar::Float)
+    }
+
+    /// Checks and skips any JSON value.
+    fn skip(&mut self, depth: u32) -> Option<()> {
+        self.scalar(depth).map(|_| ())
+    }
+
+    /// A value of a trait or property (any JSON value, checked).
+    fn scalar(&mut self, depth: u32) -> Option<Scalar<'a>> {
+        Some(match self.next()? {
+            b'"' => Scalar::Str(self.string()?),
+            b'n' => self.literal("null").map(|()| Scalar::Null)?,
+            b't' => self.literal("true").map(|()| Scalar::Bool(true))?,
+            b'f' => self.literal("false").map(|()| Scalar::Bool(false))?,
+            b'-' | b'0'..=b'9' => self.number()?,
+            b'[' if depth < MAX_DEPTH => {
+                self.at += 1;
                 let mut items = Vec::new();
                 let mut strings = true;
-                while let Some(item) = seq.next_element::<Scalar<'a>>()? {
-                    match item {
-                        Scalar::Str(s) if strings => items.push(s),
-                        _ => strings = false,
+                if self.next()? == b']' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        if strings && self.next()? == b'"' {
+                            items.push(self.string()?);
+                        } else {
+                            strings = false;
+                            self.skip(depth + 1)?;
+                        }
+                        match self.next()? {
+                            b',' => self.at += 1,
+                            b']' => break self.at += 1,
+                            _ => return None,
+                        }
                     }
                 }
-                Ok(if strings { Scalar::StrList(items) } else { Scalar::Other })
+                if strings { Scalar::StrList(items) } else { Scalar::Other }
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'a>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(Scalar::Other)
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-/// A JSON object's entries in order; `None` (give up) when it is not an object.
-struct Entries<'a>(Vec<(Cow<'a, str>, Scalar<'a>)>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Entries<'a> {
-    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Entries<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries<'a>, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(entry) = map.next_entry::<Cow<'a, str>, Scalar<'a>>()? {
-                    entries.push(entry);
+            b'{' if depth < MAX_DEPTH => {
+                self.at += 1;
+                if self.next()? == b'}' {
+                    self.at += 1;
+                } else {
+                    loop {
+                        self.string()?;
+                        self.expect(b':')?;
+                        self.skip(depth + 1)?;
+                        match self.next()? {
+                            b',' => self.at += 1,
+                            b'}' => break self.at += 1,
+                            _ => return None,
+                        }
+                    }
                 }
-                Ok(Entries(entries))
+                Scalar::Other
+            }
+            _ => return None,
+        })
+    }
+
+    /// An object's entries in order (`traits`, `properties`).
+    fn entries(&mut self) -> Option<Vec<(&'a str, Scalar<'a>)>> {
+        self.expect(b'{')?;
+        let mut entries = Vec::with_capacity(8);
+        if self.next()? == b'}' {
+            self.at += 1;
+            return Some(entries);
+        }
+        loop {
+            let key = self.string()?;
+            self.expect(b':')?;
+            entries.push((key, self.scalar(1)?));
+            match self.next()? {
+                b',' => self.at += 1,
+                b'}' => break self.at += 1,
+                _ => return None,
             }
         }
-        d.deserialize_map(V(std::marker::PhantomData))
+        Some(entries)
     }
 }
 
-/// A string that borrows from the line when it has no escapes.
-#[derive(Deserialize)]
-struct Text<'a>(#[serde(borrow)] Cow<'a, str>);
-
-#[derive(Deserialize)]
+/// The fields of a line the decoder reads.
+#[derive(Default)]
 struct Line<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Option<Text<'a>>,
-    #[serde(rename = "userId", borrow)]
-    user_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    timestamp: Option<Text<'a>>,
-    #[serde(rename = "messageId", borrow)]
-    message_id: Option<Text<'a>>,
-    #[serde(borrow)]
-    event: Option<Text<'a>>,
-    #[serde(borrow)]
-    journey: Option<Text<'a>>,
-    #[serde(borrow)]
-    properties: Option<Entries<'a>>,
-    #[serde(borrow)]
-    traits: Option<Entries<'a>>,
-    /// Present at all (even `null`): a batch envelope, for the general path.
-    #[serde(default, deserialize_with = "present")]
-    batch: bool,
+    kind: Option<&'a str>,
+    user_id: Option<&'a str>,
+    timestamp: Option<&'a str>,
+    message_id: Option<&'a str>,
+    event: Option<&'a str>,
+    journey: Option<&'a str>,
+    properties: Option<Vec<(&'a str, Scalar<'a>)>>,
+    traits: Option<Vec<(&'a str, Scalar<'a>)>>,
 }
 
-fn present<'de, D: de::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    IgnoredAny::deserialize(d).map(|_| true)
+/// A whole line: one object, its known keys each at most once with the expected kind of value
+/// (a string, or an object for `traits`/`properties`), other keys skipped, nothing after it.
+fn line(text: &str) -> Option<Line<'_>> {
+    let mut scan = Scan { text, at: 0 };
+    let mut line = Line::default();
+    scan.expect(b'{')?;
+    if scan.next()? == b'}' {
+        scan.at += 1;
+    } else {
+        loop {
+            let key = scan.string()?;
+            scan.expect(b':')?;
+            let text = match key {
+                "type" => Some(&mut line.kind),
+                "userId" => Some(&mut line.user_id),
+                "timestamp" => Some(&mut line.timestamp),
+                "messageId" => Some(&mut line.message_id),
+                "event" => Some(&mut line.event),
+                "journey" => Some(&mut line.journey),
+                "properties" | "traits" => {
+                    let slot = if key == "traits" { &mut line.traits } else { &mut line.properties };
+                    if slot.is_some() {
+                        return None;
+                    }
+                    *slot = Some(scan.entries()?);
+                    None
+                }
+                // A batch envelope is the general path's.
+                "batch" => return None,
+                _ => {
+                    scan.skip(1)?;
+                    None
+                }
+            };
+            if let Some(slot) = text {
+                if slot.is_some() {
+                    return None;
+                }
+                *slot = Some(scan.string()?);
+            }
+            match scan.next()? {
+                b',' => scan.at += 1,
+                b'}' => break scan.at += 1,
+                _ => return None,
+            }
+        }
+    }
+    (scan.next().is_none()).then_some(line)
 }
 
 /// The fast path, over the general decoder's name lookups.
@@ -158,28 +287,22 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
 
     /// Decodes one line, or `None` when the general path must decide. Strings go to `heap`
     /// (on `None`, what was added there is garbage the caller may ignore).
-    pub fn decode<'a>(&self, line: &'a str, seq: u64, heap: &mut Heap) -> Option<FastRecord<'a>> {
-        // A typed structure would also accept an array of its fields: objects only.
-        if !line.trim_start().starts_with('{') {
-            return None;
-        }
-        let parsed: Line<'a> = serde_json::from_str(line).ok()?;
-        if parsed.batch {
-            return None;
-        }
-        let contact = parsed.user_id?.0;
+    pub fn decode<'a>(&self, text: &'a str, seq: u64, heap: &mut Heap) -> Option<FastRecord<'a>> {
+        let parsed = line(text)?;
+        let contact = parsed.user_id?;
         if contact.is_empty() {
             return None;
         }
-        let at = parse_instant(&parsed.timestamp?.0)?;
-        let message_id = parsed.message_id.map(|m| m.0.into_owned());
-        let kind = match &*parsed.kind?.0 {
+        let at = parse_instant(parsed.timestamp?)?;
+        let message_id = parsed.message_id.map(str::to_string);
+        let contact = Cow::Borrowed(contact);
+        let kind = match parsed.kind? {
             "identify" => {
                 // Sized for the traits given: millions of these are held until evaluation.
-                let mut traits = Vec::with_capacity(parsed.traits.as_ref().map_or(0, |e| e.0.len()));
+                let mut traits = Vec::with_capacity(parsed.traits.as_ref().map_or(0, Vec::len));
                 if let Some(entries) = parsed.traits {
-                    for (key, value) in &entries.0 {
-                        let Some(&attr) = self.names.attributes.get(&**key) else { continue };
+                    for (key, value) in &entries {
+                        let Some(&attr) = self.names.attributes.get(*key) else { continue };
                         // A trait given twice: the general path decides which value holds.
                         if traits.iter().any(|(a, _)| *a == attr) {
                             return None;
@@ -192,19 +315,19 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                 RecordKind::Identify(traits)
             }
             "track" => {
-                let name = parsed.event?.0;
-                let Some(&event) = self.names.events.get(&*name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
+                let name = parsed.event?;
+                let Some(&event) = self.names.events.get(name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
                 let decl = self.program.events.get(event as usize)?;
                 let properties = parsed.properties;
                 // A declared property given twice: the general path decides which value holds.
                 if let Some(p) = &properties
-                    && decl.fields.iter().any(|f| p.0.iter().filter(|(k, _)| *k == f.name.as_str()).count() > 1)
+                    && decl.fields.iter().any(|f| p.iter().filter(|(k, _)| *k == f.name.as_str()).count() > 1)
                 {
                     return None;
                 }
                 let mut fields = Vec::with_capacity(decl.fields.len());
                 for field in &decl.fields {
-                    let found = properties.as_ref().and_then(|p| p.0.iter().find(|(k, _)| *k == field.name.as_str()));
+                    let found = properties.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == field.name.as_str()));
                     match found.map(|(_, v)| v) {
                         None | Some(Scalar::Null) if field.optional => fields.push(Value::None),
                         None | Some(Scalar::Null) => return None,
@@ -213,10 +336,7 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                 }
                 RecordKind::Track { event, fields }
             }
-            "exit" => {
-                let name = parsed.journey?.0;
-                RecordKind::Exit { journey: *self.names.journeys.get(&*name)? }
-            }
+            "exit" => RecordKind::Exit { journey: *self.names.journeys.get(parsed.journey?)? },
             _ => return None,
         };
         Some(FastRecord { contact, decoded: Decoded::Record { record: Record { at, seq, kind }, message_id } })
@@ -230,13 +350,11 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
             (ValueType::Bool, Scalar::Bool(b)) => Value::Bool(*b),
             (ValueType::Int, Scalar::Int(i)) => Value::Int(*i),
             (ValueType::Float, Scalar::Int(i)) => Value::Float(*i as f64),
-            (ValueType::Float, Scalar::Big(u)) => Value::Float(*u as f64),
             (ValueType::Float, Scalar::Float(f)) => Value::Float(*f),
             (ValueType::String, Scalar::Str(s)) => heap.add_string(s),
             (ValueType::Time, Scalar::Str(s)) => Value::Time(parse_instant(s)?),
             (ValueType::Date, Scalar::Str(s)) => Value::Date(journey_vm::eval::days_of_date(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?)),
             (ValueType::Duration, Scalar::Int(i)) => Value::Duration((*i as f64 * 1000.0) as i64),
-            (ValueType::Duration, Scalar::Big(u)) => Value::Duration((*u as f64 * 1000.0) as i64),
             (ValueType::Duration, Scalar::Float(f)) => Value::Duration((f * 1000.0) as i64),
             (ValueType::Enum(e), Scalar::Str(s)) => {
                 let decl = self.program.enums.get(*e as usize)?;

@@ -278,6 +278,38 @@ fn direct_expressions_and_borrowed_runs_change_nothing() {
     assert!(fast.1.iter().filter(|s| s.windows(4).any(|w| w == b".com")).count() > 1000);
 }
 
+/// A reader that hands out its input a few bytes at a time (as a decompressor or a pipe may).
+struct Trickle {
+    data: Vec<u8>,
+    at: usize,
+    step: usize,
+}
+
+impl std::io::Read for Trickle {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.step = self.step % 4093 + 17;
+        let n = buf.len().min(self.step).min(self.data.len() - self.at);
+        buf[..n].copy_from_slice(&self.data[self.at..n + self.at]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn input_read_in_small_pieces_and_small_blocks_decodes_the_same() {
+    let program = examples();
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let until = parse_instant("2026-03-02T00:00:00Z").unwrap_or(0);
+    let whole = decoded_cohort(&program, 300, until);
+    // Blocks of 4 KiB: every block ends in a carried partial line.
+    let mut cohort = Cohort::new(None, until).with_block_size(4096);
+    let reader = std::io::BufReader::with_capacity(64, Trickle { data: cohort_text(300).into_bytes(), at: 0, step: 0 });
+    cohort.ingest(&decoder, "in.jsonl", reader).unwrap_or_else(|e| panic!("{e}"));
+    let pieces = cohort.into_inputs();
+    assert!(whole.len() == 300 && whole.iter().map(|(_, i)| i.records.len()).sum::<usize>() > 3000);
+    assert!(pieces == whole, "reading in small pieces changed the decoded cohort");
+}
+
 #[test]
 fn lines_longer_than_a_read_block_and_a_last_line_without_newline_are_read() {
     let program = examples();

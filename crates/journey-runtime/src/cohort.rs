@@ -24,7 +24,7 @@ use std::io::BufRead;
 
 /// Partitions of the join. More than the threads, so uneven partitions still balance.
 const PARTS: usize = 16;
-/// Bytes read per block.
+/// Bytes read per block (unless [`Cohort::with_block_size`] says otherwise).
 const BLOCK: usize = 8 << 20;
 /// Lines a worker decodes at a time.
 const CHUNK: usize = 1024;
@@ -77,6 +77,8 @@ pub struct Cohort {
     /// `--shard I/N`: only records of this shard's contacts (and, for shard 0, records naming no
     /// contact) are read, so shards' counts and rejects add up to the single run's.
     pub shard: Option<(u32, u32)>,
+    /// Bytes read per block (0: the default, 8 MiB).
+    block: usize,
 }
 
 /// What a join needs to know about the file and the window.
@@ -172,26 +174,36 @@ fn part_of(contact: &str) -> usize {
 }
 
 /// Reads the input into blocks of complete lines (the last may lack its newline) and sends
-/// them on, reusing the buffers that come back; an error ends the input.
+/// them on, reusing the buffers that come back; an error ends the input. Reads go straight into
+/// the block (a buffer is zeroed once, when new, and kept at its full length while it is
+/// filled), so the only copy of the input is the system's.
 fn read_blocks(
+    block: usize,
     reader: &mut impl BufRead,
     full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
     empties: &std::sync::mpsc::Receiver<Vec<u8>>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
-    let mut want = BLOCK;
     loop {
-        let mut buf = empties.try_recv().unwrap_or_else(|_| Vec::with_capacity(BLOCK + (1 << 16)));
-        buf.clear();
-        buf.append(&mut carry);
+        let mut buf = empties.try_recv().unwrap_or_default();
+        let mut want = block.max(carry.len() * 2);
+        if buf.len() < want {
+            buf.resize(want, 0);
+        }
+        let mut filled = carry.len();
+        if let Some(start) = buf.get_mut(..filled) {
+            start.copy_from_slice(&carry);
+        }
+        carry.clear();
         let end = loop {
-            match fill(reader, &mut buf, want) {
+            match fill(reader, &mut buf, &mut filled, want) {
                 Ok(end) => {
                     // Complete lines only; a line longer than a block grows it.
-                    if end || buf.contains(&b'\n') {
+                    if end || buf.get(..filled).is_some_and(|b| b.contains(&b'\n')) {
                         break end;
                     }
-                    want = buf.len() * 2;
+                    want = filled * 2;
+                    buf.resize(want, 0);
                 }
                 Err(e) => {
                     let _ = full.send(Err(e));
@@ -199,7 +211,7 @@ fn read_blocks(
                 }
             }
         };
-        want = BLOCK;
+        buf.truncate(filled);
         if !end && let Some(cut) = buf.iter().rposition(|&b| b == b'\n') {
             carry.extend_from_slice(&buf[cut + 1..]);
             buf.truncate(cut + 1);
@@ -210,20 +222,16 @@ fn read_blocks(
     }
 }
 
-/// Reads into `buf` until it holds at least `want` bytes or the input ends; true at the end.
-fn fill(reader: &mut impl BufRead, buf: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    while buf.len() < want {
-        let available = match reader.fill_buf() {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+/// Reads into `buf[filled..want]` until it is full or the input ends; true at the end.
+fn fill(reader: &mut impl BufRead, buf: &mut [u8], filled: &mut usize, want: usize) -> std::io::Result<bool> {
+    while *filled < want {
+        let Some(space) = buf.get_mut(*filled..want) else { return Ok(false) };
+        match reader.read(space) {
+            Ok(0) => return Ok(true),
+            Ok(n) => *filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(true);
         }
-        let n = available.len();
-        buf.extend_from_slice(available);
-        reader.consume(n);
     }
     Ok(false)
 }
@@ -340,6 +348,13 @@ impl Cohort {
         Cohort { parts: (0..PARTS).map(|_| Part::default()).collect(), from, until, shard, ..Cohort::default() }
     }
 
+    /// Reads input in blocks of `bytes` (at least one line each) instead of 8 MiB: only tests
+    /// need this, to cut small inputs into many blocks.
+    pub fn with_block_size(mut self, bytes: usize) -> Self {
+        self.block = bytes.max(1);
+        self
+    }
+
     /// Reads one input source (already decompressed), a block of lines at a time (see the
     /// module documentation). A thread of its own reads the next block while this one's lines
     /// are decoded. A line that is not UTF-8 is rejected like any other bad line.
@@ -354,7 +369,8 @@ impl Cohort {
         let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
         let (spent, empties) = std::sync::mpsc::channel::<Vec<u8>>();
         std::thread::scope(|scope| {
-            scope.spawn(move || read_blocks(&mut reader, &full, &empties));
+            let block = if self.block == 0 { BLOCK } else { self.block };
+            scope.spawn(move || read_blocks(block, &mut reader, &full, &empties));
             let mut number = 0u64;
             for block in blocks {
                 let block = block?;

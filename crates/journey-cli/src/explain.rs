@@ -53,15 +53,15 @@ pub fn run(args: Args) -> u8 {
     let decoder = Decoder::new(&program);
     let mut cohort = Cohort::new(None, until);
     for name in &args.input {
-        let file = match std::fs::File::open(name) {
+        let file = match journey_runtime::direct::InputFile::open(std::path::Path::new(name)) {
             Ok(f) => f,
             Err(e) => {
                 eprintln!("error: {name}: {}", project::describe_io(&e));
                 return exit::USAGE;
             }
         };
-        let reader: Box<dyn std::io::BufRead + Send> =
-            if name.ends_with(".gz") { Box::new(BufReader::new(flate2::read::MultiGzDecoder::new(file))) } else { Box::new(BufReader::new(file)) };
+        let reader: Box<dyn std::io::Read + Send> =
+            if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
         if let Err(e) = cohort.ingest(&decoder, name, reader) {
             eprintln!("error: {name}: {e}");
             return exit::USAGE;

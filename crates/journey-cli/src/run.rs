@@ -3,11 +3,12 @@
 use crate::{exit, project};
 use flate2::read::MultiGzDecoder;
 use indicatif::{ProgressBar, ProgressStyle};
+use journey_runtime::direct::InputFile;
 use journey_runtime::input::Decoder;
 use journey_runtime::metrics::RunTotals;
 use journey_runtime::{Cohort, Window};
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -51,17 +52,21 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     Ok((i, n))
 }
 
-fn open_input(name: &str) -> Result<Box<dyn BufRead + Send>, String> {
-    let raw: Box<dyn Read + Send> = if name == "-" {
-        Box::new(std::io::stdin())
-    } else {
-        Box::new(File::open(name).map_err(|e| format!("{name}: {}", project::describe_io(&e)))?)
-    };
-    if name.ends_with(".gz") {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(raw))))
-    } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 20, raw)))
+/// An input file (or `-`, stdin) as raw bytes: read directly where the system allows it
+/// (`journey_runtime::direct::InputFile`).
+fn open_raw(name: &str) -> Result<Box<dyn Read + Send>, String> {
+    if name == "-" {
+        return Ok(Box::new(std::io::stdin()));
     }
+    let file = InputFile::open(Path::new(name)).map_err(|e| format!("{name}: {}", project::describe_io(&e)))?;
+    Ok(Box::new(file))
+}
+
+/// An input's records as bytes: decompressed when the name ends in `.gz`. `bar` counts the raw
+/// bytes as they are read.
+fn records_of(name: &str, raw: Box<dyn Read + Send>, bar: Option<ProgressBar>) -> Box<dyn Read + Send> {
+    let raw = Counting { inner: raw, bar };
+    if name.ends_with(".gz") { Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, raw))) } else { Box::new(raw) }
 }
 
 /// Counts lines as they are read, for the progress bar.
@@ -156,7 +161,7 @@ pub fn run(args: Args) -> u8 {
     let mut cohort = Cohort::for_shard(from.or(resumed.until), until, shard);
     let terminal = std::io::stderr().is_terminal();
     for name in &args.input {
-        let reader = match open_input(name) {
+        let raw = match open_raw(name) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -175,18 +180,7 @@ pub fn run(args: Args) -> u8 {
         } else {
             None
         };
-        // For gzip the bar counts compressed bytes: wrap the raw file instead.
-        let reader: Box<dyn BufRead + Send> = match (&bar, name.ends_with(".gz")) {
-            (Some(bar), true) => match File::open(name) {
-                Ok(f) => Box::new(BufReader::with_capacity(1 << 20, MultiGzDecoder::new(Counting { inner: f, bar: Some(bar.clone()) }))),
-                Err(e) => {
-                    eprintln!("error: {name}: {}", project::describe_io(&e));
-                    return exit::USAGE;
-                }
-            },
-            (Some(bar), false) => Box::new(BufReader::with_capacity(1 << 20, Counting { inner: reader, bar: Some(bar.clone()) })),
-            (None, _) => reader,
-        };
+        let reader = records_of(name, raw, bar.clone());
         if let Err(e) = cohort.ingest(&decoder, name, reader) {
             eprintln!("error: {name}: cannot read: {e}");
             return exit::USAGE;

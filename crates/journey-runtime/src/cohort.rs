@@ -12,6 +12,7 @@
 //! by (instant, input order) before evaluation, duplicate `messageId`s are ranked the same way,
 //! and rejects are sorted by (file, line) when the run writes them.
 
+use crate::direct::{PAGE, Page};
 use crate::fast::{FastDecoder, FastRecord};
 use crate::input::{self, Decoded, Decoder};
 use crate::{Reject, shard_of};
@@ -20,7 +21,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
 use std::collections::HashMap;
-use std::io::BufRead;
+use std::io::Read;
 
 /// Partitions of the join. More than the threads, so uneven partitions still balance.
 const PARTS: usize = 16;
@@ -173,37 +174,65 @@ fn part_of(contact: &str) -> usize {
     (journey_bytecode::fnv1a(contact.as_bytes()) >> 40) as usize % PARTS
 }
 
-/// Reads the input into blocks of complete lines (the last may lack its newline) and sends
-/// them on, reusing the buffers that come back; an error ends the input. Reads go straight into
-/// the block (a buffer is zeroed once, when new, and kept at its full length while it is
-/// filled), so the only copy of the input is the system's.
+/// A block of input: whole pages, of which `bytes[start..end]` are complete lines (the last may
+/// lack its newline). Pages, so that reads go straight into it (see [`crate::direct`]).
+#[derive(Default)]
+struct Block {
+    pages: Vec<Page>,
+    start: usize,
+    end: usize,
+}
+
+impl Block {
+    fn lines(&self) -> &[u8] {
+        let bytes: &[u8] = bytemuck::cast_slice(self.pages.as_slice());
+        bytes.get(self.start..self.end).unwrap_or_default()
+    }
+
+    /// Makes room for `bytes` (new pages are zeroed once; a reused block keeps its pages).
+    fn reserve(&mut self, bytes: usize) {
+        let pages = bytes.div_ceil(PAGE);
+        if self.pages.len() < pages {
+            self.pages.resize(pages, Page([0; PAGE]));
+        }
+    }
+}
+
+/// Reads the input into blocks of complete lines and sends them on, reusing the blocks that
+/// come back; an error ends the input. The part of a line that did not fit a block is carried
+/// to just before the next block's first page, so every read but a short one's successor is
+/// page-aligned and a whole number of pages, and goes straight into the block: the input is
+/// copied only by the carry.
 fn read_blocks(
-    block: usize,
-    reader: &mut impl BufRead,
-    full: &std::sync::mpsc::SyncSender<std::io::Result<Vec<u8>>>,
-    empties: &std::sync::mpsc::Receiver<Vec<u8>>,
+    block_size: usize,
+    reader: &mut impl Read,
+    full: &std::sync::mpsc::SyncSender<std::io::Result<Block>>,
+    empties: &std::sync::mpsc::Receiver<Block>,
 ) {
     let mut carry: Vec<u8> = Vec::new();
+    let block_size = block_size.div_ceil(PAGE) * PAGE;
     loop {
-        let mut buf = empties.try_recv().unwrap_or_default();
-        let mut want = block.max(carry.len() * 2);
-        if buf.len() < want {
-            buf.resize(want, 0);
-        }
-        let mut filled = carry.len();
-        if let Some(start) = buf.get_mut(..filled) {
+        let mut block = empties.try_recv().unwrap_or_default();
+        let prefix = carry.len().div_ceil(PAGE) * PAGE;
+        let mut want = prefix + block_size.max(prefix);
+        block.reserve(want);
+        let bytes: &mut [u8] = bytemuck::cast_slice_mut(block.pages.as_mut_slice());
+        block.start = prefix - carry.len();
+        if let Some(start) = bytes.get_mut(block.start..prefix) {
             start.copy_from_slice(&carry);
         }
         carry.clear();
+        let mut filled = prefix;
         let end = loop {
-            match fill(reader, &mut buf, &mut filled, want) {
+            let bytes: &mut [u8] = bytemuck::cast_slice_mut(block.pages.as_mut_slice());
+            match fill(reader, bytes, &mut filled, want) {
                 Ok(end) => {
                     // Complete lines only; a line longer than a block grows it.
-                    if end || buf.get(..filled).is_some_and(|b| b.contains(&b'\n')) {
+                    if end || bytes.get(block.start..filled).is_some_and(|b| b.contains(&b'\n')) {
                         break end;
                     }
-                    want = filled * 2;
-                    buf.resize(want, 0);
+                    want = (filled * 2).div_ceil(PAGE) * PAGE;
+                    block.reserve(want);
                 }
                 Err(e) => {
                     let _ = full.send(Err(e));
@@ -211,19 +240,21 @@ fn read_blocks(
                 }
             }
         };
-        buf.truncate(filled);
-        if !end && let Some(cut) = buf.iter().rposition(|&b| b == b'\n') {
-            carry.extend_from_slice(&buf[cut + 1..]);
-            buf.truncate(cut + 1);
+        block.end = filled;
+        if !end && let Some(cut) = block.lines().iter().rposition(|&b| b == b'\n') {
+            let cut = block.start + cut + 1;
+            let bytes: &[u8] = bytemuck::cast_slice(block.pages.as_slice());
+            carry.extend_from_slice(bytes.get(cut..filled).unwrap_or_default());
+            block.end = cut;
         }
-        if (!buf.is_empty() && full.send(Ok(buf)).is_err()) || end {
+        if (block.end > block.start && full.send(Ok(block)).is_err()) || end {
             return;
         }
     }
 }
 
 /// Reads into `buf[filled..want]` until it is full or the input ends; true at the end.
-fn fill(reader: &mut impl BufRead, buf: &mut [u8], filled: &mut usize, want: usize) -> std::io::Result<bool> {
+fn fill(reader: &mut impl Read, buf: &mut [u8], filled: &mut usize, want: usize) -> std::io::Result<bool> {
     while *filled < want {
         let Some(space) = buf.get_mut(*filled..want) else { return Ok(false) };
         match reader.read(space) {
@@ -358,7 +389,7 @@ impl Cohort {
     /// Reads one input source (already decompressed), a block of lines at a time (see the
     /// module documentation). A thread of its own reads the next block while this one's lines
     /// are decoded. A line that is not UTF-8 is rejected like any other bad line.
-    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, mut reader: impl BufRead + Send) -> std::io::Result<()> {
+    pub fn ingest(&mut self, decoder: &Decoder<'_>, file_name: &str, mut reader: impl Read + Send) -> std::io::Result<()> {
         if self.parts.len() != PARTS {
             self.parts = (0..PARTS).map(|_| Part::default()).collect();
         }
@@ -366,14 +397,15 @@ impl Cohort {
         self.files.push(file_name.to_string());
         let fast = FastDecoder::new(decoder);
         let source = Source { decoder, file, file_name, from: self.from, until: self.until };
-        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Vec<u8>>>(1);
-        let (spent, empties) = std::sync::mpsc::channel::<Vec<u8>>();
+        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(1);
+        let (spent, empties) = std::sync::mpsc::channel::<Block>();
         std::thread::scope(|scope| {
             let block = if self.block == 0 { BLOCK } else { self.block };
             scope.spawn(move || read_blocks(block, &mut reader, &full, &empties));
             let mut number = 0u64;
-            for block in blocks {
-                let block = block?;
+            for read in blocks {
+                let read = read?;
+                let block = read.lines();
                 let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(block.len() / 128);
                 let mut start = 0;
                 // Every line ends at a newline, but the input's last may not.
@@ -390,7 +422,7 @@ impl Cohort {
                 self.ingest_lines(source, &fast, &lines);
                 drop(lines);
                 // The reader may be gone (at the end): then the buffer is simply freed.
-                let _ = spent.send(block);
+                let _ = spent.send(read);
             }
             self.collect();
             Ok(())

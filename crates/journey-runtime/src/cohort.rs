@@ -409,7 +409,7 @@ impl Cohort {
                 let mut lines: Vec<(u64, &[u8])> = Vec::with_capacity(block.len() / 128);
                 let mut start = 0;
                 // Every line ends at a newline, but the input's last may not.
-                let ends = memchr::memchr_iter(b'\n', &block).chain((block.last().is_some_and(|&b| b != b'\n')).then_some(block.len()));
+                let ends = memchr::memchr_iter(b'\n', block).chain((block.last().is_some_and(|&b| b != b'\n')).then_some(block.len()));
                 for end in ends {
                     number += 1;
                     let raw = &block[start..end];

@@ -108,7 +108,7 @@ impl Read for InputFile {
             return self.read_file(buf);
         }
         let whole = buf.len() / PAGE * PAGE;
-        if buf.as_ptr() as usize % PAGE == 0 && whole > 0 {
+        if (buf.as_ptr() as usize).is_multiple_of(PAGE) && whole > 0 {
             return self.read_file(&mut buf[..whole]);
         }
         if self.bounce.is_empty() {

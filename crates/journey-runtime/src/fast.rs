@@ -60,6 +60,16 @@ impl<'a> Scan<'a> {
         self.expect(b'"')?;
         let start = self.at;
         let bytes = self.text.as_bytes();
+        // Eight bytes at a time to the first that may end the string or need a closer look:
+        // `"`, `\\` or a control character.
+        while let Some(word) = bytes.get(self.at..self.at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+            let special = special_bytes(u64::from_le_bytes(word));
+            if special != 0 {
+                self.at += (special.trailing_zeros() / 8) as usize;
+                break;
+            }
+            self.at += 8;
+        }
         loop {
             match *bytes.get(self.at)? {
                 b'"' => break,
@@ -203,6 +213,15 @@ impl<'a> Scan<'a> {
         }
         Some(entries)
     }
+}
+
+/// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (and possibly in bytes
+/// after the first such one: only the lowest is exact, which is all the scan needs).
+fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
 }
 
 /// The fields of a line the decoder reads.
@@ -450,6 +469,32 @@ pub fn parse_instant(s: &str) -> Option<i64> {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_word_scan_finds_the_first_special_byte() {
+        let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut words: Vec<[u8; 8]> = Vec::new();
+        for b in 0..=255u8 {
+            for at in 0..8 {
+                let mut w = *b"abcdefgh";
+                w[at] = b;
+                words.push(w);
+            }
+        }
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            words.push(seed.to_le_bytes());
+        }
+        for w in words {
+            let first = w.iter().position(|&b| special(b));
+            let found = special_bytes(u64::from_le_bytes(w));
+            let got = (found != 0).then(|| (found.trailing_zeros() / 8) as usize);
+            assert_eq!(got, first, "{w:?}");
+        }
+    }
 
     #[test]
     fn instants_agree_with_chrono() {

@@ -213,8 +213,13 @@ pub fn evaluate_with<C: Consumer>(
     }
     // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
-    // Contact ids are distinct: an unstable sort gives the one order.
-    install(&pool, || work.par_sort_unstable_by(|a, b| b.0.as_bytes().cmp(a.0.as_bytes())));
+    // Contact ids are distinct: an unstable sort gives the one order. It sorts a permutation:
+    // the entries are large, and moving a million of them through a sort costs more than it.
+    let mut order: Vec<u32> = (0..work.len() as u32).collect();
+    let id = |i: u32| work.get(i as usize).map_or(&[][..], |w| w.0.as_bytes());
+    install(&pool, || order.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b))));
+    let mut work: Vec<Option<_>> = work.into_iter().map(Some).collect();
+    let mut order = order.into_iter();
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
     let empty_edges = || program.journeys.iter().map(|j| vec![0u64; j.flow_edges().len()]).collect::<Vec<_>>();
     let add_hits = |into: &mut Vec<Vec<u64>>, from: Vec<Vec<u64>>| {
@@ -229,8 +234,8 @@ pub fn evaluate_with<C: Consumer>(
     let mut edge_hits = empty_edges();
     let mut states = Vec::new();
     const BATCH: usize = 16_384;
-    while !work.is_empty() {
-        let chunk: Vec<_> = (0..BATCH).map_while(|_| work.pop()).collect();
+    while order.len() > 0 {
+        let chunk: Vec<_> = order.by_ref().take(BATCH).filter_map(|i| work.get_mut(i as usize).and_then(Option::take)).collect();
         // Each worker folds its contacts with its own VM; step counters are summed.
         let run_chunk = || {
             chunk

@@ -91,7 +91,9 @@ pub trait Consumer: Sync {
     /// What is kept of one contact, handed on in contact order (its formatted lines, say).
     type Out: Send;
     fn start(&self) -> Self::Acc;
-    fn consume(&self, acc: &mut Self::Acc, contact: &str, actions: Vec<Action>) -> Self::Out;
+    /// Takes what it keeps of a contact's actions; what is left in `actions` is cleared, and
+    /// the vector reused for the worker's next contact.
+    fn consume(&self, acc: &mut Self::Acc, contact: &str, actions: &mut Vec<Action>) -> Self::Out;
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
 }
 
@@ -105,8 +107,8 @@ impl Consumer for KeepActions {
     type Acc = ();
     type Out = Vec<Action>;
     fn start(&self) {}
-    fn consume(&self, _: &mut (), _: &str, actions: Vec<Action>) -> Vec<Action> {
-        actions
+    fn consume(&self, _: &mut (), _: &str, actions: &mut Vec<Action>) -> Vec<Action> {
+        std::mem::take(actions)
     }
     fn merge(&self, (): (), (): ()) {}
 }
@@ -243,16 +245,20 @@ pub fn evaluate_with<C: Consumer>(
                 .fold(
                     // A worker reuses one fresh state and one scratch heap for all its contacts.
                     // Boxed: folding it from contact to contact then moves a pointer, not the VM.
-                    || Box::new((Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default())),
+                    // So does it its actions vector.
+                    || {
+                        let fresh = (Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default());
+                        Box::new((fresh, Vec::new()))
+                    },
                     |mut worker, (contact, mut input, state, before)| {
-                        let (vm, done, acc, spare, scratch) = &mut *worker;
+                        let ((vm, done, acc, spare, scratch), spare_actions) = &mut *worker;
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let resumed = state.is_some();
                         let mut state = state.unwrap_or_else(|| {
                             spare.reset(program);
                             std::mem::take(spare)
                         });
-                        let mut actions = before;
+                        let mut actions = if before.is_empty() { std::mem::take(spare_actions) } else { before };
                         input::sort_records(&mut input);
                         // The state is encoded (or reset) right after the run, while the input
                         // is still here: only the strings the snapshot keeps are copied.
@@ -266,13 +272,15 @@ pub fn evaluate_with<C: Consumer>(
                         if !resumed {
                             *spare = state;
                         }
-                        let out = consumer.consume(acc, &contact, actions);
+                        let out = consumer.consume(acc, &contact, &mut actions);
+                        actions.clear();
+                        *spare_actions = actions;
                         done.push((contact, out, blob));
                         worker
                     },
                 )
                 .map(|worker| {
-                    let (vm, done, acc, _, _) = *worker;
+                    let ((vm, done, acc, _, _), _) = *worker;
                     (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
                 })
                 .reduce(
@@ -334,8 +342,8 @@ impl Consumer for RunConsumer<'_> {
     fn start(&self) -> metrics::Tallies {
         metrics::Tallies::new(self.program)
     }
-    fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: Vec<Action>) -> (String, usize) {
-        tallies.add(&actions);
+    fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: &mut Vec<Action>) -> (String, usize) {
+        tallies.add(actions);
         let mut text = String::with_capacity(actions.len() * 176);
         let mut quoted = String::with_capacity(contact.len() + 2);
         journey_vm::value::push_json_string(contact, &mut quoted);

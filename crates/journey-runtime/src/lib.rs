@@ -245,13 +245,13 @@ pub fn evaluate_with<C: Consumer>(
                 .fold(
                     // A worker reuses one fresh state and one scratch heap for all its contacts.
                     // Boxed: folding it from contact to contact then moves a pointer, not the VM.
-                    // So does it its actions vector.
+                    // So does it its actions vector and its snapshot encoding buffer.
                     || {
                         let fresh = (Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default());
-                        Box::new((fresh, Vec::new()))
+                        Box::new((fresh, Vec::new(), Vec::new()))
                     },
                     |mut worker, (contact, mut input, state, before)| {
-                        let ((vm, done, acc, spare, scratch), spare_actions) = &mut *worker;
+                        let ((vm, done, acc, spare, scratch), spare_actions, encoded) = &mut *worker;
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let resumed = state.is_some();
                         let mut state = state.unwrap_or_else(|| {
@@ -265,7 +265,7 @@ pub fn evaluate_with<C: Consumer>(
                         vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
                         let blob = if window.snapshot {
                             state.compact_after_run(scratch, &input.heap);
-                            snapshot::encode_state(&state)
+                            snapshot::encode_state_with(&state, encoded)
                         } else {
                             Vec::new()
                         };
@@ -280,7 +280,7 @@ pub fn evaluate_with<C: Consumer>(
                     },
                 )
                 .map(|worker| {
-                    let ((vm, done, acc, _, _), _) = *worker;
+                    let ((vm, done, acc, _, _), _, _) = *worker;
                     (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
                 })
                 .reduce(

@@ -77,7 +77,21 @@ pub fn shapes(program: &Program) -> Vec<JourneyShape> {
 }
 
 pub fn encode_state(state: &ContactState) -> Vec<u8> {
-    postcard::to_stdvec(state).unwrap_or_default()
+    encode_state_with(state, &mut Vec::new())
+}
+
+/// [`encode_state`] through a scratch buffer the caller keeps: the state is written there
+/// (growing it once in a while, not once per contact) and copied out at its exact size.
+pub fn encode_state_with(state: &ContactState, scratch: &mut Vec<u8>) -> Vec<u8> {
+    scratch.clear();
+    match postcard::to_extend(state, std::mem::take(scratch)) {
+        Ok(written) => {
+            *scratch = written;
+            scratch.clone()
+        }
+        // Postcard fails only on sequences of unknown length, which a state does not have.
+        Err(_) => postcard::to_stdvec(state).unwrap_or_default(),
+    }
 }
 
 impl Snapshot {

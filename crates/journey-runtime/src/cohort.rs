@@ -27,6 +27,9 @@ use std::io::Read;
 const PARTS: usize = 16;
 /// Bytes read per block (unless [`Cohort::with_block_size`] says otherwise).
 const BLOCK: usize = 8 << 20;
+/// Blocks the reader may have read ahead of the decoding: direct reads come from the device,
+/// whose pace varies, and a few blocks in hand keep the workers fed meanwhile.
+const READ_AHEAD: usize = 3;
 /// Lines a worker decodes at a time.
 const CHUNK: usize = 1024;
 
@@ -397,7 +400,7 @@ impl Cohort {
         self.files.push(file_name.to_string());
         let fast = FastDecoder::new(decoder);
         let source = Source { decoder, file, file_name, from: self.from, until: self.until };
-        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(1);
+        let (full, blocks) = std::sync::mpsc::sync_channel::<std::io::Result<Block>>(READ_AHEAD);
         let (spent, empties) = std::sync::mpsc::channel::<Block>();
         std::thread::scope(|scope| {
             let block = if self.block == 0 { BLOCK } else { self.block };

@@ -226,6 +226,9 @@ pub struct ActionFormat<'p> {
     goals: Vec<Vec<String>>,
     /// Per event: the trigger name and the exit reason `"exit_on:<name>"`.
     events: Vec<(String, String)>,
+    /// Per journey: `,"journey":…,"action":"`, and per step `,"journey":…,"step":…,"action":"`
+    /// (what every line has between the contact and the action word, in one piece).
+    heads: Vec<(String, Vec<String>)>,
 }
 
 impl<'p> ActionFormat<'p> {
@@ -248,6 +251,15 @@ impl<'p> ActionFormat<'p> {
                 .collect(),
             goals: program.journeys.iter().map(|j| j.goals.iter().map(|g| quoted(&format!("goal:{}", g.name))).collect()).collect(),
             events: program.events.iter().map(|e| (quoted(&e.name), quoted(&format!("exit_on:{}", e.name)))).collect(),
+            heads: program
+                .journeys
+                .iter()
+                .map(|j| {
+                    let name = quoted(&j.name);
+                    let steps = j.step_ids.iter().map(|s| format!(",\"journey\":{name},\"step\":{},\"action\":\"", quoted(s))).collect();
+                    (format!(",\"journey\":{name},\"action\":\""), steps)
+                })
+                .collect(),
         }
     }
 
@@ -256,23 +268,32 @@ impl<'p> ActionFormat<'p> {
     pub fn write(&self, contact: &str, action: &Action, instant: &mut (i64, String), out: &mut String) {
         let j = action.journey as usize;
         if instant.0 != action.at || instant.1.is_empty() {
-            instant.1.clear();
-            write_instant(action.at, &mut instant.1);
+            crate::value::rewrite_instant(instant.0, action.at, &mut instant.1);
             instant.0 = action.at;
         }
         out.push_str("{\"at\":\"");
         out.push_str(&instant.1);
         out.push_str("\",\"contact\":");
         out.push_str(contact);
-        out.push_str(",\"journey\":");
-        out.push_str(self.journeys.get(j).map_or("\"\"", String::as_str));
         let step = |s: Option<u32>| s.and_then(|s| self.steps.get(j).and_then(|steps| steps.get(s as usize))).map_or("\"\"", String::as_str);
         let shows_step = !matches!(action.kind, ActionKind::Enter { .. } | ActionKind::Exit { .. });
-        if shows_step && action.step.is_some() {
-            out.push_str(",\"step\":");
-            out.push_str(step(action.step));
+        let head = self.heads.get(j).and_then(|(journey, steps)| match action.step {
+            Some(s) if shows_step => steps.get(s as usize),
+            _ => Some(journey),
+        });
+        match head {
+            Some(head) => out.push_str(head),
+            // Out of range (not in a verified program): what `write_action_json` writes.
+            None => {
+                out.push_str(",\"journey\":");
+                out.push_str(self.journeys.get(j).map_or("\"\"", String::as_str));
+                if shows_step && action.step.is_some() {
+                    out.push_str(",\"step\":");
+                    out.push_str(step(action.step));
+                }
+                out.push_str(",\"action\":\"");
+            }
         }
-        out.push_str(",\"action\":\"");
         out.push_str(action_word(&action.kind));
         out.push('"');
         match &action.kind {

@@ -445,6 +445,44 @@ pub fn write_instant(ms: i64, out: &mut String) {
     }
 }
 
+/// Rewrites `text`, holding instant `previous` as [`write_instant`] wrote it, to hold `ms`:
+/// when both fall on the same day (of years 0–9999), only the time of day is written again.
+pub fn rewrite_instant(previous: i64, ms: i64, text: &mut String) {
+    const DAY: i64 = 86_400_000;
+    // The date is the first 11 bytes (`2026-01-05T`) whenever the 11th is the `T`.
+    let same_day = previous.div_euclid(DAY) == ms.div_euclid(DAY) && text.len() >= 20 && text.as_bytes().get(10) == Some(&b'T');
+    if !same_day {
+        text.clear();
+        write_instant(ms, text);
+        return;
+    }
+    let in_day = ms.rem_euclid(DAY);
+    let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
+    let mut time = [0u8; 13];
+    let two = |at: usize, v: i64, time: &mut [u8; 13]| {
+        time[at] = b'0' + (v / 10 % 10) as u8;
+        time[at + 1] = b'0' + (v % 10) as u8;
+    };
+    two(0, h, &mut time);
+    time[2] = b':';
+    two(3, min, &mut time);
+    time[5] = b':';
+    two(6, s, &mut time);
+    let mut len = 8;
+    if milli != 0 {
+        time[8] = b'.';
+        time[9] = b'0' + (milli / 100) as u8;
+        two(10, milli % 100, &mut time);
+        len = 12;
+    }
+    time[len] = b'Z';
+    text.truncate(11);
+    // ASCII digits and separators: always valid UTF-8.
+    if let Ok(time) = std::str::from_utf8(&time[..len + 1]) {
+        text.push_str(time);
+    }
+}
+
 pub fn format_date(days: i32) -> String {
     chrono::NaiveDate::from_ymd_opt(1970, 1, 1)
         .and_then(|d| d.checked_add_signed(chrono::Duration::days(days as i64)))
@@ -530,5 +568,26 @@ mod tests {
             });
             assert_eq!(Some(format_instant(ms)), expected, "{ms}");
         }
+    }
+
+    #[test]
+    fn rewriting_an_instant_gives_what_writing_it_gives() {
+        // Pairs on the same day (the time rewritten) and on other days, with and without
+        // milliseconds, in and out of four-digit years.
+        let day = 86_400_000i64;
+        let starts = [0i64, 1_767_225_600_000, -62_135_596_800_000 - 1, 253_402_300_799_000 - 5000, -86_400_000 * 366];
+        let mut checked = 0;
+        for start in starts {
+            let mut text = String::new();
+            let mut previous = i64::MIN;
+            for step in [0i64, 1, 999, 1000, 3_599_001, day / 2, day - 1, day, 7 * day + 13, 250] {
+                let ms = start + step;
+                rewrite_instant(previous, ms, &mut text);
+                assert_eq!(text, format_instant(ms), "{previous} → {ms}");
+                previous = ms;
+                checked += 1;
+            }
+        }
+        assert_eq!(checked, 50);
     }
 }

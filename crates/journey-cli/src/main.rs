@@ -18,6 +18,23 @@ use clap::{Parser, Subcommand};
 // faster than the system allocator there (measured: see the README).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `purge_delay` option (`mi_option_purge_delay` in mimalloc.h, v3).
+const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// mimalloc hands memory it has not reused for a second back to the system. A batch run frees
+/// and allocates gigabytes in waves (block buffers, per-contact input, formatted lines), and each
+/// page handed back and touched again costs a fault and zeroing — on the virtual machines we
+/// measured, 2–4 s of a 1 M-contact run. So `journey` keeps freed memory for ten minutes; the
+/// peak resident size grows by about 5%. `MIMALLOC_PURGE_DELAY` in the environment still wins.
+#[allow(unsafe_code)]
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: `mi_option_set` stores a number in mimalloc's option table, which mimalloc
+        // reads when it decides to purge; this runs first thing in `main`, before any thread.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 600_000) }
+    }
+}
 use std::process::ExitCode;
 
 /// Compiler and tools for `.journey` marketing-automation workflows.
@@ -64,6 +81,7 @@ pub mod exit {
 }
 
 fn main() -> ExitCode {
+    keep_freed_memory();
     let cli = Cli::parse();
     let code = match cli.command {
         Command::Check(args) => check::run(args),
@@ -85,4 +103,19 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
     };
     ExitCode::from(code)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The option index is mimalloc's: its default (1000 ms in v3) reads back through it.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_option_is_the_one_set() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reads mimalloc's option table.
+        let default = unsafe { libmimalloc_sys::mi_option_get(super::PURGE_DELAY) };
+        assert_eq!(default, 1000, "mi_option_purge_delay is not option {}", super::PURGE_DELAY);
+    }
 }

@@ -294,6 +294,29 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// Pipes and other non-files are read normally; so is tmpfs where it refuses direct I/O.
+    #[test]
+    fn reads_the_same_bytes_from_tmpfs_and_from_a_non_file() {
+        let data: Vec<u8> = (0..PAGE * 5 + 123).map(|i| (i % 17) as u8).collect();
+        let shm = std::path::Path::new("/dev/shm");
+        if shm.is_dir() {
+            let path = shm.join(format!("journey-direct-in-{}", std::process::id()));
+            std::fs::write(&path, &data).unwrap();
+            let mut got = Vec::new();
+            InputFile::open(&path).unwrap().read_to_end(&mut got).unwrap();
+            assert_eq!(got, data);
+            std::fs::remove_file(&path).unwrap();
+        }
+        let null = std::path::Path::new("/dev/null");
+        if null.exists() {
+            let mut input = InputFile::open(null).unwrap();
+            assert!(!input.is_direct(), "a device is read normally");
+            let mut got = Vec::new();
+            input.read_to_end(&mut got).unwrap();
+            assert!(got.is_empty());
+        }
+    }
+
     /// tmpfs refuses direct I/O on older kernels (newer ones take it): the bytes are the same.
     #[test]
     fn writes_the_same_bytes_on_tmpfs() {

@@ -404,82 +404,70 @@ pub fn write_instant(ms: i64, out: &mut String) {
     let days = ms.div_euclid(86_400_000);
     let in_day = ms.rem_euclid(86_400_000);
     let (y, m, d) = civil(days);
-    let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     if !(0..=9999).contains(&y) {
-        let _ = write!(out, "{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}");
-        if milli != 0 {
-            let _ = write!(out, ".{milli:03}");
-        }
-        out.push('Z');
+        let _ = write!(out, "{y:04}-{m:02}-{d:02}T");
+        push_time_of_day(in_day, out);
         return;
     }
     // Written digit by digit: this runs for every action of a batch run.
-    let mut text = [0u8; 24];
-    let two = |at: usize, v: i64, text: &mut [u8; 24]| {
-        text[at] = b'0' + (v / 10 % 10) as u8;
-        text[at + 1] = b'0' + (v % 10) as u8;
-    };
-    two(0, y / 100, &mut text);
-    two(2, y % 100, &mut text);
-    text[4] = b'-';
-    two(5, i64::from(m), &mut text);
-    text[7] = b'-';
-    two(8, i64::from(d), &mut text);
-    text[10] = b'T';
-    two(11, h, &mut text);
-    text[13] = b':';
-    two(14, min, &mut text);
-    text[16] = b':';
-    two(17, s, &mut text);
-    let mut len = 19;
-    if milli != 0 {
-        text[19] = b'.';
-        text[20] = b'0' + (milli / 100) as u8;
-        two(21, milli % 100, &mut text);
-        len = 23;
-    }
-    text[len] = b'Z';
+    let mut date = [0u8; 11];
+    two_digits(&mut date, 0, y / 100);
+    two_digits(&mut date, 2, y % 100);
+    date[4] = b'-';
+    two_digits(&mut date, 5, i64::from(m));
+    date[7] = b'-';
+    two_digits(&mut date, 8, i64::from(d));
+    date[10] = b'T';
     // ASCII digits and separators: always valid UTF-8.
-    if let Ok(text) = std::str::from_utf8(&text[..len + 1]) {
-        out.push_str(text);
+    if let Ok(date) = std::str::from_utf8(&date) {
+        out.push_str(date);
+    }
+    push_time_of_day(in_day, out);
+}
+
+/// Writes `v % 100` as two digits at `text[at..at + 2]`.
+fn two_digits(text: &mut [u8], at: usize, v: i64) {
+    if let Some([tens, ones]) = text.get_mut(at..at + 2) {
+        *tens = b'0' + (v / 10 % 10) as u8;
+        *ones = b'0' + (v % 10) as u8;
     }
 }
 
-/// Rewrites `text`, holding instant `previous` as [`write_instant`] wrote it, to hold `ms`:
-/// when both fall on the same day (of years 0–9999), only the time of day is written again.
-pub fn rewrite_instant(previous: i64, ms: i64, text: &mut String) {
-    const DAY: i64 = 86_400_000;
-    // The date is the first 11 bytes (`2026-01-05T`) whenever the 11th is the `T`.
-    let same_day = previous.div_euclid(DAY) == ms.div_euclid(DAY) && text.len() >= 20 && text.as_bytes().get(10) == Some(&b'T');
-    if !same_day {
-        text.clear();
-        write_instant(ms, text);
-        return;
-    }
-    let in_day = ms.rem_euclid(DAY);
+/// `HH:MM:SS[.sss]Z` of a time of day in milliseconds, `.sss` only when they are not zero.
+fn push_time_of_day(in_day: i64, out: &mut String) {
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
     let mut time = [0u8; 13];
-    let two = |at: usize, v: i64, time: &mut [u8; 13]| {
-        time[at] = b'0' + (v / 10 % 10) as u8;
-        time[at + 1] = b'0' + (v % 10) as u8;
-    };
-    two(0, h, &mut time);
+    two_digits(&mut time, 0, h);
     time[2] = b':';
-    two(3, min, &mut time);
+    two_digits(&mut time, 3, min);
     time[5] = b':';
-    two(6, s, &mut time);
+    two_digits(&mut time, 6, s);
     let mut len = 8;
     if milli != 0 {
         time[8] = b'.';
         time[9] = b'0' + (milli / 100) as u8;
-        two(10, milli % 100, &mut time);
+        two_digits(&mut time, 10, milli % 100);
         len = 12;
     }
     time[len] = b'Z';
-    text.truncate(11);
     // ASCII digits and separators: always valid UTF-8.
     if let Ok(time) = std::str::from_utf8(&time[..len + 1]) {
-        text.push_str(time);
+        out.push_str(time);
+    }
+}
+
+/// Rewrites `text`, holding instant `previous` as [`write_instant`] wrote it, to hold `ms`:
+/// when both fall on the same day, only the time of day is written again.
+pub fn rewrite_instant(previous: i64, ms: i64, text: &mut String) {
+    const DAY: i64 = 86_400_000;
+    // The date is the first 11 bytes (`2026-01-05T`) whenever the 11th is the `T`.
+    let same_day = previous.div_euclid(DAY) == ms.div_euclid(DAY) && text.len() >= 20 && text.as_bytes().get(10) == Some(&b'T');
+    if same_day {
+        text.truncate(11);
+        push_time_of_day(ms.rem_euclid(DAY), text);
+    } else {
+        text.clear();
+        write_instant(ms, text);
     }
 }
 

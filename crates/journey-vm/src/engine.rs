@@ -201,12 +201,27 @@ impl Run<'_, '_> {
     }
 
     fn eval_with_tz(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>, tz: Tz) -> Result<Value, EvalError> {
+        self.with_env(now, journey, event, tz, |machine, env, heap| machine.eval(env, heap, at))
+    }
+
+    /// Runs `f` with the expression machine, the environment of `journey`'s expressions at
+    /// `now` (the contact's attributes, counters, journey statuses and trigger) and the
+    /// contact's heap.
+    fn with_env<R>(
+        &mut self,
+        now: i64,
+        journey: Option<usize>,
+        event: Option<&[Value]>,
+        tz: Tz,
+        f: impl FnOnce(&mut crate::eval::Machine, &Env<'_>, &mut crate::value::Heap) -> R,
+    ) -> R {
+        let vm = &mut *self.vm;
         let st = &mut *self.st;
         let slots = &st.slots;
         let active = |j: u32| slots.get(j as usize).is_some_and(|s| s.status == ACTIVE);
         let trigger: &[Value] = journey.and_then(|j| st.triggers.get(j)).map(Vec::as_slice).unwrap_or(&[]);
         let env = Env {
-            program: self.vm.program,
+            program: vm.program,
             attrs: &st.attrs,
             pred_count: &st.pred_count,
             pred_last: &st.pred_last,
@@ -216,9 +231,9 @@ impl Run<'_, '_> {
             trigger,
             tz,
             input: self.input,
-            fast: if self.vm.options.direct { &self.vm.tables.fast } else { &[] },
+            fast: if vm.options.direct { &vm.tables.fast } else { &[] },
         };
-        self.vm.machine.eval(&env, &mut st.heap, at)
+        f(&mut vm.machine, &env, &mut st.heap)
     }
 
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {

@@ -2,7 +2,7 @@
 //! (LANGUAGE.md §4), and the send caps.
 
 use super::*;
-use crate::eval::{Env, EvalError, local_minutes, next_clock};
+use crate::eval::{EvalError, local_minutes, next_clock};
 use crate::value::Value;
 use journey_bytecode::{StepOp, bucket};
 
@@ -73,25 +73,7 @@ impl Run<'_, '_> {
                         }
                         let tz = self.tz(now);
                         text.clear();
-                        let result = {
-                            let st = &mut *self.st;
-                            let slots = &st.slots;
-                            let active = |x: u32| slots.get(x as usize).is_some_and(|s| s.status == ACTIVE);
-                            let env = Env {
-                                program,
-                                attrs: &st.attrs,
-                                pred_count: &st.pred_count,
-                                pred_last: &st.pred_last,
-                                active: &active,
-                                now,
-                                event,
-                                trigger: st.triggers.get(j).map(Vec::as_slice).unwrap_or(&[]),
-                                tz,
-                                input: self.input,
-                                fast: if self.vm.options.direct { &self.vm.tables.fast } else { &[] },
-                            };
-                            self.vm.machine.render(&env, &mut st.heap, f, &mut text)
-                        };
+                        let result = self.with_env(now, Some(j), event, tz, |machine, env, heap| machine.render(env, heap, f, &mut text));
                         if let Err(e) = result {
                             self.vm.render_buf = text;
                             self.fail(j, now, Some(*step), e);

@@ -243,15 +243,20 @@ pub fn evaluate_with<C: Consumer>(
             chunk
                 .into_par_iter()
                 .fold(
-                    // A worker reuses one fresh state and one scratch heap for all its contacts.
                     // Boxed: folding it from contact to contact then moves a pointer, not the VM.
-                    // So does it its actions vector and its snapshot encoding buffer.
                     || {
-                        let fresh = (Vm::new(program), Vec::new(), consumer.start(), ContactState::new(program), journey_vm::Heap::default());
-                        Box::new((fresh, Vec::new(), Vec::new()))
+                        Box::new(Worker {
+                            vm: Vm::new(program),
+                            done: Vec::new(),
+                            acc: consumer.start(),
+                            spare: ContactState::new(program),
+                            scratch: journey_vm::Heap::default(),
+                            actions: Vec::new(),
+                            encoded: Vec::new(),
+                        })
                     },
                     |mut worker, (contact, mut input, state, before)| {
-                        let ((vm, done, acc, spare, scratch), spare_actions, encoded) = &mut *worker;
+                        let Worker { vm, done, acc, spare, scratch, actions: spare_actions, encoded } = &mut *worker;
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let resumed = state.is_some();
                         let mut state = state.unwrap_or_else(|| {
@@ -280,7 +285,7 @@ pub fn evaluate_with<C: Consumer>(
                     },
                 )
                 .map(|worker| {
-                    let ((vm, done, acc, _, _), _, _) = *worker;
+                    let Worker { vm, done, acc, .. } = *worker;
                     (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
                 })
                 .reduce(
@@ -312,6 +317,19 @@ pub fn evaluate_with<C: Consumer>(
     delivered.sort();
     delivered.dedup();
     Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered }
+}
+
+/// What one worker of an evaluation keeps from contact to contact: its VM, the contacts it
+/// has done (id, what the consumer kept, encoded state), its consumer's accumulator, and what it
+/// reuses — a fresh state, a scratch heap, an actions vector, a snapshot encoding buffer.
+struct Worker<'p, A, O> {
+    vm: Vm<'p>,
+    done: Vec<(String, O, Vec<u8>)>,
+    acc: A,
+    spare: ContactState,
+    scratch: journey_vm::Heap,
+    actions: Vec<Action>,
+    encoded: Vec<u8>,
 }
 
 /// Runs `f` on the run's thread pool (or on rayon's global one if it could not be built).

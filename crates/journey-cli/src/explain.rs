@@ -4,7 +4,6 @@ use crate::{exit, project};
 use clap::ValueEnum;
 use journey_runtime::Cohort;
 use journey_runtime::input::Decoder;
-use std::io::BufReader;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -60,9 +59,7 @@ pub fn run(args: Args) -> u8 {
                 return exit::USAGE;
             }
         };
-        let reader: Box<dyn std::io::Read + Send> =
-            if name.ends_with(".gz") { Box::new(flate2::read::MultiGzDecoder::new(BufReader::new(file))) } else { Box::new(file) };
-        if let Err(e) = cohort.ingest(&decoder, name, reader) {
+        if let Err(e) = cohort.ingest(&decoder, name, crate::run::records_of(name, Box::new(file), None)) {
             eprintln!("error: {name}: {e}");
             return exit::USAGE;
         }

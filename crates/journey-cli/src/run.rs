@@ -64,7 +64,7 @@ fn open_raw(name: &str) -> Result<Box<dyn Read + Send>, String> {
 
 /// An input's records as bytes: decompressed when the name ends in `.gz`. `bar` counts the raw
 /// bytes as they are read.
-fn records_of(name: &str, raw: Box<dyn Read + Send>, bar: Option<ProgressBar>) -> Box<dyn Read + Send> {
+pub(crate) fn records_of(name: &str, raw: Box<dyn Read + Send>, bar: Option<ProgressBar>) -> Box<dyn Read + Send> {
     let raw = Counting { inner: raw, bar };
     if name.ends_with(".gz") { Box::new(MultiGzDecoder::new(BufReader::with_capacity(1 << 20, raw))) } else { Box::new(raw) }
 }

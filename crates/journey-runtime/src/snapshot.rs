@@ -84,14 +84,11 @@ pub fn encode_state(state: &ContactState) -> Vec<u8> {
 /// (growing it once in a while, not once per contact) and copied out at its exact size.
 pub fn encode_state_with(state: &ContactState, scratch: &mut Vec<u8>) -> Vec<u8> {
     scratch.clear();
-    match postcard::to_extend(state, std::mem::take(scratch)) {
-        Ok(written) => {
-            *scratch = written;
-            scratch.clone()
-        }
-        // Postcard fails only on sequences of unknown length, which a state does not have.
-        Err(_) => postcard::to_stdvec(state).unwrap_or_default(),
+    // Postcard fails only on sequences of unknown length, which a state does not have.
+    if let Ok(written) = postcard::to_extend(state, std::mem::take(scratch)) {
+        *scratch = written;
     }
+    scratch.clone()
 }
 
 impl Snapshot {

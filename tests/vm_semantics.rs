@@ -346,7 +346,12 @@ journey j {
     // Same contact, same arm: assignment is a stable hash of (contact, journey, split id).
     let again = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
     assert_eq!(lines, again);
-    assert_eq!(journey_bytecode::bucket("c0", "j", "exp"), journey_bytecode::bucket("c0", "j", "exp"),);
+    // The documented hash (FNV-1a of `contact 0xFF journey 0xFF key`, modulo 10000), pinned:
+    // changing it would move every contact to another arm.
+    let pinned = [(("c0", "j", "exp"), 723), (("c0000001", "welcome", "holdout"), 2846), (("", "", ""), 7219), (("ünï", "spring_sale", "subject"), 803)];
+    for ((contact, journey, key), expected) in pinned {
+        assert_eq!(journey_bytecode::bucket(contact, journey, key), expected, "{contact} {journey} {key}");
+    }
 }
 
 #[test]

@@ -16,7 +16,11 @@ pub use program::*;
 /// count and Rust version. Used for project fingerprints and for split, experiment and holdout
 /// assignment.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv1a_from(0xcbf2_9ce4_8422_2325, bytes)
+}
+
+/// FNV-1a continued from `hash` over more bytes.
+fn fnv1a_from(mut hash: u64, bytes: &[u8]) -> u64 {
     for b in bytes {
         hash ^= u64::from(*b);
         hash = hash.wrapping_mul(0x0100_0000_01b3);
@@ -27,11 +31,10 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
 /// The assignment bucket (0..10000, hundredths of a percent) of a contact for one split,
 /// experiment or holdout: FNV-1a of `contact 0xFF journey 0xFF key`, modulo 10000.
 pub fn bucket(contact: &str, journey: &str, key: &str) -> u32 {
-    let mut bytes = Vec::with_capacity(contact.len() + journey.len() + key.len() + 2);
-    bytes.extend_from_slice(contact.as_bytes());
-    bytes.push(0xFF);
-    bytes.extend_from_slice(journey.as_bytes());
-    bytes.push(0xFF);
-    bytes.extend_from_slice(key.as_bytes());
-    (fnv1a(&bytes) % 10_000) as u32
+    // The parts hashed in turn: the same value as over their concatenation, without building it.
+    let mut hash = fnv1a(contact.as_bytes());
+    for part in [journey, key] {
+        hash = fnv1a_from(fnv1a_from(hash, &[0xFF]), part.as_bytes());
+    }
+    (hash % 10_000) as u32
 }

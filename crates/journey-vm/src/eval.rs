@@ -555,7 +555,13 @@ pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 
         if weekday.is_some_and(|w| zone::weekday_of(day) != w) {
             continue;
         }
-        let t = zone::to_utc(tz, day * DAY_MS + clock_ms(minutes));
+        let local = day * DAY_MS + clock_ms(minutes);
+        // A local time maps to an instant less than a day from it: one a day or more before
+        // `from` cannot be it (and needs no time zone lookup).
+        if local.saturating_add(DAY_MS) <= from {
+            continue;
+        }
+        let t = zone::to_utc(tz, local);
         if t >= from {
             return t;
         }
@@ -579,7 +585,12 @@ pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes:
         } else {
             continue;
         };
-        let t = zone::to_utc(tz, crate::value::days_from_civil(y, month, d) * DAY_MS + clock_ms(minutes));
+        let local = crate::value::days_from_civil(y, month, d) * DAY_MS + clock_ms(minutes);
+        // As in `next_clock`: an instant less than a day from `local` cannot be due yet.
+        if local.saturating_add(DAY_MS) <= from.max(after.saturating_add(1)) {
+            continue;
+        }
+        let t = zone::to_utc(tz, local);
         if t >= from && t > after {
             return Some(t);
         }
@@ -629,6 +640,40 @@ mod tests {
             }
         }
         None
+    }
+
+    /// `next_clock` as first written: every candidate day through the time zone.
+    fn reference_next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
+        let (today, _) = zone::split_local(zone::to_local(tz, from));
+        for day in (today - 1)..(today + 15) {
+            if weekday.is_some_and(|w| zone::weekday_of(day) != w) {
+                continue;
+            }
+            let t = zone::to_utc(tz, day * DAY_MS + clock_ms(minutes));
+            if t >= from {
+                return t;
+            }
+        }
+        from
+    }
+
+    #[test]
+    fn next_clock_skips_only_days_that_cannot_be_next() {
+        let zones: [Tz; 5] = ["UTC", "Europe/Paris", "Pacific/Apia", "Pacific/Kiritimati", "America/Sao_Paulo"].map(|z| z.parse().unwrap());
+        let mut x: u64 = 11;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let tz = zones[(next() % 5) as usize];
+            let from = 1_600_000_000_000 + (next() % (10 * 365 * DAY_MS as u64)) as i64;
+            let minutes = (next() % 1440) as u32;
+            let weekday = if next() % 2 == 0 { None } else { Some((next() % 7) as u32) };
+            assert_eq!(next_clock(tz, from, minutes, weekday), reference_next_clock(tz, from, minutes, weekday), "{tz} {from} {minutes} {weekday:?}");
+        }
     }
 
     #[test]

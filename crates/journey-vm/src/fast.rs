@@ -28,6 +28,8 @@ pub(crate) enum Load {
         within_ms: i64,
     },
     Count(u32),
+    /// `last(predicate)`: when it last happened, none when never.
+    Last(u32),
     Now,
 }
 
@@ -58,6 +60,8 @@ pub(crate) enum Fast {
     Or(Term, Term),
     /// `a ?? b`.
     Coalesce(Operand, Operand),
+    /// `a ± d` or `(a ?? b) ± d`: a time moved by a duration (`add` for `+`).
+    Shift { a: Operand, otherwise: Option<Operand>, add: bool, by: Operand },
 }
 
 /// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it uses).
@@ -87,12 +91,20 @@ fn shape(program: &Program, at: usize) -> Option<Fast> {
     // Where an instruction of `tail` is, in the whole code (jump targets are absolute).
     let position = |tail: &[Instr]| program.code.len() - tail.len();
     if let Some((a, [Instr::JumpIfSome(target), rest @ ..])) = operand(program, code) {
-        // `a ?? b`: the jump lands on the `ret` right after `b`.
+        // `a ?? b`: the jump lands right after `b` — on the `ret`, or on the shift of `(a ?? b) ± d`.
         let (b, tail) = operand(program, rest)?;
+        if *target as usize != position(tail) {
+            return None;
+        }
         return match tail {
-            [Instr::Ret, ..] if *target as usize == position(tail) => Some(Fast::Coalesce(a, b)),
-            _ => None,
+            [Instr::Ret, ..] => Some(Fast::Coalesce(a, b)),
+            _ => shift(program, a, Some(b), tail),
         };
+    }
+    if let Some((a, rest)) = operand(program, code)
+        && let Some(fast) = shift(program, a, None, rest)
+    {
+        return Some(fast);
     }
     let (a, rest) = term(program, code)?;
     match rest {
@@ -106,6 +118,17 @@ fn shape(program: &Program, at: usize) -> Option<Fast> {
                 }
                 _ => None,
             }
+        }
+        _ => None,
+    }
+}
+
+/// `… ± d` after the time operand(s): the duration, the operator, `ret`.
+fn shift(program: &Program, a: Operand, otherwise: Option<Operand>, code: &[Instr]) -> Option<Fast> {
+    let (by, rest) = operand(program, code)?;
+    match rest {
+        [Instr::Bin(op @ (BinOp::AddTimeDuration | BinOp::SubTimeDuration)), Instr::Ret, ..] => {
+            Some(Fast::Shift { a, otherwise, add: *op == BinOp::AddTimeDuration, by })
         }
         _ => None,
     }
@@ -133,6 +156,7 @@ fn operand<'c>(program: &Program, code: &'c [Instr]) -> Option<(Operand, &'c [In
         Instr::Const(c) => Load::Const(constant(program.constants.get(*c as usize)?, *c)),
         Instr::Has { predicate, within_ms } => Load::Has { predicate: *predicate, within_ms: *within_ms },
         Instr::Count(p) => Load::Count(*p),
+        Instr::Last(p) => Load::Last(*p),
         Instr::Now => Load::Now,
         _ => return None,
     };
@@ -165,6 +189,10 @@ impl Operand {
                 Value::Bool(count > 0 && (within_ms < 0 || last >= inputs.now.saturating_sub(within_ms)))
             }
             Load::Count(p) => Value::Int(i64::from(*inputs.pred_count.get(p as usize)?)),
+            Load::Last(p) => match (*inputs.pred_count.get(p as usize)?, *inputs.pred_last.get(p as usize)?) {
+                (0, _) => Value::None,
+                (_, t) => Value::Time(t),
+            },
             Load::Now => Value::Time(inputs.now),
         };
         Some(match v {
@@ -242,6 +270,17 @@ impl Fast {
                 v if v.is_none() => b.value(inputs),
                 v => Some(v),
             },
+            Fast::Shift { a, otherwise, add, by } => {
+                let t = match (a.value(inputs)?, otherwise) {
+                    (v, Some(b)) if v.is_none() => b.value(inputs)?,
+                    (v, _) => v,
+                };
+                // Anything but a time and a duration is the machine's error.
+                match (t, by.value(inputs)?) {
+                    (Value::Time(t), Value::Duration(d)) => Some(Value::Time(if *add { t.saturating_add(d) } else { t.saturating_sub(d) })),
+                    _ => None,
+                }
+            }
         }
     }
 }
@@ -273,7 +312,7 @@ mod tests {
         let shapes = compile(&program);
         let starts: Vec<usize> = (0..program.code.len()).filter(|&i| i == 0 || matches!(program.code[i - 1], Instr::Ret)).collect();
         let direct: Vec<usize> = starts.iter().copied().filter(|&i| shapes[i].is_some()).collect();
-        assert!(direct.len() >= 35, "{} of {} expressions have a direct shape", direct.len(), starts.len());
+        assert!(direct.len() >= 48, "{} of {} expressions have a direct shape", direct.len(), starts.len());
         let mut input = Heap::default();
         let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
         let mut seed = 0x9e37_79b9_7f4a_7c15u64;

@@ -275,12 +275,8 @@ impl<'a> Strings<'a> {
         match v {
             Value::Absent | Value::None => {}
             Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
-            Value::Int(i) => {
-                let _ = write!(out, "{i}");
-            }
-            Value::Float(f) => {
-                let _ = write!(out, "{f}");
-            }
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(i)),
+            Value::Float(f) => push_float(f, out),
             Value::Time(ms) => out.push_str(&format_instant(ms)),
             Value::Date(d) => out.push_str(&format_date(d)),
             Value::Duration(ms) => out.push_str(&format_duration(ms)),
@@ -363,6 +359,35 @@ pub fn format_instant(ms: i64) -> String {
     let mut out = String::with_capacity(24);
     write_instant(ms, &mut out);
     out
+}
+
+/// Appends `f` exactly as `{f}` (Rust's `Display`: the shortest digits that read back as `f`,
+/// never an exponent) would. Whole numbers and numbers with at most two decimals — amounts,
+/// the usual case in templates — are written directly; everything else goes through `Display`.
+pub fn push_float(f: f64, out: &mut String) {
+    // Below 2^45 floats are spaced at most 2^-8 apart, so at most one decimal with two
+    // fractional digits reads back as `f`: when there is one, it is the shortest.
+    const LIMIT: f64 = 3.0e13;
+    if f.abs() < LIMIT && !(f == 0.0 && f.is_sign_negative()) {
+        let cents = (f * 100.0).round();
+        if cents / 100.0 == f {
+            let cents = cents as i64;
+            if cents < 0 {
+                out.push('-');
+            }
+            let (whole, frac) = (cents.unsigned_abs() / 100, cents.unsigned_abs() % 100);
+            out.push_str(itoa::Buffer::new().format(whole));
+            if frac != 0 {
+                out.push('.');
+                out.push(char::from(b'0' + (frac / 10) as u8));
+                if frac % 10 != 0 {
+                    out.push(char::from(b'0' + (frac % 10) as u8));
+                }
+            }
+            return;
+        }
+    }
+    let _ = write!(out, "{f}");
 }
 
 /// Civil date (year, month, day) of a day number (Howard Hinnant's algorithm): no time-zone
@@ -515,6 +540,34 @@ pub fn constant(c: &Const, index: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `push_float` writes what `Display` writes: amounts, whole numbers, their neighbours one
+    /// bit away, signed zeros, huge and tiny values, random bit patterns.
+    #[test]
+    fn floats_render_as_display_does() {
+        let mut values = vec![0.0, -0.0, 0.1 + 0.2, 1.005, 2.675, 1e15, 3.0e13, 2.99e13, -2.99e13, 8.99e13, 1e-7, 5e-324, f64::MAX, f64::NAN, f64::INFINITY];
+        let mut x: u64 = 3;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            let cents = (next() % 2_000_000_000_000) as i64 - 1_000_000_000_000;
+            let f = cents as f64 / 100.0;
+            values.extend([f, f64::from_bits(f.to_bits() + 1), f64::from_bits(f.to_bits().wrapping_sub(1)), (cents / 100) as f64]);
+            values.push(f64::from_bits(next()));
+            values.push((next() % 100_000) as f64 / 1000.0);
+            values.push(((next() % 10_000_000_000_000_000) as f64) / 100.0);
+        }
+        let mut out = String::new();
+        for f in values {
+            out.clear();
+            push_float(f, &mut out);
+            assert_eq!(out, format!("{f}"), "{:#x}", f.to_bits());
+        }
+    }
 
     #[test]
     fn absorbing_the_input_renumbers_what_points_into_it() {

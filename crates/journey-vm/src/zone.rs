@@ -20,7 +20,7 @@ use std::cell::Cell;
 
 const DAY_S: i64 = 86_400;
 const DAY_MS: i64 = 86_400_000;
-const CACHE: usize = 4096;
+const CACHE: usize = 16384;
 
 /// The offsets of one zone over one UTC day (32 bytes).
 #[derive(Clone, Copy)]

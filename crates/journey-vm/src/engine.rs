@@ -43,6 +43,14 @@ pub struct Vm<'p> {
     pub options: Options,
     /// Reused buffer for rendering a send's fields.
     render_buf: String,
+    /// Per journey, the contact's next timer there (wait, limit or scheduled entry; see
+    /// [`due_of`]), kept up to date wherever one changes: finding the next timer, and the
+    /// journeys it is due in, reads this one array instead of every slot.
+    due: Vec<i64>,
+    /// The least of `due`, unless `due_stale`: the journey holding it moved its timer later,
+    /// and the least must be looked for again.
+    due_min: i64,
+    due_stale: bool,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
@@ -69,6 +77,9 @@ impl<'p> Vm<'p> {
             last_zone: None,
             options: Options::default(),
             render_buf: String::new(),
+            due: Vec::new(),
+            due_min: i64::MAX,
+            due_stale: true,
             transitions: 0,
             timers: 0,
             step_hits,
@@ -94,6 +105,9 @@ impl<'p> Vm<'p> {
     /// it then copies nothing, or only the strings the snapshot keeps. (Used otherwise, the
     /// state reads those strings as empty: wrong, but never unsafe.)
     pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
+        self.due.clear();
+        self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limits.get(j).copied().unwrap_or(i64::MAX))));
+        self.due_stale = true;
         let mut run = Run {
             vm: self,
             contact,
@@ -165,6 +179,14 @@ struct Run<'a, 'p> {
     test_mask: Deps,
     /// What is left of [`RUN_STEP_BUDGET`].
     steps_left: u32,
+}
+
+/// When the contact's next timer in a journey is due: its wait or limit while active, its next
+/// scheduled entry in any case.
+#[inline]
+fn due_of(slot: &Slot, limit: i64) -> i64 {
+    let active = if slot.status == ACTIVE { slot.wake_at.min(slot.entered_at.saturating_add(limit)) } else { i64::MAX };
+    active.min(slot.scheduled_at)
 }
 
 fn in_quiet(minute: u32, start: u32, end: u32) -> bool {
@@ -323,15 +345,30 @@ impl Run<'_, '_> {
         self.trace(|| Trace::Action(index));
     }
 
-    fn next_timer(&self) -> i64 {
-        let mut next = i64::MAX;
-        for (slot, &limit) in self.st.slots.iter().zip(&self.vm.tables.limits) {
-            if slot.status == ACTIVE {
-                next = next.min(slot.wake_at).min(slot.entered_at.saturating_add(limit));
-            }
-            next = next.min(slot.scheduled_at);
+    fn next_timer(&mut self) -> i64 {
+        let vm = &mut *self.vm;
+        if vm.due_stale {
+            vm.due_min = vm.due.iter().fold(i64::MAX, |next, &t| next.min(t));
+            vm.due_stale = false;
         }
-        next
+        vm.due_min
+    }
+
+    /// Brings [`Vm::due`] up to date after journey `j`'s slot changed a timer.
+    #[inline]
+    fn retime(&mut self, j: usize) {
+        let vm = &mut *self.vm;
+        if let (Some(slot), Some(due)) = (self.st.slots.get(j), vm.due.get_mut(j)) {
+            let (old, new) = (*due, due_of(slot, vm.tables.limits.get(j).copied().unwrap_or(i64::MAX)));
+            *due = new;
+            if new <= vm.due_min {
+                // At or below the least of the others: the new least.
+                vm.due_min = new;
+                vm.due_stale = false;
+            } else if old == vm.due_min {
+                vm.due_stale = true;
+            }
+        }
     }
 
     /// Whether journey `j`'s `limit` has run out for the contact at `now`.
@@ -348,6 +385,9 @@ impl Run<'_, '_> {
 
     fn fire_timers(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
+            if self.vm.due.get(j).is_none_or(|&due| due > now) {
+                continue;
+            }
             let slot = self.st.slots[j];
             if slot.status == ACTIVE {
                 if self.limit_due(j, now) {
@@ -378,6 +418,7 @@ impl Run<'_, '_> {
                 continue;
             }
             self.st.slots[j].scheduled_at = i64::MAX;
+            self.retime(j);
             let reason = format!("more than {TIMER_BUDGET} timers for one contact in one run: the program loops without time passing");
             if slot.status == ACTIVE {
                 self.fail(j, now, None, EvalError(reason));
@@ -390,6 +431,7 @@ impl Run<'_, '_> {
     fn wake(&mut self, j: usize, now: i64) {
         let pc = self.st.slots[j].pc as usize;
         self.st.slots[j].wake_at = i64::MAX;
+        self.retime(j);
         let next = match self.vm.program.journeys[j].code.get(pc) {
             Some(StepOp::WaitEvent { on_timeout, .. }) | Some(StepOp::WaitCondition { on_timeout, .. }) => *on_timeout as usize,
             Some(StepOp::Send { .. }) if self.st.slots[j].flags & QUIET_HELD != 0 => {
@@ -508,6 +550,7 @@ impl Run<'_, '_> {
                         && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
                 {
                     self.st.slots[j].wake_at = i64::MAX;
+                    self.retime(j);
                     let from = self.step_at(j, pc);
                     self.exec(j, *on_event as usize, now, Some(fields), from);
                 }
@@ -555,6 +598,7 @@ impl Run<'_, '_> {
             let (step, condition, on_met) = (*step, *condition, *on_met);
             if self.st.slots[j].wake_at > now && self.worth_testing(condition) && self.condition(condition, now, Some(j), None).unwrap_or(false) {
                 self.st.slots[j].wake_at = i64::MAX;
+                self.retime(j);
                 self.exec(j, on_met as usize, now, None, step);
             }
         }
@@ -702,12 +746,14 @@ impl Run<'_, '_> {
         }
         self.st.slots[j].scheduled_at = best;
         self.st.slots[j].sched_entry = which;
+        self.retime(j);
     }
 
     fn fire_scheduled(&mut self, j: usize, now: i64) {
         let k = self.st.slots[j].sched_entry as usize;
         self.st.slots[j].last_fire = now;
         self.st.slots[j].scheduled_at = i64::MAX;
+        self.retime(j);
         let Some(entry) = self.vm.program.journeys[j].entries.get(k) else { return };
         let trigger = if matches!(entry.kind, EntryKind::At(_)) { Trigger::At } else { Trigger::Every };
         let filter = entry.filter;
@@ -744,6 +790,7 @@ impl Run<'_, '_> {
         slot.wake_at = i64::MAX;
         slot.pc = 0;
         slot.flags = if holdout { HOLDOUT } else { 0 };
+        self.retime(j);
         let stored = &mut self.st.triggers[j];
         stored.clear();
         stored.extend(fields.unwrap_or(&[]).iter().map(|v| v.from_input()));
@@ -789,6 +836,7 @@ impl Run<'_, '_> {
         slot.last_exit = now;
         slot.wake_at = i64::MAX;
         slot.flags = 0;
+        self.retime(j);
         self.emit(now, j, step, ActionKind::Exit { reason });
     }
 
@@ -801,6 +849,7 @@ impl Run<'_, '_> {
         let slot = &mut self.st.slots[j];
         slot.pc = pc as u32;
         slot.wake_at = wake_at;
+        self.retime(j);
     }
 
     /// Counts a contact going along the flow edge `from → to` of journey `j`.

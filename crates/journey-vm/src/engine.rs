@@ -578,7 +578,13 @@ impl Run<'_, '_> {
     }
 
     /// Tests `goal when` conditions; leaves on the first that holds.
+    #[inline]
     fn goal_when(&mut self, j: usize, now: i64) -> bool {
+        self.vm.tables.goal_when.get(j).copied().unwrap_or(false) && self.test_goal_when(j, now)
+    }
+
+    #[inline(never)]
+    fn test_goal_when(&mut self, j: usize, now: i64) -> bool {
         let journey = &self.vm.program.journeys[j];
         for (g, goal) in journey.goals.iter().enumerate() {
             if let GoalKind::When(c) = goal.kind
@@ -605,7 +611,15 @@ impl Run<'_, '_> {
     }
 
     /// `entry when`: enrolls when a condition becomes true (edge-triggered).
+    #[inline]
     fn entry_when(&mut self, j: usize, now: i64) {
+        if self.vm.tables.when_entries.get(j).is_some_and(|w| !w.is_empty()) {
+            self.test_entry_when(j, now);
+        }
+    }
+
+    #[inline(never)]
+    fn test_entry_when(&mut self, j: usize, now: i64) {
         let count = self.vm.tables.when_entries.get(j).map_or(0, Vec::len);
         for i in 0..count {
             let (k, c) = self.vm.tables.when_entries[j][i];

@@ -121,6 +121,8 @@ pub(crate) struct Tables {
     pub(crate) dormant_reads: Vec<[Deps; 8]>,
     /// Per journey: its `entry when` entries (first 8), as (entry index, condition).
     pub(crate) when_entries: Vec<Vec<(u8, u32)>>,
+    /// Per journey: whether it has a `goal when` (most do not, and are tested on every record).
+    pub(crate) goal_when: Vec<bool>,
     /// Per journey, per flow node: the edges into it, as (from node, edge index).
     pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// Per journey, how many flow edges it has.
@@ -230,6 +232,7 @@ impl Tables {
             expr_reads,
             zone,
             dormant_reads,
+            goal_when: program.journeys.iter().map(|j| j.goals.iter().any(|g| matches!(g.kind, GoalKind::When(_)))).collect(),
             when_entries: program
                 .journeys
                 .iter()

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! The argument is the number of contacts (default 5000); `callgrind` reports the instructions
-//! spent evaluating them (`Collected`), decoding excluded.
+//! spent evaluating them (`Collected`), decoding excluded. With `reference` as a further
+//! argument, the program is the bench's one reference journey instead of the examples.
 
 use journey_bytecode::Program;
 use journey_vm::{Action, ContactInput, ContactState, Vm};
@@ -38,7 +39,8 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
 fn main() {
     // `cargo bench` passes `--bench`; the contact count is the first numeric argument.
     let contacts = std::env::args().skip(1).find_map(|a| a.parse::<u64>().ok()).unwrap_or(5000);
-    let program = journey::examples().unwrap_or_else(|e| panic!("{e}"));
+    let program = if std::env::args().any(|a| a == "reference") { journey::reference() } else { journey::examples() };
+    let program = program.unwrap_or_else(|e| panic!("{e}"));
     let mut raw = Vec::new();
     journey_runtime::cohort_gen::generate(contacts, 7, 60, &mut raw).unwrap_or_default();
     let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);

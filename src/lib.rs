@@ -35,6 +35,16 @@ pub fn examples() -> Result<Program, String> {
     compile_dir(&std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"))
 }
 
+/// The VM bench's reference journey (`benches/reference.journey`), compiled against the example
+/// schema without its policy (quiet hours and caps would need hand-writing in the baseline too).
+pub fn reference() -> Result<Program, String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |path: &str| std::fs::read_to_string(root.join(path)).map_err(|e| format!("{path}: {e}"));
+    let schema = read("examples/schema.journey")?;
+    let schema = schema.split("policy {").next().unwrap_or_default();
+    compile(&[("schema.journey", schema), ("reference.journey", &read("benches/reference.journey")?)])
+}
+
 /// Evaluates JSON-lines `input` over `[earliest, until)` and returns the action lines.
 pub fn evaluate(program: &Program, input: &str, until: &str, threads: usize) -> (Vec<String>, Vec<journey_runtime::Reject>) {
     let until = journey_runtime::input::parse_instant(until).unwrap_or(i64::MAX);

@@ -448,6 +448,15 @@ impl Run<'_, '_> {
     /// when it visited no journey and changed nothing a schedule reads (an `identify` of
     /// attributes no journey waits on, an event nobody listens to), and it was not the first.
     fn record(&mut self, record: &crate::engine::Record) -> bool {
+        // An event nobody listens to or counts, once the contact is known, changes nothing
+        // (schedules and conditions read nothing of it): most of a cohort's events for most
+        // projects.
+        if let RecordKind::Track { event, .. } = &record.kind
+            && self.st.seen
+            && self.vm.tables.inert(*event)
+        {
+            return false;
+        }
         let now = record.at;
         let mut event: Option<u32> = None;
         // The event's fields are read where they were decoded (see `Env::event`).

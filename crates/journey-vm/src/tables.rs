@@ -258,6 +258,13 @@ impl Tables {
         }
     }
 
+    /// Whether a record of `event` can change nothing: no journey listens to it and no
+    /// behaviour predicate counts it. (It still counts as read.)
+    #[inline]
+    pub(crate) fn inert(&self, event: u32) -> bool {
+        self.preds_by_event.get(event as usize).is_none_or(Vec::is_empty) && self.dispatch(Some(event)).is_empty()
+    }
+
     /// The journeys a record of `event` (or, with `None`, a record without one) can affect.
     pub(crate) fn dispatch(&self, event: Option<u32>) -> &[u32] {
         let list = match event {

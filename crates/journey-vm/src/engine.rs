@@ -259,6 +259,12 @@ impl Run<'_, '_> {
     }
 
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
+        // The usual case first: a shape the direct path answers, and no trace to record.
+        if self.vm.trace.is_none()
+            && let Some(Value::Bool(b)) = self.fast(at, now, journey, event)
+        {
+            return Ok(b);
+        }
         let result = match self.eval(at, now, journey, event) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(_) => Err(EvalError("condition is not a bool".into())),

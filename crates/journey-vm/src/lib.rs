@@ -11,5 +11,5 @@ mod tables;
 pub mod value;
 pub mod zone;
 
-pub use engine::{Action, ActionKind, ContactInput, ContactState, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
+pub use engine::{Action, ActionKind, ContactInput, ContactState, Field, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
 pub use value::{Heap, Value};

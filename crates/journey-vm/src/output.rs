@@ -69,7 +69,7 @@ fn body(program: &Program, kind: &ActionKind, out: &mut String) {
                 }
                 push_json_string(m.and_then(|m| m.field_names.get(i)).map(String::as_str).unwrap_or(""), out);
                 out.push(':');
-                push_json_string(value, out);
+                push_json_string(value.text(program), out);
             }
             out.push('}');
         }
@@ -328,7 +328,7 @@ impl<'p> ActionFormat<'p> {
                         }
                         out.push_str(names.get(i).map_or("\"\"", String::as_str));
                         out.push(':');
-                        push_json_string(value, out);
+                        push_json_string(value.text(self.program), out);
                     }
                     out.push('}');
                 }

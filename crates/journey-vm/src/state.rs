@@ -260,6 +260,24 @@ pub enum Reason {
     Exit(String),
 }
 
+/// One rendered field of a send. A constant template is not rendered nor copied: the field
+/// names the program's string ([`Field::text`] reads it).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Field {
+    /// `program.strings[i]`.
+    Const(u32),
+    Rendered(Box<str>),
+}
+
+impl Field {
+    pub fn text<'a>(&'a self, program: &'a Program) -> &'a str {
+        match self {
+            Field::Const(i) => program.strings.get(*i as usize).map_or("", String::as_str),
+            Field::Rendered(s) => s,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionKind {
     Enter {
@@ -268,9 +286,8 @@ pub enum ActionKind {
     },
     Send {
         message: u32,
-        /// Rendered fields, in the message's field order. Constant ones are shared with the
-        /// program's tables (no copy per send).
-        fields: Vec<std::sync::Arc<str>>,
+        /// Rendered fields, in the message's field order.
+        fields: Vec<Field>,
     },
     /// A send, sync or webhook replaced for the control group.
     HeldOut(Box<ActionKind>),

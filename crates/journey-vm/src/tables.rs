@@ -129,9 +129,9 @@ pub(crate) struct Tables {
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
     pub(crate) fast: Vec<Option<crate::fast::Fast>>,
-    /// Per template start, when the template is constant text: that text, shared by every
-    /// send of it (not rendered, not copied).
-    pub(crate) const_text: Vec<Option<std::sync::Arc<str>>>,
+    /// Per template start, when the template is constant text: that text (a field naming it;
+    /// it is not rendered nor copied per send).
+    pub(crate) const_text: Vec<Option<crate::state::Field>>,
 }
 
 impl Tables {
@@ -250,8 +250,8 @@ impl Tables {
             fast: crate::fast::compile(program),
             const_text: (0..program.templates.len())
                 .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
-                    (TemplateOp::Text(s), Some(TemplateOp::End)) => program.strings.get(*s as usize).map(|s| s.as_str().into()),
-                    (TemplateOp::End, _) => Some("".into()),
+                    (TemplateOp::Text(s), Some(TemplateOp::End)) if (*s as usize) < program.strings.len() => Some(crate::state::Field::Const(*s)),
+                    (TemplateOp::End, _) => Some(crate::state::Field::Rendered("".into())),
                     _ => None,
                 })
                 .collect(),

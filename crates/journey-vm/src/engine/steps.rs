@@ -79,7 +79,7 @@ impl Run<'_, '_> {
                             self.fail(j, now, Some(*step), e);
                             return;
                         }
-                        rendered.push(text.as_str().into());
+                        rendered.push(Field::Rendered(text.as_str().into()));
                     }
                     self.vm.render_buf = text;
                     let send = ActionKind::Send { message: *message, fields: rendered };

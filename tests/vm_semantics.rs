@@ -348,7 +348,8 @@ journey j {
     assert_eq!(lines, again);
     // The documented hash (FNV-1a of `contact 0xFF journey 0xFF key`, modulo 10000), pinned:
     // changing it would move every contact to another arm.
-    let pinned = [(("c0", "j", "exp"), 723), (("c0000001", "welcome", "holdout"), 2846), (("", "", ""), 7219), (("ünï", "spring_sale", "subject"), 803)];
+    let pinned =
+        [(("c0", "j", "exp"), 723), (("c0000001", "welcome", "holdout"), 2846), (("", "", ""), 7219), (("ünï", "spring_sale", "subject"), 803)];
     for ((contact, journey, key), expected) in pinned {
         assert_eq!(journey_bytecode::bucket(contact, journey, key), expected, "{contact} {journey} {key}");
     }

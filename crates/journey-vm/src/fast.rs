@@ -61,7 +61,12 @@ pub(crate) enum Fast {
     /// `a ?? b`.
     Coalesce(Operand, Operand),
     /// `a ± d` or `(a ?? b) ± d`: a time moved by a duration (`add` for `+`).
-    Shift { a: Operand, otherwise: Option<Operand>, add: bool, by: Operand },
+    Shift {
+        a: Operand,
+        otherwise: Option<Operand>,
+        add: bool,
+        by: Operand,
+    },
 }
 
 /// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it uses).

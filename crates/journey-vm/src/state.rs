@@ -177,7 +177,11 @@ impl ContactState {
     pub fn reset(&mut self, program: &Program) {
         fn refill<T: Clone>(v: &mut Vec<T>, len: usize, value: T) {
             if v.len() == len {
-                v.fill(value);
+                // Not even called when empty: a zero fill becomes `memset`, whose wide-register
+                // version costs more per contact than the rest of a small program's run.
+                if !v.is_empty() {
+                    v.fill(value);
+                }
             } else {
                 v.clear();
                 v.resize(len, value);

@@ -545,7 +545,8 @@ mod tests {
     /// bit away, signed zeros, huge and tiny values, random bit patterns.
     #[test]
     fn floats_render_as_display_does() {
-        let mut values = vec![0.0, -0.0, 0.1 + 0.2, 1.005, 2.675, 1e15, 3.0e13, 2.99e13, -2.99e13, 8.99e13, 1e-7, 5e-324, f64::MAX, f64::NAN, f64::INFINITY];
+        let mut values =
+            vec![0.0, -0.0, 0.1 + 0.2, 1.005, 2.675, 1e15, 3.0e13, 2.99e13, -2.99e13, 8.99e13, 1e-7, 5e-324, f64::MAX, f64::NAN, f64::INFINITY];
         let mut x: u64 = 3;
         let mut next = || {
             x ^= x << 13;

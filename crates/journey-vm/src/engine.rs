@@ -201,7 +201,7 @@ impl Run<'_, '_> {
         if !self.vm.options.direct {
             return None;
         }
-        let fast = self.vm.tables.fast.get(at as usize)?.as_ref()?;
+        let fast = self.vm.tables.fast.get(at)?;
         let st = &*self.st;
         let inputs = crate::fast::Inputs {
             attrs: &st.attrs,
@@ -253,7 +253,7 @@ impl Run<'_, '_> {
             trigger,
             tz,
             input: self.input,
-            fast: if vm.options.direct { &vm.tables.fast } else { &[] },
+            fast: if vm.options.direct { &vm.tables.fast } else { &crate::fast::FastTable::NONE },
         };
         f(&mut vm.machine, &env, &mut st.heap)
     }

@@ -4,7 +4,7 @@
 //! The stack is a fixed array: evaluating a condition allocates nothing. Every table access is
 //! checked, so even an unverified program cannot make this panic — it yields an [`EvalError`].
 
-use crate::fast::{Fast, Inputs};
+use crate::fast::{FastTable, Inputs};
 use crate::value::{Heap, Strings, Value, constant};
 use crate::zone;
 use chrono::{Datelike, NaiveDate, NaiveDateTime, Timelike};
@@ -34,7 +34,7 @@ pub struct Env<'a> {
     /// The heap of the input being run (strings of values marked [`crate::value::INPUT_BIT`]).
     pub input: &'a Heap,
     /// Per expression start, its shape when evaluated directly ([`crate::fast`]).
-    pub(crate) fast: &'a [Option<Fast>],
+    pub(crate) fast: &'a FastTable,
 }
 
 impl<'a> Env<'a> {
@@ -72,7 +72,7 @@ fn as_bool(v: Value) -> Result<bool, EvalError> {
 impl Machine {
     /// Evaluates the expression starting at `at`.
     pub fn eval(&mut self, env: &Env<'_>, heap: &mut Heap, at: u32) -> Result<Value, EvalError> {
-        if let Some(Some(fast)) = env.fast.get(at as usize)
+        if let Some(fast) = env.fast.get(at)
             && let Some(v) = fast.eval(&Inputs::of(env), &env.strings(heap))
         {
             return Ok(v);

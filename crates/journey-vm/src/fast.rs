@@ -69,6 +69,39 @@ pub(crate) enum Fast {
     },
 }
 
+/// The shapes of a program's expressions, looked up by expression start: a dense list, and per
+/// code position an index into it. (An `Option<Fast>` per position — 168 bytes each — spread
+/// the few dozen shapes over tens of kilobytes, and every lookup missed the cache.)
+pub(crate) struct FastTable {
+    at: Vec<u32>,
+    shapes: Vec<Fast>,
+}
+
+impl FastTable {
+    /// No shapes: every expression goes to the machine.
+    pub(crate) const NONE: FastTable = FastTable { at: Vec::new(), shapes: Vec::new() };
+
+    pub(crate) fn new(program: &Program) -> Self {
+        let mut shapes = Vec::new();
+        let at = compile(program)
+            .into_iter()
+            .map(|shape| match shape {
+                Some(s) => {
+                    shapes.push(s);
+                    (shapes.len() - 1) as u32
+                }
+                None => u32::MAX,
+            })
+            .collect();
+        FastTable { at, shapes }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, at: u32) -> Option<&Fast> {
+        self.shapes.get(*self.at.get(at as usize)? as usize)
+    }
+}
+
 /// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it uses).
 pub(crate) struct Inputs<'a> {
     pub attrs: &'a [Value],
@@ -364,7 +397,7 @@ mod tests {
                     trigger: &trigger,
                     tz: chrono_tz::Tz::UTC,
                     input: &input,
-                    fast: &[],
+                    fast: &FastTable::NONE,
                 };
                 let mut heap = Heap::default();
                 let strings = env.strings(&EMPTY);

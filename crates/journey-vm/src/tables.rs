@@ -128,7 +128,7 @@ pub(crate) struct Tables {
     /// Per journey, how many flow edges it has.
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
-    pub(crate) fast: Vec<Option<crate::fast::Fast>>,
+    pub(crate) fast: crate::fast::FastTable,
     /// Per template start, when the template is constant text: that text (a field naming it;
     /// it is not rendered nor copied per send).
     pub(crate) const_text: Vec<Option<crate::state::Field>>,
@@ -247,7 +247,7 @@ impl Tables {
                 .collect(),
             edges_into,
             edge_counts,
-            fast: crate::fast::compile(program),
+            fast: crate::fast::FastTable::new(program),
             const_text: (0..program.templates.len())
                 .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
                     (TemplateOp::Text(s), Some(TemplateOp::End)) if (*s as usize) < program.strings.len() => Some(crate::state::Field::Const(*s)),

@@ -106,7 +106,7 @@ impl<'p> Vm<'p> {
     /// state reads those strings as empty: wrong, but never unsafe.)
     pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
         self.due.clear();
-        self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limits.get(j).copied().unwrap_or(i64::MAX))));
+        self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limit(j))));
         self.due_stale = true;
         let mut run = Run {
             vm: self,
@@ -126,8 +126,7 @@ impl<'p> Vm<'p> {
         };
         let mut next = 0;
         let mut timers = 0u32;
-        // Timers change only where a journey or a schedule was touched (see `Run::record`).
-        let mut timer_at = if run.st.seen { run.next_timer() } else { i64::MAX };
+        let mut timer_at = run.next_timer();
         loop {
             let record_at = input.records.get(next).map_or(i64::MAX, |r| r.at);
             if record_at.min(timer_at) >= until {
@@ -145,9 +144,10 @@ impl<'p> Vm<'p> {
             } else {
                 if let Some(record) = input.records.get(next) {
                     run.trace(|| Trace::Record { at: record.at, index: next });
-                    if run.record(record) {
-                        timer_at = run.next_timer();
-                    }
+                    run.record(record);
+                    // Exact and cheap: the least of `Vm::due`, looked for again only when the
+                    // journey holding it moved its timer later.
+                    timer_at = run.next_timer();
                 }
                 next += 1;
             }
@@ -365,7 +365,7 @@ impl Run<'_, '_> {
     fn retime(&mut self, j: usize) {
         let vm = &mut *self.vm;
         if let (Some(slot), Some(due)) = (self.st.slots.get(j), vm.due.get_mut(j)) {
-            let (old, new) = (*due, due_of(slot, vm.tables.limits.get(j).copied().unwrap_or(i64::MAX)));
+            let (old, new) = (*due, due_of(slot, vm.tables.limit(j)));
             *due = new;
             if new <= vm.due_min {
                 // At or below the least of the others: the new least.
@@ -380,7 +380,8 @@ impl Run<'_, '_> {
     /// Whether journey `j`'s `limit` has run out for the contact at `now`.
     fn limit_due(&self, j: usize, now: i64) -> bool {
         let slot = &self.st.slots[j];
-        slot.status == ACTIVE && self.vm.tables.limits.get(j).is_some_and(|&l| l != i64::MAX && slot.entered_at.saturating_add(l) <= now)
+        let limit = self.vm.tables.limit(j);
+        slot.status == ACTIVE && limit != i64::MAX && slot.entered_at.saturating_add(limit) <= now
     }
 
     /// The step of the operation at `pc` of journey `j` (`u32::MAX` for none): where a contact
@@ -450,10 +451,8 @@ impl Run<'_, '_> {
         self.exec(j, next, now, None, from);
     }
 
-    /// Processes one input record. Returns whether it may have changed a timer: it did not
-    /// when it visited no journey and changed nothing a schedule reads (an `identify` of
-    /// attributes no journey waits on, an event nobody listens to), and it was not the first.
-    fn record(&mut self, record: &crate::engine::Record) -> bool {
+    /// Processes one input record.
+    fn record(&mut self, record: &crate::engine::Record) {
         // An event nobody listens to or counts, once the contact is known, changes nothing
         // (schedules and conditions read nothing of it): most of a cohort's events for most
         // projects.
@@ -461,7 +460,7 @@ impl Run<'_, '_> {
             && self.st.seen
             && self.vm.tables.inert(*event)
         {
-            return false;
+            return;
         }
         let now = record.at;
         let mut event: Option<u32> = None;
@@ -506,9 +505,7 @@ impl Run<'_, '_> {
         self.test_mask = Deps::MAX;
         self.first = !self.st.seen;
         self.st.seen = true;
-        let first = self.first;
-        let settled = self.settle(now);
-        first || settled || visits > 0 || matches!(record.kind, RecordKind::Exit { .. })
+        self.settle(now);
     }
 
     fn update_predicates(&mut self, event: u32, fields: &[Value], now: i64) {
@@ -657,17 +654,15 @@ impl Run<'_, '_> {
 
     /// After a record or timers at `now`: recompute schedules, then re-test conditions changed
     /// by `set` until nothing changes (at most 16 rounds).
-    /// Returns whether it did anything.
     #[inline]
-    fn settle(&mut self, now: i64) -> bool {
+    fn settle(&mut self, now: i64) {
         // Nothing changed that schedules read, and no `set` to re-test conditions after:
         // nothing to do (the usual case, checked here rather than behind a call).
         if !self.first && !self.dirty && self.changed & self.vm.tables.schedules_read == 0 {
             self.changed = 0;
-            return false;
+            return;
         }
         self.settle_changes(now);
-        true
     }
 
     #[inline(never)]

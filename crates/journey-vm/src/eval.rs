@@ -660,18 +660,12 @@ mod tests {
     #[test]
     fn next_clock_skips_only_days_that_cannot_be_next() {
         let zones: [Tz; 5] = ["UTC", "Europe/Paris", "Pacific/Apia", "Pacific/Kiritimati", "America/Sao_Paulo"].map(|z| z.parse().unwrap());
-        let mut x: u64 = 11;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(11);
         for _ in 0..20_000 {
             let tz = zones[(next() % 5) as usize];
             let from = 1_600_000_000_000 + (next() % (10 * 365 * DAY_MS as u64)) as i64;
             let minutes = (next() % 1440) as u32;
-            let weekday = if next() % 2 == 0 { None } else { Some((next() % 7) as u32) };
+            let weekday = if next().is_multiple_of(2) { None } else { Some((next() % 7) as u32) };
             assert_eq!(next_clock(tz, from, minutes, weekday), reference_next_clock(tz, from, minutes, weekday), "{tz} {from} {minutes} {weekday:?}");
         }
     }
@@ -680,17 +674,11 @@ mod tests {
     fn next_yearly_agrees_with_the_chrono_version() {
         let zones: [Tz; 4] =
             ["UTC".parse().unwrap(), "Europe/Paris".parse().unwrap(), "Pacific/Apia".parse().unwrap(), "America/Sao_Paulo".parse().unwrap()];
-        let mut x: u64 = 7;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(7);
         for _ in 0..20_000 {
             let tz = zones[(next() % 4) as usize];
             let from = 1_600_000_000_000 + (next() % (10 * 365 * DAY_MS as u64)) as i64;
-            let after = if next() % 2 == 0 { i64::MIN } else { from + (next() % (400 * DAY_MS as u64)) as i64 - 200 * DAY_MS };
+            let after = if next().is_multiple_of(2) { i64::MIN } else { from + (next() % (400 * DAY_MS as u64)) as i64 - 200 * DAY_MS };
             let (month, day) = (1 + (next() % 12) as u32, 1 + (next() % 31) as u32);
             let minutes = (next() % 1440) as u32;
             assert_eq!(

@@ -13,3 +13,14 @@ pub mod zone;
 
 pub use engine::{Action, ActionKind, ContactInput, ContactState, Field, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
 pub use value::{Heap, Value};
+
+/// A xorshift64 sequence: the random cases of this crate's tests, the same on every run.
+#[cfg(test)]
+pub(crate) fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    }
+}

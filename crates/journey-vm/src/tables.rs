@@ -258,6 +258,12 @@ impl Tables {
         }
     }
 
+    /// Journey `j`'s `limit` in milliseconds (`i64::MAX`: none).
+    #[inline]
+    pub(crate) fn limit(&self, j: usize) -> i64 {
+        self.limits.get(j).copied().unwrap_or(i64::MAX)
+    }
+
     /// Whether a record of `event` can change nothing: no journey listens to it and no
     /// behaviour predicate counts it. (It still counts as read.)
     #[inline]

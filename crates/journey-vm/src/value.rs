@@ -547,13 +547,7 @@ mod tests {
     fn floats_render_as_display_does() {
         let mut values =
             vec![0.0, -0.0, 0.1 + 0.2, 1.005, 2.675, 1e15, 3.0e13, 2.99e13, -2.99e13, 8.99e13, 1e-7, 5e-324, f64::MAX, f64::NAN, f64::INFINITY];
-        let mut x: u64 = 3;
-        let mut next = || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = crate::xorshift(3);
         for _ in 0..200_000 {
             let cents = (next() % 2_000_000_000_000) as i64 - 1_000_000_000_000;
             let f = cents as f64 / 100.0;

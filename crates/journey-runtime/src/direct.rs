@@ -294,6 +294,37 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// A direct read refused part-way (here: the file position made unaligned, as a short read
+    /// would) goes on normally from the same offset, losing and repeating nothing.
+    #[test]
+    fn a_direct_read_refused_mid_stream_goes_on_normally_from_the_same_offset() {
+        let dir = std::env::temp_dir().join(format!("journey-direct-mid-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("in");
+        let data: Vec<u8> = (0..BOUNCE * PAGE * 2 + 999).map(|i| (i % 241) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let mut input = InputFile::open(&path).unwrap();
+        if !input.is_direct() {
+            // This file system reads nothing directly: there is no refusal to provoke.
+            std::fs::remove_dir_all(&dir).unwrap();
+            return;
+        }
+        let mut first = vec![0u8; 5000];
+        input.read_exact(&mut first).unwrap();
+        // Unaligned from here: the next direct read is refused with `InvalidInput`.
+        let skip = 77u64;
+        input.at = input.len;
+        let resume = input.offset + skip;
+        input.file.seek(io::SeekFrom::Start(resume)).unwrap();
+        input.offset = resume;
+        let mut rest = Vec::new();
+        input.read_to_end(&mut rest).unwrap();
+        assert!(!input.is_direct(), "the refusal switched to normal reads");
+        assert_eq!(&first[..], &data[..5000]);
+        assert_eq!(rest, &data[resume as usize..]);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     /// Pipes and other non-files are read normally; so is tmpfs where it refuses direct I/O.
     #[test]
     fn reads_the_same_bytes_from_tmpfs_and_from_a_non_file() {

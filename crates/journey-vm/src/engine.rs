@@ -214,6 +214,24 @@ impl Run<'_, '_> {
         fast.eval(&inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input })
     }
 
+    /// Renders the template starting at `at` into `out` without the machine, when it has a
+    /// direct rendering and every value in it is the plain case; `false` otherwise (`out` then
+    /// holds a partial rendering).
+    #[inline]
+    fn render_direct(&self, at: u32, now: i64, journey: usize, event: Option<&[Value]>, out: &mut String) -> bool {
+        let Some(plan) = self.vm.tables.templates.get(at) else { return false };
+        let st = &*self.st;
+        let inputs = crate::fast::Inputs {
+            attrs: &st.attrs,
+            pred_count: &st.pred_count,
+            pred_last: &st.pred_last,
+            event,
+            trigger: st.triggers.get(journey).map_or(&[], Vec::as_slice),
+            now,
+        };
+        crate::fast::render(plan, &inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input }, out).is_some()
+    }
+
     fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
         if let Some(v) = self.fast(at, now, journey, event) {
             return Ok(v);

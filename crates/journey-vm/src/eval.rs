@@ -550,21 +550,32 @@ fn clock_ms(minutes: u32) -> i64 {
 /// The first instant ≥ `from` whose local time is `minutes` (and, when given, on `weekday`,
 /// 0 = Monday).
 pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
-    let (today, _) = zone::split_local(zone::to_local(tz, from));
-    for day in (today - 1)..(today + 15) {
-        if weekday.is_some_and(|w| zone::weekday_of(day) != w) {
-            continue;
+    // The local day of `from` is within a day of its UTC day (offsets are under a day), so the
+    // candidates start two days before that: the earliest ones are passed over without a time
+    // zone lookup (below), and none before the local day can be the answer. Weekly, only the
+    // right weekday is tried, seven days apart.
+    let utc_day = from.div_euclid(DAY_MS);
+    let mut day = utc_day - 2;
+    let step = match weekday {
+        // No such weekday (a hostile `.jbc`): never, as before.
+        Some(w) if w > 6 => return from,
+        Some(w) => {
+            day += (i64::from(w) - i64::from(zone::weekday_of(day))).rem_euclid(7);
+            7
         }
+        None => 1,
+    };
+    while day < utc_day + 17 {
         let local = day * DAY_MS + clock_ms(minutes);
         // A local time maps to an instant less than a day from it: one a day or more before
         // `from` cannot be it (and needs no time zone lookup).
-        if local.saturating_add(DAY_MS) <= from {
-            continue;
+        if local.saturating_add(DAY_MS) > from {
+            let t = zone::to_utc(tz, local);
+            if t >= from {
+                return t;
+            }
         }
-        let t = zone::to_utc(tz, local);
-        if t >= from {
-            return t;
-        }
+        day += step;
     }
     from
 }
@@ -665,7 +676,7 @@ mod tests {
             let tz = zones[(next() % 5) as usize];
             let from = 1_600_000_000_000 + (next() % (10 * 365 * DAY_MS as u64)) as i64;
             let minutes = (next() % 1440) as u32;
-            let weekday = if next().is_multiple_of(2) { None } else { Some((next() % 7) as u32) };
+            let weekday = if next().is_multiple_of(2) { None } else { Some((next() % 8) as u32) };
             assert_eq!(next_clock(tz, from, minutes, weekday), reference_next_clock(tz, from, minutes, weekday), "{tz} {from} {minutes} {weekday:?}");
         }
     }

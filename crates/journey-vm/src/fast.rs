@@ -323,6 +323,112 @@ impl Fast {
     }
 }
 
+/// One operation of a template rendered directly (see [`Templates`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Piece {
+    Text(u32),
+    Value(Fast),
+    /// Go on at piece `target` when the condition is false.
+    Unless(Fast, u32),
+    Jump(u32),
+    End,
+}
+
+/// Per template a send renders, the template as [`Piece`]s when it has no `{for}`, jumps only
+/// forward within itself, and every value and condition in it has a direct shape: rendered
+/// without the machine, its environment or the contact's time zone. (`{if}`s on attributes and
+/// counters, values like `{contact.first_name ?? "friend"}` or `{count(app_opened)}`.)
+pub(crate) struct Templates {
+    /// Per template position, an index into `plans` (`u32::MAX`: none).
+    at: Vec<u32>,
+    plans: Vec<Vec<Piece>>,
+}
+
+impl Templates {
+    pub(crate) fn new(program: &Program) -> Self {
+        let mut at = vec![u32::MAX; program.templates.len()];
+        let mut plans = Vec::new();
+        for journey in &program.journeys {
+            for op in &journey.code {
+                let journey_bytecode::StepOp::Send { fields, .. } = op else { continue };
+                for &f in fields {
+                    if let Some(index) = at.get_mut(f as usize)
+                        && *index == u32::MAX
+                        && let Some(plan) = plan(program, f as usize)
+                    {
+                        plans.push(plan);
+                        *index = (plans.len() - 1) as u32;
+                    }
+                }
+            }
+        }
+        Templates { at, plans }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, start: u32) -> Option<&[Piece]> {
+        self.plans.get(*self.at.get(start as usize)? as usize).map(Vec::as_slice)
+    }
+}
+
+/// The template starting at `start` as pieces, when the direct path can render all of it.
+fn plan(program: &Program, start: usize) -> Option<Vec<Piece>> {
+    use journey_bytecode::TemplateOp;
+    let mut pieces = Vec::new();
+    for (pc, op) in program.templates.iter().enumerate().skip(start) {
+        // A jump target as a piece index: forward only (so rendering always ends).
+        let forward = |t: u32| (t as usize > pc).then(|| (t as usize - start) as u32);
+        let piece = match op {
+            TemplateOp::End => {
+                pieces.push(Piece::End);
+                break;
+            }
+            TemplateOp::Text(s) => {
+                program.strings.get(*s as usize)?;
+                Piece::Text(*s)
+            }
+            TemplateOp::Value(e) => Piece::Value(shape(program, *e as usize)?),
+            TemplateOp::JumpIfFalse(e, t) => Piece::Unless(shape(program, *e as usize)?, forward(*t)?),
+            TemplateOp::Jump(t) => Piece::Jump(forward(*t)?),
+            TemplateOp::ForStart { .. } | TemplateOp::ForNext { .. } => return None,
+        };
+        pieces.push(piece);
+    }
+    // Ends, and every jump lands within it.
+    let within = |t: u32| (t as usize) < pieces.len();
+    let lands = pieces.iter().all(|p| match p {
+        Piece::Unless(_, t) | Piece::Jump(t) => within(*t),
+        _ => true,
+    });
+    (pieces.last() == Some(&Piece::End) && lands).then_some(pieces)
+}
+
+/// Renders a template's pieces into `out`; `None` when a value or condition is not the plain
+/// case (the machine must render it, from the start).
+pub(crate) fn render(plan: &[Piece], inputs: &Inputs<'_>, strings: &Strings<'_>, out: &mut String) -> Option<()> {
+    let mut i = 0;
+    loop {
+        match plan.get(i)? {
+            Piece::End => return Some(()),
+            Piece::Text(s) => out.push_str(strings.program.strings.get(*s as usize)?),
+            Piece::Value(f) => strings.render(f.eval(inputs, strings)?, out),
+            Piece::Unless(f, target) => match f.eval(inputs, strings)? {
+                Value::Bool(true) => {}
+                Value::Bool(false) => {
+                    i = *target as usize;
+                    continue;
+                }
+                _ => return None,
+            },
+            Piece::Jump(target) => {
+                i = *target as usize;
+                continue;
+            }
+        }
+        i += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,9 +447,90 @@ mod tests {
         journey_codegen::compile(&checked.program, 0)
     }
 
-    /// Over random contacts — values of every kind in every place, wrong kinds, missing
-    /// attributes and NaN included — the direct path, whenever it answers, gives the machine's
-    /// value, and it answers for most of them.
+    /// Random contacts: values of every kind in every place, wrong kinds, missing attributes and
+    /// NaN included.
+    struct Random {
+        seed: u64,
+        input: Heap,
+        words: Vec<u32>,
+    }
+
+    /// One random contact's inputs (what `Env` borrows).
+    struct Contact {
+        attrs: Vec<Value>,
+        event: Option<Vec<Value>>,
+        trigger: Vec<Value>,
+        pred_count: Vec<u32>,
+        pred_last: Vec<i64>,
+        now: i64,
+    }
+
+    impl Random {
+        fn new() -> Self {
+            let mut input = Heap::default();
+            let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
+            input.add_list(&[words[0], words[1]]);
+            Random { seed: 0x9e37_79b9_7f4a_7c15, input, words }
+        }
+
+        fn next(&mut self, n: usize) -> usize {
+            self.seed ^= self.seed << 13;
+            self.seed ^= self.seed >> 7;
+            self.seed ^= self.seed << 17;
+            (self.seed % n as u64) as usize
+        }
+
+        fn value(&mut self) -> Value {
+            match self.next(17) {
+                0 => Value::Absent,
+                1 => Value::None,
+                2 => Value::Bool(self.next(2) == 1),
+                3 => Value::Int([0, 1, 3, 50, -7][self.next(5)]),
+                4 => Value::Float([0.0, 20.0, 19.99, 1000.5, f64::NAN][self.next(5)]),
+                5 => Value::Time(1_767_225_600_000 + self.next(3) as i64 * 86_400_000),
+                6 => Value::Date(20_454 + self.next(3) as i32),
+                7 => Value::Duration([0, 3_600_000][self.next(2)]),
+                8 | 9 => Value::Enum(self.next(2) as u32, self.next(3) as u32),
+                10..=12 => {
+                    let i = self.next(self.words.len());
+                    Value::Str(self.words[i])
+                }
+                13 => Value::List(0),
+                _ => Value::Int(self.next(60) as i64),
+            }
+        }
+
+        fn contact(&mut self, program: &Program) -> Contact {
+            let attrs = (0..program.attributes.len()).map(|_| self.value().from_input()).collect();
+            let event: Vec<Value> = (0..3).map(|_| self.value()).collect();
+            let trigger = (0..2).map(|_| self.value().from_input()).collect();
+            let pred_count = (0..program.predicates.len()).map(|_| self.next(3) as u32).collect();
+            let now = 1_767_225_600_000 + self.next(5) as i64 * 43_200_000;
+            let pred_last = (0..program.predicates.len()).map(|_| now - self.next(3) as i64 * 50_000_000).collect();
+            let event = if self.next(8) == 0 { None } else { Some(event) };
+            Contact { attrs, event, trigger, pred_count, pred_last, now }
+        }
+
+        /// The machine's environment for `contact` (no direct path in it).
+        fn env<'a>(&'a self, program: &'a Program, contact: &'a Contact, active: &'a dyn Fn(u32) -> bool) -> Env<'a> {
+            Env {
+                program,
+                attrs: &contact.attrs,
+                pred_count: &contact.pred_count,
+                pred_last: &contact.pred_last,
+                active,
+                now: contact.now,
+                event: contact.event.as_deref(),
+                trigger: &contact.trigger,
+                tz: chrono_tz::Tz::UTC,
+                input: &self.input,
+                fast: &NO_SHAPES,
+            }
+        }
+    }
+
+    /// Over random contacts the direct path, whenever it answers, gives the machine's value, and
+    /// it answers for most of them.
     #[test]
     fn direct_evaluation_agrees_with_the_machine() {
         let program = examples();
@@ -351,54 +538,12 @@ mod tests {
         let starts: Vec<usize> = (0..program.code.len()).filter(|&i| i == 0 || matches!(program.code[i - 1], Instr::Ret)).collect();
         let direct: Vec<usize> = starts.iter().copied().filter(|&i| shapes[i].is_some()).collect();
         assert!(direct.len() >= 48, "{} of {} expressions have a direct shape", direct.len(), starts.len());
-        let mut input = Heap::default();
-        let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: usize| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            (seed % n as u64) as usize
-        };
-        let pick = |next: &mut dyn FnMut(usize) -> usize| match next(17) {
-            0 => Value::Absent,
-            1 => Value::None,
-            2 => Value::Bool(next(2) == 1),
-            3 => Value::Int([0, 1, 3, 50, -7][next(5)]),
-            4 => Value::Float([0.0, 20.0, 19.99, 1000.5, f64::NAN][next(5)]),
-            5 => Value::Time(1_767_225_600_000 + next(3) as i64 * 86_400_000),
-            6 => Value::Date(20_454 + next(3) as i32),
-            7 => Value::Duration([0, 3_600_000][next(2)]),
-            8 | 9 => Value::Enum(next(2) as u32, next(3) as u32),
-            10..=12 => Value::Str(words[next(words.len())]),
-            13 => Value::List(0),
-            _ => Value::Int(next(60) as i64),
-        };
-        input.add_list(&[words[0], words[1]]);
-        let (mut answered, mut machine) = (0, Machine::default());
+        let (mut random, mut answered, mut machine) = (Random::new(), 0, Machine::default());
+        let active = |_: u32| false;
         for &at in &direct {
             for _ in 0..400 {
-                let attrs: Vec<Value> = (0..program.attributes.len()).map(|_| pick(&mut next).from_input()).collect();
-                let event: Vec<Value> = (0..3).map(|_| pick(&mut next)).collect();
-                let trigger: Vec<Value> = (0..2).map(|_| pick(&mut next).from_input()).collect();
-                let pred_count: Vec<u32> = (0..program.predicates.len()).map(|_| next(3) as u32).collect();
-                let now = 1_767_225_600_000 + next(5) as i64 * 43_200_000;
-                let pred_last: Vec<i64> = (0..program.predicates.len()).map(|_| now - next(3) as i64 * 50_000_000).collect();
-                let active = |_: u32| false;
-                let event = if next(8) == 0 { None } else { Some(&event[..]) };
-                let env = Env {
-                    program: &program,
-                    attrs: &attrs,
-                    pred_count: &pred_count,
-                    pred_last: &pred_last,
-                    active: &active,
-                    now,
-                    event,
-                    trigger: &trigger,
-                    tz: chrono_tz::Tz::UTC,
-                    input: &input,
-                    fast: &FastTable::NONE,
-                };
+                let contact = random.contact(&program);
+                let env = random.env(&program, &contact, &active);
                 let mut heap = Heap::default();
                 let strings = env.strings(&EMPTY);
                 let got = shapes[at].as_ref().and_then(|f| f.eval(&Inputs::of(&env), &strings));
@@ -408,7 +553,9 @@ mod tests {
                     assert_eq!(
                         format!("{:?}", Ok::<Value, crate::eval::EvalError>(v)),
                         format!("{expected:?}"),
-                        "expression @{at}, attrs {attrs:?}, event {event:?}"
+                        "expression @{at}, attrs {:?}, event {:?}",
+                        contact.attrs,
+                        contact.event
                     );
                 }
             }
@@ -416,5 +563,36 @@ mod tests {
         assert!(answered > direct.len() * 100, "the direct path answered {answered} times");
     }
 
+    /// Over random contacts a template rendered directly, whenever the direct path answers,
+    /// reads exactly as the machine renders it.
+    #[test]
+    fn direct_rendering_agrees_with_the_machine() {
+        let program = examples();
+        let templates = Templates::new(&program);
+        let starts: Vec<u32> = (0..program.templates.len() as u32).filter(|&t| templates.get(t).is_some()).collect();
+        // Of the examples' sends: the ones with `{if}` and values, not `{for}` or `format(…)`.
+        assert!(starts.len() >= 12, "{} templates rendered directly", starts.len());
+        let with_if = starts.iter().filter(|&&t| templates.get(t).is_some_and(|p| p.iter().any(|x| matches!(x, Piece::Unless(..))))).count();
+        assert!(with_if >= 3, "{with_if} templates with an `{{if}}`");
+        let (mut random, mut answered, mut machine) = (Random::new(), 0, Machine::default());
+        let active = |_: u32| false;
+        for &at in &starts {
+            for _ in 0..400 {
+                let contact = random.contact(&program);
+                let env = random.env(&program, &contact, &active);
+                let mut direct = String::new();
+                let Some(()) = templates.get(at).and_then(|plan| render(plan, &Inputs::of(&env), &env.strings(&EMPTY), &mut direct)) else {
+                    continue;
+                };
+                answered += 1;
+                let mut expected = String::new();
+                let result = machine.render(&env, &mut Heap::default(), at, &mut expected);
+                assert_eq!((Ok(()), &direct), (result.map_err(|e| e.0), &expected), "template @{at}, attrs {:?}", contact.attrs);
+            }
+        }
+        assert!(answered > starts.len() * 100, "the direct path rendered {answered} times");
+    }
+
     static EMPTY: Heap = Heap::new();
+    static NO_SHAPES: FastTable = FastTable::NONE;
 }

@@ -129,6 +129,8 @@ pub(crate) struct Tables {
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
     pub(crate) fast: crate::fast::FastTable,
+    /// Per template a send renders, its direct rendering when it has one (see [`crate::fast`]).
+    pub(crate) templates: crate::fast::Templates,
     /// Per template start, when the template is constant text: that text (a field naming it;
     /// it is not rendered nor copied per send).
     pub(crate) const_text: Vec<Option<crate::state::Field>>,
@@ -248,6 +250,7 @@ impl Tables {
             edges_into,
             edge_counts,
             fast: crate::fast::FastTable::new(program),
+            templates: crate::fast::Templates::new(program),
             const_text: (0..program.templates.len())
                 .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
                     (TemplateOp::Text(s), Some(TemplateOp::End)) if (*s as usize) < program.strings.len() => Some(crate::state::Field::Const(*s)),

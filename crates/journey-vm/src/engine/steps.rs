@@ -65,11 +65,16 @@ impl Run<'_, '_> {
                     // exact size: one allocation per field instead of one per doubling.
                     let mut text = std::mem::take(&mut self.vm.render_buf);
                     for &f in fields {
-                        if let Some(Some(s)) = self.vm.tables.const_text.get(f as usize)
-                            && self.vm.options.direct
-                        {
-                            rendered.push(s.clone());
-                            continue;
+                        if self.vm.options.direct {
+                            if let Some(Some(s)) = self.vm.tables.const_text.get(f as usize) {
+                                rendered.push(s.clone());
+                                continue;
+                            }
+                            text.clear();
+                            if self.render_direct(f, now, j, event, &mut text) {
+                                rendered.push(Field::Rendered(text.as_str().into()));
+                                continue;
+                            }
                         }
                         let tz = self.tz(now);
                         text.clear();

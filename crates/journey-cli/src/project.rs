@@ -44,19 +44,35 @@ pub fn compile_parsed(project: &ParsedProject, keep_text: bool) -> Result<Progra
         eprintln!("error: {errors} error{} in the project; nothing was built (run `journey check` for details)", if errors == 1 { "" } else { "s" });
         return Err(exit::FAILED);
     }
-    let mut fingerprint_input = Vec::new();
-    for (_, file) in project.sources.iter() {
-        fingerprint_input.extend_from_slice(file.name.as_bytes());
-        fingerprint_input.push(0);
-        fingerprint_input.extend_from_slice(file.text.as_bytes());
-        fingerprint_input.push(0);
-    }
-    let fingerprint = journey_bytecode::fnv1a(&fingerprint_input);
+    let files: Vec<(&str, &str)> = project.sources.iter().map(|(_, file)| (file.name.as_str(), file.text.as_str())).collect();
+    let fingerprint = fingerprint(&files);
     if keep_text {
         let text = |span: journey_diagnostics::Span| project.sources.slice(span).split_whitespace().collect::<Vec<_>>().join(" ");
         return Ok(journey_codegen::compile_with_text(&checked.program, fingerprint, Some(&text)));
     }
     Ok(journey_codegen::compile(&checked.program, fingerprint))
+}
+
+/// The project's fingerprint (what a snapshot and a shard's partial results are checked
+/// against): its files' texts and their paths relative to the deepest directory holding them
+/// all. The same project read from another directory — `examples`, `./examples` or an absolute
+/// path, another checkout, another machine running another shard — has the same fingerprint;
+/// a file edited, added, removed or renamed gives another one.
+pub fn fingerprint(files: &[(&str, &str)]) -> u64 {
+    let dirs = files.iter().map(|(name, _)| Path::new(name).parent().map(|p| p.components().collect::<Vec<_>>()).unwrap_or_default());
+    let common = dirs.reduce(|common, dir| common.iter().zip(&dir).take_while(|(a, b)| a == b).map(|(a, _)| *a).collect()).unwrap_or_default();
+    let mut input = Vec::new();
+    for (name, text) in files {
+        let path = Path::new(name);
+        // Every path starts with the common directory; components joined with `/`, so the
+        // fingerprint is the same on every platform.
+        let relative: Vec<String> = path.components().skip(common.len()).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+        input.extend_from_slice(relative.join("/").as_bytes());
+        input.push(0);
+        input.extend_from_slice(text.as_bytes());
+        input.push(0);
+    }
+    journey_bytecode::fnv1a(&input)
 }
 
 /// Reads and verifies a `.jbc` file.
@@ -93,4 +109,29 @@ pub fn instant_arg(flag: &str, text: &str) -> Result<i64, u8> {
         eprintln!("error: {flag}: {e}; write an RFC 3339 instant like 2026-03-01T00:00:00Z");
         exit::USAGE
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn the_fingerprint_does_not_depend_on_where_the_project_is_read_from() {
+        let of = |files: &[(&str, &str)]| fingerprint(files);
+        let here = of(&[("examples/a.journey", "journey a {}"), ("examples/sub/b.journey", "journey b {}")]);
+        for moved in [
+            of(&[("./examples/a.journey", "journey a {}"), ("./examples/sub/b.journey", "journey b {}")]),
+            of(&[("/srv/checkout/examples/a.journey", "journey a {}"), ("/srv/checkout/examples/sub/b.journey", "journey b {}")]),
+            of(&[("a.journey", "journey a {}"), ("sub/b.journey", "journey b {}")]),
+        ] {
+            assert_eq!(moved, here);
+        }
+        // What the project is still counts: a file's text, its path within the project, a file more.
+        assert_ne!(of(&[("examples/a.journey", "journey a { }"), ("examples/sub/b.journey", "journey b {}")]), here);
+        assert_ne!(of(&[("examples/a.journey", "journey a {}"), ("examples/b.journey", "journey b {}")]), here);
+        assert_ne!(of(&[("examples/a.journey", "journey a {}")]), of(&[("examples/c.journey", "journey a {}")]));
+        assert_ne!(of(&[("examples/a.journey", "journey a {}")]), here);
+        // One file: its name, wherever it is.
+        assert_eq!(of(&[("/tmp/x/a.journey", "journey a {}")]), of(&[("a.journey", "journey a {}")]));
+    }
 }

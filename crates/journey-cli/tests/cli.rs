@@ -208,6 +208,34 @@ fn build_disasm_and_corrupt_bytecode() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// A project read from another directory is the same project: the bytecode (and so the
+/// fingerprint snapshots and shard results are checked against) is byte-identical whether the
+/// examples are named `examples`, `./examples/` or by an absolute path from elsewhere.
+#[test]
+fn the_same_project_builds_identically_from_any_path() {
+    let out_dir = temp_project("paths", &[]);
+    let absolute = repo().join("examples").canonicalize().unwrap_or_else(|e| panic!("{e}"));
+    let builds = [("examples".to_string(), repo()), ("./examples/".to_string(), repo()), (absolute.display().to_string(), out_dir.clone())];
+    let mut bytes = Vec::new();
+    for (i, (path, cwd)) in builds.iter().enumerate() {
+        let target = out_dir.join(format!("{i}.jbc"));
+        let out = journey(&["build", path, "-o", &target.display().to_string()], cwd);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", stderr(&out));
+        bytes.push(std::fs::read(&target).unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert!(bytes.iter().all(|b| b == &bytes[0]), "the builds differ");
+    // An edit is another project.
+    let edited = temp_project("paths-edited", &[]);
+    for entry in std::fs::read_dir(&absolute).unwrap_or_else(|e| panic!("{e}")).flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        let text = if entry.file_name() == "welcome.journey" { text.replace("wait 2d", "wait 3d") } else { text };
+        std::fs::write(edited.join(entry.file_name()), text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let out = journey(&["build", ".", "-o", "e.jbc"], &edited);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_ne!(std::fs::read(edited.join("e.jbc")).unwrap_or_default(), bytes[0]);
+}
+
 #[test]
 fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     let dir = temp_project("run", &[("p.journey", TEST_PROJECT)]);

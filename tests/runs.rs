@@ -123,6 +123,19 @@ journey m {
 }
 "#;
 
+/// Action lines as `at journey action reason-or-message`.
+fn brief(lines: &[String]) -> Vec<String> {
+    lines
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
+            let what = v["reason"].as_str().or(v["message"].as_str()).unwrap_or("");
+            format!("{} {} {} {what}", v["at"].as_str().unwrap_or(""), v["journey"].as_str().unwrap_or(""), v["action"].as_str().unwrap_or(""))
+        })
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
 #[test]
 fn changed_projects_migrate_by_step_id_and_report_orphans() {
     let v1 = journey::compile(&[("p.journey", V1)]).unwrap_or_else(|e| panic!("{e}"));
@@ -132,21 +145,8 @@ fn changed_projects_migrate_by_step_id_and_report_orphans() {
     let snapshot = Snapshot::new(&v1, parse_instant("2026-01-02T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
     let restored = snapshot.restore(&v2).unwrap_or_else(|e| panic!("{e}"));
     let second = run(&v2, "", None, &window("2026-01-20T00:00:00Z", 1, None), restored);
-    let lines: Vec<String> = action_lines(&v2, &second)
-        .iter()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_default();
-            format!(
-                "{} {} {} {}",
-                v["at"].as_str().unwrap_or(""),
-                v["journey"].as_str().unwrap_or(""),
-                v["action"].as_str().unwrap_or(""),
-                v["reason"].as_str().or(v["message"].as_str()).unwrap_or("")
-            )
-        })
-        .collect();
     assert_eq!(
-        lines,
+        brief(&action_lines(&v2, &second)),
         [
             "2026-01-02T00:00:00Z k exit migrated:removed_step",
             "2026-01-02T00:00:00Z m exit retired",
@@ -154,6 +154,84 @@ fn changed_projects_migrate_by_step_id_and_report_orphans() {
             "2026-01-11T00:00:00Z j exit completed",
         ]
     );
+}
+
+const SCHEDULED_V1: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+journey weekly {
+  entry every monday at 09:00
+  send a
+}
+journey j {
+  entry on ping
+  send a
+}
+"#;
+
+const SCHEDULED_V2: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+message b sms { body "b" }
+journey weekly {
+  entry every tuesday at 10:00
+  send a
+}
+journey tip {
+  entry every 7d
+  send b
+}
+journey j {
+  entry on ping
+  send a
+}
+"#;
+
+/// After a project change, scheduled entries follow the new project from the window start,
+/// for a contact with no record in the window too: a changed `every` fires on its new days
+/// (not once more at the old one's), and a journey added with an `every` entry starts.
+#[test]
+fn changed_projects_schedule_entries_afresh_at_the_window_start() {
+    let v1 = journey::compile(&[("p.journey", SCHEDULED_V1)]).unwrap_or_else(|e| panic!("{e}"));
+    let v2 = journey::compile(&[("p.journey", SCHEDULED_V2)]).unwrap_or_else(|e| panic!("{e}"));
+    // 2026-01-01 is a Thursday.
+    let input = r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T00:00:00Z","event":"Ping"}"#;
+    let first = run(&v1, input, None, &window("2026-01-06T00:00:00Z", 1, None), Resumed::default());
+    assert_eq!(
+        brief(&action_lines(&v1, &first)),
+        [
+            "2026-01-01T00:00:00Z j enter",
+            "2026-01-01T00:00:00Z j send a",
+            "2026-01-01T00:00:00Z j exit completed",
+            "2026-01-05T09:00:00Z weekly enter",
+            "2026-01-05T09:00:00Z weekly send a",
+            "2026-01-05T09:00:00Z weekly exit completed",
+        ]
+    );
+    let snapshot = Snapshot::new(&v1, parse_instant("2026-01-06T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
+    let restored = snapshot.restore(&v2).unwrap_or_else(|e| panic!("{e}"));
+    let second = run(&v2, "", None, &window("2026-01-15T00:00:00Z", 1, None), restored);
+    assert_eq!(
+        brief(&action_lines(&v2, &second)),
+        [
+            "2026-01-06T10:00:00Z weekly enter",
+            "2026-01-06T10:00:00Z weekly send a",
+            "2026-01-06T10:00:00Z weekly exit completed",
+            // Every 7 days from the epoch (a Thursday, 00:00 UTC).
+            "2026-01-08T00:00:00Z tip enter",
+            "2026-01-08T00:00:00Z tip send b",
+            "2026-01-08T00:00:00Z tip exit completed",
+            "2026-01-13T10:00:00Z weekly enter",
+            "2026-01-13T10:00:00Z weekly send a",
+            "2026-01-13T10:00:00Z weekly exit completed",
+        ]
+    );
+    // The same project resumed keeps its schedules as they were: one run's actions.
+    let whole = run(&v1, input, None, &window("2026-01-15T00:00:00Z", 1, None), Resumed::default());
+    let resumed = run(&v1, "", None, &window("2026-01-15T00:00:00Z", 1, None), snapshot.restore(&v1).unwrap_or_else(|e| panic!("{e}")));
+    let mut split = brief(&action_lines(&v1, &first));
+    split.extend(brief(&action_lines(&v1, &resumed)));
+    assert_eq!(split, brief(&action_lines(&v1, &whole)));
 }
 
 #[test]

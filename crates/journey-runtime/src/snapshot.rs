@@ -162,6 +162,11 @@ impl Snapshot {
             state.heap = old.heap.clone();
             state.sent = old.sent.clone();
             state.seen = old.seen;
+            // The old schedules name the old version's entries: the run computes them afresh
+            // at the window start (a contact never seen has none yet).
+            if old.seen {
+                state.reschedule_at = Some(self.until);
+            }
             for (new, old_index) in attr_map.iter().enumerate() {
                 if let Some(v) = old_index.and_then(|i| old.attrs.get(i)) {
                     state.attrs[new] = *v;
@@ -176,9 +181,11 @@ impl Snapshot {
                 let Some(oj) = *old_index else { continue };
                 let (Some(old_slot), Some(shape)) = (old.slots.get(oj), self.journeys.get(oj)) else { continue };
                 let mut slot = *old_slot;
-                // Dormancy bits name entries of the old version: a recurring entry that was
-                // dormant is scheduled again at the contact's next record.
+                // Dormancy bits and the pending scheduled entry name entries of the old version:
+                // the run schedules every entry again at the window start.
                 slot.dormant = 0;
+                slot.scheduled_at = i64::MAX;
+                slot.sched_entry = 0;
                 state.triggers[j] = old.triggers.get(oj).cloned().unwrap_or_default();
                 if slot.status == ACTIVE {
                     let step_id = shape.pc_steps.get(slot.pc as usize).copied().flatten().and_then(|s| shape.step_ids.get(s as usize)).cloned();

@@ -124,6 +124,9 @@ impl<'p> Vm<'p> {
             test_mask: Deps::MAX,
             steps_left: RUN_STEP_BUDGET,
         };
+        if let Some(at) = run.st.reschedule_at.take() {
+            run.reschedule(at);
+        }
         let mut next = 0;
         let mut timers = 0u32;
         let mut timer_at = run.next_timer();
@@ -735,6 +738,21 @@ impl Run<'_, '_> {
                     self.wait_condition(j, now);
                 }
                 self.entry_when(j, now);
+            }
+        }
+    }
+
+    /// After a project change: every journey's scheduled entries computed afresh at `at`
+    /// (the window start), as if the contact had just been seen — so a journey added with an
+    /// `every` or `at` entry starts for contacts already known, and one whose entries changed
+    /// follows the new ones, whether or not the contact has a record in the window.
+    fn reschedule(&mut self, at: i64) {
+        for j in 0..self.st.slots.len() {
+            if self.vm.tables.scheduled.get(j).copied().unwrap_or(false) {
+                self.schedule(j, at, 0);
+            } else {
+                self.st.slots[j].scheduled_at = i64::MAX;
+                self.retime(j);
             }
         }
     }

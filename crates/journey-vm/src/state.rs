@@ -130,6 +130,11 @@ pub struct ContactState {
     pub sent: [Vec<i64>; 3],
     /// The contact has had its first record (scheduled entries start then).
     pub seen: bool,
+    /// Set when the state was carried over to a changed project (the old schedules name the
+    /// old version's entries): at this instant, before anything else, the engine computes every
+    /// scheduled entry afresh. Never stored: the run it is handed to consumes it.
+    #[serde(skip)]
+    pub reschedule_at: Option<i64>,
 }
 
 impl ContactState {
@@ -196,6 +201,7 @@ impl ContactState {
         self.triggers.iter_mut().for_each(Vec::clear);
         self.sent.iter_mut().for_each(Vec::clear);
         self.seen = false;
+        self.reschedule_at = None;
     }
 
     pub fn new(program: &Program) -> Self {
@@ -208,6 +214,7 @@ impl ContactState {
             triggers: vec![Vec::new(); program.journeys.len()],
             sent: [Vec::new(), Vec::new(), Vec::new()],
             seen: false,
+            reschedule_at: None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod compile;
 mod demo;
 mod explain;
 mod generate;
+mod graph;
 mod inventory;
 mod merge;
 mod project;
@@ -69,6 +70,8 @@ enum Command {
     Merge(merge::Args),
     /// Content inventory: every message, its channel, where it is sent; missing and unused ones.
     Inventory(inventory::Args),
+    /// One journey as a flow diagram (dot, svg or mermaid), with a run's counts from its metrics.
+    Graph(graph::Args),
 }
 
 /// Exit codes shared by every subcommand (RUNTIME.md §1).
@@ -86,6 +89,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(args) => check::run(args),
         Command::Inventory(args) => inventory::run(args),
+        Command::Graph(args) => graph::run(args),
         Command::Build(args) => compile::build(args),
         Command::Disasm(args) => compile::disasm(args),
         Command::Run(args) => run::run(args),

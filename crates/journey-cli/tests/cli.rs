@@ -236,6 +236,70 @@ fn the_same_project_builds_identically_from_any_path() {
     assert_ne!(std::fs::read(edited.join("e.jbc")).unwrap_or_default(), bytes[0]);
 }
 
+const GRAPH_PROJECT: &str = r#"
+contact { email: string, plan: Plan }
+enum Plan { free, pro }
+event signed_up "Signed Up" {}
+message hi email { subject "Hi", template "hi" }
+message tip email { subject "Tip", template "tip" }
+journey welcome {
+  entry on signed_up
+  pause: wait 1d
+  check: if contact.plan == pro { send tip }
+  send hi
+}
+"#;
+
+/// `journey graph` draws a journey's flow in the three formats; with a run's metrics every node
+/// and edge carries its count. Errors name what is wrong and exit 2.
+#[test]
+fn graph_draws_the_flow_with_a_runs_counts() {
+    let dir = temp_project("graph", &[("p.journey", GRAPH_PROJECT)]);
+    let out = journey(&["graph", "p.journey", "--journey", "welcome"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "digraph \"welcome\" {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\"];\n\
+         \x20 n4 [label=\"entry\", shape=oval, fillcolor=\"#f2f2f2\"];\n\
+         \x20 n0 [label=\"pause: wait 1d\"];\n\
+         \x20 n1 [label=\"check: if\"];\n\
+         \x20 n2 [label=\"s3: send tip (email)\"];\n\
+         \x20 n3 [label=\"s4: send hi (email)\"];\n\
+         \x20 n5 [label=\"end of journey\", shape=oval, fillcolor=\"#f2f2f2\"];\n\
+         \x20 n4 -> n0;\n  n0 -> n1;\n  n1 -> n2;\n  n1 -> n3;\n  n2 -> n3;\n  n3 -> n5;\n}\n"
+    );
+    let input = [
+        r#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
+        r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T10:00:00Z","event":"Signed Up"}"#,
+        r#"{"type":"identify","userId":"bo","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"b@x","plan":"free"}}"#,
+        r#"{"type":"track","userId":"bo","timestamp":"2026-01-01T10:00:00Z","event":"Signed Up"}"#,
+        r#"{"type":"identify","userId":"cy","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"c@x","plan":"free"}}"#,
+        r#"{"type":"track","userId":"cy","timestamp":"2026-01-01T10:00:00Z","event":"Signed Up"}"#,
+    ];
+    std::fs::write(dir.join("in.jsonl"), input.join("\n")).unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-03T00:00:00Z", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--metrics", "o", "--format", "mermaid"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "flowchart TD\n  n4([\"entry<br/>3 entered\"])\n  n0[\"pause: wait 1d<br/>3 reached\"]\n  n1[\"check: if<br/>3 reached\"]\n\
+         \x20 n2[\"s3: send tip (email)<br/>1 reached\"]\n  n3[\"s4: send hi (email)<br/>3 reached\"]\n\
+         \x20 n5([\"end of journey<br/>3 completed\"])\n\
+         \x20 n4 -->|3| n0\n  n0 -->|3| n1\n  n1 -->|1| n2\n  n1 -->|2| n3\n  n2 -->|1| n3\n  n3 -->|3| n5\n"
+    );
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--metrics", "o/metrics.json", "--format", "svg"], &dir);
+    let svg = stdout(&out);
+    assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" class="flow""#), "{svg}");
+    assert!(svg.contains("<style>.flow .node rect") && svg.contains(">3 entered</text>") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    let out = journey(&["graph", "p.journey", "--journey", "welcom"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out), "error: the project has no journey `welcom`; it has: welcome\n");
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--metrics", "p.journey"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: p.journey: not a metrics file:"), "{}", stderr(&out));
+}
+
 #[test]
 fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     let dir = temp_project("run", &[("p.journey", TEST_PROJECT)]);

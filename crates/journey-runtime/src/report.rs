@@ -124,7 +124,7 @@ fn layout(journey: &Journey, edges: &[(u32, u32)]) -> (Vec<(usize, usize)>, Vec<
     (place, sizes)
 }
 
-fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut String) {
+fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, out: &mut String) {
     let edges = journey.flow_edges();
     let (place, sizes) = layout(journey, &edges);
     let widest = sizes.iter().copied().max().unwrap_or(1) as i64;
@@ -138,21 +138,26 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut Stri
         let y = MARGIN + layer as i64 * (NODE_H + GAP_Y);
         (x, y)
     };
-    let entered = count(&metrics["entered"]);
     let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
     let busiest = edge_counts.iter().copied().max().unwrap_or(0).max(1);
+    let counts = !metrics.is_null();
+    let xmlns = if standalone { r#" xmlns="http://www.w3.org/2000/svg""# } else { "" };
     let _ = writeln!(
         out,
-        r#"<svg class="flow" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="flow of {}">"#,
+        r#"<svg{xmlns} class="flow" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" aria-label="flow of {}">"#,
         esc(&journey.name)
     );
+    if standalone {
+        let _ = writeln!(out, "<style>{FLOW_STYLE}</style>");
+    }
     for (i, (from, to)) in edges.iter().enumerate() {
         let n = edge_counts.get(i).copied().unwrap_or(0);
         let (fx, fy) = position(*from as usize);
         let (tx, ty) = position(*to as usize);
         let (x1, y1, x2, y2) = (fx + NODE_W / 2, fy + NODE_H, tx + NODE_W / 2, ty);
         let stroke = 1.0 + 9.0 * n as f64 / busiest as f64;
-        let class = if n == 0 { "edge unused" } else { "edge" };
+        let stroke = if counts { stroke } else { 1.5 };
+        let class = if n == 0 && counts { "edge unused" } else { "edge" };
         let _ = writeln!(
             out,
             r#"<path class="{class}" d="M{x1},{y1} C{x1},{c1} {x2},{c2} {x2},{y2}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
@@ -161,28 +166,27 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut Stri
             f = esc(&node_name(journey, *from)),
             t = esc(&node_name(journey, *to)),
         );
-        let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
-        let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{n}</text>"#);
+        if counts {
+            let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
+            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{n}</text>"#);
+        }
     }
-    let steps = &metrics["steps"];
     let by_step = leaving_by_step(metrics);
     for node in 0..=journey.flow_end() {
         let (x, y) = position(node as usize);
-        let (title, detail, class) = if node == journey.flow_entry() {
-            ("entry".to_string(), format!("{entered} entered"), "node entry")
+        let (title, detail) = node_label(program, journey, metrics, node);
+        let class = if node == journey.flow_entry() {
+            "node entry"
         } else if node == journey.flow_end() {
-            let completed = count(&metrics["exits"]["by_reason"]["completed"]);
-            ("end of journey".to_string(), format!("{completed} completed"), "node end")
+            "node end"
         } else {
-            let id = journey.step_ids.get(node as usize).cloned().unwrap_or_default();
-            let op = journey.code.iter().find(|op| op.step() == Some(node));
-            let what = op.map(|op| describe(program, op)).unwrap_or_default();
-            let n = count(&steps[&id]["entered"]);
-            (format!("{id}: {what}"), format!("{n} reached"), "node")
+            "node"
         };
         let _ = writeln!(out, r#"<g class="{class}"><rect x="{x}" y="{y}" width="{NODE_W}" height="{NODE_H}" rx="8"/>"#);
         let _ = writeln!(out, r#"<text x="{}" y="{}" class="title">{}</text>"#, x + 10, y + 20, esc(&truncate(&title, 32)));
-        let _ = writeln!(out, r#"<text x="{}" y="{}">{}</text>"#, x + 10, y + 37, esc(&detail));
+        if let Some(detail) = detail {
+            let _ = writeln!(out, r#"<text x="{}" y="{}">{}</text>"#, x + 10, y + 37, esc(&detail));
+        }
         if let Some(id) = journey.step_ids.get(node as usize)
             && let Some(leaving) = by_step.iter().find(|(step, _)| step == id)
         {
@@ -192,6 +196,105 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, out: &mut Stri
         let _ = writeln!(out, "<title>{}</title></g>", esc(&title));
     }
     out.push_str("</svg>\n");
+}
+
+/// A flow node's title (`id: what it does`) and, with metrics, its count.
+fn node_label(program: &Program, journey: &Journey, metrics: &Json, node: u32) -> (String, Option<String>) {
+    let counts = !metrics.is_null();
+    if node == journey.flow_entry() {
+        ("entry".to_string(), counts.then(|| format!("{} entered", count(&metrics["entered"]))))
+    } else if node == journey.flow_end() {
+        ("end of journey".to_string(), counts.then(|| format!("{} completed", count(&metrics["exits"]["by_reason"]["completed"]))))
+    } else {
+        let id = journey.step_ids.get(node as usize).cloned().unwrap_or_default();
+        let op = journey.code.iter().find(|op| op.step() == Some(node));
+        let what = op.map(|op| describe(program, op)).unwrap_or_default();
+        let reached = counts.then(|| format!("{} reached", count(&metrics["steps"][&id]["entered"])));
+        (if what.is_empty() { id } else { format!("{id}: {what}") }, reached)
+    }
+}
+
+/// The formats of `journey graph`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GraphFormat {
+    /// Graphviz (`dot -Tpng`).
+    Dot,
+    /// A standalone SVG image, drawn as in `report.html`.
+    Svg,
+    /// A Mermaid `flowchart` (renders in GitHub and GitLab Markdown).
+    Mermaid,
+}
+
+/// One journey as a flow diagram (`journey graph`): every step with what it does, every edge of
+/// the flow; with `metrics` (the journey's object in `metrics.json`) each node and edge carries
+/// its count, and each step where contacts left says how many.
+pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, format: GraphFormat) -> String {
+    let none = Json::Null;
+    let metrics = metrics.unwrap_or(&none);
+    let counts = !metrics.is_null();
+    let edges = journey.flow_edges();
+    let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
+    let by_step = leaving_by_step(metrics);
+    let label = |node: u32| {
+        let (title, detail) = node_label(program, journey, metrics, node);
+        let left = journey
+            .step_ids
+            .get(node as usize)
+            .and_then(|id| by_step.iter().find(|(s, _)| s == id))
+            .map(|(_, (n, top))| format!("{n} left here ({top})"));
+        std::iter::once(title).chain(detail).chain(left).collect::<Vec<_>>()
+    };
+    // Entry first, then the steps in program order, then the end.
+    let order = || std::iter::once(journey.flow_entry()).chain(0..journey.step_ids.len() as u32).chain(std::iter::once(journey.flow_end()));
+    let mut out = String::new();
+    match format {
+        GraphFormat::Svg => flow_svg(program, journey, metrics, true, &mut out),
+        GraphFormat::Dot => {
+            let quote = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(out, "digraph \"{}\" {{", quote(&journey.name));
+            out.push_str("  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\"];\n");
+            for node in order() {
+                let lines: Vec<String> = label(node).iter().map(|l| quote(l)).collect();
+                let shape = if node == journey.flow_entry() || node == journey.flow_end() { ", shape=oval, fillcolor=\"#f2f2f2\"" } else { "" };
+                let _ = writeln!(out, "  n{node} [label=\"{}\"{shape}];", lines.join("\\n"));
+            }
+            for (i, (from, to)) in edges.iter().enumerate() {
+                match edge_counts.get(i).filter(|_| counts) {
+                    Some(n) => {
+                        let _ = writeln!(out, "  n{from} -> n{to} [label=\"{n}\"];");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  n{from} -> n{to};");
+                    }
+                }
+            }
+            out.push_str("}\n");
+        }
+        GraphFormat::Mermaid => {
+            // Mermaid reads `"…"` labels literally except for its entity codes.
+            let quote = |text: &str| text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;");
+            out.push_str("flowchart TD\n");
+            for node in order() {
+                let text = label(node).iter().map(|l| quote(l)).collect::<Vec<_>>().join("<br/>");
+                if node == journey.flow_entry() || node == journey.flow_end() {
+                    let _ = writeln!(out, "  n{node}([\"{text}\"])");
+                } else {
+                    let _ = writeln!(out, "  n{node}[\"{text}\"]");
+                }
+            }
+            for (i, (from, to)) in edges.iter().enumerate() {
+                match edge_counts.get(i).filter(|_| counts) {
+                    Some(n) => {
+                        let _ = writeln!(out, "  n{from} -->|{n}| n{to}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  n{from} --> n{to}");
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn node_name(journey: &Journey, node: u32) -> String {
@@ -259,7 +362,7 @@ fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &m
         out.push_str("</table>\n");
     }
     out.push_str(r#"<div class="scroll">"#);
-    flow_svg(program, journey, metrics, out);
+    flow_svg(program, journey, metrics, false, out);
     out.push_str("</div>\n");
     // Experiments.
     if let Some(experiments) = metrics["experiments"].as_object() {
@@ -307,19 +410,20 @@ fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &m
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.scroll{overflow-x:auto}\
-.flow .node rect{fill:#eef4ff;stroke:#4a72c4}.flow .entry rect{fill:#e6f6e6;stroke:#3a9a3a}.flow .end rect{fill:#f2f2f2;stroke:#888}\
+td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.scroll{overflow-x:auto}nav a{margin-right:1em}";
+
+/// The flow diagrams' part of the style (also embedded in `journey graph --format svg`).
+const FLOW_STYLE: &str = ".flow .node rect{fill:#eef4ff;stroke:#4a72c4}.flow .entry rect{fill:#e6f6e6;stroke:#3a9a3a}.flow .end rect{fill:#f2f2f2;stroke:#888}\
 .flow text{font-size:12px;fill:#222}.flow text.title{font-weight:600}.flow text.leave{fill:#b03030;font-size:11px}\
 .flow .edge{fill:none;stroke:#7a9ad8;stroke-opacity:.7}.flow .unused{stroke:#ccc;stroke-dasharray:4 3}\
-.flow .edge-count{font-size:11px;fill:#335;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-width:3px}\
-nav a{margin-right:1em}";
+.flow .edge-count{font-size:11px;fill:#335;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-width:3px}";
 
 /// The whole page.
 pub fn html(program: &Program, metrics: &Json) -> String {
     let mut out = String::new();
     let run = &metrics["run"];
     out.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>journey run report</title>\n");
-    let _ = writeln!(out, "<style>{STYLE}</style></head><body>");
+    let _ = writeln!(out, "<style>{STYLE}{FLOW_STYLE}</style></head><body>");
     out.push_str("<h1>Journey run report</h1>\n");
     let _ = writeln!(
         out,

@@ -1,0 +1,90 @@
+//! `journey graph PATH --journey NAME [--metrics DIR/metrics.json] [--format dot|svg|mermaid]`:
+//! one journey as a flow diagram, with the counts of a run on every step and edge when given its
+//! metrics.
+
+use crate::exit;
+use clap::ValueEnum;
+use journey_runtime::report::{GraphFormat, graph};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The project: directories (read recursively), `.journey` files, or one `.jbc`.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// The journey to draw (its identifier).
+    #[arg(long, value_name = "NAME")]
+    journey: String,
+    /// A run's `metrics.json` (or the run's output directory): every node and edge then carries
+    /// its count, and every step where contacts left says how many.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// `dot` (Graphviz), `svg` (a standalone image) or `mermaid` (renders in Markdown).
+    #[arg(long, value_enum, default_value_t = Format::Dot)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Dot,
+    Svg,
+    Mermaid,
+}
+
+pub fn run(args: Args) -> u8 {
+    let program = match crate::project::load(&args.paths) {
+        Ok(program) => program,
+        Err(code) => return code,
+    };
+    let Some(journey) = program.journeys.iter().find(|j| j.name == args.journey) else {
+        let names: Vec<&str> = program.journeys.iter().map(|j| j.name.as_str()).collect();
+        eprintln!(
+            "error: the project has no journey `{}`; it has: {}",
+            args.journey,
+            if names.is_empty() { "none".to_string() } else { names.join(", ") }
+        );
+        return exit::USAGE;
+    };
+    let metrics = match &args.metrics {
+        None => None,
+        Some(path) => {
+            let path = if path.is_dir() { path.join("metrics.json") } else { path.clone() };
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) => {
+                    eprintln!(
+                        "error: {}: {} (give the `metrics.json` a `journey run --out DIR` wrote)",
+                        path.display(),
+                        crate::project::describe_io(&e)
+                    );
+                    return exit::USAGE;
+                }
+            };
+            let json: serde_json::Value = match serde_json::from_str(&text) {
+                Ok(json) => json,
+                Err(e) => {
+                    eprintln!("error: {}: not a metrics file: {e}", path.display());
+                    return exit::USAGE;
+                }
+            };
+            let mine = json["journeys"][&journey.name].clone();
+            if mine.is_null() {
+                eprintln!(
+                    "warning: {} has no metrics for journey `{}` (written for another project?): drawing it without counts",
+                    path.display(),
+                    journey.name
+                );
+                None
+            } else {
+                Some(mine)
+            }
+        }
+    };
+    let format = match args.format {
+        Format::Dot => GraphFormat::Dot,
+        Format::Svg => GraphFormat::Svg,
+        Format::Mermaid => GraphFormat::Mermaid,
+    };
+    print!("{}", graph(&program, journey, metrics.as_ref(), format));
+    exit::OK
+}

@@ -4,6 +4,7 @@
 mod check;
 mod compile;
 mod demo;
+mod diff;
 mod explain;
 mod generate;
 mod graph;
@@ -72,6 +73,8 @@ enum Command {
     Inventory(inventory::Args),
     /// One journey as a flow diagram (dot, svg or mermaid), with a run's counts from its metrics.
     Graph(graph::Args),
+    /// What changed between two versions of a project, and what happens to contacts in flight.
+    Diff(diff::Args),
 }
 
 /// Exit codes shared by every subcommand (RUNTIME.md §1).
@@ -90,6 +93,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(args),
         Command::Inventory(args) => inventory::run(args),
         Command::Graph(args) => graph::run(args),
+        Command::Diff(args) => diff::run(args),
         Command::Build(args) => compile::build(args),
         Command::Disasm(args) => compile::disasm(args),
         Command::Run(args) => run::run(args),

@@ -300,6 +300,98 @@ fn graph_draws_the_flow_with_a_runs_counts() {
     assert!(stderr(&out).starts_with("error: p.journey: not a metrics file:"), "{}", stderr(&out));
 }
 
+const DIFF_OLD: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+message b sms { body "b {contact.name ?? "x"}" }
+contact { name: string? }
+journey j {
+  entry on ping
+  first: send a
+  keep: wait 10d
+  send b
+}
+journey k {
+  entry on ping
+  old_wait: wait 10d
+  send a
+}
+journey m {
+  entry on ping
+  retiring: wait 10d
+  send a
+}
+journey gone { entry on ping  send a }
+"#;
+
+const DIFF_NEW: &str = r#"
+event ping "Ping" {}
+message a sms { body "a" }
+message b sms { body "b {contact.name ?? "y"}" }
+message c sms { body "c" }
+contact { name: string? }
+journey j {
+  entry on ping where contact.name != none
+  first: send a
+  keep: wait 12d
+  send b
+}
+journey k {
+  entry on ping
+  new_wait: wait 3d
+  send a
+}
+journey m {
+  entry on ping
+  migrate { retiring -> exit "retired" }
+  fresh: wait 1d
+  send a
+}
+journey added { entry on ping  send c }
+"#;
+
+/// `journey diff` lists what changed — journeys, settings, steps by id, messages — and what
+/// happens to contacts waiting at removed steps; `--deny-orphans` fails when some would exit.
+#[test]
+fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
+    let old = temp_project("diff-old", &[("p.journey", DIFF_OLD)]);
+    let new = temp_project("diff-new", &[("p.journey", DIFF_NEW)]);
+    let (o, n) = (old.display().to_string(), new.display().to_string());
+    let out = journey(&["diff", &o, &n], &old);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "- journey gone: removed; contacts in it are dropped from it\n\
+         + journey added: new (1 step)\n\
+         ~ journey j\n\
+         \x20   - entry on ping\n\
+         \x20   + entry on ping where contact.name != none\n\
+         \x20   ~ step keep: wait 10d → wait 12d\n\
+         ~ journey k\n\
+         \x20   - step old_wait: wait 10d — contacts waiting here exit with `migrated:removed_step` (add `migrate { old_wait -> <step> }` to keep them)\n\
+         \x20   + step new_wait: wait 3d\n\
+         \x20   ~ step s2: moved: now after new_wait (was after old_wait)\n\
+         ~ journey m\n\
+         \x20   - step retiring: wait 10d — contacts waiting here exit with \"retired\" (migrate)\n\
+         \x20   + step fresh: wait 1d\n\
+         \x20   ~ step s2: moved: now after fresh (was after retiring)\n\
+         messages\n\
+         \x20   ~ message b\n\
+         \x20       - body \"b {contact.name ?? \\\"x\\\"}\"\n\
+         \x20       + body \"b {contact.name ?? \\\"y\\\"}\"\n\
+         \x20   + message c: sms\n\
+         1 journey added, 1 removed, 3 changed, 0 unchanged; in flight: 1 removed waiting step migrated, 1 orphaned\n"
+    );
+    let out = journey(&["diff", &o, &n, "--deny-orphans"], &old);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("1 waiting step is removed without a `migrate` rule"), "{}", stderr(&out));
+    let out = journey(&["diff", &o, &o, "--deny-orphans"], &old);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(stdout(&out), "0 journeys added, 0 removed, 0 changed, 4 unchanged; in flight: 0 removed waiting steps migrated, 0 orphaned\n");
+    let out = journey(&["diff", &o, "missing"], &old);
+    assert_eq!(out.status.code(), Some(2));
+}
+
 #[test]
 fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     let dir = temp_project("run", &[("p.journey", TEST_PROJECT)]);

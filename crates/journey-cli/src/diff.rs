@@ -1,0 +1,385 @@
+//! `journey diff OLD NEW`: what changed between two versions of a project, in the terms a
+//! resumed run uses — journeys by name, steps by id — and what happens to contacts waiting
+//! at a step that is gone (migrated by a `migrate` rule, or exited as `migrated:removed_step`).
+
+use crate::exit;
+use journey_bytecode::{EntryKind, GoalKind, Journey, Program, Reentry, StepOp, TemplateOp};
+use std::collections::BTreeSet;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The old version: a project directory, a `.journey` file, or a `.jbc`.
+    #[arg(value_name = "OLD")]
+    old: PathBuf,
+    /// The new version: a project directory, a `.journey` file, or a `.jbc`.
+    #[arg(value_name = "NEW")]
+    new: PathBuf,
+    /// Exit 1 when contacts waiting at a removed step would leave their journey
+    /// (`migrated:removed_step`) for want of a `migrate` rule: for CI.
+    #[arg(long)]
+    deny_orphans: bool,
+}
+
+pub fn run(args: Args) -> u8 {
+    let old = match crate::project::load_with_text(std::slice::from_ref(&args.old)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let new = match crate::project::load_with_text(std::slice::from_ref(&args.new)) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let diff = diff(&old, &new);
+    print!("{}", diff.text);
+    if args.deny_orphans && diff.orphaned > 0 {
+        eprintln!(
+            "error: {} waiting step{} removed without a `migrate` rule: contacts there would exit with `migrated:removed_step`",
+            diff.orphaned,
+            if diff.orphaned == 1 { " is" } else { "s are" }
+        );
+        return exit::FAILED;
+    }
+    exit::OK
+}
+
+/// The difference, as text, with the count of in-flight steps that would be orphaned.
+pub struct Diff {
+    pub text: String,
+    pub orphaned: usize,
+}
+
+/// Expression source text (kept when the project was compiled from source), else a placeholder.
+fn expr(program: &Program, at: u32) -> String {
+    program.expr_text.iter().find(|(start, _)| *start == at).map_or_else(|| format!("<expression @{at}>"), |(_, text)| text.clone())
+}
+
+fn duration(ms: i64) -> String {
+    const UNITS: [(i64, &str); 5] = [(86_400_000 * 7, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
+    UNITS.iter().find(|(unit, _)| ms >= *unit && ms % unit == 0).map_or_else(|| format!("{ms}ms"), |(unit, name)| format!("{}{name}", ms / unit))
+}
+
+fn clock(minutes: u32) -> String {
+    format!("{:02}:{:02}", minutes / 60, minutes % 60)
+}
+
+const WEEKDAYS: [&str; 7] = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
+
+fn name(list: &[String], i: u32) -> &str {
+    list.get(i as usize).map_or("?", String::as_str)
+}
+
+fn event(program: &Program, e: u32) -> &str {
+    program.events.get(e as usize).map_or("?", |e| e.name.as_str())
+}
+
+fn filter(program: &Program, f: Option<u32>) -> String {
+    f.map(|f| format!(" where {}", expr(program, f))).unwrap_or_default()
+}
+
+fn entry(program: &Program, e: &journey_bytecode::Entry) -> String {
+    let kind = match &e.kind {
+        EntryKind::On(ev) => format!("entry on {}", event(program, *ev)),
+        EntryKind::When(c) => format!("entry when {}", expr(program, *c)),
+        EntryKind::At(t) => format!("entry at {}", expr(program, *t)),
+        EntryKind::Daily { minutes } => format!("entry every day at {}", clock(*minutes)),
+        EntryKind::Weekly { weekday, minutes } => format!("entry every {} at {}", WEEKDAYS.get(*weekday as usize).unwrap_or(&"?"), clock(*minutes)),
+        EntryKind::Interval { ms } => format!("entry every {}", duration(*ms)),
+        EntryKind::Yearly { date, minutes } => format!("entry every year on {} at {}", expr(program, *date), clock(*minutes)),
+    };
+    format!("{kind}{}", filter(program, e.filter))
+}
+
+/// A journey's settings other than its steps, one line each (compared line by line).
+fn settings(program: &Program, j: &Journey) -> Vec<String> {
+    let mut lines: Vec<String> = j.entries.iter().map(|e| entry(program, e)).collect();
+    lines.push(match j.reentry {
+        Reentry::Never => "reentry never".into(),
+        Reentry::Always => "reentry always".into(),
+        Reentry::AfterMs(ms) => format!("reentry after {}", duration(ms)),
+    });
+    lines.extend(j.exits.iter().map(|x| format!("exit on {}{}", event(program, x.event), filter(program, x.filter))));
+    lines.extend(j.goals.iter().map(|g| match &g.kind {
+        GoalKind::On { event: e, filter: f } => format!("goal {} on {}{}", g.name, event(program, *e), filter(program, *f)),
+        GoalKind::When(c) => format!("goal {} when {}", g.name, expr(program, *c)),
+    }));
+    if let Some(ms) = j.limit_ms {
+        lines.push(format!("limit {}", duration(ms)));
+    }
+    if j.holdout > 0 {
+        lines.push(format!("holdout {}%", f64::from(j.holdout) / 100.0));
+    }
+    if j.priority != 0 {
+        lines.push(format!("priority {}", j.priority));
+    }
+    lines
+}
+
+fn arms(arms: &[journey_bytecode::ArmOp]) -> String {
+    let mut lower = 0;
+    let parts: Vec<String> = arms
+        .iter()
+        .map(|a| {
+            let share = f64::from(a.upper.saturating_sub(lower)) / 100.0;
+            lower = a.upper;
+            format!("{} {share}%", a.name)
+        })
+        .collect();
+    parts.join(", ")
+}
+
+/// What one step operation does, with its expressions' source text.
+fn op(program: &Program, op: &StepOp) -> String {
+    match op {
+        StepOp::Send { message, .. } => {
+            let m = program.messages.get(*message as usize);
+            format!("send {} ({})", m.map_or("?", |m| m.name.as_str()), m.map_or("?", |m| m.channel.as_str()))
+        }
+        StepOp::Sync { audience, add, .. } => format!("{} {}", if *add { "add to" } else { "remove from" }, name(&program.audiences, *audience)),
+        StepOp::Webhook { webhook, .. } => format!("webhook {}", name(&program.webhooks, *webhook)),
+        StepOp::Set { attribute, value, .. } => {
+            format!("set contact.{} = {}", program.attributes.get(*attribute as usize).map_or("?", |a| a.name.as_str()), expr(program, *value))
+        }
+        StepOp::Enroll { journey, .. } => format!("enroll {}", program.journeys.get(*journey as usize).map_or("?", |j| j.name.as_str())),
+        StepOp::WaitDuration { ms, .. } => format!("wait {}", duration(*ms)),
+        StepOp::WaitUntil { at, .. } => format!("wait until {}", expr(program, *at)),
+        StepOp::WaitClock { weekday, minutes, .. } => match WEEKDAYS.get(*weekday as usize) {
+            Some(day) => format!("wait until {day} {}", clock(*minutes)),
+            None => format!("wait until {}", clock(*minutes)),
+        },
+        StepOp::WaitEvent { event: e, filter: f, within_ms, .. } => {
+            format!("wait for {}{} within {}", event(program, *e), filter(program, *f), duration(*within_ms))
+        }
+        StepOp::WaitCondition { condition, within_ms, .. } => format!("wait until {} within {}", expr(program, *condition), duration(*within_ms)),
+        StepOp::Branch { condition, .. } => format!("if {}", expr(program, *condition)),
+        StepOp::Match { scrutinee, .. } => format!("match {}", expr(program, *scrutinee)),
+        StepOp::Split { arms: a, .. } => format!("split {}", arms(a)),
+        StepOp::Experiment { name, arms: a, .. } => format!("experiment {name}: {}", arms(a)),
+        StepOp::Exit { reason, .. } => format!("exit \"{reason}\""),
+        StepOp::Jump { .. } | StepOp::Complete => String::new(),
+    }
+}
+
+/// Per step id: what it does (all its operations: an `if … else if` chain is one step), whether
+/// a contact can be waiting there between records, and where control comes from.
+struct Step {
+    what: String,
+    waits: bool,
+    after: BTreeSet<String>,
+}
+
+fn steps(program: &Program, j: &Journey) -> Vec<(String, Step)> {
+    let node = |n: u32| match j.step_ids.get(n as usize) {
+        Some(id) => id.clone(),
+        None if n == j.flow_entry() => "(entry)".into(),
+        None => "(end)".into(),
+    };
+    let edges = j.flow_edges();
+    j.step_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let ops: Vec<&StepOp> = j.code.iter().filter(|o| o.step() == Some(i as u32)).collect();
+            let what = ops.iter().map(|o| op(program, o)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" / ");
+            // Waits hold contacts; so does a send held by quiet hours.
+            let held =
+                |message: u32| program.policy.quiet_hours.is_some() && program.messages.get(message as usize).is_some_and(|m| !m.transactional);
+            let waits = ops.iter().any(|o| match o {
+                StepOp::WaitDuration { .. }
+                | StepOp::WaitUntil { .. }
+                | StepOp::WaitClock { .. }
+                | StepOp::WaitEvent { .. }
+                | StepOp::WaitCondition { .. } => true,
+                StepOp::Send { message, .. } => held(*message),
+                _ => false,
+            });
+            let after = edges.iter().filter(|(_, to)| *to == i as u32).map(|(from, _)| node(*from)).collect();
+            (id.clone(), Step { what, waits, after })
+        })
+        .collect()
+}
+
+/// A send's fields as canonical text (for telling whether a message's content changed).
+fn template(program: &Program, start: u32) -> String {
+    let mut out = String::new();
+    for op in program.templates.iter().skip(start as usize) {
+        match op {
+            TemplateOp::End => break,
+            TemplateOp::Text(s) => out.push_str(name(&program.strings, *s)),
+            TemplateOp::Value(e) => {
+                let _ = write!(out, "{{{}}}", expr(program, *e));
+            }
+            TemplateOp::JumpIfFalse(c, _) => {
+                let _ = write!(out, "{{if {}}}", expr(program, *c));
+            }
+            TemplateOp::Jump(_) => out.push_str("{else}"),
+            TemplateOp::ForStart { list, .. } => {
+                let _ = write!(out, "{{for {}}}", expr(program, *list));
+            }
+            TemplateOp::ForNext { .. } => out.push_str("{end}"),
+        }
+    }
+    out
+}
+
+/// Per message: channel, whether transactional, and each field's template (from its sends).
+fn messages(program: &Program) -> Vec<(String, Vec<String>)> {
+    program
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let mut lines = vec![format!("{}{}", m.channel.as_str(), if m.transactional { ", transactional" } else { "" })];
+            let fields = program.journeys.iter().flat_map(|j| &j.code).find_map(|o| match o {
+                StepOp::Send { message, fields, .. } if *message as usize == i => Some(fields),
+                _ => None,
+            });
+            for (k, field) in m.field_names.iter().enumerate() {
+                let text = fields.and_then(|f| f.get(k)).map(|&t| template(program, t)).unwrap_or_default();
+                lines.push(format!("{field} {text:?}"));
+            }
+            (m.name.clone(), lines)
+        })
+        .collect()
+}
+
+/// Lines only in `old` (`-`) and only in `new` (`+`).
+fn changed_lines(out: &mut String, indent: &str, old: &[String], new: &[String]) -> bool {
+    let mut any = false;
+    for line in old.iter().filter(|l| !new.contains(l)) {
+        let _ = writeln!(out, "{indent}- {line}");
+        any = true;
+    }
+    for line in new.iter().filter(|l| !old.contains(l)) {
+        let _ = writeln!(out, "{indent}+ {line}");
+        any = true;
+    }
+    any
+}
+
+pub fn diff(old: &Program, new: &Program) -> Diff {
+    let mut out = String::new();
+    let (mut orphaned, mut migrated, mut changed_journeys, mut same_journeys) = (0, 0, 0, 0);
+    // A removed waiting step with a positional id (`s3`) may only have been renamed by an
+    // insertion above it.
+    let mut positional = false;
+    for j in &old.journeys {
+        if !new.journeys.iter().any(|n| n.name == j.name) {
+            let _ = writeln!(out, "- journey {}: removed; contacts in it are dropped from it", j.name);
+        }
+    }
+    for j in &new.journeys {
+        if !old.journeys.iter().any(|o| o.name == j.name) {
+            let _ = writeln!(out, "+ journey {}: new ({} step{})", j.name, j.step_ids.len(), if j.step_ids.len() == 1 { "" } else { "s" });
+        }
+    }
+    for nj in &new.journeys {
+        let Some(oj) = old.journeys.iter().find(|o| o.name == nj.name) else { continue };
+        let mut body = String::new();
+        changed_lines(&mut body, "    ", &settings(old, oj), &settings(new, nj));
+        let (os, ns) = (steps(old, oj), steps(new, nj));
+        for (id, step) in &os {
+            if ns.iter().any(|(n, _)| n == id) {
+                continue;
+            }
+            let _ = write!(body, "    - step {id}: {}", step.what);
+            if step.waits {
+                match nj.migrate.iter().find(|m| &m.from == id) {
+                    Some(m) => {
+                        migrated += 1;
+                        match &m.to {
+                            Some(to) => {
+                                let _ = write!(body, " — contacts waiting here move to `{to}` (migrate)");
+                            }
+                            None => {
+                                let _ = write!(body, " — contacts waiting here exit with \"{}\" (migrate)", m.exit_reason);
+                            }
+                        }
+                    }
+                    None => {
+                        orphaned += 1;
+                        positional |= id.strip_prefix('s').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+                        let _ = write!(
+                            body,
+                            " — contacts waiting here exit with `migrated:removed_step` (add `migrate {{ {id} -> <step> }}` to keep them)"
+                        );
+                    }
+                }
+            }
+            body.push('\n');
+        }
+        for (id, step) in &ns {
+            match os.iter().find(|(o, _)| o == id) {
+                None => {
+                    let _ = writeln!(body, "    + step {id}: {}", step.what);
+                }
+                Some((_, before)) => {
+                    if before.what != step.what {
+                        let _ = writeln!(body, "    ~ step {id}: {} → {}", before.what, step.what);
+                    }
+                    if before.after != step.after {
+                        let list = |s: &BTreeSet<String>| s.iter().cloned().collect::<Vec<_>>().join(", ");
+                        let _ = writeln!(body, "    ~ step {id}: moved: now after {} (was after {})", list(&step.after), list(&before.after));
+                    }
+                }
+            }
+        }
+        if body.is_empty() {
+            same_journeys += 1;
+        } else {
+            changed_journeys += 1;
+            let _ = write!(out, "~ journey {}\n{body}", nj.name);
+        }
+    }
+    let (om, nm) = (messages(old), messages(new));
+    let mut body = String::new();
+    for (name, _) in om.iter().filter(|(n, _)| !nm.iter().any(|(m, _)| m == n)) {
+        let _ = writeln!(body, "    - message {name}");
+    }
+    for (name, lines) in &nm {
+        match om.iter().find(|(o, _)| o == name) {
+            None => {
+                let _ = writeln!(body, "    + message {name}: {}", lines.first().map_or("", String::as_str));
+            }
+            Some((_, before)) if before != lines => {
+                let _ = writeln!(body, "    ~ message {name}");
+                changed_lines(&mut body, "        ", before, lines);
+            }
+            Some(_) => {}
+        }
+    }
+    if !body.is_empty() {
+        let _ = write!(out, "messages\n{body}");
+    }
+    let policy = |p: &Program| {
+        let mut lines = Vec::new();
+        if let Some(tz) = p.policy.timezone {
+            lines.push(format!("timezone {}", expr(p, tz)));
+        }
+        if let Some((start, end)) = p.policy.quiet_hours {
+            lines.push(format!("quiet hours {}-{}", clock(start), clock(end)));
+        }
+        lines.extend(p.policy.caps.iter().map(|c| format!("cap {} {} per {}", c.channel.as_str(), c.count, duration(c.window_ms))));
+        lines
+    };
+    let mut body = String::new();
+    if changed_lines(&mut body, "    ", &policy(old), &policy(new)) {
+        let _ = write!(out, "policy\n{body}");
+    }
+    let added = new.journeys.iter().filter(|j| !old.journeys.iter().any(|o| o.name == j.name)).count();
+    let removed = old.journeys.iter().filter(|j| !new.journeys.iter().any(|n| n.name == j.name)).count();
+    let _ = writeln!(
+        out,
+        "{added} journey{} added, {removed} removed, {changed_journeys} changed, {same_journeys} unchanged; in flight: {migrated} removed waiting step{} migrated, {orphaned} orphaned",
+        if added == 1 { "" } else { "s" },
+        if migrated == 1 { "" } else { "s" },
+    );
+    if positional {
+        out.push_str(
+            "note: steps without a name are named by position (s1, s2, …): a step inserted or removed renames those after it. \
+             Name the steps contacts wait at (`pause: wait 2d`) to keep them in place across edits.\n",
+        );
+    }
+    Diff { text: out, orphaned }
+}

@@ -6,6 +6,7 @@ mod compile;
 mod demo;
 mod diff;
 mod explain;
+mod fmt;
 mod generate;
 mod graph;
 mod inventory;
@@ -75,6 +76,8 @@ enum Command {
     Graph(graph::Args),
     /// What changed between two versions of a project, and what happens to contacts in flight.
     Diff(diff::Args),
+    /// Canonical layout for .journey files (whitespace only; `--check` for CI).
+    Fmt(fmt::Args),
 }
 
 /// Exit codes shared by every subcommand (RUNTIME.md §1).
@@ -94,6 +97,7 @@ fn main() -> ExitCode {
         Command::Inventory(args) => inventory::run(args),
         Command::Graph(args) => graph::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Fmt(args) => fmt::run(args),
         Command::Build(args) => compile::build(args),
         Command::Disasm(args) => compile::disasm(args),
         Command::Run(args) => run::run(args),

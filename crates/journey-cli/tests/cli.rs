@@ -392,6 +392,33 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// `journey fmt` rewrites files to the canonical layout (whitespace only), `--check` lists the
+/// ones that are not and fails, a file that does not parse is left alone; the examples are
+/// formatted.
+#[test]
+fn fmt_rewrites_to_the_canonical_layout_and_check_fails_until_then() {
+    let messy = "journey   welcome {\n\tentry on signed_up   // web\n\n\n      send hi\n}\n\n";
+    let dir = temp_project("fmt", &[("a.journey", messy), ("bad.journey", "journey j {\n sned m\n}\n")]);
+    let out = journey(&["fmt", "--check", "a.journey"], &dir);
+    assert_eq!((out.status.code(), stdout(&out)), (Some(1), "a.journey\n".to_string()), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("a.journey")).unwrap_or_default(), messy, "--check changes nothing");
+    let out = journey(&["fmt", "a.journey"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stderr(&out), "1 file formatted, 0 already formatted\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a.journey")).unwrap_or_default(),
+        "journey welcome {\n  entry on signed_up // web\n\n  send hi\n}\n"
+    );
+    let out = journey(&["fmt", "--check", "a.journey"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let out = journey(&["fmt", "bad.journey"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("bad.journey:2:7") && stderr(&out).contains("1 file not formatted: it does not parse"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("bad.journey")).unwrap_or_default(), "journey j {\n sned m\n}\n");
+    let out = journey(&["fmt", "--check", "examples", "benches/reference.journey"], &repo());
+    assert_eq!(out.status.code(), Some(0), "not formatted: {}", stdout(&out));
+}
+
 #[test]
 fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     let dir = temp_project("run", &[("p.journey", TEST_PROJECT)]);

@@ -9,6 +9,7 @@
 pub mod ast;
 mod build;
 mod errors;
+pub mod format;
 pub mod lexer;
 pub mod project;
 mod symbol;

@@ -1,0 +1,152 @@
+//! `journey fmt`: one layout for every `.journey` file, so reviews show changes, not spacing.
+//!
+//! The formatter works on the token stream and keeps the author's line breaks: it only ever
+//! changes whitespace, so the tokens — and what the file means — stay exactly the same, and
+//! formatting a formatted file changes nothing. Per line:
+//!
+//! - indentation is two spaces per open `{`, `(` or `[` (a line starting with closers is
+//!   indented at the level they close to), plus one level for a continued condition or
+//!   expression (a line that starts with `and`, `or` or `??`, or follows a line ending in an
+//!   operator);
+//! - runs of spaces and tabs between tokens become one space, and a trailing `//` comment is
+//!   kept one space after the code; trailing whitespace goes;
+//! - runs of blank lines become one; the file has no blank lines at its start or end and ends
+//!   with one newline.
+//!
+//! A file that does not parse is not formatted (its diagnostics say why).
+
+use crate::lexer::tokenize;
+
+/// Tokens after which a line continues the same expression.
+const CONTINUES_AFTER: [&str; 17] = ["and", "or", "??", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "=", "in", "not", "=>"];
+/// Tokens that continue the previous line's expression when they start a line.
+const CONTINUES_WITH: [&str; 3] = ["and", "or", "??"];
+
+fn opens(token: &str) -> bool {
+    matches!(token, "{" | "(" | "[")
+}
+
+fn closes(token: &str) -> bool {
+    matches!(token, "}" | ")" | "]")
+}
+
+/// The file in canonical layout, or the diagnostics of a file that does not parse.
+pub fn format(source: &str) -> Result<String, Vec<crate::Diagnostic>> {
+    let (_, diagnostics) = crate::parse(crate::FileId::default(), source);
+    let errors: Vec<_> = diagnostics.into_iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(layout(source))
+}
+
+/// The layout itself (the source is known to lex; a token that does not is kept as it is).
+fn layout(source: &str) -> String {
+    let (tokens, docs) = tokenize(source, 0);
+    // Doc comments are kept like tokens (the grammar never sees them, the reader does).
+    let mut spans: Vec<(usize, usize)> = tokens.iter().map(|(start, _, end)| (*start, *end)).collect();
+    spans.extend(docs.iter().map(|(start, text)| (*start, start + text.len())));
+    spans.sort_unstable();
+    let mut out = String::with_capacity(source.len());
+    let (mut depth, mut next, mut blank, mut started) = (0usize, 0usize, false, false);
+    let mut previous_last = "";
+    let mut line_start = 0;
+    for line in source.split_inclusive('\n') {
+        let line_end = line_start + line.trim_end_matches(['\n', '\r']).len();
+        let first = next;
+        while next < spans.len() && spans[next].0 < line_end {
+            next += 1;
+        }
+        let on_line = &spans[first..next];
+        let text_of = |(start, end): (usize, usize)| source.get(start..end).unwrap_or("");
+        // What follows the line's last token: a comment, or nothing.
+        let tail_from = on_line.last().map_or(line_start, |&(_, end)| end);
+        let tail = source.get(tail_from..line_end).unwrap_or("").trim();
+        if on_line.is_empty() && tail.is_empty() {
+            blank = started;
+        } else {
+            if blank {
+                out.push('\n');
+                blank = false;
+            }
+            started = true;
+            let leading_closers = on_line.iter().take_while(|&&s| closes(text_of(s))).count();
+            let continued = on_line.first().is_some_and(|&s| CONTINUES_WITH.contains(&text_of(s)))
+                || (CONTINUES_AFTER.contains(&previous_last) && !on_line.first().is_some_and(|&s| closes(text_of(s))));
+            let level = depth.saturating_sub(leading_closers) + usize::from(continued);
+            out.extend(std::iter::repeat_n("  ", level));
+            for (i, &span) in on_line.iter().enumerate() {
+                if i > 0 && on_line[i - 1].1 < span.0 {
+                    out.push(' ');
+                }
+                out.push_str(text_of(span));
+            }
+            if !tail.is_empty() {
+                if !on_line.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(tail);
+            }
+            out.push('\n');
+            for &span in on_line {
+                let t = text_of(span);
+                if opens(t) {
+                    depth += 1;
+                } else if closes(t) {
+                    depth = depth.saturating_sub(1);
+                }
+            }
+            if let Some(&last) = on_line.last() {
+                previous_last = text_of(last);
+            }
+        }
+        line_start += line.len();
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests may unwrap
+mod tests {
+    use super::*;
+
+    fn tokens(source: &str) -> Vec<String> {
+        tokenize(source, 0).0.iter().map(|(s, _, e)| source[*s..*e].to_string()).collect()
+    }
+
+    #[test]
+    fn indents_collapses_spaces_and_keeps_comments_and_line_breaks() {
+        let messy = "\n\n/// The welcome series.\njourney   welcome {\n\t  entry on signed_up   // the web form\n\n\n      wait 1d\nif contact.plan == pro and\ncontact.score > 3 {\n send  hi   \n   }\n  }\n\n\n";
+        let expected = "/// The welcome series.\njourney welcome {\n  entry on signed_up // the web form\n\n  wait 1d\n  if contact.plan == pro and\n    contact.score > 3 {\n    send hi\n  }\n}\n";
+        assert_eq!(layout(messy), expected);
+        assert_eq!(layout(expected), expected, "formatting is idempotent");
+        assert_eq!(tokens(messy), tokens(expected), "only whitespace changes");
+    }
+
+    #[test]
+    fn strings_and_templates_are_kept_as_written() {
+        let source = "message m email {   subject \"Hi  {contact.first_name ?? \"you\"}  !\",  template \"t\" }\n";
+        assert_eq!(layout(source), "message m email { subject \"Hi  {contact.first_name ?? \"you\"}  !\", template \"t\" }\n");
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_not_formatted() {
+        assert!(format("journey j {\n  sned m\n}\n").is_err());
+        assert_eq!(format("journey j {\nentry on x\n}").map_err(|_| ()), Ok("journey j {\n  entry on x\n}\n".to_string()));
+    }
+
+    /// Every example, formatted, has the same tokens and formats to itself.
+    #[test]
+    fn examples_keep_their_tokens_and_formatting_is_idempotent() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let source = std::fs::read_to_string(entry.path()).unwrap();
+            let once = layout(&source);
+            assert_eq!(tokens(&source), tokens(&once), "{}", entry.path().display());
+            assert_eq!(layout(&once), once, "{}", entry.path().display());
+            seen += 1;
+        }
+        assert!(seen >= 5);
+    }
+}

@@ -36,6 +36,7 @@ pub fn serve(connection: Connection) -> Result<(), String> {
         "completionProvider": { "triggerCharacters": ["."] },
         "documentSymbolProvider": true,
         "renameProvider": true,
+        "documentFormattingProvider": true,
     });
     let init = connection.initialize(capabilities).map_err(|e| e.to_string())?;
     let mut server = Server { analysis: Analysis::new(), connection: &connection };
@@ -218,6 +219,7 @@ impl Server<'_> {
             "textDocument/completion" => self.completion(&request),
             "textDocument/documentSymbol" => self.symbols(&request),
             "textDocument/rename" => self.rename(&request),
+            "textDocument/formatting" => self.formatting(&request),
             other => {
                 self.error(id, ErrorCode::MethodNotFound, format!("unsupported request {other}"));
                 return;
@@ -227,6 +229,21 @@ impl Server<'_> {
             Ok(value) => self.send(Message::Response(Response { id, result: Some(value), error: None })),
             Err(e) => self.error(id, ErrorCode::InvalidParams, e),
         }
+    }
+
+    /// `journey fmt` for the open document: one edit replacing it all, none when it is
+    /// formatted already or does not parse (its diagnostics say why).
+    fn formatting(&self, request: &Request) -> Result<Value, String> {
+        let params: lsp_types::DocumentFormattingParams = param(request)?;
+        let uri = params.text_document.uri.as_str().to_string();
+        let file = self.analysis.file_of(&uri).ok_or_else(|| format!("unknown document {uri}: open it first"))?;
+        let source = self.analysis.project.sources.get(file).ok_or("unknown document")?;
+        let Ok(formatted) = journey_syntax::format::format(&source.text) else { return Ok(json!([])) };
+        if formatted == source.text {
+            return Ok(json!([]));
+        }
+        let whole = lsp_types::Range { start: lsp_types::Position { line: 0, character: 0 }, end: analysis::position(source, source.text.len()) };
+        serde_json::to_value([lsp_types::TextEdit { range: whole, new_text: formatted }]).map_err(|e| e.to_string())
     }
 
     fn error(&self, id: RequestId, code: ErrorCode, message: String) {

@@ -110,6 +110,18 @@ fn in_process_session() {
         c.request("textDocument/rename", json!({ "textDocument": { "uri": URI }, "position": { "line": 4, "character": 9 }, "newName": "send" }));
     assert!(bad["error"].as_str().unwrap_or("").contains("not a valid name"), "{bad}");
 
+    // Formatting: nothing to do for a formatted file; one whole-document edit otherwise.
+    let none = c.request("textDocument/formatting", json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }));
+    assert_eq!(none, json!([]));
+    let messy = GOOD.replace("  send hi\n", "      send   hi\n\n\n");
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 3 }, "contentChanges": [{ "text": messy }] }));
+    let _ = c.diagnostics(URI);
+    let edits = c.request("textDocument/formatting", json!({ "textDocument": { "uri": URI }, "options": { "tabSize": 2, "insertSpaces": true } }));
+    assert_eq!(edits[0]["range"], json!({ "start": { "line": 0, "character": 0 }, "end": { "line": 12, "character": 0 } }), "{edits}");
+    assert_eq!(edits[0]["newText"], GOOD.replace("  send hi\n", "  send hi\n\n"));
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 4 }, "contentChanges": [{ "text": GOOD }] }));
+    let _ = c.diagnostics(URI);
+
     // Garbage: unknown methods and malformed params get errors, and the server lives on.
     let unknown = c.request("workspace/doesNotExist", json!({}));
     assert_eq!(unknown["code"], -32601);

@@ -52,7 +52,7 @@ pub fn run(args: Args) -> u8 {
         return code;
     }
     eprintln!("3/3 summary");
-    summary(&args.out)
+    summary(&args.project, &args.out)
 }
 
 #[derive(Parser)]
@@ -66,7 +66,7 @@ struct RunOnly {
 #[derive(clap::Subcommand)]
 enum Never {}
 
-fn summary(out: &std::path::Path) -> u8 {
+fn summary(project: &std::path::Path, out: &std::path::Path) -> u8 {
     let metrics: serde_json::Value = match std::fs::read_to_string(out.join("metrics.json")).map(|t| serde_json::from_str(&t)) {
         Ok(Ok(m)) => m,
         _ => {
@@ -116,12 +116,15 @@ fn summary(out: &std::path::Path) -> u8 {
     }
     let run = &metrics["run"];
     println!(
-        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, report.html, state.snapshot);\nopen {}/report.html in a browser for the flow diagrams",
+        "\n{} records, {} contacts, {} transitions in {}s; outputs in {}/ (actions.jsonl, rejects.jsonl, metrics.json, report.html, state.snapshot);\nopen {}/report.html in a browser for the flow diagrams, or draw one:\n  journey graph {} --journey {} --metrics {} --format mermaid",
         run["records_read"],
         run["contacts"],
         run["transitions"],
         run["wall_seconds"],
         out.display(),
+        out.display(),
+        project.display(),
+        metrics["journeys"].as_object().and_then(|j| j.keys().next()).map_or("welcome", String::as_str),
         out.display()
     );
     exit::OK

@@ -266,7 +266,7 @@ fn graph_draws_the_flow_with_a_runs_counts() {
          \x20 n2 [label=\"s3: send tip (email)\"];\n\
          \x20 n3 [label=\"s4: send hi (email)\"];\n\
          \x20 n5 [label=\"end of journey\", shape=oval, fillcolor=\"#f2f2f2\"];\n\
-         \x20 n4 -> n0;\n  n0 -> n1;\n  n1 -> n2;\n  n1 -> n3;\n  n2 -> n3;\n  n3 -> n5;\n}\n"
+         \x20 n4 -> n0;\n  n0 -> n1;\n  n1 -> n2 [label=\"yes\"];\n  n1 -> n3 [label=\"no\"];\n  n2 -> n3;\n  n3 -> n5;\n}\n"
     );
     let input = [
         r#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T09:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
@@ -286,7 +286,7 @@ fn graph_draws_the_flow_with_a_runs_counts() {
         "flowchart TD\n  n4([\"entry<br/>3 entered\"])\n  n0[\"pause: wait 1d<br/>3 reached\"]\n  n1[\"check: if<br/>3 reached\"]\n\
          \x20 n2[\"s3: send tip (email)<br/>1 reached\"]\n  n3[\"s4: send hi (email)<br/>3 reached\"]\n\
          \x20 n5([\"end of journey<br/>3 completed\"])\n\
-         \x20 n4 -->|3| n0\n  n0 -->|3| n1\n  n1 -->|1| n2\n  n1 -->|2| n3\n  n2 -->|1| n3\n  n3 -->|3| n5\n"
+         \x20 n4 -->|\"3\"| n0\n  n0 -->|\"3\"| n1\n  n1 -->|\"yes: 1\"| n2\n  n1 -->|\"no: 2\"| n3\n  n2 -->|\"1\"| n3\n  n3 -->|\"3\"| n5\n"
     );
     let out = journey(&["graph", "p.journey", "--journey", "welcome", "--metrics", "o/metrics.json", "--format", "svg"], &dir);
     let svg = stdout(&out);

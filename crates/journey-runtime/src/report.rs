@@ -126,6 +126,7 @@ fn layout(journey: &Journey, edges: &[(u32, u32)]) -> (Vec<(usize, usize)>, Vec<
 
 fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, out: &mut String) {
     let edges = journey.flow_edges();
+    let labels = edge_labels(program, journey);
     let (place, sizes) = layout(journey, &edges);
     let widest = sizes.iter().copied().max().unwrap_or(1) as i64;
     let width = 2 * MARGIN + widest * NODE_W + (widest - 1).max(0) * GAP_X;
@@ -166,9 +167,16 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
             f = esc(&node_name(journey, *from)),
             t = esc(&node_name(journey, *to)),
         );
-        if counts {
+        let label = labels.get(i).map_or("", String::as_str);
+        let text = match (label.is_empty(), counts) {
+            (true, true) => n.to_string(),
+            (false, true) => format!("{label}: {n}"),
+            (false, false) => label.to_string(),
+            (true, false) => String::new(),
+        };
+        if !text.is_empty() {
             let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
-            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{n}</text>"#);
+            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{}</text>"#, esc(&truncate(&text, 24)));
         }
     }
     let by_step = leaving_by_step(metrics);
@@ -214,6 +222,39 @@ fn node_label(program: &Program, journey: &Journey, metrics: &Json, node: u32) -
     }
 }
 
+/// What each edge of [`Journey::flow_edges`] stands for (index for index): the branch of an
+/// `if` (`yes` / `no`), the arm of a split or experiment, the event or the timeout of a
+/// `wait for`, met or timed out for `wait until`; empty for the plain next step.
+fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
+    let mut edges: Vec<((u32, u32), Vec<String>)> = vec![((journey.flow_entry(), journey.flow_node_at(0)), Vec::new())];
+    for (pc, op) in journey.code.iter().enumerate() {
+        let Some(from) = op.step() else { continue };
+        let labels: Vec<String> = match op {
+            StepOp::WaitEvent { event, .. } => vec![program.events.get(*event as usize).map_or("event".into(), |e| e.name.clone()), "timeout".into()],
+            StepOp::WaitCondition { .. } => vec!["met".into(), "timeout".into()],
+            StepOp::Branch { .. } => vec!["yes".into(), "no".into()],
+            StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => arms.iter().map(|a| a.name.clone()).collect(),
+            _ => Vec::new(),
+        };
+        for (i, next) in op.successors(pc as u32).into_iter().enumerate() {
+            let edge = (from, journey.flow_node_at(next));
+            if edge.0 == edge.1 {
+                continue;
+            }
+            let label = labels.get(i).cloned();
+            match edges.iter_mut().find(|(e, _)| *e == edge) {
+                Some((_, existing)) => existing.extend(label.filter(|l| !existing.contains(l))),
+                None => edges.push((edge, label.into_iter().collect())),
+            }
+        }
+    }
+    // The same edges as `flow_edges`, or no labels at all.
+    if edges.iter().map(|(e, _)| *e).ne(journey.flow_edges()) {
+        return vec![String::new(); journey.flow_edges().len()];
+    }
+    edges.into_iter().map(|(_, labels)| labels.join(" / ")).collect()
+}
+
 /// The formats of `journey graph`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GraphFormat {
@@ -244,6 +285,16 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
             .map(|(_, (n, top))| format!("{n} left here ({top})"));
         std::iter::once(title).chain(detail).chain(left).collect::<Vec<_>>()
     };
+    // An edge's label: what it stands for and, with metrics, its count.
+    let labels = edge_labels(program, journey);
+    let edge_text = |i: usize| {
+        let what = labels.get(i).filter(|l| !l.is_empty()).cloned();
+        let n = edge_counts.get(i).filter(|_| counts).map(u64::to_string);
+        match (what, n) {
+            (Some(w), Some(n)) => Some(format!("{w}: {n}")),
+            (w, n) => w.or(n),
+        }
+    };
     // Entry first, then the steps in program order, then the end.
     let order = || std::iter::once(journey.flow_entry()).chain(0..journey.step_ids.len() as u32).chain(std::iter::once(journey.flow_end()));
     let mut out = String::new();
@@ -259,9 +310,9 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
                 let _ = writeln!(out, "  n{node} [label=\"{}\"{shape}];", lines.join("\\n"));
             }
             for (i, (from, to)) in edges.iter().enumerate() {
-                match edge_counts.get(i).filter(|_| counts) {
-                    Some(n) => {
-                        let _ = writeln!(out, "  n{from} -> n{to} [label=\"{n}\"];");
+                match edge_text(i) {
+                    Some(text) => {
+                        let _ = writeln!(out, "  n{from} -> n{to} [label=\"{}\"];", quote(&text));
                     }
                     None => {
                         let _ = writeln!(out, "  n{from} -> n{to};");
@@ -283,9 +334,9 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
                 }
             }
             for (i, (from, to)) in edges.iter().enumerate() {
-                match edge_counts.get(i).filter(|_| counts) {
-                    Some(n) => {
-                        let _ = writeln!(out, "  n{from} -->|{n}| n{to}");
+                match edge_text(i) {
+                    Some(text) => {
+                        let _ = writeln!(out, "  n{from} -->|\"{}\"| n{to}", quote(&text));
                     }
                     None => {
                         let _ = writeln!(out, "  n{from} --> n{to}");

@@ -31,6 +31,13 @@ pub fn run(args: Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    // A `.jbc` keeps no source text: then both sides' expressions are compared as bytecode.
+    let (mut old, mut new) = (old, new);
+    if old.expr_text.is_empty() != new.expr_text.is_empty() {
+        old.expr_text.clear();
+        new.expr_text.clear();
+        eprintln!("note: a .jbc keeps no source text: expressions are compared, and shown, as bytecode (⟨…⟩)");
+    }
     let diff = diff(&old, &new);
     print!("{}", diff.text);
     if args.deny_orphans && diff.orphaned > 0 {
@@ -50,9 +57,63 @@ pub struct Diff {
     pub orphaned: usize,
 }
 
-/// Expression source text (kept when the project was compiled from source), else a placeholder.
+/// Expression source text (kept when the project was compiled from source); for a `.jbc`,
+/// which keeps none, its instructions in a form that does not depend on where they are.
 fn expr(program: &Program, at: u32) -> String {
-    program.expr_text.iter().find(|(start, _)| *start == at).map_or_else(|| format!("<expression @{at}>"), |(_, text)| text.clone())
+    match program.expr_text.iter().find(|(start, _)| *start == at) {
+        Some((_, text)) => text.clone(),
+        None => format!("⟨{}⟩", code(program, at, 0)),
+    }
+}
+
+/// A constant by value (strings and enum variants by name, not index).
+fn constant(program: &Program, c: Option<&journey_bytecode::Const>) -> String {
+    use journey_bytecode::Const;
+    let text = |i: u32| format!("{:?}", name(&program.strings, i));
+    match c {
+        None => "?".into(),
+        Some(Const::Str(i)) => text(*i),
+        Some(Const::List(items)) => format!("[{}]", items.iter().map(|i| text(*i)).collect::<Vec<_>>().join(", ")),
+        Some(Const::Enum(e, v)) => program
+            .enums
+            .get(*e as usize)
+            .map_or("?".into(), |en| format!("{}.{}", en.name, en.variants.get(*v as usize).map_or("?", String::as_str))),
+        Some(Const::Duration(ms)) => duration(*ms),
+        Some(other) => format!("{other:?}").to_lowercase(),
+    }
+}
+
+/// An expression's instructions: names instead of indexes, jumps relative to the start.
+fn code(program: &Program, at: u32, depth: u32) -> String {
+    use journey_bytecode::Instr;
+    let predicate = |p: u32| match program.predicates.get(p as usize) {
+        Some(pr) if depth < 4 => format!(
+            "{}{}{}",
+            event(program, pr.event),
+            pr.filter.map(|f| format!(" where ⟨{}⟩", code(program, f, depth + 1))).unwrap_or_default(),
+            if pr.since_entry_of.is_some() { " since entry" } else { "" }
+        ),
+        _ => "?".into(),
+    };
+    let relative = |t: u32| i64::from(t) - i64::from(at);
+    let mut parts = Vec::new();
+    for instr in program.code.iter().skip(at as usize).take(10_000) {
+        parts.push(match instr {
+            Instr::Ret => break,
+            Instr::Const(c) => constant(program, program.constants.get(*c as usize)),
+            Instr::Attr(a) => format!("contact.{}", program.attributes.get(*a as usize).map_or("?", |f| f.name.as_str())),
+            Instr::Has { predicate: p, within_ms } if *within_ms >= 0 => format!("has {} within {}", predicate(*p), duration(*within_ms)),
+            Instr::Has { predicate: p, .. } => format!("has {}", predicate(*p)),
+            Instr::Count(p) => format!("count {}", predicate(*p)),
+            Instr::Last(p) => format!("last {}", predicate(*p)),
+            Instr::InJourney(j) => format!("in {}", program.journeys.get(*j as usize).map_or("?", |j| j.name.as_str())),
+            Instr::JumpIfSome(t) => format!("jump_if_some {:+}", relative(*t)),
+            Instr::JumpIfFalseKeep(t) => format!("jump_if_false_keep {:+}", relative(*t)),
+            Instr::JumpIfTrueKeep(t) => format!("jump_if_true_keep {:+}", relative(*t)),
+            other => format!("{other:?}").to_lowercase(),
+        });
+    }
+    parts.join(", ")
 }
 
 fn duration(ms: i64) -> String {

@@ -390,6 +390,15 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
     assert_eq!(stdout(&out), "0 journeys added, 0 removed, 0 changed, 4 unchanged; in flight: 0 removed waiting steps migrated, 0 orphaned\n");
     let out = journey(&["diff", &o, "missing"], &old);
     assert_eq!(out.status.code(), Some(2));
+    // A `.jbc` keeps no source text: against its own source it compares as bytecode, unchanged,
+    // and a changed template still shows.
+    let out = journey(&["build", &o, "-o", "old.jbc"], &old);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = journey(&["diff", "old.jbc", &o], &old);
+    assert_eq!(stdout(&out), "0 journeys added, 0 removed, 0 changed, 4 unchanged; in flight: 0 removed waiting steps migrated, 0 orphaned\n");
+    assert!(stderr(&out).contains("compared, and shown, as bytecode"), "{}", stderr(&out));
+    let out = journey(&["diff", "old.jbc", &n], &old);
+    assert!(stdout(&out).contains("        + body \"b {⟨contact.name, jump_if_some +3, \\\"y\\\"⟩}\"\n"), "{}", stdout(&out));
 }
 
 /// `journey fmt` rewrites files to the canonical layout (whitespace only), `--check` lists the

@@ -174,6 +174,13 @@ fn settings(program: &Program, j: &Journey) -> Vec<String> {
     if j.priority != 0 {
         lines.push(format!("priority {}", j.priority));
     }
+    if j.version != 0 {
+        lines.push(format!("version {}", j.version));
+    }
+    lines.extend(j.migrate.iter().map(|m| match &m.to {
+        Some(to) => format!("migrate {} -> {to}", m.from),
+        None => format!("migrate {} -> exit {:?}", m.from, m.exit_reason),
+    }));
     lines
 }
 

@@ -372,6 +372,7 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
          \x20   + step new_wait: wait 3d\n\
          \x20   ~ step s2: moved: now after new_wait (was after old_wait)\n\
          ~ journey m\n\
+         \x20   + migrate retiring -> exit \"retired\"\n\
          \x20   - step retiring: wait 10d — contacts waiting here exit with \"retired\" (migrate)\n\
          \x20   + step fresh: wait 1d\n\
          \x20   ~ step s2: moved: now after fresh (was after retiring)\n\

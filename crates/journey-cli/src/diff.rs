@@ -4,6 +4,7 @@
 
 use crate::exit;
 use journey_bytecode::{EntryKind, GoalKind, Journey, Program, Reentry, StepOp, TemplateOp};
+use journey_runtime::report::duration;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -114,11 +115,6 @@ fn code(program: &Program, at: u32, depth: u32) -> String {
         });
     }
     parts.join(", ")
-}
-
-fn duration(ms: i64) -> String {
-    const UNITS: [(i64, &str); 5] = [(86_400_000 * 7, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
-    UNITS.iter().find(|(unit, _)| ms >= *unit && ms % unit == 0).map_or_else(|| format!("{ms}ms"), |(unit, name)| format!("{}{name}", ms / unit))
 }
 
 fn clock(minutes: u32) -> String {

@@ -32,7 +32,8 @@ fn esc(text: &str) -> String {
     out
 }
 
-fn duration(ms: i64) -> String {
+/// A duration as written in the language (`2d`, `90s`, `1w`).
+pub fn duration(ms: i64) -> String {
     const UNITS: [(i64, &str); 5] = [(86_400_000 * 7, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")];
     for (unit, name) in UNITS {
         if ms >= unit && ms % unit == 0 {

@@ -181,3 +181,20 @@ proptest! {
         }
     }
 }
+
+/// The welcome example's flow as `journey graph --format dot` draws it: every step with what it
+/// does, every edge with what it stands for (`UPDATE_EXPECT=1` regenerates the file).
+#[test]
+fn welcome_flow_graph_is_golden() {
+    let program = example(&["schema.journey", "welcome.journey"]);
+    let welcome = program.journeys.iter().find(|j| j.name == "welcome").unwrap_or_else(|| panic!("no welcome journey"));
+    let text = journey_runtime::report::graph(&program, welcome, None, journey_runtime::report::GraphFormat::Dot);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/welcome.dot");
+    if std::env::var_os("UPDATE_EXPECT").is_some() {
+        std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_default();
+    assert_eq!(text, expected, "the flow graph changed (UPDATE_EXPECT=1 regenerates tests/golden/welcome.dot)");
+    // Every edge of the flow is drawn once.
+    assert_eq!(text.matches(" -> ").count(), welcome.flow_edges().len());
+}

@@ -228,12 +228,27 @@ fn node_label(program: &Program, journey: &Journey, metrics: &Json, node: u32) -
 /// `wait for`, met or timed out for `wait until`; empty for the plain next step.
 fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
     let mut edges: Vec<((u32, u32), Vec<String>)> = vec![((journey.flow_entry(), journey.flow_node_at(0)), Vec::new())];
+    // An `if … else if … else` is one step compiled to a chain of branches: `if`, `else if`,
+    // `else`; a lone `if` is `yes` / `no`.
+    let branches = |step: u32| journey.code.iter().filter(|o| matches!(o, StepOp::Branch { step: s, .. } if *s == step)).count();
+    let mut branch_seen = vec![0usize; journey.step_ids.len()];
     for (pc, op) in journey.code.iter().enumerate() {
         let Some(from) = op.step() else { continue };
         let labels: Vec<String> = match op {
             StepOp::WaitEvent { event, .. } => vec![program.events.get(*event as usize).map_or("event".into(), |e| e.name.clone()), "timeout".into()],
             StepOp::WaitCondition { .. } => vec!["met".into(), "timeout".into()],
-            StepOp::Branch { .. } => vec!["yes".into(), "no".into()],
+            StepOp::Branch { step, .. } => {
+                let (count, k) = (branches(*step), branch_seen.get(*step as usize).copied().unwrap_or(0));
+                if let Some(seen) = branch_seen.get_mut(*step as usize) {
+                    *seen += 1;
+                }
+                match (count, k) {
+                    (1, _) => vec!["yes".into(), "no".into()],
+                    (_, 0) => vec!["if".into(), String::new()],
+                    (_, k) if k + 1 == count => vec![if count > 2 { format!("else if {k}") } else { "else if".into() }, "else".into()],
+                    (_, k) => vec![format!("else if {k}"), String::new()],
+                }
+            }
             StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => arms.iter().map(|a| a.name.clone()).collect(),
             _ => Vec::new(),
         };
@@ -242,7 +257,7 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
             if edge.0 == edge.1 {
                 continue;
             }
-            let label = labels.get(i).cloned();
+            let label = labels.get(i).cloned().filter(|l| !l.is_empty());
             match edges.iter_mut().find(|(e, _)| *e == edge) {
                 Some((_, existing)) => existing.extend(label.filter(|l| !existing.contains(l))),
                 None => edges.push((edge, label.into_iter().collect())),

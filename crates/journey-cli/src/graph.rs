@@ -32,7 +32,7 @@ enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    let program = match crate::project::load(&args.paths) {
+    let program = match crate::project::load_with_text(&args.paths) {
         Ok(program) => program,
         Err(code) => return code,
     };

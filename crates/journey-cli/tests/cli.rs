@@ -262,7 +262,7 @@ fn graph_draws_the_flow_with_a_runs_counts() {
         "digraph \"welcome\" {\n  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\"];\n\
          \x20 n4 [label=\"entry\", shape=oval, fillcolor=\"#f2f2f2\"];\n\
          \x20 n0 [label=\"pause: wait 1d\"];\n\
-         \x20 n1 [label=\"check: if\"];\n\
+         \x20 n1 [label=\"check: if contact.plan == pro\"];\n\
          \x20 n2 [label=\"s3: send tip (email)\"];\n\
          \x20 n3 [label=\"s4: send hi (email)\"];\n\
          \x20 n5 [label=\"end of journey\", shape=oval, fillcolor=\"#f2f2f2\"];\n\
@@ -283,7 +283,7 @@ fn graph_draws_the_flow_with_a_runs_counts() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
-        "flowchart TD\n  n4([\"entry<br/>3 entered\"])\n  n0[\"pause: wait 1d<br/>3 reached\"]\n  n1[\"check: if<br/>3 reached\"]\n\
+        "flowchart TD\n  n4([\"entry<br/>3 entered\"])\n  n0[\"pause: wait 1d<br/>3 reached\"]\n  n1[\"check: if contact.plan == pro<br/>3 reached\"]\n\
          \x20 n2[\"s3: send tip (email)<br/>1 reached\"]\n  n3[\"s4: send hi (email)<br/>3 reached\"]\n\
          \x20 n5([\"end of journey<br/>3 completed\"])\n\
          \x20 n4 -->|\"3\"| n0\n  n0 -->|\"3\"| n1\n  n1 -->|\"yes: 1\"| n2\n  n1 -->|\"no: 2\"| n3\n  n2 -->|\"1\"| n3\n  n3 -->|\"3\"| n5\n"

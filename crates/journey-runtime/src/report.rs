@@ -60,10 +60,19 @@ fn percent(v: &Json) -> String {
     v.as_f64().map_or_else(|| "–".to_string(), |r| format!("{:.1}%", r * 100.0))
 }
 
-/// What a step does, in a few words.
+/// What a step does, in a few words; with the expressions' source text when the program kept
+/// it (`journey graph` compiles with it; a run's report does without).
 fn describe(program: &Program, op: &StepOp) -> String {
     let name = |list: &[String], i: u32| list.get(i as usize).cloned().unwrap_or_default();
+    let text = |at: u32| program.expr_text.iter().find(|(start, _)| *start == at).map(|(_, t)| t.as_str());
     match op {
+        StepOp::Branch { condition, .. } if let Some(c) = text(*condition) => format!("if {c}"),
+        StepOp::Match { scrutinee, .. } if let Some(e) = text(*scrutinee) => format!("match {e}"),
+        StepOp::WaitUntil { at, .. } if let Some(t) = text(*at) => format!("wait until {t}"),
+        StepOp::WaitCondition { condition, within_ms, .. } if let Some(c) = text(*condition) => format!("wait until {c} ({})", duration(*within_ms)),
+        StepOp::Set { attribute, value, .. } if let Some(v) = text(*value) => {
+            format!("set {} = {v}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?"))
+        }
         StepOp::Send { message, .. } => {
             let m = program.messages.get(*message as usize);
             format!("send {} ({})", m.map(|m| m.name.as_str()).unwrap_or("?"), m.map(|m| m.channel.as_str()).unwrap_or("?"))
@@ -216,8 +225,8 @@ fn node_label(program: &Program, journey: &Journey, metrics: &Json, node: u32) -
         ("end of journey".to_string(), counts.then(|| format!("{} completed", count(&metrics["exits"]["by_reason"]["completed"]))))
     } else {
         let id = journey.step_ids.get(node as usize).cloned().unwrap_or_default();
-        let op = journey.code.iter().find(|op| op.step() == Some(node));
-        let what = op.map(|op| describe(program, op)).unwrap_or_default();
+        // An `if … else if …` chain is one step of several branches: `if a / else if b`.
+        let what = journey.code.iter().filter(|op| op.step() == Some(node)).map(|op| describe(program, op)).collect::<Vec<_>>().join(" / else ");
         let reached = counts.then(|| format!("{} reached", count(&metrics["steps"][&id]["entered"])));
         (if what.is_empty() { id } else { format!("{id}: {what}") }, reached)
     }

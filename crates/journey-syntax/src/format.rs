@@ -8,14 +8,16 @@
 //!   indented at the level they close to), plus one level for a continued condition or
 //!   expression (a line that starts with `and`, `or` or `??`, or follows a line ending in an
 //!   operator);
-//! - runs of spaces and tabs between tokens become one space, and a trailing `//` comment is
-//!   kept one space after the code; trailing whitespace goes;
+//! - tokens are one space apart, except: none before `,` `:` `.` `?` `)` `]`, none after `(`
+//!   `[` `.`, none between a function and its `(` (`count(opened)`), after a unary minus, or
+//!   inside `{}`; a trailing `//` comment is kept one space after the code; trailing whitespace
+//!   goes;
 //! - runs of blank lines become one; the file has no blank lines at its start or end and ends
 //!   with one newline.
 //!
 //! A file that does not parse is not formatted (its diagnostics say why).
 
-use crate::lexer::tokenize;
+use crate::lexer::{Token, tokenize};
 
 /// Tokens after which a line continues the same expression.
 const CONTINUES_AFTER: [&str; 17] = ["and", "or", "??", "==", "!=", "<", "<=", ">", ">=", "+", "-", "*", "/", "=", "in", "not", "=>"];
@@ -40,13 +42,55 @@ pub fn format(source: &str) -> Result<String, Vec<crate::Diagnostic>> {
     Ok(layout(source))
 }
 
+/// Tokens that close a value (after which `-` is binary).
+fn ends_value(token: Option<Token<'_>>) -> bool {
+    use Token as T;
+    matches!(
+        token,
+        Some(
+            T::Ident(_)
+                | T::True
+                | T::False
+                | T::None
+                | T::Int(_)
+                | T::Float(_)
+                | T::Percent(_)
+                | T::Duration(_)
+                | T::Date(_)
+                | T::Instant(_)
+                | T::Clock(_)
+                | T::Str(_)
+                | T::RParen
+                | T::RBracket
+        )
+    )
+}
+
+/// Whether two tokens on one line are written one space apart (`before` is the token before
+/// `prev`; doc comments are `None`).
+fn spaced(before: Option<Token<'_>>, prev: Option<Token<'_>>, next: Option<Token<'_>>) -> bool {
+    use Token as T;
+    let (Some(prev), Some(next)) = (prev, next) else { return true };
+    if matches!(next, T::Comma | T::Colon | T::Dot | T::Question | T::RParen | T::RBracket) || matches!(prev, T::LParen | T::LBracket | T::Dot) {
+        return false;
+    }
+    match (prev, next) {
+        (T::LBrace, T::RBrace) => false,
+        (T::Ident(_) | T::Count | T::Last, T::LParen) => false,
+        (T::Minus, _) => ends_value(before),
+        _ => true,
+    }
+}
+
 /// The layout itself (the source is known to lex; a token that does not is kept as it is).
 fn layout(source: &str) -> String {
     let (tokens, docs) = tokenize(source, 0);
     // Doc comments are kept like tokens (the grammar never sees them, the reader does).
-    let mut spans: Vec<(usize, usize)> = tokens.iter().map(|(start, _, end)| (*start, *end)).collect();
-    spans.extend(docs.iter().map(|(start, text)| (*start, start + text.len())));
-    spans.sort_unstable();
+    let mut items: Vec<(usize, usize, Option<Token<'_>>)> = tokens.iter().map(|(start, token, end)| (*start, *end, Some(*token))).collect();
+    items.extend(docs.iter().map(|(start, text)| (*start, start + text.len(), None)));
+    items.sort_unstable_by_key(|(start, _, _)| *start);
+    let spans: Vec<(usize, usize)> = items.iter().map(|(start, end, _)| (*start, *end)).collect();
+    let kind = |i: usize| items.get(i).and_then(|(_, _, t)| *t);
     let mut out = String::with_capacity(source.len());
     let (mut depth, mut next, mut blank, mut started) = (0usize, 0usize, false, false);
     let mut previous_last = "";
@@ -76,7 +120,8 @@ fn layout(source: &str) -> String {
             let level = depth.saturating_sub(leading_closers) + usize::from(continued);
             out.extend(std::iter::repeat_n("  ", level));
             for (i, &span) in on_line.iter().enumerate() {
-                if i > 0 && on_line[i - 1].1 < span.0 {
+                let at = first + i;
+                if i > 0 && spaced(at.checked_sub(2).and_then(kind), kind(at - 1), kind(at)) {
                     out.push(' ');
                 }
                 out.push_str(text_of(span));
@@ -121,6 +166,14 @@ mod tests {
         assert_eq!(layout(messy), expected);
         assert_eq!(layout(expected), expected, "formatting is idempotent");
         assert_eq!(tokens(messy), tokens(expected), "only whitespace changes");
+    }
+
+    #[test]
+    fn tokens_are_one_space_apart_except_around_punctuation() {
+        let source = "contact { email : string , score: int ? }\njourney j {\n  entry on x where event.total>=20.0 and count( opened )>3\n  wait until ( contact.renews_at ?? now ) - 14d\n  set contact.score = - 3\n  if contact.score==-1 and has  x {}\n}\n";
+        let expected = "contact { email: string, score: int? }\njourney j {\n  entry on x where event.total >= 20.0 and count(opened) > 3\n  wait until (contact.renews_at ?? now) - 14d\n  set contact.score = -3\n  if contact.score == -1 and has x {}\n}\n";
+        assert_eq!(layout(source), expected);
+        assert_eq!(tokens(source), tokens(expected));
     }
 
     #[test]

@@ -26,7 +26,7 @@ fn contact_of(line: &str) -> String {
 }
 
 pub fn run(args: Args) -> u8 {
-    let program = match project::load(&args.project) {
+    let program = match project::load_with_text(&args.project) {
         Ok(p) => p,
         Err(code) => return code,
     };

@@ -21,7 +21,8 @@ pub fn compile(paths: &[PathBuf]) -> Result<Program, u8> {
     compile_inner(paths, false)
 }
 
-/// A project with expression source text kept (for `explain`), or a `.jbc` as it is.
+/// A project with expression source text kept (`explain`, `graph`, `diff`, and the flow
+/// diagrams of a run's report show conditions as written), or a `.jbc` as it is.
 pub fn load_with_text(paths: &[PathBuf]) -> Result<Program, u8> {
     match paths {
         [single] if single.extension().is_some_and(|e| e == "jbc") => read_jbc(single),

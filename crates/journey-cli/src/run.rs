@@ -111,7 +111,7 @@ pub fn run(args: Args) -> u8 {
             return exit::USAGE;
         }
     };
-    let program = match project::load(&args.project) {
+    let program = match project::load_with_text(&args.project) {
         Ok(p) => p,
         Err(code) => return code,
     };

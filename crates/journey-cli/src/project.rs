@@ -88,13 +88,6 @@ pub fn read_jbc(path: &Path) -> Result<Program, u8> {
     })
 }
 
-/// A project given as a `.jbc` file, or as directories / `.journey` files.
-pub fn load(paths: &[PathBuf]) -> Result<Program, u8> {
-    match paths {
-        [single] if single.extension().is_some_and(|e| e == "jbc") => read_jbc(single),
-        _ => compile(paths),
-    }
-}
 
 pub fn describe_io(error: &std::io::Error) -> String {
     match error.kind() {

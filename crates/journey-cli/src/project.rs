@@ -88,7 +88,6 @@ pub fn read_jbc(path: &Path) -> Result<Program, u8> {
     })
 }
 
-
 pub fn describe_io(error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),

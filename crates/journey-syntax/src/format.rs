@@ -124,7 +124,8 @@ fn layout(source: &str) -> String {
                 if i > 0 && spaced(at.checked_sub(2).and_then(kind), kind(at - 1), kind(at)) {
                     out.push(' ');
                 }
-                out.push_str(text_of(span));
+                // A doc comment runs to the end of its line: without its trailing whitespace.
+                out.push_str(if kind(at).is_none() { text_of(span).trim_end() } else { text_of(span) });
             }
             if !tail.is_empty() {
                 if !on_line.is_empty() {

@@ -416,6 +416,26 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     if !body.is_empty() {
         let _ = write!(out, "messages\n{body}");
     }
+    // What input must look like: contact attributes, enums, events and their properties.
+    let schema = |p: &Program| {
+        let ty = |t: &journey_bytecode::ValueType| match t {
+            journey_bytecode::ValueType::Enum(e) => name(&p.enums.iter().map(|x| x.name.clone()).collect::<Vec<_>>(), *e).to_string(),
+            journey_bytecode::ValueType::ListOfString => "[string]".into(),
+            other => format!("{other:?}").to_lowercase(),
+        };
+        let field = |f: &journey_bytecode::FieldDecl| format!("{}: {}{}", f.name, ty(&f.ty), if f.optional { "?" } else { "" });
+        let mut lines: Vec<String> = p.attributes.iter().map(|a| format!("contact.{}", field(a))).collect();
+        lines.extend(p.enums.iter().map(|e| format!("enum {} {{ {} }}", e.name, e.variants.join(", "))));
+        lines.extend(p.events.iter().map(|e| {
+            let fields: Vec<String> = e.fields.iter().map(field).collect();
+            format!("event {} {:?} {{ {} }}", e.name, e.input_name, fields.join(", "))
+        }));
+        lines
+    };
+    let mut body = String::new();
+    if changed_lines(&mut body, "    ", &schema(old), &schema(new)) {
+        let _ = write!(out, "schema\n{body}");
+    }
     let policy = |p: &Program| {
         let mut lines = Vec::new();
         if let Some(tz) = p.policy.timezone {

@@ -329,7 +329,7 @@ event ping "Ping" {}
 message a sms { body "a" }
 message b sms { body "b {contact.name ?? "y"}" }
 message c sms { body "c" }
-contact { name: string? }
+contact { name: string?, nick: string? }
 journey j {
   entry on ping where contact.name != none
   first: send a
@@ -381,6 +381,8 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
          \x20       - body \"b {contact.name ?? \\\"x\\\"}\"\n\
          \x20       + body \"b {contact.name ?? \\\"y\\\"}\"\n\
          \x20   + message c: sms\n\
+         schema\n\
+         \x20   + contact.nick: string?\n\
          1 journey added, 1 removed, 3 changed, 0 unchanged; in flight: 1 removed waiting step migrated, 1 orphaned\n"
     );
     let out = journey(&["diff", &o, &n, "--deny-orphans"], &old);

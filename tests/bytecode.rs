@@ -198,3 +198,13 @@ fn welcome_flow_graph_is_golden() {
     // Every edge of the flow is drawn once.
     assert_eq!(text.matches(" -> ").count(), welcome.flow_edges().len());
 }
+
+/// A `match` on an enum attribute labels each edge with the variant it takes.
+#[test]
+fn match_edges_are_named_by_variant() {
+    let program = all_examples();
+    let routing = program.journeys.iter().find(|j| j.name == "lead_routing").unwrap_or_else(|| panic!("no lead_routing journey"));
+    let text = journey_runtime::report::graph(&program, routing, None, journey_runtime::report::GraphFormat::Mermaid);
+    let labels: Vec<&str> = text.lines().filter_map(|l| l.split("-->|\"").nth(1)).filter_map(|l| l.split('"').next()).collect();
+    assert_eq!(labels, ["emea", "amer", "apac", "deal_stage", "timeout", "yes", "no"], "{text}");
+}

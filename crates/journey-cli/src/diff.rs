@@ -21,6 +21,15 @@ pub struct Args {
     /// (`migrated:removed_step`) for want of a `migrate` rule: for CI.
     #[arg(long)]
     deny_orphans: bool,
+    /// `text` (for people and pull-request comments) or `json` (one object, for tools).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    Text,
+    Json,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -40,7 +49,10 @@ pub fn run(args: Args) -> u8 {
         eprintln!("note: a .jbc keeps no source text: expressions are compared, and shown, as bytecode (⟨…⟩)");
     }
     let diff = diff(&old, &new);
-    print!("{}", diff.text);
+    match args.format {
+        Format::Text => print!("{}", diff.text),
+        Format::Json => println!("{}", diff.json),
+    }
     if args.deny_orphans && diff.orphaned > 0 {
         eprintln!(
             "error: {} waiting step{} removed without a `migrate` rule: contacts there would exit with `migrated:removed_step`",
@@ -55,7 +67,14 @@ pub fn run(args: Args) -> u8 {
 /// The difference, as text, with the count of in-flight steps that would be orphaned.
 pub struct Diff {
     pub text: String,
+    /// The same as one JSON object (`--format json`).
+    pub json: serde_json::Value,
     pub orphaned: usize,
+}
+
+/// A section's lines without their indentation (for the JSON form).
+fn lines_of(body: &str) -> Vec<String> {
+    body.lines().map(|l| l.trim_start().to_string()).collect()
 }
 
 /// Expression source text (kept when the project was compiled from source); for a `.jbc`,
@@ -328,6 +347,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     // A removed waiting step with a positional id (`s3`) may only have been renamed by an
     // insertion above it.
     let mut positional = false;
+    let (mut changed_json, mut in_flight) = (serde_json::Map::new(), Vec::new());
     for j in &old.journeys {
         if !new.journeys.iter().any(|n| n.name == j.name) {
             let _ = writeln!(out, "- journey {}: removed; contacts in it are dropped from it", j.name);
@@ -352,6 +372,10 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
                 match nj.migrate.iter().find(|m| &m.from == id) {
                     Some(m) => {
                         migrated += 1;
+                        in_flight.push(match &m.to {
+                            Some(to) => serde_json::json!({ "journey": nj.name, "step": id, "outcome": "moved", "to": to }),
+                            None => serde_json::json!({ "journey": nj.name, "step": id, "outcome": "exit", "reason": m.exit_reason }),
+                        });
                         match &m.to {
                             Some(to) => {
                                 let _ = write!(body, " — contacts waiting here move to `{to}` (migrate)");
@@ -363,6 +387,8 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
                     }
                     None => {
                         orphaned += 1;
+                        in_flight
+                            .push(serde_json::json!({ "journey": nj.name, "step": id, "outcome": "orphaned", "reason": "migrated:removed_step" }));
                         positional |= id.strip_prefix('s').is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
                         let _ = write!(
                             body,
@@ -393,6 +419,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
             same_journeys += 1;
         } else {
             changed_journeys += 1;
+            changed_json.insert(nj.name.clone(), lines_of(&body).into());
             let _ = write!(out, "~ journey {}\n{body}", nj.name);
         }
     }
@@ -413,6 +440,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
             Some(_) => {}
         }
     }
+    let messages_json = lines_of(&body);
     if !body.is_empty() {
         let _ = write!(out, "messages\n{body}");
     }
@@ -436,6 +464,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     if changed_lines(&mut body, "    ", &schema(old), &schema(new)) {
         let _ = write!(out, "schema\n{body}");
     }
+    let schema_json = lines_of(&body);
     let policy = |p: &Program| {
         let mut lines = Vec::new();
         if let Some(tz) = p.policy.timezone {
@@ -451,6 +480,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     if changed_lines(&mut body, "    ", &policy(old), &policy(new)) {
         let _ = write!(out, "policy\n{body}");
     }
+    let policy_json = lines_of(&body);
     let added = new.journeys.iter().filter(|j| !old.journeys.iter().any(|o| o.name == j.name)).count();
     let removed = old.journeys.iter().filter(|j| !new.journeys.iter().any(|n| n.name == j.name)).count();
     let _ = writeln!(
@@ -465,5 +495,17 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
              Name the steps contacts wait at (`pause: wait 2d`) to keep them in place across edits.\n",
         );
     }
-    Diff { text: out, orphaned }
+    let names = |a: &Program, b: &Program| -> Vec<String> {
+        a.journeys.iter().filter(|j| !b.journeys.iter().any(|o| o.name == j.name)).map(|j| j.name.clone()).collect()
+    };
+    let json = serde_json::json!({
+        "journeys": { "added": names(new, old), "removed": names(old, new), "changed": changed_json, "unchanged": same_journeys },
+        "messages": messages_json,
+        "schema": schema_json,
+        "policy": policy_json,
+        "in_flight": in_flight,
+        "migrated": migrated,
+        "orphaned": orphaned,
+    });
+    Diff { text: out, json, orphaned }
 }

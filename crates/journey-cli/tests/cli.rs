@@ -385,6 +385,19 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
          \x20   + contact.nick: string?\n\
          1 journey added, 1 removed, 3 changed, 0 unchanged; in flight: 1 removed waiting step migrated, 1 orphaned\n"
     );
+    let out = journey(&["diff", &o, &n, "--format", "json"], &old);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&out)));
+    assert_eq!(json["journeys"]["added"], serde_json::json!(["added"]));
+    assert_eq!(json["journeys"]["removed"], serde_json::json!(["gone"]));
+    assert_eq!(json["journeys"]["changed"]["j"][2], "~ step keep: wait 10d → wait 12d");
+    assert_eq!(
+        json["in_flight"],
+        serde_json::json!([
+            { "journey": "k", "step": "old_wait", "outcome": "orphaned", "reason": "migrated:removed_step" },
+            { "journey": "m", "step": "retiring", "outcome": "exit", "reason": "retired" },
+        ])
+    );
+    assert_eq!(json["schema"], serde_json::json!(["+ contact.nick: string?"]));
     let out = journey(&["diff", &o, &n, "--deny-orphans"], &old);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("1 waiting step is removed without a `migrate` rule"), "{}", stderr(&out));

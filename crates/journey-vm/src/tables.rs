@@ -131,6 +131,9 @@ pub(crate) struct Tables {
     pub(crate) fast: crate::fast::FastTable,
     /// Per template a send renders, its direct rendering when it has one (see [`crate::fast`]).
     pub(crate) templates: crate::fast::Templates,
+    /// Per channel (by [`journey_bytecode::Channel::index`]): its caps as (count, window), the
+    /// longest window first; empty when the channel has none.
+    pub(crate) caps: [Vec<(u32, i64)>; 3],
     /// Per template start, when the template is constant text: that text (a field naming it;
     /// it is not rendered nor copied per send).
     pub(crate) const_text: Vec<Option<crate::state::Field>>,
@@ -251,6 +254,12 @@ impl Tables {
             edge_counts,
             fast: crate::fast::FastTable::new(program),
             templates: crate::fast::Templates::new(program),
+            caps: std::array::from_fn(|channel| {
+                let mut caps: Vec<(u32, i64)> =
+                    program.policy.caps.iter().filter(|c| c.channel.index() == channel).map(|c| (c.count, c.window_ms)).collect();
+                caps.sort_by_key(|&(_, window)| std::cmp::Reverse(window));
+                caps
+            }),
             const_text: (0..program.templates.len())
                 .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
                     (TemplateOp::Text(s), Some(TemplateOp::End)) if (*s as usize) < program.strings.len() => Some(crate::state::Field::Const(*s)),

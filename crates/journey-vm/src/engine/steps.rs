@@ -238,16 +238,9 @@ impl Run<'_, '_> {
     /// Would one more send on this channel exceed a cap? (Caps count performed sends in
     /// `(now - window, now]` across all journeys.)
     fn capped(&mut self, channel: journey_bytecode::Channel, now: i64) -> bool {
-        let program = self.vm.program;
-        let Some(log) = self.st.sent.get_mut(channel.index()) else { return false };
-        let longest = program.policy.caps.iter().filter(|c| c.channel == channel).map(|c| c.window_ms).max();
-        let Some(longest) = longest else { return false };
+        let (Some(caps), Some(log)) = (self.vm.tables.caps.get(channel.index()), self.st.sent.get_mut(channel.index())) else { return false };
+        let Some(&(_, longest)) = caps.first() else { return false };
         log.retain(|t| *t > now.saturating_sub(longest));
-        program
-            .policy
-            .caps
-            .iter()
-            .filter(|c| c.channel == channel)
-            .any(|c| log.iter().filter(|t| **t > now.saturating_sub(c.window_ms)).count() >= c.count as usize)
+        caps.iter().any(|&(count, window)| log.iter().filter(|t| **t > now.saturating_sub(window)).count() >= count as usize)
     }
 }

@@ -447,7 +447,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     // What input must look like: contact attributes, enums, events and their properties.
     let schema = |p: &Program| {
         let ty = |t: &journey_bytecode::ValueType| match t {
-            journey_bytecode::ValueType::Enum(e) => name(&p.enums.iter().map(|x| x.name.clone()).collect::<Vec<_>>(), *e).to_string(),
+            journey_bytecode::ValueType::Enum(e) => p.enums.get(*e as usize).map_or("?", |x| x.name.as_str()).to_string(),
             journey_bytecode::ValueType::ListOfString => "[string]".into(),
             other => format!("{other:?}").to_lowercase(),
         };

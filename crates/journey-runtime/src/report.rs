@@ -239,7 +239,14 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
     let mut edges: Vec<((u32, u32), Vec<String>)> = vec![((journey.flow_entry(), journey.flow_node_at(0)), Vec::new())];
     // An `if … else if … else` is one step compiled to a chain of branches: `if`, `else if`,
     // `else`; a lone `if` is `yes` / `no`.
-    let branches = |step: u32| journey.code.iter().filter(|o| matches!(o, StepOp::Branch { step: s, .. } if *s == step)).count();
+    let mut branches = vec![0usize; journey.step_ids.len()];
+    for op in &journey.code {
+        if let StepOp::Branch { step, .. } = op
+            && let Some(n) = branches.get_mut(*step as usize)
+        {
+            *n += 1;
+        }
+    }
     let mut branch_seen = vec![0usize; journey.step_ids.len()];
     for (pc, op) in journey.code.iter().enumerate() {
         let Some(from) = op.step() else { continue };
@@ -255,7 +262,7 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
                 _ => Vec::new(),
             },
             StepOp::Branch { step, .. } => {
-                let (count, k) = (branches(*step), branch_seen.get(*step as usize).copied().unwrap_or(0));
+                let (count, k) = (branches.get(*step as usize).copied().unwrap_or(1), branch_seen.get(*step as usize).copied().unwrap_or(0));
                 if let Some(seen) = branch_seen.get_mut(*step as usize) {
                     *seen += 1;
                 }
@@ -282,8 +289,9 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
         }
     }
     // The same edges as `flow_edges`, or no labels at all.
-    if edges.iter().map(|(e, _)| *e).ne(journey.flow_edges()) {
-        return vec![String::new(); journey.flow_edges().len()];
+    let flow = journey.flow_edges();
+    if edges.iter().map(|(e, _)| *e).ne(flow.iter().copied()) {
+        return vec![String::new(); flow.len()];
     }
     edges.into_iter().map(|(_, labels)| labels.join(" / ")).collect()
 }

@@ -205,16 +205,21 @@ impl Run<'_, '_> {
             return None;
         }
         let fast = self.vm.tables.fast.get(at)?;
+        fast.eval(&self.direct_inputs(now, journey, event), &self.strings())
+    }
+
+    /// What the direct path reads for `journey`'s expressions at `now`.
+    #[inline]
+    fn direct_inputs<'s>(&'s self, now: i64, journey: Option<usize>, event: Option<&'s [Value]>) -> crate::fast::Inputs<'s> {
         let st = &*self.st;
-        let inputs = crate::fast::Inputs {
+        crate::fast::Inputs {
             attrs: &st.attrs,
             pred_count: &st.pred_count,
             pred_last: &st.pred_last,
             event,
             trigger: journey.and_then(|j| st.triggers.get(j)).map_or(&[], Vec::as_slice),
             now,
-        };
-        fast.eval(&inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input })
+        }
     }
 
     /// Renders the template starting at `at` into `out` without the machine, when it has a
@@ -223,16 +228,7 @@ impl Run<'_, '_> {
     #[inline]
     fn render_direct(&self, at: u32, now: i64, journey: usize, event: Option<&[Value]>, out: &mut String) -> bool {
         let Some(plan) = self.vm.tables.templates.get(at) else { return false };
-        let st = &*self.st;
-        let inputs = crate::fast::Inputs {
-            attrs: &st.attrs,
-            pred_count: &st.pred_count,
-            pred_last: &st.pred_last,
-            event,
-            trigger: st.triggers.get(journey).map_or(&[], Vec::as_slice),
-            now,
-        };
-        crate::fast::render(plan, &inputs, &Strings { program: self.vm.program, heap: &st.heap, input: self.input }, out).is_some()
+        crate::fast::render(plan, &self.direct_inputs(now, Some(journey), event), &self.strings(), out).is_some()
     }
 
     fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {

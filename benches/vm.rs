@@ -138,7 +138,7 @@ fn run_baseline(program: &Program, inputs: &Inputs) -> (usize, u64) {
             let Some(r) = records.next() else { break };
             match &r.kind {
                 RecordKind::Identify(traits) => {
-                    for (a, v) in traits {
+                    for (a, v) in input.traits(*traits) {
                         if *a as usize == plan {
                             pro = matches!(v, Value::Enum(_, 1));
                         }
@@ -163,7 +163,7 @@ fn run_baseline(program: &Program, inputs: &Inputs) -> (usize, u64) {
                     if at == At::Out
                         && !left
                         && *event == cart
-                        && let Some(Value::Float(t)) = fields.get(total_field)
+                        && let Some(Value::Float(t)) = input.fields(*fields).get(total_field)
                         && *t >= 20.0
                     {
                         entered = now;

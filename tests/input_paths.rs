@@ -5,13 +5,14 @@
 
 use journey_runtime::fast::FastDecoder;
 use journey_runtime::input::{Decoded, Decoder};
-use journey_vm::{Heap, RecordKind, Value};
+use journey_vm::{ContactInput, RecordKind, Value};
 
 fn program() -> journey_bytecode::Program {
     journey::examples().unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn normal(decoded: &Decoded, heap: &Heap) -> String {
+fn normal(decoded: &Decoded, input: &ContactInput) -> String {
+    let heap = &input.heap;
     let value = |v: &Value| match v {
         Value::Str(id) => format!("{:?}", heap.str(*id)),
         Value::List(id) => format!("{:?}", heap.list(*id).iter().map(|i| heap.str(*i)).collect::<Vec<_>>()),
@@ -21,8 +22,10 @@ fn normal(decoded: &Decoded, heap: &Heap) -> String {
         Decoded::Undeclared { at } => format!("undeclared {at}"),
         Decoded::Record { record, message_id } => {
             let kind = match &record.kind {
-                RecordKind::Identify(traits) => format!("identify {:?}", traits.iter().map(|(a, v)| (a, value(v))).collect::<Vec<_>>()),
-                RecordKind::Track { event, fields } => format!("track {event} {:?}", fields.iter().map(value).collect::<Vec<_>>()),
+                RecordKind::Identify(traits) => {
+                    format!("identify {:?}", input.traits(*traits).iter().map(|(a, v)| (a, value(v))).collect::<Vec<_>>())
+                }
+                RecordKind::Track { event, fields } => format!("track {event} {:?}", input.fields(*fields).iter().map(value).collect::<Vec<_>>()),
                 RecordKind::Exit { journey } => format!("exit {journey}"),
             };
             format!("{} {} {message_id:?} {kind}", record.at, record.seq)
@@ -139,7 +142,7 @@ fn fast_and_general_paths_agree() {
         let mut variants = mutations(line);
         variants.extend((0..8).map(|_| damage.apply(line)));
         for variant in variants {
-            let mut fast_heap = Heap::default();
+            let mut fast_heap = ContactInput::default();
             let Some(quick) = fast.decode(&variant, n as u64, &mut fast_heap) else {
                 deferred += 1;
                 continue;
@@ -147,7 +150,7 @@ fn fast_and_general_paths_agree() {
             decided += 1;
             let json: serde_json::Value =
                 serde_json::from_str(&variant).unwrap_or_else(|e| panic!("fast path accepted what is not JSON ({e}): {variant}"));
-            let mut heap = Heap::default();
+            let mut heap = ContactInput::default();
             let slow = general
                 .decode(&json, n as u64, &mut heap)
                 .unwrap_or_else(|e| panic!("fast path accepted what the general path rejects ({e}): {variant}"));

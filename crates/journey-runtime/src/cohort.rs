@@ -16,7 +16,7 @@ use crate::direct::{PAGE, Page};
 use crate::fast::{FastDecoder, FastRecord};
 use crate::input::{self, Decoded, Decoder};
 use crate::{Reject, shard_of};
-use journey_vm::{ContactInput, Heap, Record, RecordKind, Value};
+use journey_vm::{ContactInput, Record, RecordKind, Value};
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde_json::Value as Json;
@@ -102,25 +102,25 @@ impl Source<'_> {
 }
 
 /// A line parsed and decoded on a worker thread by the general path: a reject, or its records
-/// (one, or the items of a batch envelope with their own text), each with its contact and its
-/// own string heap.
+/// (one, or the items of a batch envelope with their own text), each with its contact and the
+/// input its strings and values are in.
 enum Prepared {
     Reject(String),
     Records(Vec<(Option<String>, Decoded1)>),
 }
 
 /// One decoded record: its contact (when the record names one) and the outcome.
-type Decoded1 = (Option<String>, Result<(Decoded, Heap), String>);
+type Decoded1 = (Option<String>, Result<(Decoded, ContactInput), String>);
 
 /// A fast-path record on its way to its partition: line number, line text, record.
 type Routed<'a> = (u64, &'a str, FastRecord<'a>);
 
 /// What a worker made of a chunk of lines: the general-path lines in order, the fast-path
-/// records of this shard by partition, and the heap their strings are in.
+/// records of this shard by partition, and the input their strings and values are in.
 struct Chunk<'a> {
     general: Vec<(u64, &'a [u8], Prepared)>,
     parts: Vec<Vec<Routed<'a>>>,
-    heap: Heap,
+    arena: ContactInput,
 }
 
 fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared {
@@ -142,29 +142,9 @@ fn decode_one(decoder: &Decoder<'_>, file: u32, line: u64, record: &Json) -> Dec
         Err(_) if record.get("type").is_none() => return (None, Err("no `type` (expected identify, track or exit)".into())),
         Err(reason) => return (None, Err(reason)),
     };
-    let mut heap = Heap::default();
-    let decoded = decoder.decode(record, seq_of(file, line), &mut heap).map(|d| (d, heap));
+    let mut arena = ContactInput::default();
+    let decoded = decoder.decode(record, seq_of(file, line), &mut arena).map(|d| (d, arena));
     (Some(contact), decoded)
-}
-
-/// Adjusts a record's string and list ids after its heap was appended to the contact's.
-fn rebase_record(mut record: Record, offsets: (u32, u32)) -> Record {
-    match &mut record.kind {
-        RecordKind::Identify(traits) => traits.iter_mut().for_each(|(_, v)| *v = v.rebase(offsets)),
-        RecordKind::Track { fields, .. } => fields.iter_mut().for_each(|v| *v = v.rebase(offsets)),
-        RecordKind::Exit { .. } => {}
-    }
-    record
-}
-
-/// Copies a record's strings from a worker's chunk heap onto the contact's heap.
-fn copy_record(mut record: Record, from: &Heap, to: &mut Heap) -> Record {
-    match &mut record.kind {
-        RecordKind::Identify(traits) => traits.iter_mut().for_each(|(_, v)| *v = to.copy_value(from, *v)),
-        RecordKind::Track { fields, .. } => fields.iter_mut().for_each(|v| *v = to.copy_value(from, *v)),
-        RecordKind::Exit { .. } => {}
-    }
-    record
 }
 
 /// `seq` packs the input position: file index in the high bits, line in the low ones.
@@ -321,7 +301,7 @@ impl Part {
         }
     }
 
-    fn merge_fast(&mut self, source: Source<'_>, (line, text, record): Routed<'_>, heap: &Heap) {
+    fn merge_fast(&mut self, source: Source<'_>, (line, text, record): Routed<'_>, arena: &ContactInput) {
         self.records_read += 1;
         if !self.screen(source, line, text, &record.decoded) {
             return;
@@ -329,31 +309,30 @@ impl Part {
         let Decoded::Record { record: decoded, message_id } = record.decoded else { return };
         let index = self.pending_index(&record.contact);
         let Some(pending) = self.pending.get_mut(index) else { return };
-        let decoded = copy_record(decoded, heap, &mut pending.input.heap);
+        let decoded = pending.input.copy_record(arena, &decoded);
         self.push(source, line, text, index, decoded, message_id);
     }
 
-    fn merge(&mut self, source: Source<'_>, line: u64, text: &str, contact: String, decoded: Decoded, heap: Heap) {
+    fn merge(&mut self, source: Source<'_>, line: u64, text: &str, contact: String, decoded: Decoded, arena: ContactInput) {
         if !self.screen(source, line, text, &decoded) {
             return;
         }
         let Decoded::Record { record, message_id } = decoded else { return };
         let index = self.pending_index(&contact);
         let Some(pending) = self.pending.get_mut(index) else { return };
-        let offsets = pending.input.heap.absorb(&heap);
-        let record = rebase_record(record, offsets);
+        let record = pending.input.copy_record(&arena, &record);
         self.push(source, line, text, index, record, message_id);
     }
 
     /// Appends a record (its strings already on the contact's heap) to its contact's input.
     fn push(&mut self, source: Source<'_>, line: u64, text: &str, index: usize, record: Record, message_id: Option<String>) {
         let Some(pending) = self.pending.get_mut(index) else { return };
-        if let RecordKind::Track { event, fields } = &record.kind
-            && let Some(decl) = source.decoder.program().events.get(*event as usize)
+        if let RecordKind::Track { event, fields } = record.kind
+            && let Some(decl) = source.decoder.program().events.get(event as usize)
             && decl.engagement != 0
         {
             let at = decl.fields.iter().position(|f| f.name == "message");
-            if let Some(Value::Str(id)) = at.and_then(|i| fields.get(i)) {
+            if let Some(Value::Str(id)) = at.and_then(|i| pending.input.fields(fields).get(i)) {
                 let name = pending.input.heap.str(*id);
                 let counts = match self.engagement.get_mut(name) {
                     Some(c) => c,
@@ -453,12 +432,12 @@ impl Cohort {
                 }
             }
         }
-        let heaps: Vec<&Heap> = chunks.iter().map(|c| &c.heap).collect();
+        let arenas: Vec<&ContactInput> = chunks.iter().map(|c| &c.arena).collect();
         self.parts.par_iter_mut().zip(routed).for_each(|(part, lists)| {
             for (c, records) in lists {
-                let Some(heap) = heaps.get(c) else { continue };
+                let Some(arena) = arenas.get(c) else { continue };
                 for record in records {
-                    part.merge_fast(source, record, heap);
+                    part.merge_fast(source, record, arena);
                 }
             }
         });
@@ -487,9 +466,9 @@ impl Cohort {
                     self.records_read += 1;
                     let text = item_text.as_deref().unwrap_or(&text);
                     match (contact, outcome) {
-                        (Some(contact), Ok((decoded, heap))) => {
+                        (Some(contact), Ok((decoded, arena))) => {
                             if let Some(part) = self.parts.get_mut(part_of(&contact)) {
-                                part.merge(source, number, text, contact, decoded, heap);
+                                part.merge(source, number, text, contact, decoded, arena);
                             }
                         }
                         (_, Err(reason)) => self.rejects.push(source.reject(number, text, reason)),
@@ -518,30 +497,27 @@ impl Cohort {
         }
     }
 
-    /// Every contact with its pending input, in no particular order (emptying the cohort).
-    pub(crate) fn drain(&mut self) -> Vec<(String, Pending)> {
-        self.parts
-            .par_iter_mut()
-            .flat_map_iter(|part| {
-                let mut pending = std::mem::take(&mut part.pending);
-                part.last = None;
-                let names: Vec<(String, u32)> = part.index.drain().collect();
-                names.into_iter().map(move |(name, i)| (name, pending.get_mut(i as usize).map(std::mem::take).unwrap_or_default()))
-            })
-            .collect()
+    /// Hands every contact with its pending input to `f`, in no particular order, emptying the
+    /// cohort a partition at a time: each partition's memory is released before the next is
+    /// handed over, so what `f` builds from them does not come on top of the whole cohort.
+    pub(crate) fn drain_each(&mut self, mut f: impl FnMut(String, Pending)) {
+        for part in &mut self.parts {
+            let mut pending = std::mem::take(&mut part.pending);
+            part.last = None;
+            for (name, i) in std::mem::take(&mut part.index) {
+                f(name, pending.get_mut(i as usize).map(std::mem::take).unwrap_or_default());
+            }
+        }
     }
 
     /// The decoded, sorted per-contact inputs (contact id order), without running anything:
     /// what the VM benchmark feeds in.
     pub fn into_inputs(mut self) -> Vec<(String, ContactInput)> {
-        let mut out: Vec<(String, ContactInput)> = self
-            .drain()
-            .into_iter()
-            .map(|(c, mut p)| {
-                input::sort_records(&mut p.input);
-                (c, p.input)
-            })
-            .collect();
+        let mut out: Vec<(String, ContactInput)> = Vec::with_capacity(self.contacts());
+        self.drain_each(|c, mut p| {
+            input::sort_records(&mut p.input);
+            out.push((c, p.input));
+        });
         out.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         out
     }
@@ -554,7 +530,7 @@ impl Cohort {
 
 /// A worker's part of a block: decode each line, route fast-path records to their partition.
 fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Option<(u32, u32)>, chunk: &[(u64, &'a [u8])]) -> Chunk<'a> {
-    let mut out = Chunk { general: Vec::new(), parts: (0..PARTS).map(|_| Vec::new()).collect(), heap: Heap::default() };
+    let mut out = Chunk { general: Vec::new(), parts: (0..PARTS).map(|_| Vec::new()).collect(), arena: ContactInput::default() };
     for &(number, raw) in chunk {
         let text = match std::str::from_utf8(raw) {
             Ok(text) => text,
@@ -563,8 +539,8 @@ fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Optio
                 continue;
             }
         };
-        let before = (out.heap.string_count(), out.heap.list_count());
-        match fast.decode(text, seq_of(source.file, number), &mut out.heap) {
+        let before = out.arena.mark();
+        match fast.decode(text, seq_of(source.file, number), &mut out.arena) {
             Some(record) => {
                 if shard.is_some_and(|(index, count)| shard_of(&record.contact, count) != index) {
                     continue;
@@ -574,7 +550,7 @@ fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Optio
                 }
             }
             None => {
-                out.heap.truncate(before);
+                out.arena.truncate(before);
                 out.general.push((number, raw, prepare(source.decoder, source.file, number, text)));
             }
         }

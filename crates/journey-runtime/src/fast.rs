@@ -13,7 +13,7 @@
 
 use crate::input::{Decoded, Decoder};
 use journey_bytecode::{FieldDecl, Program, ValueType};
-use journey_vm::{Heap, Record, RecordKind, Value};
+use journey_vm::{ContactInput, Heap, Record, RecordKind, Span, Value};
 use std::borrow::Cow;
 
 /// One JSON value of a trait or property, as far as decoding needs to know it.
@@ -304,9 +304,9 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
         FastDecoder { program: names.program(), names }
     }
 
-    /// Decodes one line, or `None` when the general path must decide. Strings go to `heap`
-    /// (on `None`, what was added there is garbage the caller may ignore).
-    pub fn decode<'a>(&self, text: &'a str, seq: u64, heap: &mut Heap) -> Option<FastRecord<'a>> {
+    /// Decodes one line, or `None` when the general path must decide. Strings and values go to
+    /// `into` (on `None`, what was added there is garbage the caller may drop).
+    pub fn decode<'a>(&self, text: &'a str, seq: u64, into: &mut ContactInput) -> Option<FastRecord<'a>> {
         let parsed = line(text)?;
         let contact = parsed.user_id?;
         if contact.is_empty() {
@@ -317,21 +317,20 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
         let contact = Cow::Borrowed(contact);
         let kind = match parsed.kind? {
             "identify" => {
-                // Sized for the traits given: millions of these are held until evaluation.
-                let mut traits = Vec::with_capacity(parsed.traits.as_ref().map_or(0, Vec::len));
+                let start = into.trait_values.len();
                 if let Some(entries) = parsed.traits {
                     for (key, value) in &entries {
                         let Some(&attr) = self.names.attributes.get(*key) else { continue };
                         // A trait given twice: the general path decides which value holds.
-                        if traits.iter().any(|(a, _)| *a == attr) {
+                        if into.trait_values[start..].iter().any(|(a, _)| *a == attr) {
                             return None;
                         }
                         let decl = self.program.attributes.get(attr as usize)?;
-                        traits.push((attr, self.value(decl, value, heap)?));
+                        let value = self.value(decl, value, &mut into.heap)?;
+                        into.trait_values.push((attr, value));
                     }
                 }
-                traits.shrink_to_fit();
-                RecordKind::Identify(traits)
+                RecordKind::Identify(Span { start: start as u32, len: (into.trait_values.len() - start) as u32 })
             }
             "track" => {
                 let name = parsed.event?;
@@ -344,16 +343,17 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                 {
                     return None;
                 }
-                let mut fields = Vec::with_capacity(decl.fields.len());
+                let start = into.field_values.len();
                 for field in &decl.fields {
                     let found = properties.as_ref().and_then(|p| p.iter().find(|(k, _)| *k == field.name.as_str()));
-                    match found.map(|(_, v)| v) {
-                        None | Some(Scalar::Null) if field.optional => fields.push(Value::None),
+                    let value = match found.map(|(_, v)| v) {
+                        None | Some(Scalar::Null) if field.optional => Value::None,
                         None | Some(Scalar::Null) => return None,
-                        Some(v) => fields.push(self.value(field, v, heap)?),
-                    }
+                        Some(v) => self.value(field, v, &mut into.heap)?,
+                    };
+                    into.field_values.push(value);
                 }
-                RecordKind::Track { event, fields }
+                RecordKind::Track { event, fields: Span { start: start as u32, len: (into.field_values.len() - start) as u32 } }
             }
             "exit" => RecordKind::Exit { journey: *self.names.journeys.get(parsed.journey?)? },
             _ => return None,

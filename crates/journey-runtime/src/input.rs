@@ -86,8 +86,10 @@ impl<'p> Decoder<'p> {
         Err("no timestamp: the record has none of `timestamp`, `originalTimestamp`, `receivedAt`".into())
     }
 
-    /// Decodes one record object; strings go into `heap` (the contact's input heap).
-    pub fn decode(&self, record: &Json, seq: u64, heap: &mut Heap) -> Result<Decoded, String> {
+    /// Decodes one record object; its strings and values go into `into` (the record returned
+    /// names them there; on an error, what was added is garbage the caller may drop).
+    pub fn decode(&self, record: &Json, seq: u64, into: &mut ContactInput) -> Result<Decoded, String> {
+        let heap = &mut into.heap;
         if !record.is_object() {
             return Err(format!("a record must be a JSON object, found {}", kind_of(record)));
         }
@@ -121,7 +123,7 @@ impl<'p> Decoder<'p> {
                     }
                     Some(other) => return Err(format!("`traits` must be an object, found {}", kind_of(other))),
                 }
-                RecordKind::Identify(traits)
+                RecordKind::Identify(into.add_traits(traits))
             }
             "track" => {
                 let name = match record.get("event") {
@@ -143,7 +145,7 @@ impl<'p> Decoder<'p> {
                         Some(v) => fields.push(self.value(field, v, heap).map_err(|e| format!("event {name:?}: property `{}`: {e}", field.name))?),
                     }
                 }
-                RecordKind::Track { event, fields }
+                RecordKind::Track { event, fields: into.add_fields(fields) }
             }
             _ => {
                 let name = match record.get("journey") {

@@ -126,6 +126,11 @@ pub fn evaluate_streaming(
     evaluate_with(program, cohort, window, resumed, &KeepActions, &mut |batch, ()| on_batch(&batch))
 }
 
+/// One contact to evaluate: its id, its records, its state when resumed (boxed: a fresh run
+/// has none, and a million entries are held at once) and the actions it starts with (exits
+/// caused by migrating a resumed state).
+type Work = (String, ContactInput, Option<Box<ContactState>>, Vec<Action>);
+
 /// A batch of contacts, in id order, with what a [`Consumer`] kept of each.
 pub type Batch<O> = Vec<(String, O)>;
 
@@ -144,21 +149,26 @@ pub fn evaluate_with<C: Consumer>(
     let from = cohort.from.or(resumed.until).or(cohort.earliest);
     let mut rejects = std::mem::take(&mut cohort.rejects);
     let files = cohort.files.clone();
-    let mut work: Vec<(String, ContactInput, Option<ContactState>, Vec<Action>)> = Vec::with_capacity(cohort.contacts());
+    let mut work: Vec<Work> = Vec::with_capacity(cohort.contacts());
     let mut delivered: Vec<String> = resumed.message_ids.iter().cloned().collect();
     let pool = rayon::ThreadPoolBuilder::new().num_threads(window.threads.max(1)).build().ok();
     let in_shard = |c: &str| window.shard.is_none_or(|(index, count)| shard_of(c, count) == index);
-    // A fresh run's contacts without messageIds need nothing but moving to the work list (in
-    // parallel); the others go through the loop below.
+    // A fresh run's contacts without messageIds need nothing but moving to the work list; the
+    // others go through the loop below.
     let fresh = resumed.states.is_empty() && resumed.actions.is_empty();
-    let drained = install(&pool, || {
-        let (plain, others): (Vec<_>, Vec<_>) =
-            cohort.drain().into_par_iter().filter(|(c, _)| in_shard(c)).partition(|(_, p)| fresh && p.message_ids.is_empty());
-        work.par_extend(plain.into_par_iter().map(|(c, p)| (c, p.input, None, Vec::new())));
-        others
+    let mut drained = Vec::new();
+    cohort.drain_each(|contact, pending| {
+        if !in_shard(&contact) {
+            return;
+        }
+        if fresh && pending.message_ids.is_empty() {
+            work.push((contact, pending.input, None, Vec::new()));
+        } else {
+            drained.push((contact, pending));
+        }
     });
     for (contact, mut pending) in drained {
-        let state = if resumed.states.is_empty() { None } else { resumed.states.remove(&contact) };
+        let state = if resumed.states.is_empty() { None } else { resumed.states.remove(&contact).map(Box::new) };
         let before = if resumed.actions.is_empty() { Vec::new() } else { resumed.actions.remove(&contact).unwrap_or_default() };
         // Most contacts carry no messageId: nothing to deduplicate, and their records are
         // sorted on the worker that evaluates them.
@@ -211,7 +221,7 @@ pub fn evaluate_with<C: Consumer>(
             continue;
         }
         let before = resumed.actions.remove(&contact).unwrap_or_default();
-        work.push((contact, ContactInput::default(), Some(state), before));
+        work.push((contact, ContactInput::default(), Some(Box::new(state)), before));
     }
     // Contacts are evaluated a batch at a time, in id order, and each batch is handed to
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
@@ -259,10 +269,13 @@ pub fn evaluate_with<C: Consumer>(
                         let Worker { vm, done, acc, spare, scratch, actions: spare_actions, encoded } = &mut *worker;
                         vm.options = Options { holdouts: window.holdouts, ..Options::default() };
                         let resumed = state.is_some();
-                        let mut state = state.unwrap_or_else(|| {
-                            spare.reset(program);
-                            std::mem::take(spare)
-                        });
+                        let mut state = state.map_or_else(
+                            || {
+                                spare.reset(program);
+                                std::mem::take(spare)
+                            },
+                            |s| *s,
+                        );
                         let mut actions = if before.is_empty() { std::mem::take(spare_actions) } else { before };
                         input::sort_records(&mut input);
                         // The state is encoded (or reset) right after the run, while the input

@@ -89,7 +89,8 @@ fn describe_record(program: &Program, input: &ContactInput, index: usize) -> Str
     };
     match &record.kind {
         RecordKind::Identify(traits) => {
-            let parts: Vec<String> = traits
+            let parts: Vec<String> = input
+                .traits(*traits)
                 .iter()
                 .map(|(a, v)| format!("{}={}", program.attributes.get(*a as usize).map(|x| x.name.as_str()).unwrap_or("?"), value(*v)))
                 .collect();
@@ -97,8 +98,9 @@ fn describe_record(program: &Program, input: &ContactInput, index: usize) -> Str
         }
         RecordKind::Track { event, fields } => {
             let decl = program.events.get(*event as usize);
-            let parts: Vec<String> =
-                decl.map(|d| d.fields.iter().zip(fields).map(|(f, v)| format!("{}={}", f.name, value(*v))).collect()).unwrap_or_default();
+            let parts: Vec<String> = decl
+                .map(|d| d.fields.iter().zip(input.fields(*fields)).map(|(f, v)| format!("{}={}", f.name, value(*v))).collect())
+                .unwrap_or_default();
             format!("track {} {{{}}}", decl.map(|d| d.name.as_str()).unwrap_or("?"), parts.join(", "))
         }
         RecordKind::Exit { journey } => format!("exit {}", program.journeys.get(*journey as usize).map(|j| j.name.as_str()).unwrap_or("?")),

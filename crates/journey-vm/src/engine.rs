@@ -111,7 +111,7 @@ impl<'p> Vm<'p> {
         let mut run = Run {
             vm: self,
             contact,
-            input: &input.heap,
+            input,
             st: state,
             out,
             dirty: false,
@@ -147,7 +147,7 @@ impl<'p> Vm<'p> {
             } else {
                 if let Some(record) = input.records.get(next) {
                     run.trace(|| Trace::Record { at: record.at, index: next });
-                    run.record(record);
+                    run.record(*record);
                     // Exact and cheap: the least of `Vm::due`, looked for again only when the
                     // journey holding it moved its timer later.
                     timer_at = run.next_timer();
@@ -161,8 +161,9 @@ impl<'p> Vm<'p> {
 struct Run<'a, 'p> {
     vm: &'a mut Vm<'p>,
     contact: &'a str,
-    /// The strings of the records being run (values from records carry `INPUT_BIT`).
-    input: &'a crate::value::Heap,
+    /// The records being run, with their strings (values from records carry `INPUT_BIT`)
+    /// and values.
+    input: &'a ContactInput,
     st: &'a mut ContactState,
     out: &'a mut Vec<Action>,
     /// A `set` happened: conditions must be re-tested at this instant.
@@ -269,7 +270,7 @@ impl Run<'_, '_> {
             event,
             trigger,
             tz,
-            input: self.input,
+            input: &self.input.heap,
             fast: if vm.options.direct { &vm.tables.fast } else { &crate::fast::FastTable::NONE },
         };
         f(&mut vm.machine, &env, &mut st.heap)
@@ -299,7 +300,7 @@ impl Run<'_, '_> {
 
     /// Strings and lists as the contact sees them during the run.
     fn strings(&self) -> Strings<'_> {
-        Strings { program: self.vm.program, heap: &self.st.heap, input: self.input }
+        Strings { program: self.vm.program, heap: &self.st.heap, input: &self.input.heap }
     }
 
     /// The attributes an expression reads, with their current values (for traces).
@@ -344,7 +345,7 @@ impl Run<'_, '_> {
         let tz = match self.vm.program.policy.timezone {
             Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
                 Ok(Value::Str(id)) => {
-                    let name = Strings { program: self.vm.program, heap: &self.st.heap, input: self.input }.str(id);
+                    let name = Strings { program: self.vm.program, heap: &self.st.heap, input: &self.input.heap }.str(id);
                     match &mut self.vm.last_zone {
                         Some((last, tz)) if last == name => *tz,
                         slot => {
@@ -469,13 +470,13 @@ impl Run<'_, '_> {
     }
 
     /// Processes one input record.
-    fn record(&mut self, record: &crate::engine::Record) {
+    fn record(&mut self, record: Record) {
         // An event nobody listens to or counts, once the contact is known, changes nothing
         // (schedules and conditions read nothing of it): most of a cohort's events for most
         // projects.
-        if let RecordKind::Track { event, .. } = &record.kind
+        if let RecordKind::Track { event, .. } = record.kind
             && self.st.seen
-            && self.vm.tables.inert(*event)
+            && self.vm.tables.inert(event)
         {
             return;
         }
@@ -483,10 +484,11 @@ impl Run<'_, '_> {
         let mut event: Option<u32> = None;
         // The event's fields are read where they were decoded (see `Env::event`).
         let mut fields: &[Value] = &[];
-        match &record.kind {
+        let input = self.input;
+        match record.kind {
             RecordKind::Identify(traits) => {
                 let mut changed = 0;
-                for (attr, value) in traits {
+                for (attr, value) in input.traits(traits) {
                     if let Some(slot) = self.st.attrs.get_mut(*attr as usize) {
                         *slot = value.from_input();
                         changed |= attr_bit(*attr);
@@ -498,14 +500,14 @@ impl Run<'_, '_> {
                 }
             }
             RecordKind::Track { event: e, fields: raw } => {
-                event = Some(*e);
-                fields = raw;
-                if self.vm.tables.preds_by_event.get(*e as usize).is_some_and(|p| !p.is_empty()) {
-                    self.update_predicates(*e, fields, now);
+                event = Some(e);
+                fields = input.fields(raw);
+                if self.vm.tables.preds_by_event.get(e as usize).is_some_and(|p| !p.is_empty()) {
+                    self.update_predicates(e, fields, now);
                 }
             }
             RecordKind::Exit { journey } => {
-                let j = *journey as usize;
+                let j = journey as usize;
                 if self.st.slots.get(j).is_some_and(|s| s.status == ACTIVE) {
                     self.leave(j, now, None, Reason::Manual);
                 }

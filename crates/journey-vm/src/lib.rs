@@ -11,7 +11,9 @@ mod tables;
 pub mod value;
 pub mod zone;
 
-pub use engine::{Action, ActionKind, ContactInput, ContactState, Field, Options, Reason, Record, RecordKind, Slot, Trace, Trigger, Vm};
+pub use engine::{
+    Action, ActionKind, ContactInput, ContactState, Field, InputMark, Options, Reason, Record, RecordKind, Slot, Span, Trace, Trigger, Vm,
+};
 pub use value::{Heap, Value};
 
 /// A xorshift64 sequence: the random cases of this crate's tests, the same on every run.

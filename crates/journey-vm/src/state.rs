@@ -219,13 +219,29 @@ impl ContactState {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Where a record's values are in its [`ContactInput`]: `len` of them from `start`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    pub start: u32,
+    pub len: u32,
+}
+
+impl Span {
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..(self.start as usize).saturating_add(self.len as usize)
+    }
+}
+
+/// What a record does. Its values are not in the record but in its input's arrays
+/// ([`ContactInput::traits`], [`ContactInput::fields`]): a cohort of millions of records holds
+/// three allocations per contact, not one per record, and a run reads them in order.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RecordKind {
     /// Attribute values to merge (`Value::None` clears an optional attribute).
-    Identify(Vec<(u32, Value)>),
+    Identify(Span),
     Track {
         event: u32,
-        fields: Vec<Value>,
+        fields: Span,
     },
     /// Manual exit from a journey.
     Exit {
@@ -233,7 +249,7 @@ pub enum RecordKind {
     },
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Record {
     pub at: i64,
     /// Input order (file position in `--input`, then line): breaks ties between equal instants.
@@ -241,12 +257,103 @@ pub struct Record {
     pub kind: RecordKind,
 }
 
-/// One contact's records for a window, sorted by (instant, input order), with the strings they
-/// reference.
+/// One contact's records for a window, sorted by (instant, input order), with the strings and
+/// values they reference.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ContactInput {
     pub heap: Heap,
     pub records: Vec<Record>,
+    /// The (attribute, value) pairs of `identify` records.
+    pub trait_values: Vec<(u32, Value)>,
+    /// The field values of `track` records, in the event's field order.
+    pub field_values: Vec<Value>,
+}
+
+/// How much a [`ContactInput`] held at some point (see [`ContactInput::truncate`]).
+#[derive(Clone, Copy, Debug)]
+pub struct InputMark {
+    heap: (usize, usize),
+    records: usize,
+    traits: usize,
+    fields: usize,
+}
+
+impl ContactInput {
+    /// The (attribute, value) pairs of an `identify` record; empty when out of range.
+    #[inline]
+    pub fn traits(&self, span: Span) -> &[(u32, Value)] {
+        self.trait_values.get(span.range()).unwrap_or(&[])
+    }
+
+    /// The field values of a `track` record; empty when out of range.
+    #[inline]
+    pub fn fields(&self, span: Span) -> &[Value] {
+        self.field_values.get(span.range()).unwrap_or(&[])
+    }
+
+    /// Appends (attribute, value) pairs; returns where they are.
+    pub fn add_traits(&mut self, traits: impl IntoIterator<Item = (u32, Value)>) -> Span {
+        let start = self.trait_values.len();
+        self.trait_values.extend(traits);
+        Span { start: start as u32, len: (self.trait_values.len() - start) as u32 }
+    }
+
+    /// Appends field values; returns where they are.
+    pub fn add_fields(&mut self, fields: impl IntoIterator<Item = Value>) -> Span {
+        let start = self.field_values.len();
+        self.field_values.extend(fields);
+        Span { start: start as u32, len: (self.field_values.len() - start) as u32 }
+    }
+
+    /// `record` of `from`, with its strings and values copied into this input (not pushed).
+    pub fn copy_record(&mut self, from: &ContactInput, record: &Record) -> Record {
+        let kind = match record.kind {
+            RecordKind::Identify(span) => {
+                let start = self.trait_values.len();
+                for &(attr, value) in from.traits(span) {
+                    let value = self.heap.copy_value(&from.heap, value);
+                    self.trait_values.push((attr, value));
+                }
+                RecordKind::Identify(Span { start: start as u32, len: (self.trait_values.len() - start) as u32 })
+            }
+            RecordKind::Track { event, fields } => {
+                let start = self.field_values.len();
+                for &value in from.fields(fields) {
+                    let value = self.heap.copy_value(&from.heap, value);
+                    self.field_values.push(value);
+                }
+                RecordKind::Track { event, fields: Span { start: start as u32, len: (self.field_values.len() - start) as u32 } }
+            }
+            exit @ RecordKind::Exit { .. } => exit,
+        };
+        Record { kind, ..*record }
+    }
+
+    /// What this input holds now, to go back to with [`ContactInput::truncate`].
+    pub fn mark(&self) -> InputMark {
+        InputMark {
+            heap: (self.heap.string_count(), self.heap.list_count()),
+            records: self.records.len(),
+            traits: self.trait_values.len(),
+            fields: self.field_values.len(),
+        }
+    }
+
+    /// Drops what was added after `mark` — what a decoder that gave up half-way had added.
+    pub fn truncate(&mut self, mark: InputMark) {
+        self.heap.truncate(mark.heap);
+        self.records.truncate(mark.records);
+        self.trait_values.truncate(mark.traits);
+        self.field_values.truncate(mark.fields);
+    }
+
+    /// Empties the input, keeping its allocations.
+    pub fn clear(&mut self) {
+        self.heap.clear();
+        self.records.clear();
+        self.trait_values.clear();
+        self.field_values.clear();
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -367,4 +474,76 @@ pub enum Trace {
     Condition { at: i64, journey: Option<u32>, expr: u32, result: Result<bool, String>, reads: Vec<(u32, String)> },
     /// An action was emitted (index into the actions of this run).
     Action(usize),
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    /// A chunk input holding garbage before the record, so copied spans must be renumbered.
+    fn chunk() -> (ContactInput, Record, Record) {
+        let mut chunk = ContactInput::default();
+        chunk.heap.add_string("garbage");
+        chunk.add_fields([Value::Int(7)]);
+        chunk.add_traits([(9, Value::Bool(true))]);
+        let s = chunk.heap.add_string("web");
+        let a = chunk.heap.add_string_id("x");
+        let b = chunk.heap.add_string_id("y");
+        let list = chunk.heap.add_list(&[a, b]);
+        let fields = chunk.add_fields([s, Value::Int(3), list]);
+        let track = Record { at: 5, seq: 1, kind: RecordKind::Track { event: 2, fields } };
+        let traits = chunk.add_traits([(0, Value::Float(1.5)), (4, s)]);
+        let identify = Record { at: 6, seq: 2, kind: RecordKind::Identify(traits) };
+        (chunk, track, identify)
+    }
+
+    fn show(input: &ContactInput, record: &Record) -> String {
+        let text = |v: &Value| match *v {
+            Value::Str(id) => format!("{:?}", input.heap.str(id)),
+            Value::List(id) => format!("{:?}", input.heap.list(id).iter().map(|&i| input.heap.str(i)).collect::<Vec<_>>()),
+            other => format!("{other:?}"),
+        };
+        match record.kind {
+            RecordKind::Identify(span) => input.traits(span).iter().map(|(a, v)| format!("{a}={}", text(v))).collect::<Vec<_>>().join(" "),
+            RecordKind::Track { event, fields } => format!("{event}: {}", input.fields(fields).iter().map(text).collect::<Vec<_>>().join(" ")),
+            RecordKind::Exit { journey } => format!("exit {journey}"),
+        }
+    }
+
+    #[test]
+    fn copied_records_read_the_same_from_their_new_input() {
+        let (chunk, track, identify) = chunk();
+        assert_eq!(show(&chunk, &track), r#"2: "web" Int(3) ["x", "y"]"#);
+        assert_eq!(show(&chunk, &identify), r#"0=Float(1.5) 4="web""#);
+        let mut contact = ContactInput::default();
+        contact.heap.add_string("already here");
+        contact.add_fields([Value::Int(1), Value::Int(2)]);
+        for record in [&track, &identify, &Record { at: 7, seq: 3, kind: RecordKind::Exit { journey: 1 } }] {
+            let copied = contact.copy_record(&chunk, record);
+            assert_eq!((copied.at, copied.seq), (record.at, record.seq));
+            assert_eq!(show(&contact, &copied), show(&chunk, record));
+        }
+    }
+
+    #[test]
+    fn truncate_drops_exactly_what_came_after_the_mark() {
+        let (mut chunk, track, identify) = chunk();
+        let mark = chunk.mark();
+        let before = chunk.clone();
+        chunk.heap.add_string("half-decoded");
+        chunk.add_fields([Value::Int(1)]);
+        chunk.add_traits([(1, Value::None)]);
+        chunk.records.push(track);
+        chunk.truncate(mark);
+        assert_eq!(chunk, before);
+        assert_eq!(show(&chunk, &identify), r#"0=Float(1.5) 4="web""#);
+    }
+
+    #[test]
+    fn spans_out_of_range_read_as_empty() {
+        let (chunk, _, _) = chunk();
+        assert!(chunk.fields(Span { start: 2, len: 100 }).is_empty());
+        assert!(chunk.traits(Span { start: u32::MAX, len: u32::MAX }).is_empty());
+        assert_eq!(chunk.fields(Span { start: 1, len: 3 }).len(), 3);
+    }
 }

@@ -6,7 +6,7 @@
 //! All of it comes from one walk over an expression's instructions ([`reads`]), so "what an
 //! expression depends on" is decided in one place.
 
-use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp, TemplateOp};
+use journey_bytecode::{BinOp, EntryKind, GoalKind, Instr, Program, StepOp, TemplateOp, ValueType};
 
 /// What an expression depends on, and what a record or a `set` changed, as one bit set: one bit
 /// per contact attribute (attribute `a` is bit `a % 40`), one per behaviour predicate
@@ -137,6 +137,9 @@ pub(crate) struct Tables {
     /// Per template start, when the template is constant text: that text (a field naming it;
     /// it is not rendered nor copied per send).
     pub(crate) const_text: Vec<Option<crate::state::Field>>,
+    /// Some expression reads a string or list attribute of the contact (its name, its time
+    /// zone…): the contact's input strings are then warmed with its records ([`crate::engine`]).
+    pub(crate) reads_strings: bool,
 }
 
 impl Tables {
@@ -267,6 +270,9 @@ impl Tables {
                     _ => None,
                 })
                 .collect(),
+            reads_strings: program.code.iter().any(|instr| {
+                matches!(instr, Instr::Attr(a) if program.attributes.get(*a as usize).is_some_and(|d| matches!(d.ty, ValueType::String | ValueType::ListOfString)))
+            }),
         }
     }
 

@@ -66,6 +66,13 @@ impl Heap {
         self.list_spans.clear();
     }
 
+    /// One value of each cache line of the strings' text and spans (see `engine::warm`).
+    pub(crate) fn touch(&self) -> i64 {
+        let text = self.text.as_bytes().iter().step_by(64).fold(0u8, |x, b| x ^ b);
+        let spans = self.spans.iter().step_by(8).fold(0u32, |x, s| x ^ s.0);
+        i64::from(text) ^ i64::from(spans)
+    }
+
     /// Number of strings (ids are `0..len`).
     pub fn string_count(&self) -> usize {
         self.spans.len()

@@ -1,5 +1,5 @@
 //! The journey bytecode: instruction set and program container ([`program`]), the `.jbc` file
-//! format ([`encode`]: magic, version, checksum, postcard body), the structural [`verify`]er that
+//! format ([`encode()`]: magic, version, checksum, postcard body), the structural [`verify`]er that
 //! runs before anything executes, and the [`disasm`]bler.
 //!
 //! The VM depends on this crate only: a `.jbc` runs without the front end linked in.

@@ -6,7 +6,7 @@
 //!   wrong (`2026-1` is an int, a minus and an int; `1d 12h` is one duration token);
 //! - **strings** — a string is one token even when its `{…}` interpolations contain nested quotes
 //!   (`"Hi {contact.first_name ?? "there"}"`); the template inside is parsed afterwards by
-//!   [`crate::template`], re-lexing each interpolation with this same lexer at its real offset.
+//!   `template` (the template module), re-lexing each interpolation with this same lexer at its real offset.
 //!
 //! Bad input never becomes an `Err`: it becomes [`Token::Error`], so the grammar's `!` recovery
 //! rules can skip it and keep parsing (lalrpop cannot recover from lexer errors).

@@ -13,7 +13,7 @@ pub const CONST_BIT: u32 = 1 << 31;
 /// Marks a string or list id that refers to the heap of the input being run (the records'
 /// strings), not the contact heap. Such values live only during [`crate::Vm::run`]: whatever
 /// the contact keeps (attributes, trigger fields) is copied onto its own heap
-/// ([`Heap::persist`]), so most record strings — page URLs, SKUs nobody stores — are never
+/// ([`crate::ContactState::persist`]), so most record strings — page URLs, SKUs nobody stores — are never
 /// copied at all. Contact heap ids therefore stay below 2³⁰.
 pub const INPUT_BIT: u32 = 1 << 30;
 
@@ -159,7 +159,7 @@ impl Heap {
     }
 
     /// Copies another heap's contents to the end of this one; returns the offsets to add to the
-    /// copied values' string and list ids (see [`Value::rebase`]).
+    /// copied values' string and list ids (see [`Heap::absorb_input`] for values read during a run).
     pub fn absorb(&mut self, other: &Heap) -> (u32, u32) {
         let offsets = (self.spans.len() as u32, self.list_spans.len() as u32);
         let (text_base, items_base) = (self.text.len() as u32, self.items.len() as u32);
@@ -190,16 +190,6 @@ impl Heap {
 }
 
 impl Value {
-    /// Adjusts a value decoded against another heap after [`Heap::absorb`].
-    #[inline]
-    pub fn rebase(self, offsets: (u32, u32)) -> Value {
-        match self {
-            Value::Str(id) if id & CONST_BIT == 0 => Value::Str(id + offsets.0),
-            Value::List(id) if id & CONST_BIT == 0 => Value::List(id + offsets.1),
-            other => other,
-        }
-    }
-
     /// A value read during a run (possibly marked [`INPUT_BIT`]) as it reads after
     /// [`Heap::absorb_input`].
     #[inline]

@@ -37,6 +37,13 @@ pub fn to_diagnostics<'src>(
         let is_cascade = resume.is_some_and(|r| index <= r + 1);
         let dropped_end = recovery.dropped_tokens.last().map(|(start, _, _)| token_starts.partition_point(|s| s < start));
         resume = Some(dropped_end.unwrap_or(index).max(index));
+        // `wait 2 days`: the unit word is part of the same mistake (read next as a step label).
+        if let ParseError::UnrecognizedToken { token: (_, Token::Int(_), _), .. } = &recovery.error
+            && let Some((_, Token::Ident(word), _)) = tokens.get(index + 1)
+            && duration_unit(word).is_some()
+        {
+            resume = resume.map(|r| r.max(index + 1));
+        }
         if is_cascade {
             continue;
         }
@@ -127,6 +134,18 @@ fn describe_expected(expected: &[String]) -> String {
     }
 }
 
+/// The duration unit a spelt-out word stands for (`days` → `d`).
+fn duration_unit(word: &str) -> Option<&'static str> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "w" | "wk" | "wks" | "week" | "weeks" => "w",
+        "d" | "day" | "days" => "d",
+        "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+        "m" | "min" | "mins" | "minute" | "minutes" => "m",
+        "s" | "sec" | "secs" | "second" | "seconds" => "s",
+        _ => return None,
+    })
+}
+
 fn eof_help(expected: &[String]) -> String {
     if expected.iter().any(|e| e == "\"}\"") {
         "a `{` above is never closed: add the missing `}`".into()
@@ -145,6 +164,19 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
         .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
+    // `wait 2 days`: a number where a duration goes, its unit spelt out or apart.
+    if let Token::Int(n) = token
+        && expected.iter().any(|e| e == "Duration")
+    {
+        let unit = match tokens.get(index + 1) {
+            Some((_, Token::Ident(word), _)) => duration_unit(word),
+            _ => None,
+        };
+        return Some(match unit {
+            Some(u) => format!("a duration is one token with its unit attached: write `{n}{u}`"),
+            None => format!("a duration carries its unit: `{n}d`, `{n}h`, `{n}m` (minutes), `{n}s`, `{n}w`, or parts like `1d 12h`"),
+        });
     }
     if let Token::Ident(word) = token
         && let Some(s) = suggest(word, keywords_expected.iter().copied())

@@ -44,6 +44,14 @@ pub fn to_diagnostics<'src>(
         {
             resume = resume.map(|r| r.max(index + 1));
         }
+        // `send hello to contact.email`: the rest of the line is the same mistake.
+        if let ParseError::UnrecognizedToken { expected, .. } = &recovery.error
+            && complete_step_before(source, tokens, index, expected).is_some()
+        {
+            let line_end = tokens.get(index).and_then(|&(start, _, _)| source.get(start..)).and_then(|rest| rest.find('\n')).map(|n| location + n);
+            let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
+            resume = resume.map(|r| r.max(last.saturating_sub(1)));
+        }
         if is_cascade {
             continue;
         }
@@ -78,8 +86,21 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
         ParseError::UnrecognizedToken { token: (l, Token::Error, r), .. } => lexical_error(file, source, l, r),
         ParseError::UnrecognizedToken { token: (l, token, r), expected } => {
             let span = Span::new(file, l, r);
-            let mut diagnostic = Diagnostic::error("J0001", format!("unexpected {}", token.describe()), span)
-                .with_label(format!("expected {}", describe_expected(&expected)));
+            let unexpected = format!("unexpected {}", token.describe());
+            if let Some(step) = complete_step_before(source, tokens, index, &expected) {
+                // LANGUAGE.md §3: in `wait until … within D`, the first `within` ends the wait.
+                let help = if step.starts_with("wait until") && step.contains(" within ") {
+                    "a `within` ends the `wait until`: put a condition that holds `has … within` in parentheses, \
+                     e.g. `wait until (has e within 1d and …) within 3d`"
+                        .to_string()
+                } else {
+                    format!("remove it, or make it a step of its own (steps start with {})", STEP_KEYWORDS.join(", "))
+                };
+                return Diagnostic::error("J0001", unexpected, span)
+                    .with_label(format!("`{step}` is a complete step: a new step or `}}` was expected"))
+                    .with_help(help);
+            }
+            let mut diagnostic = Diagnostic::error("J0001", unexpected, span).with_label(format!("expected {}", describe_expected(&expected)));
             diagnostic.help = typo_help(tokens, index, &token, &expected);
             diagnostic
         }
@@ -132,6 +153,23 @@ fn describe_expected(expected: &[String]) -> String {
         n if n <= 8 => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
         _ => format!("one of {}, …", names[..8].join(", ")),
     }
+}
+
+/// When the token at `index` comes, on the same line, after a step the parser found complete
+/// (`send hello to …`: a new step or `}` was expected), that step's text.
+fn complete_step_before<'a>(source: &'a str, tokens: &[Spanned<'_>], index: usize, expected: &[String]) -> Option<&'a str> {
+    if !expected.iter().any(|e| e == "\"send\"") || !expected.iter().any(|e| e == "\"}\"") || index == 0 {
+        return None;
+    }
+    let &(start, _, _) = tokens.get(index)?;
+    let line_start = source.get(..start)?.rfind('\n').map_or(0, |n| n + 1);
+    let &(_, _, prev_end) = tokens.get(index - 1)?;
+    if prev_end < line_start {
+        return None;
+    }
+    let on_line = tokens.get(..index)?.iter().rev().take_while(|(s, _, _)| *s >= line_start);
+    let step_start = on_line.filter(|(s, _, e)| source.get(*s..*e).is_some_and(|w| STEP_KEYWORDS.contains(&w))).last()?.0;
+    source.get(step_start..prev_end)
 }
 
 /// The duration unit a spelt-out word stands for (`days` → `d`).

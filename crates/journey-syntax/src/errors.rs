@@ -100,7 +100,12 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                     .with_label(format!("`{step}` is a complete step: a new step or `}}` was expected"))
                     .with_help(help);
             }
-            let mut diagnostic = Diagnostic::error("J0001", unexpected, span).with_label(format!("expected {}", describe_expected(&expected)));
+            let label = if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {
+                "`=` assigns; `==` compares".to_string()
+            } else {
+                format!("expected {}", describe_expected(&expected))
+            };
+            let mut diagnostic = Diagnostic::error("J0001", unexpected, span).with_label(label);
             diagnostic.help = typo_help(tokens, index, &token, &expected);
             diagnostic
         }
@@ -202,6 +207,10 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
         .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
+    // `where event.source = "web"`: a comparison written with one `=`.
+    if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {
+        return Some("equality is written `==` (a single `=` only assigns, in `set contact.<attribute> = …`)".into());
     }
     // `wait 2 days`: a number where a duration goes, its unit spelt out or apart.
     if let Token::Int(n) = token

@@ -46,7 +46,10 @@ pub fn run(args: Args) -> u8 {
     if let Some(j) = &args.journey
         && !program.journeys.iter().any(|x| &x.name == j)
     {
-        eprintln!("error: no journey `{j}` in the project");
+        let hint = journey_diagnostics::suggest(j, program.journeys.iter().map(|x| x.name.as_str()))
+            .map(|s| format!("; did you mean `{s}`?"))
+            .unwrap_or_default();
+        eprintln!("error: no journey `{j}` in the project{hint}");
         return exit::USAGE;
     }
     let decoder = Decoder::new(&program);
@@ -64,10 +67,17 @@ pub fn run(args: Args) -> u8 {
             return exit::USAGE;
         }
     }
-    let Some((_, input)) = cohort.into_inputs().into_iter().find(|(c, _)| *c == args.contact) else {
-        eprintln!("error: contact {:?} has no records in the input before --until", args.contact);
+    let mut inputs = cohort.into_inputs();
+    let Some(found) = inputs.iter().position(|(c, _)| *c == args.contact) else {
+        let hint = match journey_diagnostics::suggest(&args.contact, inputs.iter().map(|(c, _)| c.as_str())) {
+            Some(s) => format!("; did you mean {s:?}?"),
+            None => String::new(),
+        };
+        let read = if inputs.len() == 1 { "1 contact read".to_string() } else { format!("{} contacts read", inputs.len()) };
+        eprintln!("error: contact {:?} has no records in the input before --until ({read}){hint}", args.contact);
         return exit::USAGE;
     };
+    let (_, input) = inputs.swap_remove(found);
     let lines = journey_test::explain::explain(&program, &args.contact, input, until, args.journey.as_deref());
     for line in &lines {
         match args.format {

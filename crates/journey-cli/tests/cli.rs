@@ -593,3 +593,29 @@ fn gzip_and_standard_input_read_like_a_plain_file_and_bad_bytes_are_rejected() {
         assert_eq!(actions, plain, "{source}");
     }
 }
+
+#[test]
+fn explain_names_the_contact_or_journey_it_cannot_find_and_suggests_one() {
+    let dir = temp_project(
+        "explain-unknown",
+        &[(
+            "in.jsonl",
+            "{\"type\":\"track\",\"userId\":\"ana.lopez\",\"timestamp\":\"2026-01-05T10:00:00Z\",\"event\":\"Signed Up\",\"properties\":{\"source\":\"web\"}}\n",
+        )],
+    );
+    let examples = repo().join("examples");
+    let examples = examples.to_string_lossy();
+    let base = ["explain", examples.as_ref(), "--input", "in.jsonl", "--until", "2026-02-01T00:00:00Z"];
+    let out = journey(&[&base[..], &["--contact", "ana.lopes"]].concat(), &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).trim(),
+        "error: contact \"ana.lopes\" has no records in the input before --until (1 contact read); did you mean \"ana.lopez\"?"
+    );
+    let out = journey(&[&base[..], &["--contact", "ana.lopez", "--journey", "welcom"]].concat(), &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(stderr(&out).trim(), "error: no journey `welcom` in the project; did you mean `welcome`?");
+    let out = journey(&[&base[..], &["--contact", "ana.lopez", "--journey", "welcome"]].concat(), &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("welcome"), "{}", stdout(&out));
+}

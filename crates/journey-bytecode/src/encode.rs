@@ -38,7 +38,14 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::TooShort { len } => write!(f, "file is {len} bytes, shorter than the 16-byte header: not a journey file, or truncated"),
             DecodeError::BadMagic { expected, found } => {
-                write!(f, "wrong magic bytes {found:?} (expected {:?}): not a {} file", expected, String::from_utf8_lossy(&expected[..3]))
+                let what = match expected {
+                    b"JBC\0" => "a bytecode file (`journey build`)",
+                    b"JSN\0" => "a state snapshot (`journey run` writes DIR/state.snapshot)",
+                    _ => "a journey file",
+                };
+                // What it starts with, as text when it is text (a source file given by mistake).
+                let start: String = found.iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { char::from(b) } else { '.' }).collect();
+                write!(f, "not {what}: it starts with {start:?} (bytes {found:?}), not {:?}", String::from_utf8_lossy(&expected[..3]))
             }
             DecodeError::UnsupportedVersion { found, supported } => {
                 write!(f, "format version {found} is not supported (this journey reads version {supported}); rebuild it with this journey")
@@ -186,5 +193,18 @@ mod tests {
         let (len, crc) = write_frame_start(*b"JSN\0", &value, &mut file).unwrap();
         complete_frame(&mut file, len, crc).unwrap();
         assert_eq!(file.into_inner(), encode_value(*b"JSN\0", &value).unwrap());
+    }
+
+    #[test]
+    fn a_wrong_file_says_what_was_expected_and_what_it_starts_with() {
+        let source = b"journey welcome {\n  entry on signed_up\n}\n".repeat(2);
+        let error = decode_value::<Vec<u8>>(PROGRAM_MAGIC, &source).unwrap_err();
+        assert_eq!(error.to_string(), "not a bytecode file (`journey build`): it starts with \"jour\" (bytes [106, 111, 117, 114]), not \"JBC\"");
+        let program = encode_value(PROGRAM_MAGIC, &vec![1u8, 2, 3]).unwrap();
+        let error = decode_value::<Vec<u8>>(*b"JSN\0", &program).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "not a state snapshot (`journey run` writes DIR/state.snapshot): it starts with \"JBC.\" (bytes [74, 66, 67, 0]), not \"JSN\""
+        );
     }
 }

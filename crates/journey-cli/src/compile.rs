@@ -29,7 +29,11 @@ pub fn build(args: BuildArgs) -> u8 {
         eprintln!("error: {}: {}", args.output.display(), project::describe_io(&e));
         return exit::USAGE;
     }
-    eprintln!("wrote {} ({} bytes, {} journeys)", args.output.display(), bytes.len(), program.journeys.len());
+    let journeys = match program.journeys.len() {
+        1 => "1 journey".to_string(),
+        n => format!("{n} journeys"),
+    };
+    eprintln!("wrote {} ({} bytes, {journeys})", args.output.display(), bytes.len());
     exit::OK
 }
 

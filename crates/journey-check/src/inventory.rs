@@ -90,9 +90,10 @@ impl Inventory {
             let sent = if m.sent_by.is_empty() { "(never sent)".to_string() } else { m.sent_by.join(", ") };
             out.push_str(&format!("{:<width$}  {:<7}  {}\n", m.message, channel, sent));
         }
+        let count = self.messages.len();
         out.push_str(&format!(
-            "\n{} messages ({} transactional, marked *)",
-            self.messages.len(),
+            "\n{count} message{} ({} transactional, marked *)",
+            if count == 1 { "" } else { "s" },
             self.messages.iter().filter(|m| m.transactional).count()
         ));
         out.push('\n');

@@ -36,7 +36,8 @@ pub fn to_diagnostics<'src>(
         let index = token_starts.partition_point(|start| *start < location);
         let is_cascade = resume.is_some_and(|r| index <= r + 1);
         let dropped_end = recovery.dropped_tokens.last().map(|(start, _, _)| token_starts.partition_point(|s| s < start));
-        resume = Some(dropped_end.unwrap_or(index).max(index));
+        // Never back: a cascade's own recovery may stop short of where the first one reached.
+        resume = Some(dropped_end.unwrap_or(index).max(index).max(resume.unwrap_or(0)));
         // `wait 2 days`: the unit word is part of the same mistake (read next as a step label).
         if let ParseError::UnrecognizedToken { token: (_, Token::Int(_), _), .. } = &recovery.error
             && let Some((_, Token::Ident(word), _)) = tokens.get(index + 1)
@@ -44,9 +45,10 @@ pub fn to_diagnostics<'src>(
         {
             resume = resume.map(|r| r.max(index + 1));
         }
-        // `send hello to contact.email`: the rest of the line is the same mistake.
-        if let ParseError::UnrecognizedToken { expected, .. } = &recovery.error
-            && complete_step_before(source, tokens, index, expected).is_some()
+        // `send hello to contact.email`, `split { a 60% … }`: the rest of the line is the same
+        // mistake.
+        if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
+            && (complete_step_before(source, tokens, index, expected).is_some() || split_arm_named(&token.1, expected))
         {
             let line_end = tokens.get(index).and_then(|&(start, _, _)| source.get(start..)).and_then(|rest| rest.find('\n')).map(|n| location + n);
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
@@ -177,6 +179,11 @@ fn complete_step_before<'a>(source: &'a str, tokens: &[Spanned<'_>], index: usiz
     source.get(step_start..prev_end)
 }
 
+/// A name where a `split` arm's percentage goes.
+fn split_arm_named(token: &Token<'_>, expected: &[String]) -> bool {
+    matches!(token, Token::Ident(_)) && expected.iter().any(|e| e == "Percent") && expected.iter().any(|e| e == "\"}\"") && expected.len() == 2
+}
+
 /// The duration unit a spelt-out word stands for (`days` → `d`).
 fn duration_unit(word: &str) -> Option<&'static str> {
     Some(match word.to_ascii_lowercase().as_str() {
@@ -207,6 +214,12 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
         .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
+    // `split { a 60% { … } }`: split arms are numbered, not named.
+    if split_arm_named(token, expected) {
+        return Some(
+            "a `split`'s arms are not named: write `60% { … }` (they are numbered 1, 2, … in order); named arms are for `experiment`".into(),
+        );
     }
     // `where event.source = "web"`: a comparison written with one `=`.
     if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {

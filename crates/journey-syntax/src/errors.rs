@@ -54,6 +54,23 @@ pub fn to_diagnostics<'src>(
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
             resume = resume.map(|r| r.max(last.saturating_sub(1)));
         }
+        // `wait for e { … }`: the block is part of the same mistake.
+        if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
+            && wait_without_within(tokens, index, &token.1, expected)
+        {
+            let mut depth = 0usize;
+            for (i, (_, t, _)) in tokens.iter().enumerate().skip(index) {
+                match t {
+                    Token::LBrace => depth += 1,
+                    Token::RBrace => depth = depth.saturating_sub(1),
+                    _ => {}
+                }
+                if depth == 0 {
+                    resume = resume.map(|r| r.max(i));
+                    break;
+                }
+            }
+        }
         if is_cascade {
             continue;
         }
@@ -179,6 +196,15 @@ fn complete_step_before<'a>(source: &'a str, tokens: &[Spanned<'_>], index: usiz
     source.get(step_start..prev_end)
 }
 
+/// A `{` right after `wait for <event> [where …]`, where a `within` was expected.
+fn wait_without_within(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> bool {
+    let Some(before) = tokens.get(..index) else { return false };
+    let wait = before.iter().rposition(|(_, t, _)| matches!(t, Token::Wait));
+    matches!(token, Token::LBrace)
+        && expected.iter().any(|e| e == "\"within\"")
+        && wait.is_some_and(|w| matches!(before.get(w + 1), Some((_, Token::For, _))))
+}
+
 /// A name where a `split` arm's percentage goes.
 fn split_arm_named(token: &Token<'_>, expected: &[String]) -> bool {
     matches!(token, Token::Ident(_)) && expected.iter().any(|e| e == "Percent") && expected.iter().any(|e| e == "\"}\"") && expected.len() == 2
@@ -214,6 +240,10 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
         .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
+    // `wait for email_clicked { … }`: an event wait needs to know how long to wait.
+    if wait_without_within(tokens, index, token, expected) {
+        return Some("a `wait for` says how long it waits: `wait for <event> within 3d { … } timeout { … }`".into());
     }
     // `split { a 60% { … } }`: split arms are numbered, not named.
     if split_arm_named(token, expected) {

@@ -323,7 +323,9 @@ pub fn journey(errors: &mut Errors<'_>, name: Ident, title: Option<StrLit>, item
     for item in items {
         match item {
             JourneyItem::Clause(clause) => {
-                if let Some(first_step) = body.first() {
+                // A step that did not parse (already reported) may be a mistyped clause: only
+                // real steps make a clause come "after the first step".
+                if let Some(first_step) = body.iter().find(|s| !matches!(s.kind, StepKind::Error)) {
                     let mut error = user_error(
                         "J0008",
                         "journey header clause after the first step",

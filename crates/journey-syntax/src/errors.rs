@@ -34,7 +34,10 @@ pub fn to_diagnostics<'src>(
             ParseError::UnrecognizedToken { token, .. } | ParseError::ExtraToken { token } => token.0,
         };
         let index = token_starts.partition_point(|start| *start < location);
-        let is_cascade = resume.is_some_and(|r| index <= r + 1);
+        // A `}` left over at the top level after an earlier error: that error's recovery
+        // skipped the `{` it closes (shown again, if it is a real one, once that is fixed).
+        let stray_close = matches!(&recovery.error, ParseError::UnrecognizedToken { token: (_, Token::RBrace, _), expected } if expected.iter().any(|e| e == "\"import\""));
+        let is_cascade = resume.is_some_and(|r| index <= r + 1 || stray_close);
         let dropped_end = recovery.dropped_tokens.last().map(|(start, _, _)| token_starts.partition_point(|s| s < start));
         // Never back: a cascade's own recovery may stop short of where the first one reached.
         resume = Some(dropped_end.unwrap_or(index).max(index).max(resume.unwrap_or(0)));
@@ -48,7 +51,9 @@ pub fn to_diagnostics<'src>(
         // `send hello to contact.email`, `split { a 60% … }`: the rest of the line is the same
         // mistake.
         if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
-            && (complete_step_before(source, tokens, index, expected).is_some() || split_arm_named(&token.1, expected))
+            && (complete_step_before(source, tokens, index, expected).is_some()
+                || split_arm_named(&token.1, expected)
+                || (matches!(token.1, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"")))
         {
             let line_end = tokens.get(index).and_then(|&(start, _, _)| source.get(start..)).and_then(|rest| rest.find('\n')).map(|n| location + n);
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
@@ -254,6 +259,13 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
     // `where event.source = "web"`: a comparison written with one `=`.
     if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {
         return Some("equality is written `==` (a single `=` only assigns, in `set contact.<attribute> = …`)".into());
+    }
+    // `entry every monday 9:00`: a time of day is `at HH:MM`.
+    if let Token::Int(_) = token
+        && expected.iter().any(|e| e == "\"at\"")
+        && matches!(tokens.get(index + 1), Some((_, Token::Colon, _)))
+    {
+        return Some("a time of day is written `at 09:00` (two-digit hours)".into());
     }
     // `wait 2 days`: a number where a duration goes, its unit spelt out or apart.
     if let Token::Int(n) = token

@@ -5,12 +5,8 @@ use journey_syntax::format::format;
 use journey_syntax::lexer::tokenize;
 use proptest::prelude::*;
 
-fn example_sources() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    paths.sort();
-    paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
-}
+mod props;
+use props::{example_sources, mutate};
 
 fn tokens(source: &str) -> Vec<String> {
     let (tokens, docs) = tokenize(source, 0);
@@ -66,11 +62,7 @@ proptest! {
     fn formatting_keeps_tokens_and_is_idempotent(file in 0usize..6, cut in any::<prop::sample::Index>(), len in 0usize..30, insert in proptest::sample::select(&["", " ", "\n", "  wait 1d\n", " and not has x", "{}", " - 3", "(a)", "\t"][..])) {
         let sources = example_sources();
         let source = &sources[file % sources.len()];
-        let mut at = cut.index(source.len().max(1));
-        while !source.is_char_boundary(at) { at -= 1; }
-        let mut end = (at + len).min(source.len());
-        while !source.is_char_boundary(end) { end -= 1; }
-        let mutated = format!("{}{}{}", &source[..at], insert, &source[end..]);
+        let mutated = mutate(source, cut, len, insert);
         if let Ok(once) = format(&mutated) {
             prop_assert_eq!(tokens(&mutated), tokens(&once));
             prop_assert_eq!(format(&once).ok(), Some(once.clone()));

@@ -4,12 +4,8 @@
 use journey_syntax::{FileId, parse};
 use proptest::prelude::*;
 
-fn example_sources() -> Vec<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
-    let mut paths: Vec<_> = std::fs::read_dir(dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
-    paths.sort();
-    paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect()
-}
+mod props;
+use props::{example_sources, mutate};
 
 fn assert_sane(source: &str) {
     // The checker must cope with whatever the parser recovered, too.
@@ -120,11 +116,7 @@ proptest! {
     fn mutated_examples_never_panic(file in 0usize..6, cut in any::<prop::sample::Index>(), len in 0usize..40, insert in proptest::sample::select(PIECES)) {
         let sources = example_sources();
         let source = &sources[file % sources.len()];
-        let mut at = cut.index(source.len().max(1));
-        while !source.is_char_boundary(at) { at -= 1; }
-        let mut end = (at + len).min(source.len());
-        while !source.is_char_boundary(end) { end -= 1; }
-        let mutated = format!("{}{}{}", &source[..at], insert, &source[end..]);
+        let mutated = mutate(source, cut, len, insert);
         assert_sane(&mutated);
     }
 }

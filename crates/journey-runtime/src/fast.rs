@@ -330,7 +330,7 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                         into.trait_values.push((attr, value));
                     }
                 }
-                RecordKind::Identify(Span { start: start as u32, len: (into.trait_values.len() - start) as u32 })
+                RecordKind::Identify(Span::between(start, into.trait_values.len()))
             }
             "track" => {
                 let name = parsed.event?;
@@ -353,7 +353,7 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
                     };
                     into.field_values.push(value);
                 }
-                RecordKind::Track { event, fields: Span { start: start as u32, len: (into.field_values.len() - start) as u32 } }
+                RecordKind::Track { event, fields: Span::between(start, into.field_values.len()) }
             }
             "exit" => RecordKind::Exit { journey: *self.names.journeys.get(parsed.journey?)? },
             _ => return None,

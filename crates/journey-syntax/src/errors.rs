@@ -53,7 +53,7 @@ pub fn to_diagnostics<'src>(
         if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
             && (complete_step_before(source, tokens, index, expected).is_some()
                 || split_arm_named(&token.1, expected)
-                || (matches!(token.1, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"")))
+                || single_equals(&token.1, expected))
         {
             let line_end = tokens.get(index).and_then(|&(start, _, _)| source.get(start..)).and_then(|rest| rest.find('\n')).map(|n| location + n);
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
@@ -124,7 +124,7 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                     .with_label(format!("`{step}` is a complete step: a new step or `}}` was expected"))
                     .with_help(help);
             }
-            let label = if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {
+            let label = if single_equals(&token, &expected) {
                 "`=` assigns; `==` compares".to_string()
             } else {
                 format!("expected {}", describe_expected(&expected))
@@ -210,6 +210,11 @@ fn wait_without_within(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, 
         && wait.is_some_and(|w| matches!(before.get(w + 1), Some((_, Token::For, _))))
 }
 
+/// A `=` where no assignment goes: a comparison meant as `==`.
+fn single_equals(token: &Token<'_>, expected: &[String]) -> bool {
+    matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"")
+}
+
 /// A name where a `split` arm's percentage goes.
 fn split_arm_named(token: &Token<'_>, expected: &[String]) -> bool {
     matches!(token, Token::Ident(_)) && expected.iter().any(|e| e == "Percent") && expected.iter().any(|e| e == "\"}\"") && expected.len() == 2
@@ -257,7 +262,7 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
         );
     }
     // `where event.source = "web"`: a comparison written with one `=`.
-    if matches!(token, Token::Assign1) && !expected.iter().any(|e| e == "\"=\"") {
+    if single_equals(token, expected) {
         return Some("equality is written `==` (a single `=` only assigns, in `set contact.<attribute> = …`)".into());
     }
     // `entry every monday 9:00`: a time of day is `at HH:MM`.

@@ -227,6 +227,11 @@ pub struct Span {
 }
 
 impl Span {
+    /// The values at `start..end` of their array.
+    pub fn between(start: usize, end: usize) -> Span {
+        Span { start: start as u32, len: end.saturating_sub(start) as u32 }
+    }
+
     fn range(self) -> std::ops::Range<usize> {
         self.start as usize..(self.start as usize).saturating_add(self.len as usize)
     }
@@ -295,34 +300,29 @@ impl ContactInput {
     pub fn add_traits(&mut self, traits: impl IntoIterator<Item = (u32, Value)>) -> Span {
         let start = self.trait_values.len();
         self.trait_values.extend(traits);
-        Span { start: start as u32, len: (self.trait_values.len() - start) as u32 }
+        Span::between(start, self.trait_values.len())
     }
 
     /// Appends field values; returns where they are.
     pub fn add_fields(&mut self, fields: impl IntoIterator<Item = Value>) -> Span {
         let start = self.field_values.len();
         self.field_values.extend(fields);
-        Span { start: start as u32, len: (self.field_values.len() - start) as u32 }
+        Span::between(start, self.field_values.len())
     }
 
     /// `record` of `from`, with its strings and values copied into this input (not pushed).
     pub fn copy_record(&mut self, from: &ContactInput, record: &Record) -> Record {
+        let heap = &mut self.heap;
         let kind = match record.kind {
             RecordKind::Identify(span) => {
                 let start = self.trait_values.len();
-                for &(attr, value) in from.traits(span) {
-                    let value = self.heap.copy_value(&from.heap, value);
-                    self.trait_values.push((attr, value));
-                }
-                RecordKind::Identify(Span { start: start as u32, len: (self.trait_values.len() - start) as u32 })
+                self.trait_values.extend(from.traits(span).iter().map(|&(attr, value)| (attr, heap.copy_value(&from.heap, value))));
+                RecordKind::Identify(Span::between(start, self.trait_values.len()))
             }
             RecordKind::Track { event, fields } => {
                 let start = self.field_values.len();
-                for &value in from.fields(fields) {
-                    let value = self.heap.copy_value(&from.heap, value);
-                    self.field_values.push(value);
-                }
-                RecordKind::Track { event, fields: Span { start: start as u32, len: (self.field_values.len() - start) as u32 } }
+                self.field_values.extend(from.fields(fields).iter().map(|&value| heap.copy_value(&from.heap, value)));
+                RecordKind::Track { event, fields: Span::between(start, self.field_values.len()) }
             }
             exit @ RecordKind::Exit { .. } => exit,
         };

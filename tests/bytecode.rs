@@ -64,6 +64,10 @@ fn every_truncation_is_rejected() {
     }
 }
 
+fn first_match(p: &mut journey_bytecode::Program) -> Option<&mut StepOp> {
+    p.journeys.iter_mut().flat_map(|j| j.code.iter_mut()).find(|op| matches!(op, StepOp::Match { .. }))
+}
+
 #[test]
 fn well_framed_hostile_programs_fail_verification() {
     let good = all_examples();
@@ -86,6 +90,16 @@ fn well_framed_hostile_programs_fail_verification() {
     p.templates.push(journey_bytecode::TemplateOp::Jump(777));
     p.templates.push(journey_bytecode::TemplateOp::End);
     cases.push(("template jump", p));
+    let mut p = good.clone();
+    if let Some(StepOp::Match { enumeration, .. }) = first_match(&mut p) {
+        *enumeration = 99;
+    }
+    cases.push(("match enum index", p));
+    let mut p = good.clone();
+    if let Some(StepOp::Match { table, .. }) = first_match(&mut p) {
+        table.pop();
+    }
+    cases.push(("match table shorter than its enum", p));
     for (what, program) in cases {
         let bytes = encode(&program).unwrap_or_else(|e| panic!("{e}"));
         let error = decode(&bytes).err().unwrap_or_else(|| panic!("hostile {what} accepted"));
@@ -197,6 +211,30 @@ fn welcome_flow_graph_is_golden() {
     assert_eq!(text, expected, "the flow graph changed (UPDATE_EXPECT=1 regenerates tests/golden/welcome.dot)");
     // Every edge of the flow is drawn once.
     assert_eq!(text.matches(" -> ").count(), welcome.flow_edges().len());
+}
+
+/// A `match` on any enum value — here an event property of the trigger — labels each edge with
+/// the variants that take it.
+#[test]
+fn match_edges_on_an_event_property_are_named_by_variant() {
+    let source = "enum Tier { bronze, silver, gold }
+event joined { tier: Tier }
+message gift email { subject \"A gift\", template \"gift\" }
+message hello email { subject \"Hello\", template \"hello\" }
+journey onboarding {
+  entry on joined
+  match trigger.tier {
+    gold => { send gift }
+    _ => { send hello }
+  }
+}
+";
+    let schema = journey::schema();
+    let program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let journey = program.journeys.iter().find(|j| j.name == "onboarding").unwrap_or_else(|| panic!("no journey"));
+    let text = journey_runtime::report::graph(&program, journey, None, journey_runtime::report::GraphFormat::Mermaid);
+    let labels: Vec<&str> = text.lines().filter_map(|l| l.split("-->|\"").nth(1)).filter_map(|l| l.split('"').next()).collect();
+    assert_eq!(labels, ["bronze / silver", "gold"], "{text}");
 }
 
 /// A `match` on an enum attribute labels each edge with the variant it takes.

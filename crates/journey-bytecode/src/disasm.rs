@@ -50,13 +50,14 @@ fn instr(p: &Program, i: &Instr) -> String {
 pub fn disassemble(p: &Program) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "; journey bytecode, format version {}, fingerprint {:016x}", crate::FORMAT_VERSION, p.fingerprint);
+    let count = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let _ = writeln!(
         out,
-        "; {} journeys, {} expression instructions, {} template ops, {} constants",
-        p.journeys.len(),
-        p.code.len(),
-        p.templates.len(),
-        p.constants.len()
+        "; {}, {}, {}, {}",
+        count(p.journeys.len(), "journey", "journeys"),
+        count(p.code.len(), "expression instruction", "expression instructions"),
+        count(p.templates.len(), "template op", "template ops"),
+        count(p.constants.len(), "constant", "constants")
     );
     let _ = writeln!(out, "\n.attributes");
     for (i, a) in p.attributes.iter().enumerate() {

@@ -19,7 +19,7 @@ use std::fmt;
 
 pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";
 /// 2: contact heaps are arenas and snapshot instants use one-byte sentinels.
-pub const FORMAT_VERSION: u16 = 2;
+pub const FORMAT_VERSION: u16 = 3;
 const HEADER: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -257,10 +257,12 @@ pub enum StepOp {
         condition: ExprRef,
         otherwise: u32,
     },
-    /// `match`: `table[variant]` is the target.
+    /// `match`: `table[variant]` is the target, one per variant of `Program::enums[enumeration]`
+    /// (the scrutinee's type, which names the arms in flow diagrams).
     Match {
         step: u32,
         scrutinee: ExprRef,
+        enumeration: u32,
         table: Vec<u32>,
     },
     Split {

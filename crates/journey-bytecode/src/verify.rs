@@ -158,7 +158,17 @@ impl Verifier<'_> {
                 }
                 StepOp::WaitCondition { condition, on_met, on_timeout, .. } => self.expr(*condition).and(target(*on_met)).and(target(*on_timeout)),
                 StepOp::Branch { condition, otherwise, .. } => self.expr(*condition).and(target(*otherwise)),
-                StepOp::Match { scrutinee, table, .. } => self.expr(*scrutinee).and(table.iter().try_for_each(|t| target(*t))),
+                StepOp::Match { scrutinee, enumeration, table, .. } => within("enum", *enumeration, self.p.enums.len())
+                    .and_then(|()| {
+                        let variants = self.p.enums[*enumeration as usize].variants.len();
+                        if table.len() == variants {
+                            Ok(())
+                        } else {
+                            Err(format!("match has {} targets for an enum of {variants} variants", table.len()))
+                        }
+                    })
+                    .and(self.expr(*scrutinee))
+                    .and(table.iter().try_for_each(|t| target(*t))),
                 StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => {
                     if arms.last().map(|a| a.upper) != Some(10_000) {
                         return Err(format!("step op {at}: arms do not cover 100%"));

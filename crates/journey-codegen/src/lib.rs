@@ -475,9 +475,9 @@ impl Gen<'_> {
                     }
                 }
                 ir::StepKind::Match { scrutinee, arms } => {
-                    let variants = match &scrutinee.ty {
-                        Type::Enum(e) => self.ir.enums[e.0 as usize].variants.len(),
-                        _ => 0,
+                    let (enumeration, variants) = match &scrutinee.ty {
+                        Type::Enum(e) => (e.0, self.ir.enums[e.0 as usize].variants.len()),
+                        _ => (u32::MAX, 0),
                     };
                     let scrutinee = self.expr(scrutinee);
                     let at = code.len();
@@ -509,7 +509,7 @@ impl Gen<'_> {
                             *slot = end;
                         }
                     }
-                    code[at] = StepOp::Match { step: s, scrutinee, table };
+                    code[at] = StepOp::Match { step: s, scrutinee, enumeration, table };
                 }
                 ir::StepKind::Split { arms } | ir::StepKind::Experiment { arms, .. } => {
                     let at = code.len();

@@ -253,14 +253,8 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
         let labels: Vec<String> = match op {
             StepOp::WaitEvent { event, .. } => vec![program.events.get(*event as usize).map_or("event".into(), |e| e.name.clone()), "timeout".into()],
             StepOp::WaitCondition { .. } => vec!["met".into(), "timeout".into()],
-            // `match contact.x`: the enum's variants, in table order.
-            StepOp::Match { scrutinee, .. } => match program.code.get(*scrutinee as usize) {
-                Some(journey_bytecode::Instr::Attr(a)) => match program.attributes.get(*a as usize).map(|f| &f.ty) {
-                    Some(journey_bytecode::ValueType::Enum(e)) => program.enums.get(*e as usize).map(|en| en.variants.clone()).unwrap_or_default(),
-                    _ => Vec::new(),
-                },
-                _ => Vec::new(),
-            },
+            // The enum's variants, in table order.
+            StepOp::Match { enumeration, .. } => program.enums.get(*enumeration as usize).map(|e| e.variants.clone()).unwrap_or_default(),
             StepOp::Branch { step, .. } => {
                 let (count, k) = (branches.get(*step as usize).copied().unwrap_or(1), branch_seen.get(*step as usize).copied().unwrap_or(0));
                 if let Some(seen) = branch_seen.get_mut(*step as usize) {

@@ -190,7 +190,7 @@ impl Run<'_, '_> {
                         return;
                     }
                 },
-                StepOp::Match { step, scrutinee, table } => match self.eval(*scrutinee, now, Some(j), event) {
+                StepOp::Match { step, scrutinee, table, .. } => match self.eval(*scrutinee, now, Some(j), event) {
                     Ok(Value::Enum(_, v)) if (v as usize) < table.len() => pc = table[v as usize] as usize,
                     Ok(_) => {
                         self.fail(j, now, Some(*step), EvalError("`match` value is not one of the enum's variants".into()));

@@ -283,22 +283,45 @@ fn steps(program: &Program, j: &Journey) -> Vec<(String, Step)> {
         .collect()
 }
 
-/// A send's fields as canonical text (for telling whether a message's content changed).
+/// A send's fields as canonical text (for telling whether a message's content changed), in
+/// the template syntax: `{if c}…{else}…{end}` is compiled to jumps, which are read back here.
 fn template(program: &Program, start: u32) -> String {
     let mut out = String::new();
-    for op in program.templates.iter().skip(start as usize) {
+    // Where an `{if}` block ends: its `{end}` is written on reaching it.
+    let mut ends: Vec<usize> = Vec::new();
+    for (at, op) in program.templates.iter().enumerate().skip(start as usize) {
+        while let Some(i) = ends.iter().position(|&e| e == at) {
+            ends.swap_remove(i);
+            out.push_str("{end}");
+        }
         match op {
             TemplateOp::End => break,
             TemplateOp::Text(s) => out.push_str(name(&program.strings, *s)),
             TemplateOp::Value(e) => {
                 let _ = write!(out, "{{{}}}", expr(program, *e));
             }
-            TemplateOp::JumpIfFalse(c, _) => {
+            TemplateOp::JumpIfFalse(c, t) => {
                 let _ = write!(out, "{{if {}}}", expr(program, *c));
+                // With an `{else}`, the `then` part ends with a jump over it.
+                let t = *t as usize;
+                match program.templates.get(t.wrapping_sub(1)) {
+                    Some(TemplateOp::Jump(end)) if t - 1 > at && *end as usize > t => ends.push(*end as usize),
+                    _ => ends.push(t),
+                }
             }
+            // The jump that ends a `then` part without `{else}` goes to the very next op.
+            TemplateOp::Jump(end) if *end as usize == at + 1 => {}
             TemplateOp::Jump(_) => out.push_str("{else}"),
-            TemplateOp::ForStart { list, .. } => {
-                let _ = write!(out, "{{for {}}}", expr(program, *list));
+            TemplateOp::ForStart { slot, list, end } => {
+                // The loop variable's name, from a use of it in the body (the bytecode keeps slots).
+                let body = program.templates.get(at + 1..*end as usize).unwrap_or_default();
+                let var = body.iter().find_map(|op| match op {
+                    TemplateOp::Value(e) if program.code.get(*e as usize) == Some(&journey_bytecode::Instr::LoopVar(*slot)) => {
+                        Some(expr(program, *e))
+                    }
+                    _ => None,
+                });
+                let _ = write!(out, "{{for {} in {}}}", var.as_deref().unwrap_or("item"), expr(program, *list));
             }
             TemplateOp::ForNext { .. } => out.push_str("{end}"),
         }
@@ -306,23 +329,30 @@ fn template(program: &Program, start: u32) -> String {
     out
 }
 
-/// Per message: channel, whether transactional, and each field's template (from its sends).
-fn messages(program: &Program) -> Vec<(String, Vec<String>)> {
+/// A message as the program knows it: channel and whether transactional, and each field's
+/// template — known only from a send of it (a message no journey sends keeps no content).
+struct MessageText {
+    name: String,
+    header: String,
+    fields: Option<Vec<String>>,
+}
+
+fn messages(program: &Program) -> Vec<MessageText> {
     program
         .messages
         .iter()
         .enumerate()
         .map(|(i, m)| {
-            let mut lines = vec![format!("{}{}", m.channel.as_str(), if m.transactional { ", transactional" } else { "" })];
-            let fields = program.journeys.iter().flat_map(|j| &j.code).find_map(|o| match o {
+            let header = format!("{}{}", m.channel.as_str(), if m.transactional { ", transactional" } else { "" });
+            let sent = program.journeys.iter().flat_map(|j| &j.code).find_map(|o| match o {
                 StepOp::Send { message, fields, .. } if *message as usize == i => Some(fields),
                 _ => None,
             });
-            for (k, field) in m.field_names.iter().enumerate() {
-                let text = fields.and_then(|f| f.get(k)).map(|&t| template(program, t)).unwrap_or_default();
-                lines.push(format!("{field} {text:?}"));
-            }
-            (m.name.clone(), lines)
+            let fields = sent.map(|sent| {
+                let text = |k: usize| sent.get(k).map(|&t| template(program, t)).unwrap_or_default();
+                m.field_names.iter().enumerate().map(|(k, field)| format!("{field} {:?}", text(k))).collect()
+            });
+            MessageText { name: m.name.clone(), header, fields }
         })
         .collect()
 }
@@ -425,22 +455,37 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     }
     let (om, nm) = (messages(old), messages(new));
     let mut body = String::new();
-    for (name, _) in om.iter().filter(|(n, _)| !nm.iter().any(|(m, _)| m == n)) {
-        let _ = writeln!(body, "    - message {name}");
+    let (mut added_messages, mut removed_messages, mut changed_messages) = (serde_json::Map::new(), Vec::new(), serde_json::Map::new());
+    for m in om.iter().filter(|m| !nm.iter().any(|n| n.name == m.name)) {
+        let _ = writeln!(body, "    - message {}", m.name);
+        removed_messages.push(m.name.clone());
     }
-    for (name, lines) in &nm {
-        match om.iter().find(|(o, _)| o == name) {
-            None => {
-                let _ = writeln!(body, "    + message {name}: {}", lines.first().map_or("", String::as_str));
+    for m in &nm {
+        let Some(before) = om.iter().find(|o| o.name == m.name) else {
+            let _ = writeln!(body, "    + message {}: {}", m.name, m.header);
+            added_messages.insert(m.name.clone(), m.header.clone().into());
+            continue;
+        };
+        let mut lines = String::new();
+        changed_lines(&mut lines, "        ", std::slice::from_ref(&before.header), std::slice::from_ref(&m.header));
+        // Content is compared where both sides send the message; otherwise the change is that
+        // it is (no longer) sent, whatever its declaration says.
+        match (&before.fields, &m.fields) {
+            (Some(a), Some(b)) => {
+                changed_lines(&mut lines, "        ", a, b);
             }
-            Some((_, before)) if before != lines => {
-                let _ = writeln!(body, "    ~ message {name}");
-                changed_lines(&mut body, "        ", before, lines);
+            (Some(_), None) => lines.push_str("        no longer sent by any journey\n"),
+            (None, Some(b)) => {
+                lines.push_str("        now sent by a journey\n");
+                changed_lines(&mut lines, "        ", &[], b);
             }
-            Some(_) => {}
+            (None, None) => {}
+        }
+        if !lines.is_empty() {
+            let _ = write!(body, "    ~ message {}\n{lines}", m.name);
+            changed_messages.insert(m.name.clone(), lines_of(&lines).into());
         }
     }
-    let messages_json = lines_of(&body);
     if !body.is_empty() {
         let _ = write!(out, "messages\n{body}");
     }
@@ -500,7 +545,7 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
     };
     let json = serde_json::json!({
         "journeys": { "added": names(new, old), "removed": names(old, new), "changed": changed_json, "unchanged": same_journeys },
-        "messages": messages_json,
+        "messages": { "added": added_messages, "removed": removed_messages, "changed": changed_messages },
         "schema": schema_json,
         "policy": policy_json,
         "in_flight": in_flight,
@@ -508,4 +553,35 @@ pub fn diff(old: &Program, new: &Program) -> Diff {
         "orphaned": orphaned,
     });
     Diff { text: out, json, orphaned }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every template of the examples reads back from its bytecode as it is written in the
+    /// source (`{if}…{else}…{end}`, `{for x in …}…{end}`): the text `journey diff` shows.
+    #[test]
+    fn templates_read_back_as_written() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+        let program = crate::project::load_with_text(std::slice::from_ref(&dir)).unwrap_or_else(|code| panic!("examples do not compile ({code})"));
+        let source: String = ["welcome.journey", "cart_abandonment.journey", "spring_sale.journey", "dates.journey"]
+            .iter()
+            .map(|f| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}")))
+            .collect();
+        let mut seen = 0;
+        for m in messages(&program) {
+            for line in m.fields.unwrap_or_default() {
+                let Some((_, text)) = line.split_once(' ') else { continue };
+                // The source writes the template as a string literal, the diff as its Debug form.
+                let literal: String = serde_json::from_str(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+                if ["{if ", "{else}", "{for "].iter().any(|k| literal.contains(k)) {
+                    let written = format!("{:?}", literal).replace("\\\"", "\"");
+                    assert!(source.contains(&written[1..written.len() - 1]), "{} reads back as {literal:?}", m.name);
+                    seen += 1;
+                }
+            }
+        }
+        assert_eq!(seen, 5, "the examples' templates with `{{if}}` or `{{for}}`");
+    }
 }

@@ -304,6 +304,7 @@ const DIFF_OLD: &str = r#"
 event ping "Ping" {}
 message a sms { body "a" }
 message b sms { body "b {contact.name ?? "x"}" }
+message d sms { body "d" }
 contact { name: string? }
 journey j {
   entry on ping
@@ -321,7 +322,7 @@ journey m {
   retiring: wait 10d
   send a
 }
-journey gone { entry on ping  send a }
+journey gone { entry on ping  send a  send d }
 "#;
 
 const DIFF_NEW: &str = r#"
@@ -329,6 +330,7 @@ event ping "Ping" {}
 message a sms { body "a" }
 message b sms { body "b {contact.name ?? "y"}" }
 message c sms { body "c" }
+message d sms { body "d" }
 contact { name: string?, nick: string? }
 journey j {
   entry on ping where contact.name != none
@@ -381,6 +383,8 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
          \x20       - body \"b {contact.name ?? \\\"x\\\"}\"\n\
          \x20       + body \"b {contact.name ?? \\\"y\\\"}\"\n\
          \x20   + message c: sms\n\
+         \x20   ~ message d\n\
+         \x20       no longer sent by any journey\n\
          schema\n\
          \x20   + contact.nick: string?\n\
          1 journey added, 1 removed, 3 changed, 0 unchanged; in flight: 1 removed waiting step migrated, 1 orphaned\n"
@@ -398,6 +402,17 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
         ])
     );
     assert_eq!(json["schema"], serde_json::json!(["+ contact.nick: string?"]));
+    assert_eq!(
+        json["messages"],
+        serde_json::json!({
+            "added": { "c": "sms" },
+            "removed": [],
+            "changed": {
+                "b": ["- body \"b {contact.name ?? \\\"x\\\"}\"", "+ body \"b {contact.name ?? \\\"y\\\"}\""],
+                "d": ["no longer sent by any journey"],
+            },
+        })
+    );
     let out = journey(&["diff", &o, &n, "--deny-orphans"], &old);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("1 waiting step is removed without a `migrate` rule"), "{}", stderr(&out));

@@ -99,7 +99,7 @@ pub fn describe_io(error: &std::io::Error) -> String {
 /// Parses an RFC 3339 instant given on the command line.
 pub fn instant_arg(flag: &str, text: &str) -> Result<i64, u8> {
     journey_runtime::input::parse_instant(text).map_err(|e| {
-        eprintln!("error: {flag}: {e}; write an RFC 3339 instant like 2026-03-01T00:00:00Z");
+        eprintln!("error: {flag}: {e}");
         exit::USAGE
     })
 }

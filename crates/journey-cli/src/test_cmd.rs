@@ -38,5 +38,11 @@ pub fn run(args: Args) -> u8 {
         }
     }
     println!("{} passed, {failed} failed", results.len() - failed);
+    if results.is_empty() {
+        match &args.filter {
+            Some(filter) => eprintln!("note: no test name contains {filter:?}"),
+            None => eprintln!("note: the project has no `test` blocks; write one beside a journey (see the README, \"Writing a first journey\")"),
+        }
+    }
     if failed > 0 { exit::FAILED } else { exit::OK }
 }

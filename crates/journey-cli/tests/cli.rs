@@ -187,6 +187,10 @@ fn test_runner_reports_failures_with_a_timeline_and_exits_1() {
     let out = journey(&["test", "p.journey", "--filter", "passes"], &dir);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "ok    passes (p.journey:7)\n1 passed, 0 failed\n");
+    // Running nothing says why.
+    let out = journey(&["test", "p.journey", "--filter", "nothing like this"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("0 passed, 0 failed\n", "note: no test name contains \"nothing like this\"\n"));
 }
 
 #[test]
@@ -495,6 +499,7 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
         assert!(reasons[1].starts_with("in.jsonl:5 trait `plan`: \"platinum\" is not a Plan"), "{reasons:?}");
         assert!(reasons[2].starts_with("in.jsonl:6 no contact id"), "{reasons:?}");
         assert!(reasons[3].starts_with("in.jsonl:7 unparsable timestamp"), "{reasons:?}");
+        assert!(reasons[3].ends_with("write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"), "{reasons:?}");
         assert!(reasons[4].starts_with("in.jsonl:8 future"), "{reasons:?}");
         assert!(reasons[5].starts_with("in.jsonl:9 duplicate"), "{reasons:?}");
         let metrics: serde_json::Value =

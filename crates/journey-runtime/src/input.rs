@@ -32,7 +32,9 @@ pub struct Decoder<'p> {
 /// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are
 /// truncated).
 pub fn parse_instant(text: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).map_err(|e| format!("unparsable timestamp {text:?}: {e}"))
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.timestamp_millis())
+        .map_err(|e| format!("unparsable timestamp {text:?} ({e}): write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"))
 }
 
 fn kind_of(v: &Json) -> &'static str {

@@ -82,10 +82,11 @@ fn roles(program: &Program) -> HashMap<u32, String> {
 fn describe_record(program: &Program, input: &ContactInput, index: usize) -> String {
     let Some(record) = input.records.get(index) else { return String::new() };
     let strings = journey_vm::value::Strings::new(program, &input.heap);
+    // As a template shows it, except that a list keeps its brackets (an empty one shows).
     let value = |v: journey_vm::Value| {
         let mut s = String::new();
         strings.render(v, &mut s);
-        s
+        if matches!(v, journey_vm::Value::List(_)) { format!("[{s}]") } else { s }
     };
     match &record.kind {
         RecordKind::Identify(traits) => {

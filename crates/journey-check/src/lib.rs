@@ -102,10 +102,19 @@ pub fn check(project: &ParsedProject) -> Checked {
     checker.finish()
 }
 
-/// Parse diagnostics followed by check diagnostics, sorted and deduplicated.
+/// Parse diagnostics followed by check diagnostics, sorted and deduplicated. A check diagnostic
+/// on a line the parser could not read as written, before the place it stopped, is left out:
+/// it is about the parser's guess (`where event.url contains "x"` checked as `where event.url`),
+/// not about what was written, and goes away with the syntax error.
 pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagnostic> {
+    let line_of = |span: journey_diagnostics::Span| project.sources.get(span.file).map(|f| (span.file, f.line_index(span.start as usize)));
+    let stops: Vec<_> = project.diagnostics.iter().filter(|d| d.is_error()).map(|d| (line_of(d.primary.span), d.primary.span.start)).collect();
+    let guessed = |d: &Diagnostic| {
+        let (line, start) = (line_of(d.primary.span), d.primary.span.start);
+        stops.iter().any(|&(l, stop)| line.is_some() && l == line && start <= stop)
+    };
     let mut all = project.diagnostics.clone();
-    all.extend(checked.diagnostics.iter().cloned());
+    all.extend(checked.diagnostics.iter().filter(|d| !guessed(d)).cloned());
     journey_diagnostics::sort(&mut all);
     all
 }

@@ -53,7 +53,8 @@ pub fn to_diagnostics<'src>(
         if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
             && (complete_step_before(source, tokens, index, expected).is_some()
                 || split_arm_named(&token.1, expected)
-                || single_equals(&token.1, expected))
+                || single_equals(&token.1, expected)
+                || infix_function(source, tokens, index).is_some())
         {
             let line_end = tokens.get(index).and_then(|&(start, _, _)| source.get(start..)).and_then(|rest| rest.find('\n')).map(|n| location + n);
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
@@ -123,6 +124,11 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                 return Diagnostic::error("J0001", unexpected, span)
                     .with_label(format!("`{step}` is a complete step: a new step or `}}` was expected"))
                     .with_help(help);
+            }
+            if let Some((function, call)) = infix_function(source, tokens, index) {
+                return Diagnostic::error("J0001", unexpected, span)
+                    .with_label(format!("`{function}` is a function, not an operator"))
+                    .with_help(format!("call it with both values in parentheses: `{call}`"));
             }
             let label = if single_equals(&token, &expected) {
                 "`=` assigns; `==` compares".to_string()
@@ -199,6 +205,34 @@ fn complete_step_before<'a>(source: &'a str, tokens: &[Spanned<'_>], index: usiz
     let on_line = tokens.get(..index)?.iter().rev().take_while(|(s, _, _)| *s >= line_start);
     let step_start = on_line.filter(|(s, _, e)| source.get(*s..*e).is_some_and(|w| STEP_KEYWORDS.contains(&w))).last()?.0;
     source.get(step_start..prev_end)
+}
+
+/// Two-argument functions that read like operators (`event.url contains "x"`).
+const INFIX_LOOKING: [&str; 3] = ["contains", "starts_with", "ends_with"];
+
+/// `a contains b` (a function written as an operator): the function and the call meant,
+/// `contains(a, b)`, when the token at `index` is `contains` or `b`.
+fn infix_function(source: &str, tokens: &[Spanned<'_>], index: usize) -> Option<(&'static str, String)> {
+    let function_named = |at: usize| match tokens.get(at) {
+        Some((_, Token::Ident(word), _)) => INFIX_LOOKING.iter().find(|f| *f == word),
+        _ => None,
+    };
+    let (function, function_at) = match function_named(index) {
+        Some(f) => (f, index),
+        None => (function_named(index.checked_sub(1)?)?, index - 1),
+    };
+    let right = tokens.get(function_at + 1)?;
+    // The left operand: back from the function to where the condition starts.
+    let boundary = |t: &Token<'_>| {
+        matches!(t, Token::Where | Token::And | Token::Or | Token::Not | Token::LParen | Token::If | Token::When | Token::Until | Token::Comma)
+    };
+    let line_start = source.get(..right.0)?.rfind('\n').map_or(0, |n| n + 1);
+    let before = tokens.get(..function_at)?;
+    let first = before.iter().rposition(|(s, t, _)| boundary(t) || *s < line_start).map_or(0, |b| b + 1);
+    let (left_start, left_end) = (before.get(first)?.0, before.last()?.2);
+    let left = source.get(left_start..left_end).filter(|l| !l.trim().is_empty())?;
+    let right = source.get(right.0..right.2)?;
+    Some((function, format!("{function}({left}, {right})")))
 }
 
 /// A `{` right after `wait for <event> [where …]`, where a `within` was expected.

@@ -1,8 +1,10 @@
 //! `journey fmt`: one layout for every `.journey` file, so reviews show changes, not spacing.
 //!
-//! The formatter works on the token stream and keeps the author's line breaks: it only ever
-//! changes whitespace, so the tokens — and what the file means — stay exactly the same, and
-//! formatting a formatted file changes nothing. Per line:
+//! The formatter works on the token stream and keeps the author's line breaks, adding only
+//! those that make a block spanning lines open at the end of a line and close at the start of
+//! one (a record's `{ name: value, … }` keeps its wrapping): it only ever changes whitespace, so
+//! the tokens — and what the file means — stay exactly the same, and formatting a formatted
+//! file changes nothing. Per line:
 //!
 //! - indentation is two spaces per open `{`, `(` or `[` (a line starting with closers is
 //!   indented at the level they close to), plus one level for a continued condition or
@@ -82,6 +84,39 @@ fn spaced(before: Option<Token<'_>>, prev: Option<Token<'_>>, next: Option<Token
     }
 }
 
+/// Where the layout breaks lines the author did not: a `{ … }` block that spans lines opens at
+/// the end of a line and closes at the start of one (`if x { send a` ⏎ `send b }` becomes three
+/// lines and a `}`); a record's braces (`{ name: value, … }`) stay where they are. Returns, per
+/// item, whether a line break goes before it.
+fn forced_breaks(source: &str, spans: &[(usize, usize)]) -> Vec<bool> {
+    let newlines: Vec<usize> = source.match_indices('\n').map(|(at, _)| at).collect();
+    let lines: Vec<usize> = spans.iter().map(|&(start, _)| newlines.partition_point(|&n| n < start)).collect();
+    let mut breaks = vec![false; spans.len()];
+    let mut open: Vec<usize> = Vec::new();
+    for (i, &(start, end)) in spans.iter().enumerate() {
+        match source.get(start..end) {
+            Some("{") => open.push(i),
+            Some("}") => {
+                let Some(o) = open.pop() else { continue };
+                // Records (`contact ana { plan: pro, …` over lines) keep the author's wrapping.
+                let record = spans.get(o + 2).and_then(|&(a, b)| source.get(a..b)) == Some(":");
+                if lines[o] == lines[i] || record {
+                    continue;
+                }
+                // The closer starts its line; what follows the opener starts the next one.
+                if i > 0 && lines[i - 1] == lines[i] {
+                    breaks[i] = true;
+                }
+                if lines.get(o + 1) == Some(&lines[o]) {
+                    breaks[o + 1] = true;
+                }
+            }
+            _ => {}
+        }
+    }
+    breaks
+}
+
 /// The layout itself (the source is known to lex; a token that does not is kept as it is).
 fn layout(source: &str) -> String {
     let (tokens, docs) = tokenize(source, 0);
@@ -90,7 +125,9 @@ fn layout(source: &str) -> String {
     items.extend(docs.iter().map(|(start, text)| (*start, start + text.len(), None)));
     items.sort_unstable_by_key(|(start, _, _)| *start);
     let spans: Vec<(usize, usize)> = items.iter().map(|(start, end, _)| (*start, *end)).collect();
+    let breaks = forced_breaks(source, &spans);
     let kind = |i: usize| items.get(i).and_then(|(_, _, t)| *t);
+    let text_of = |(start, end): (usize, usize)| source.get(start..end).unwrap_or("");
     let mut out = String::with_capacity(source.len());
     let (mut depth, mut next, mut blank, mut started) = (0usize, 0usize, false, false);
     let mut previous_last = "";
@@ -101,33 +138,40 @@ fn layout(source: &str) -> String {
         while next < spans.len() && spans[next].0 < line_end {
             next += 1;
         }
-        let on_line = &spans[first..next];
-        let text_of = |(start, end): (usize, usize)| source.get(start..end).unwrap_or("");
         // What follows the line's last token: a comment, or nothing.
-        let tail_from = on_line.last().map_or(line_start, |&(_, end)| end);
+        let tail_from = spans.get(first..next).and_then(<[_]>::last).map_or(line_start, |&(_, end)| end);
         let tail = source.get(tail_from..line_end).unwrap_or("").trim();
-        if on_line.is_empty() && tail.is_empty() {
+        if first == next && tail.is_empty() {
             blank = started;
-        } else {
-            if blank {
-                out.push('\n');
-                blank = false;
-            }
-            started = true;
+            line_start += line.len();
+            continue;
+        }
+        if blank {
+            out.push('\n');
+            blank = false;
+        }
+        started = true;
+        // The source line, cut where the layout breaks it; the comment stays on the last part.
+        let mut cuts: Vec<usize> = (first + 1..next).filter(|&i| breaks[i]).collect();
+        cuts.insert(0, first);
+        cuts.push(next);
+        for (part, window) in cuts.windows(2).enumerate() {
+            let (from, to) = (window[0], window[1]);
+            let on_line = &spans[from..to];
             let leading_closers = on_line.iter().take_while(|&&s| closes(text_of(s))).count();
             let continued = on_line.first().is_some_and(|&s| CONTINUES_WITH.contains(&text_of(s)))
                 || (CONTINUES_AFTER.contains(&previous_last) && !on_line.first().is_some_and(|&s| closes(text_of(s))));
             let level = depth.saturating_sub(leading_closers) + usize::from(continued);
             out.extend(std::iter::repeat_n("  ", level));
             for (i, &span) in on_line.iter().enumerate() {
-                let at = first + i;
+                let at = from + i;
                 if i > 0 && spaced(at.checked_sub(2).and_then(kind), kind(at - 1), kind(at)) {
                     out.push(' ');
                 }
                 // A doc comment runs to the end of its line: without its trailing whitespace.
                 out.push_str(if kind(at).is_none() { text_of(span).trim_end() } else { text_of(span) });
             }
-            if !tail.is_empty() {
+            if part + 2 == cuts.len() && !tail.is_empty() {
                 if !on_line.is_empty() {
                     out.push(' ');
                 }
@@ -175,6 +219,15 @@ mod tests {
         let expected = "contact { email: string, score: int? }\njourney j {\n  entry on x where event.total >= 20.0 and count(opened) > 3\n  wait until (contact.renews_at ?? now) - 14d\n  set contact.score = -3\n  if contact.score == -1 and has x {}\n}\n";
         assert_eq!(layout(source), expected);
         assert_eq!(tokens(source), tokens(expected));
+    }
+
+    #[test]
+    fn a_block_over_several_lines_opens_and_closes_on_lines_of_its_own() {
+        let source = "journey m {\n  if contact.plan == pro { send hello\n    wait 1d } else { send a\n  send b } // tail\n  split { 50% { send a }\n    50% { send b } }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
+        let expected = "journey m {\n  if contact.plan == pro {\n    send hello\n    wait 1d\n  } else {\n    send a\n    send b\n  } // tail\n  split {\n    50% { send a }\n    50% { send b }\n  }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
+        assert_eq!(layout(source), expected);
+        assert_eq!(layout(expected), expected, "formatting is idempotent");
+        assert_eq!(tokens(source), tokens(expected), "only whitespace changes");
     }
 
     #[test]

@@ -96,6 +96,11 @@ pub fn describe_io(error: &std::io::Error) -> String {
     }
 }
 
+/// `1 contact`, `2 contacts`: a count and its noun, for the tool's summaries.
+pub fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+}
+
 /// Parses an RFC 3339 instant given on the command line.
 pub fn instant_arg(flag: &str, text: &str) -> Result<i64, u8> {
     journey_runtime::input::parse_instant(text).map_err(|e| {

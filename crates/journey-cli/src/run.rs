@@ -272,10 +272,10 @@ pub fn run(args: Args) -> u8 {
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "{}, {}, {}, {}, {} rejected, in {seconds:.2}s (read {read_seconds:.2}s, evaluate and write actions {evaluate_seconds:.2}s, finish {:.2}s)",
-        count(records_read as u64, "record"),
-        count(contact_count as u64, "contact"),
-        count(evaluation.transitions, "transition"),
-        count(action_count as u64, "action"),
+        project::plural(records_read as u64, "record"),
+        project::plural(contact_count as u64, "contact"),
+        project::plural(evaluation.transitions, "transition"),
+        project::plural(action_count as u64, "action"),
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
@@ -292,9 +292,4 @@ pub fn run(args: Args) -> u8 {
         return exit::FAILED;
     }
     exit::OK
-}
-
-/// `1 contact`, `2 contacts`.
-fn count(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }

@@ -204,13 +204,18 @@ mod tests {
         tokenize(source, 0).0.iter().map(|(s, _, e)| source[*s..*e].to_string()).collect()
     }
 
+    /// `source` lays out as `expected`, which lays out as itself, with the same tokens.
+    fn formats_to(source: &str, expected: &str) {
+        assert_eq!(layout(source), expected);
+        assert_eq!(layout(expected), expected, "formatting is idempotent");
+        assert_eq!(tokens(source), tokens(expected), "only whitespace changes");
+    }
+
     #[test]
     fn indents_collapses_spaces_and_keeps_comments_and_line_breaks() {
         let messy = "\n\n/// The welcome series.\njourney   welcome {\n\t  entry on signed_up   // the web form\n\n\n      wait 1d\nif contact.plan == pro and\ncontact.score > 3 {\n send  hi   \n   }\n  }\n\n\n";
         let expected = "/// The welcome series.\njourney welcome {\n  entry on signed_up // the web form\n\n  wait 1d\n  if contact.plan == pro and\n    contact.score > 3 {\n    send hi\n  }\n}\n";
-        assert_eq!(layout(messy), expected);
-        assert_eq!(layout(expected), expected, "formatting is idempotent");
-        assert_eq!(tokens(messy), tokens(expected), "only whitespace changes");
+        formats_to(messy, expected);
     }
 
     #[test]
@@ -225,9 +230,7 @@ mod tests {
     fn a_block_over_several_lines_opens_and_closes_on_lines_of_its_own() {
         let source = "journey m {\n  if contact.plan == pro { send hello\n    wait 1d } else { send a\n  send b } // tail\n  split { 50% { send a }\n    50% { send b } }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
         let expected = "journey m {\n  if contact.plan == pro {\n    send hello\n    wait 1d\n  } else {\n    send a\n    send b\n  } // tail\n  split {\n    50% { send a }\n    50% { send b }\n  }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
-        assert_eq!(layout(source), expected);
-        assert_eq!(layout(expected), expected, "formatting is idempotent");
-        assert_eq!(tokens(source), tokens(expected), "only whitespace changes");
+        formats_to(source, expected);
     }
 
     #[test]

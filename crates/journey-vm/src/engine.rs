@@ -8,7 +8,8 @@
 //! priority order, the engine tests exit triggers, then goals, then the waiting step, then entry
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
-use crate::eval::{Env, EvalError, Machine, next_clock, next_yearly, parse_tz};
+use crate::clock::Clocks;
+use crate::eval::{Env, EvalError, Machine, next_yearly, parse_tz};
 use crate::tables::{Deps, READS_ALWAYS, Tables, attr_bit, pred_bit};
 use crate::value::{Strings, Value};
 use chrono_tz::Tz;
@@ -43,6 +44,9 @@ pub struct Vm<'p> {
     pub options: Options,
     /// Reused buffer for rendering a send's fields.
     render_buf: String,
+    /// Clock-time occurrences per zone, shared by the contacts this VM runs (see
+    /// [`crate::clock`]).
+    clocks: Clocks,
     /// Per journey, the contact's next timer there (wait, limit or scheduled entry; see
     /// [`due_of`]), kept up to date wherever one changes: finding the next timer, and the
     /// journeys it is due in, reads this one array instead of every slot.
@@ -77,6 +81,7 @@ impl<'p> Vm<'p> {
             last_zone: None,
             options: Options::default(),
             render_buf: String::new(),
+            clocks: Clocks::default(),
             due: Vec::new(),
             due_min: i64::MAX,
             due_stale: true,
@@ -388,6 +393,13 @@ impl Run<'_, '_> {
         };
         self.tz = Some(tz);
         tz
+    }
+
+    /// The first instant ≥ `from` at local `minutes` (on `weekday`, when given) in the
+    /// contact's zone at `now`: [`crate::eval::next_clock`], remembered.
+    fn next_clock(&mut self, now: i64, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
+        let tz = self.tz(now);
+        self.vm.clocks.next(tz, from, minutes, weekday)
     }
 
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
@@ -801,14 +813,8 @@ impl Run<'_, '_> {
                     Ok(Value::Time(t)) if t >= now && t > last_fire => Some(t),
                     _ => None,
                 },
-                EntryKind::Daily { minutes } => {
-                    let tz = self.tz(now);
-                    Some(next_clock(tz, from, minutes, None))
-                }
-                EntryKind::Weekly { weekday, minutes } => {
-                    let tz = self.tz(now);
-                    Some(next_clock(tz, from, minutes, Some(weekday)))
-                }
+                EntryKind::Daily { minutes } => Some(self.next_clock(now, from, minutes, None)),
+                EntryKind::Weekly { weekday, minutes } => Some(self.next_clock(now, from, minutes, Some(weekday))),
                 EntryKind::Interval { ms } if ms > 0 => {
                     Some(from.div_euclid(ms).saturating_add(i64::from(from.rem_euclid(ms) != 0)).saturating_mul(ms))
                 }

@@ -2,6 +2,7 @@
 //! moves contacts through its journeys. The in-process API is [`Vm::run`]: feed one contact's
 //! records in time order up to a window end, get its actions, keep its [`ContactState`].
 
+mod clock;
 pub mod engine;
 pub mod eval;
 mod fast;

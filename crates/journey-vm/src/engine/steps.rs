@@ -2,7 +2,7 @@
 //! (LANGUAGE.md §4), and the send caps.
 
 use super::*;
-use crate::eval::{EvalError, local_minutes, next_clock};
+use crate::eval::{EvalError, local_minutes};
 use crate::value::Value;
 use journey_bytecode::{StepOp, bucket};
 
@@ -54,7 +54,7 @@ impl Run<'_, '_> {
                     {
                         let tz = self.tz(now);
                         if in_quiet(local_minutes(tz, now), start, end) {
-                            let wake = next_clock(tz, now, end, None);
+                            let wake = self.next_clock(now, now, end, None);
                             self.wait_here(j, pc, wake.max(now + 1));
                             self.st.slots[j].flags |= QUIET_HELD;
                             return;
@@ -159,8 +159,7 @@ impl Run<'_, '_> {
                     }
                 },
                 StepOp::WaitClock { weekday, minutes, .. } => {
-                    let tz = self.tz(now);
-                    let t = next_clock(tz, now, *minutes, if *weekday < 7 { Some(*weekday) } else { None });
+                    let t = self.next_clock(now, now, *minutes, if *weekday < 7 { Some(*weekday) } else { None });
                     if t > now {
                         self.wait_here(j, pc, t);
                         return;

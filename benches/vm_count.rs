@@ -11,7 +11,8 @@
 //! spent evaluating them (`Collected`), decoding excluded. With `reference` as a further
 //! argument, the program is the bench's one reference journey instead of the examples.
 //! `REPS=N` in the environment evaluates the cohort N times (for `perf record`, so that the
-//! evaluation outweighs generating and decoding the cohort).
+//! evaluation outweighs generating and decoding the cohort). `PROJECT=DIR` runs the project in
+//! `DIR` instead (a copy of `examples/` without one file, say: what its journeys cost).
 
 use journey_bytecode::Program;
 use journey_vm::{Action, ContactInput, ContactState, Vm};
@@ -41,7 +42,11 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
 fn main() {
     // `cargo bench` passes `--bench`; the contact count is the first numeric argument.
     let contacts = std::env::args().skip(1).find_map(|a| a.parse::<u64>().ok()).unwrap_or(5000);
-    let program = if std::env::args().any(|a| a == "reference") { journey::reference() } else { journey::examples() };
+    let program = match std::env::var_os("PROJECT") {
+        Some(dir) => journey::compile_dir(std::path::Path::new(&dir)),
+        None if std::env::args().any(|a| a == "reference") => journey::reference(),
+        None => journey::examples(),
+    };
     let program = program.unwrap_or_else(|e| panic!("{e}"));
     let mut raw = Vec::new();
     journey_runtime::cohort_gen::generate(contacts, 7, 60, &mut raw).unwrap_or_default();

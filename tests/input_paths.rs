@@ -143,7 +143,7 @@ fn fast_and_general_paths_agree() {
         variants.extend((0..8).map(|_| damage.apply(line)));
         for variant in variants {
             let mut fast_heap = ContactInput::default();
-            let Some(quick) = fast.decode(&variant, n as u64, &mut fast_heap) else {
+            let Some(quick) = fast.decode(&variant, n as u64, &mut fast_heap, &mut Default::default()) else {
                 deferred += 1;
                 continue;
             };

@@ -531,6 +531,7 @@ impl Cohort {
 /// A worker's part of a block: decode each line, route fast-path records to their partition.
 fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Option<(u32, u32)>, chunk: &[(u64, &'a [u8])]) -> Chunk<'a> {
     let mut out = Chunk { general: Vec::new(), parts: (0..PARTS).map(|_| Vec::new()).collect(), arena: ContactInput::default() };
+    let mut scratch = crate::fast::Scratch::default();
     for &(number, raw) in chunk {
         let text = match std::str::from_utf8(raw) {
             Ok(text) => text,
@@ -540,7 +541,7 @@ fn decode_chunk<'a>(source: Source<'_>, fast: &FastDecoder<'_, '_>, shard: Optio
             }
         };
         let before = out.arena.mark();
-        match fast.decode(text, seq_of(source.file, number), &mut out.arena) {
+        match fast.decode(text, seq_of(source.file, number), &mut out.arena, &mut scratch) {
             Some(record) => {
                 if shard.is_some_and(|(index, count)| shard_of(&record.contact, count) != index) {
                     continue;

@@ -1,10 +1,11 @@
-//! `journey graph PATH --journey NAME [--metrics DIR/metrics.json] [--format dot|svg|mermaid]`:
+//! `journey graph PATH --journey NAME [--metrics DIR/metrics.json] [--format dot|svg|mermaid]
+//! [--direction down|right]`:
 //! one journey as a flow diagram, with the counts of a run on every step and edge when given its
 //! metrics.
 
 use crate::exit;
 use clap::ValueEnum;
-use journey_runtime::report::{GraphFormat, graph};
+use journey_runtime::report::{Direction, GraphFormat, graph_towards};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -22,6 +23,16 @@ pub struct Args {
     /// `dot` (Graphviz), `svg` (a standalone image) or `mermaid` (renders in Markdown).
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     format: Format,
+    /// Which way the diagram runs: `down` (entry at the top) or `right` (entry on the left, for
+    /// wide screens and slides); `dot` and `mermaid` only — the `svg` is drawn downwards.
+    #[arg(long, value_enum, default_value_t = Towards::Down)]
+    direction: Towards,
+}
+
+#[derive(Clone, Copy, PartialEq, ValueEnum)]
+enum Towards {
+    Down,
+    Right,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -32,6 +43,10 @@ enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
+    if matches!(args.format, Format::Svg) && args.direction == Towards::Right {
+        eprintln!("error: the svg is drawn top to bottom only: leave out `--direction right`, or draw it with `--format dot` or `--format mermaid`");
+        return exit::USAGE;
+    }
     let program = match crate::project::load_with_text(&args.paths) {
         Ok(program) => program,
         Err(code) => return code,
@@ -85,6 +100,7 @@ pub fn run(args: Args) -> u8 {
         Format::Svg => GraphFormat::Svg,
         Format::Mermaid => GraphFormat::Mermaid,
     };
-    print!("{}", graph(&program, journey, metrics.as_ref(), format));
+    let direction = if args.direction == Towards::Right { Direction::Right } else { Direction::Down };
+    print!("{}", graph_towards(&program, journey, metrics.as_ref(), format, direction));
     exit::OK
 }

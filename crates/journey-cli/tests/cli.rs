@@ -296,6 +296,16 @@ fn graph_draws_the_flow_with_a_runs_counts() {
     let svg = stdout(&out);
     assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" class="flow""#), "{svg}");
     assert!(svg.contains("<style>.flow .node rect") && svg.contains(">3 entered</text>") && svg.trim_end().ends_with("</svg>"), "{svg}");
+    // Left to right: the same diagram, another direction.
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--format", "mermaid", "--direction", "right"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("flowchart LR\n  n4([\"entry\"])\n"), "{}", stdout(&out));
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--direction", "right"], &dir);
+    assert!(stdout(&out).contains("\n  rankdir=LR;\n") && !stdout(&out).contains("rankdir=TB"), "{}", stdout(&out));
+    let out = journey(&["graph", "p.journey", "--journey", "welcome", "--format", "svg", "--direction", "right"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    assert!(stderr(&out).starts_with("error: the svg is drawn top to bottom only"), "{}", stderr(&out));
     let out = journey(&["graph", "p.journey", "--journey", "welcom"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out), "error: the project has no journey `welcom`; it has: welcome\n");

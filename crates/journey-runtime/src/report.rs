@@ -301,10 +301,25 @@ pub enum GraphFormat {
     Mermaid,
 }
 
+/// Which way a flow diagram runs (`dot` and `mermaid`; the `svg` is drawn top to bottom).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Direction {
+    /// Entry at the top, the end at the bottom.
+    #[default]
+    Down,
+    /// Entry on the left, the end on the right (wide screens, slides).
+    Right,
+}
+
 /// One journey as a flow diagram (`journey graph`): every step with what it does, every edge of
 /// the flow; with `metrics` (the journey's object in `metrics.json`) each node and edge carries
-/// its count, and each step where contacts left says how many.
+/// its count, and each step where contacts left says how many. Drawn top to bottom.
 pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, format: GraphFormat) -> String {
+    graph_towards(program, journey, metrics, format, Direction::Down)
+}
+
+/// [`graph`], running `direction` (the `svg` always runs down).
+pub fn graph_towards(program: &Program, journey: &Journey, metrics: Option<&Json>, format: GraphFormat, direction: Direction) -> String {
     let none = Json::Null;
     let metrics = metrics.unwrap_or(&none);
     let counts = !metrics.is_null();
@@ -338,7 +353,10 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
         GraphFormat::Dot => {
             let quote = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(out, "digraph \"{}\" {{", quote(&journey.name));
-            out.push_str("  rankdir=TB;\n  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\"];\n");
+            out.push_str(if direction == Direction::Right { "  rankdir=LR;\n" } else { "  rankdir=TB;\n" });
+            out.push_str(
+                "  node [shape=box, style=\"rounded,filled\", fillcolor=\"#eef4ff\", fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\"];\n",
+            );
             for node in order() {
                 let lines: Vec<String> = label(node).iter().map(|l| quote(l)).collect();
                 let shape = if node == journey.flow_entry() || node == journey.flow_end() { ", shape=oval, fillcolor=\"#f2f2f2\"" } else { "" };
@@ -359,7 +377,7 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
         GraphFormat::Mermaid => {
             // Mermaid reads `"…"` labels literally except for its entity codes.
             let quote = |text: &str| text.replace('"', "#quot;").replace('<', "#lt;").replace('>', "#gt;");
-            out.push_str("flowchart TD\n");
+            out.push_str(if direction == Direction::Right { "flowchart LR\n" } else { "flowchart TD\n" });
             for node in order() {
                 let text = label(node).iter().map(|l| quote(l)).collect::<Vec<_>>().join("<br/>");
                 if node == journey.flow_entry() || node == journey.flow_end() {

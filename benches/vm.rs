@@ -7,7 +7,7 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use journey_bytecode::Program;
-use journey_vm::{Action, ContactInput, ContactState, RecordKind, Value, Vm};
+use journey_vm::{Actions, ContactInput, ContactState, RecordKind, Value, Vm};
 use rayon::prelude::*;
 use std::time::Instant;
 
@@ -42,7 +42,7 @@ type Inputs = [(String, ContactInput)];
 
 /// A worker's VM, action count, action buffer and reused contact state — boxed, so that
 /// folding it from contact to contact moves a pointer, not the VM (as the runner does).
-type Acc<'p> = Box<(Vm<'p>, usize, Vec<Action>, ContactState)>;
+type Acc<'p> = Box<(Vm<'p>, usize, Actions, ContactState)>;
 
 fn run_one<'p>(program: &'p Program, until: i64, mut acc: Acc<'p>, (id, input): &(String, ContactInput)) -> Acc<'p> {
     let (vm, count, out, state) = &mut *acc;
@@ -59,7 +59,7 @@ fn run_one<'p>(program: &'p Program, until: i64, mut acc: Acc<'p>, (id, input): 
 fn run_vm<'p>(program: &'p Program, inputs: &Inputs, threads: usize) -> (usize, u64, u64) {
     let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
     let one = |acc: Acc<'p>, contact: &(String, ContactInput)| run_one(program, until, acc, contact);
-    let fresh = || Box::new((Vm::new(program), 0usize, Vec::<Action>::new(), ContactState::new(program)));
+    let fresh = || Box::new((Vm::new(program), 0usize, Actions::new(), ContactState::new(program)));
     if threads == 1 {
         let (vm, count, _, _) = *inputs.iter().fold(fresh(), one);
         return (count, vm.transitions, vm.timers);

@@ -15,7 +15,7 @@
 //! `DIR` instead (a copy of `examples/` without one file, say: what its journeys cost).
 
 use journey_bytecode::Program;
-use journey_vm::{Action, ContactInput, ContactState, Vm};
+use journey_vm::{Actions, ContactInput, ContactState, Vm};
 use std::time::Instant;
 
 #[global_allocator]
@@ -27,7 +27,7 @@ const UNTIL: &str = "2026-03-02T00:00:00Z";
 #[inline(never)]
 fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64) -> (usize, u64) {
     let mut vm = Vm::new(program);
-    let mut out: Vec<Action> = Vec::new();
+    let mut out = Actions::new();
     let mut state = ContactState::new(program);
     let mut actions = 0;
     for (id, input) in inputs {

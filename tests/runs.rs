@@ -301,9 +301,9 @@ fn dormant_recurring_entries_change_no_action() {
         vm.options.dormancy = dormancy;
         let mut lines = Vec::new();
         for (contact, input) in &inputs {
-            let (mut state, mut out) = (journey_vm::ContactState::new(&program), Vec::new());
+            let (mut state, mut out) = (journey_vm::ContactState::new(&program), journey_vm::Actions::new());
             vm.run(contact, &mut state, input, until, &mut out);
-            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, a)));
+            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, &out.rendered, a)));
             // What the contact keeps never points into the input, which is gone after the run.
             let input_bit = journey_vm::value::INPUT_BIT | journey_vm::value::CONST_BIT;
             for v in state.attrs.iter().chain(state.triggers.iter().flatten()) {
@@ -333,7 +333,7 @@ fn direct_expressions_and_borrowed_runs_change_nothing() {
         let (mut lines, mut states) = (Vec::new(), Vec::new());
         let (mut state, mut scratch) = (journey_vm::ContactState::new(&program), journey_vm::Heap::default());
         for (contact, input) in &inputs {
-            let mut out = Vec::new();
+            let mut out = journey_vm::Actions::new();
             state.reset(&program);
             if runner_way {
                 vm.run_borrowing(contact, &mut state, input, until, &mut out);
@@ -342,7 +342,7 @@ fn direct_expressions_and_borrowed_runs_change_nothing() {
                 vm.run(contact, &mut state, input, until, &mut out);
                 state.compact();
             }
-            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, a)));
+            lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, &out.rendered, a)));
             states.push(journey_runtime::snapshot::encode_state(&state));
         }
         (lines, states, vm.transitions)
@@ -421,8 +421,8 @@ fn the_run_formatter_writes_exactly_the_reference_lines() {
         let quoted = journey_vm::value::json_string(contact);
         for a in actions {
             let mut line = String::new();
-            format.write(&quoted, a, &mut instant, &mut line);
-            assert_eq!(line, journey_vm::output::action_json(&program, contact, a));
+            format.write(&quoted, &actions.rendered, a, &mut instant, &mut line);
+            assert_eq!(line, journey_vm::output::action_json(&program, contact, &actions.rendered, a));
             kinds.insert(journey_vm::output::action_word(&a.kind));
             count += 1;
         }

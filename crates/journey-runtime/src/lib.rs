@@ -16,7 +16,7 @@ pub mod snapshot;
 
 pub use cohort::Cohort;
 use journey_bytecode::Program;
-use journey_vm::{Action, ContactInput, ContactState, Options, Vm};
+use journey_vm::{Action, Actions, ContactInput, ContactState, Options, Vm};
 use rayon::prelude::*;
 use std::collections::HashSet;
 
@@ -50,7 +50,7 @@ pub struct Window {
 /// The result of evaluating a cohort.
 pub struct Evaluation {
     /// Per contact (sorted by id, byte order): its actions in the order they happened.
-    pub contacts: Vec<(String, Vec<Action>)>,
+    pub contacts: Vec<(String, Actions)>,
     pub rejects: Vec<Reject>,
     pub transitions: u64,
     pub from: Option<i64>,
@@ -93,21 +93,21 @@ pub trait Consumer: Sync {
     fn start(&self) -> Self::Acc;
     /// Takes what it keeps of a contact's actions; what is left in `actions` is cleared, and
     /// the vector reused for the worker's next contact.
-    fn consume(&self, acc: &mut Self::Acc, contact: &str, actions: &mut Vec<Action>) -> Self::Out;
+    fn consume(&self, acc: &mut Self::Acc, contact: &str, actions: &mut Actions) -> Self::Out;
     fn merge(&self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
 }
 
 /// One contact's id and actions.
-pub type ContactActions = (String, Vec<Action>);
+pub type ContactActions = (String, Actions);
 
 /// Keeps every contact's actions as they are.
 struct KeepActions;
 
 impl Consumer for KeepActions {
     type Acc = ();
-    type Out = Vec<Action>;
+    type Out = Actions;
     fn start(&self) {}
-    fn consume(&self, _: &mut (), _: &str, actions: &mut Vec<Action>) -> Vec<Action> {
+    fn consume(&self, _: &mut (), _: &str, actions: &mut Actions) -> Actions {
         std::mem::take(actions)
     }
     fn merge(&self, (): (), (): ()) {}
@@ -261,7 +261,7 @@ pub fn evaluate_with<C: Consumer>(
                             acc: consumer.start(),
                             spare: ContactState::new(program),
                             scratch: journey_vm::Heap::default(),
-                            actions: Vec::new(),
+                            actions: Actions::new(),
                             encoded: Vec::new(),
                         })
                     },
@@ -276,7 +276,8 @@ pub fn evaluate_with<C: Consumer>(
                             },
                             |s| *s,
                         );
-                        let mut actions = if before.is_empty() { std::mem::take(spare_actions) } else { before };
+                        let mut actions = std::mem::take(spare_actions);
+                        before.into_iter().for_each(|a| actions.push(a));
                         input::sort_records(&mut input);
                         // The state is encoded (or reset) right after the run, while the input
                         // is still here: only the strings the snapshot keeps are copied.
@@ -341,7 +342,7 @@ struct Worker<'p, A, O> {
     acc: A,
     spare: ContactState,
     scratch: journey_vm::Heap,
-    actions: Vec<Action>,
+    actions: Actions,
     encoded: Vec<u8>,
 }
 
@@ -373,14 +374,14 @@ impl Consumer for RunConsumer<'_> {
     fn start(&self) -> metrics::Tallies {
         metrics::Tallies::new(self.program)
     }
-    fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: &mut Vec<Action>) -> (String, usize) {
+    fn consume(&self, tallies: &mut metrics::Tallies, contact: &str, actions: &mut Actions) -> (String, usize) {
         tallies.add(actions);
         let mut text = String::with_capacity(actions.len() * 176);
         let mut quoted = String::with_capacity(contact.len() + 2);
         journey_vm::value::push_json_string(contact, &mut quoted);
         let mut instant = (0, String::new());
         let mut write = |a: &Action| {
-            self.format.write(&quoted, a, &mut instant, &mut text);
+            self.format.write(&quoted, &actions.rendered, a, &mut instant, &mut text);
             text.push('\n');
         };
         // The VM emits in time order; only actions carried from a snapshot may not be.
@@ -404,7 +405,7 @@ pub fn action_lines(program: &Program, evaluation: &Evaluation) -> Vec<String> {
     for (contact, actions) in &evaluation.contacts {
         let mut ordered: Vec<&Action> = actions.iter().collect();
         ordered.sort_by_key(|a| a.at);
-        lines.extend(ordered.into_iter().map(|a| journey_vm::output::action_json(program, contact, a)));
+        lines.extend(ordered.into_iter().map(|a| journey_vm::output::action_json(program, contact, &actions.rendered, a)));
     }
     lines
 }

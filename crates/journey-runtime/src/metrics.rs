@@ -269,7 +269,7 @@ impl<'p> MetricsBuilder<'p> {
         MetricsBuilder { program, tallies: Tallies::new(program) }
     }
 
-    pub fn add(&mut self, contacts: &[(String, Vec<journey_vm::Action>)]) {
+    pub fn add(&mut self, contacts: &[(String, journey_vm::Actions)]) {
         let program = self.program;
         let batch = contacts
             .par_chunks(512)

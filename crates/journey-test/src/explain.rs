@@ -115,7 +115,7 @@ pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64
     let mut vm = Vm::new(program);
     vm.trace = Some(Vec::new());
     let mut state = ContactState::new(program);
-    let mut actions = Vec::new();
+    let mut actions = journey_vm::Actions::new();
     vm.run(contact, &mut state, &input, until, &mut actions);
     let roles = roles(program);
     let text_of = |expr: u32| program.expr_text.iter().find(|(s, _)| *s == expr).map(|(_, t)| t.clone()).unwrap_or_else(|| format!("@{expr}"));
@@ -157,7 +157,7 @@ pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64
             }
             Trace::Action(i) => {
                 let Some(a) = actions.get(i) else { continue };
-                let json = output::action_json(program, contact, a);
+                let json = output::action_json(program, contact, &actions.rendered, a);
                 let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
                 let mut text = crate::timeline_line(program, a);
                 // Drop the instant and journey the line already shows.

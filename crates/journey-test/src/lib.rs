@@ -88,7 +88,7 @@ pub fn run_tests(program: &Program, modules: &[ast::Module], sources: &SourceMap
 }
 
 struct Outcome {
-    actions: Vec<Action>,
+    actions: journey_vm::Actions,
     state: ContactState,
 }
 
@@ -153,7 +153,7 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
     for (contact, input) in cohort.into_inputs() {
         vm.options = Options { holdouts, forced_arms: forced.get(&contact).cloned().unwrap_or_default(), ..Options::default() };
         let mut state = ContactState::new(program);
-        let mut actions = Vec::new();
+        let mut actions = journey_vm::Actions::new();
         vm.run(&contact, &mut state, &input, until, &mut actions);
         outcomes.insert(contact, Outcome { actions, state });
     }
@@ -161,7 +161,7 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
     for item in &test.items {
         let TestItem::Expect(expectation) = item else { continue };
         let contact = expectation.contact.as_str();
-        let empty = Outcome { actions: Vec::new(), state: ContactState::new(program) };
+        let empty = Outcome { actions: journey_vm::Actions::new(), state: ContactState::new(program) };
         let outcome = outcomes.get(contact).unwrap_or(&empty);
         if let Some(found) = check(program, &expectation.kind, outcome) {
             let line = journey_diagnostics::Position::of(sources, expectation.span.file, expectation.span.start as usize).line;

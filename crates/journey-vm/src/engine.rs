@@ -42,8 +42,6 @@ pub struct Vm<'p> {
     /// The last time zone name parsed and its zone (most contacts of a batch share a few).
     last_zone: Option<(String, Tz)>,
     pub options: Options,
-    /// Reused buffer for rendering a send's fields.
-    render_buf: String,
     /// Clock-time occurrences per zone, shared by the contacts this VM runs (see
     /// [`crate::clock`]).
     clocks: Clocks,
@@ -80,7 +78,6 @@ impl<'p> Vm<'p> {
             tables,
             last_zone: None,
             options: Options::default(),
-            render_buf: String::new(),
             clocks: Clocks::default(),
             due: Vec::new(),
             due_min: i64::MAX,
@@ -96,7 +93,7 @@ impl<'p> Vm<'p> {
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
     /// (exclusive), appending its actions to `out`. Timers due at or after `until` stay pending
     /// in `state` for the next run.
-    pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
+    pub fn run(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Actions) {
         self.run_borrowing(contact, state, input, until, out);
         // What the contact keeps must not point into the input, which the caller drops.
         state.persist(&input.heap);
@@ -109,7 +106,7 @@ impl<'p> Vm<'p> {
     /// caller that throws the state away or encodes it right after the run (the batch runner):
     /// it then copies nothing, or only the strings the snapshot keeps. (Used otherwise, the
     /// state reads those strings as empty: wrong, but never unsafe.)
-    pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Vec<Action>) {
+    pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Actions) {
         warm(input, self.tables.reads_strings);
         self.due.clear();
         self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limit(j))));
@@ -197,7 +194,7 @@ struct Run<'a, 'p> {
     /// and values.
     input: &'a ContactInput,
     st: &'a mut ContactState,
-    out: &'a mut Vec<Action>,
+    out: &'a mut Actions,
     /// A `set` happened: conditions must be re-tested at this instant.
     dirty: bool,
     depth: u32,
@@ -403,8 +400,7 @@ impl Run<'_, '_> {
     }
 
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
-        self.out.push(Action { at, journey: journey as u32, step, kind });
-        let index = self.out.len() - 1;
+        let index = self.out.push_action(Action { at, journey: journey as u32, step, kind });
         self.trace(|| Trace::Action(index));
     }
 

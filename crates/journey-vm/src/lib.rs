@@ -13,7 +13,8 @@ pub mod value;
 pub mod zone;
 
 pub use engine::{
-    Action, ActionKind, ContactInput, ContactState, Field, InputMark, Options, Reason, Record, RecordKind, Slot, Span, Trace, Trigger, Vm,
+    Action, ActionKind, Actions, ContactInput, ContactState, Field, FieldSpan, InputMark, Options, Reason, Record, RecordKind, Rendered, Slot, Span,
+    Trace, Trigger, Vm,
 };
 pub use value::{Heap, Value};
 

@@ -1,7 +1,7 @@
 //! Actions as JSON lines, exactly in the shape RUNTIME.md §4 pins:
 //! `{"at":…,"contact":…,"journey":…,"step":…,"action":…, …}`.
 
-use crate::engine::{Action, ActionKind, Reason, Trigger};
+use crate::engine::{Action, ActionKind, Reason, Rendered, Trigger};
 use crate::value::{json_string, push_json_escaped, push_json_string, write_instant};
 use journey_bytecode::Program;
 
@@ -53,7 +53,7 @@ fn key(name: &str, out: &mut String) {
     out.push_str("\":");
 }
 
-fn body(program: &Program, kind: &ActionKind, out: &mut String) {
+fn body(program: &Program, rendered: &Rendered, kind: &ActionKind, out: &mut String) {
     // Written piece by piece, without `format!`: this runs for every action of a batch run.
     match kind {
         ActionKind::Send { message, fields } => {
@@ -63,13 +63,13 @@ fn body(program: &Program, kind: &ActionKind, out: &mut String) {
             key("message", out);
             push_json_string(m.map(|m| m.name.as_str()).unwrap_or(""), out);
             out.push_str(",\"fields\":{");
-            for (i, value) in fields.iter().enumerate() {
+            for (i, text) in rendered.texts(program, *fields).enumerate() {
                 if i > 0 {
                     out.push(',');
                 }
                 push_json_string(m.and_then(|m| m.field_names.get(i)).map(String::as_str).unwrap_or(""), out);
                 out.push(':');
-                push_json_string(value.text(program), out);
+                push_json_string(text, out);
             }
             out.push('}');
         }
@@ -147,15 +147,16 @@ fn push_reason(program: &Program, journey: u32, reason: &Reason, out: &mut Strin
     }
 }
 
-/// One action as a JSON object (no trailing newline).
-pub fn action_json(program: &Program, contact: &str, action: &Action) -> String {
+/// One action as a JSON object (no trailing newline); `rendered` holds its fields (the
+/// [`crate::Actions`] it is one of).
+pub fn action_json(program: &Program, contact: &str, rendered: &Rendered, action: &Action) -> String {
     let mut out = String::with_capacity(160);
-    write_action_json(program, contact, action, &mut out);
+    write_action_json(program, contact, rendered, action, &mut out);
     out
 }
 
 /// Appends one action as a JSON object (no trailing newline) to `out`.
-pub fn write_action_json(program: &Program, contact: &str, action: &Action, out: &mut String) {
+pub fn write_action_json(program: &Program, contact: &str, rendered: &Rendered, action: &Action, out: &mut String) {
     let journey = program.journeys.get(action.journey as usize);
     out.push_str("{\"at\":\"");
     write_instant(action.at, out);
@@ -173,12 +174,12 @@ pub fn write_action_json(program: &Program, contact: &str, action: &Action, out:
     out.push_str(action_word(&action.kind));
     out.push('"');
     let split = action.step.and_then(|s| journey.and_then(|j| j.step_ids.get(s as usize))).map(String::as_str).unwrap_or("");
-    write_rest(program, action, &json_string(split), out);
+    write_rest(program, rendered, action, &json_string(split), out);
     out.push('}');
 }
 
 /// Everything after `"action":"…"` but the closing brace; `split` is the step id, quoted.
-fn write_rest(program: &Program, action: &Action, split: &str, out: &mut String) {
+fn write_rest(program: &Program, rendered: &Rendered, action: &Action, split: &str, out: &mut String) {
     match &action.kind {
         ActionKind::Enter { trigger, holdout } => {
             out.push_str(",\"trigger\":");
@@ -201,9 +202,9 @@ fn write_rest(program: &Program, action: &Action, split: &str, out: &mut String)
             out.push_str(",\"of\":\"");
             out.push_str(action_word(inner));
             out.push('"');
-            body(program, inner, out);
+            body(program, rendered, inner, out);
         }
-        other => body(program, other, out),
+        other => body(program, rendered, other, out),
     }
 }
 
@@ -265,7 +266,7 @@ impl<'p> ActionFormat<'p> {
 
     /// Appends one action (no trailing newline); `contact` is the contact id already quoted.
     /// `instant` keeps the last instant written (a contact's actions come in runs of one instant).
-    pub fn write(&self, contact: &str, action: &Action, instant: &mut (i64, String), out: &mut String) {
+    pub fn write(&self, contact: &str, rendered: &Rendered, action: &Action, instant: &mut (i64, String), out: &mut String) {
         let j = action.journey as usize;
         if instant.0 != action.at || instant.1.is_empty() {
             crate::value::rewrite_instant(instant.0, action.at, &mut instant.1);
@@ -322,20 +323,20 @@ impl<'p> ActionFormat<'p> {
                 Some((head, names)) => {
                     out.push_str(head);
                     out.push_str(",\"fields\":{");
-                    for (i, value) in fields.iter().enumerate() {
+                    for (i, text) in rendered.texts(self.program, *fields).enumerate() {
                         if i > 0 {
                             out.push(',');
                         }
                         out.push_str(names.get(i).map_or("\"\"", String::as_str));
                         out.push(':');
-                        push_json_string(value.text(self.program), out);
+                        push_json_string(text, out);
                     }
                     out.push('}');
                 }
-                None => body(self.program, &action.kind, out),
+                None => body(self.program, rendered, &action.kind, out),
             },
             // The rest, as `write_action_json` writes it.
-            _ => write_rest(self.program, action, step(action.step), out),
+            _ => write_rest(self.program, rendered, action, step(action.step), out),
         }
         out.push('}');
     }

@@ -378,21 +378,122 @@ pub enum Reason {
     Exit(String),
 }
 
-/// One rendered field of a send. A constant template is not rendered nor copied: the field
-/// names the program's string ([`Field::text`] reads it).
-#[derive(Clone, Debug, PartialEq)]
+/// One field of a send. A constant template is not rendered nor copied: the field names the
+/// program's string. A rendered one is a span of its run's [`Rendered::text`].
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Field {
     /// `program.strings[i]`.
     Const(u32),
-    Rendered(Box<str>),
+    /// `text[start..start + len]` of the run's [`Rendered`].
+    Text { start: u32, len: u32 },
 }
 
-impl Field {
-    pub fn text<'a>(&'a self, program: &'a Program) -> &'a str {
-        match self {
-            Field::Const(i) => program.strings.get(*i as usize).map_or("", String::as_str),
-            Field::Rendered(s) => s,
+/// Where a send's fields are in its run's [`Rendered::fields`].
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FieldSpan {
+    pub start: u32,
+    pub len: u32,
+}
+
+/// The fields of a run's sends, back to back, and the text of the rendered ones: a run appends
+/// to two buffers reused from contact to contact instead of allocating for every send.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Rendered {
+    fields: Vec<Field>,
+    text: String,
+}
+
+impl Rendered {
+    /// A send's fields, in the message's field order (none for a span out of range).
+    pub fn fields(&self, span: FieldSpan) -> &[Field] {
+        self.fields.get(span.start as usize..(span.start as usize).saturating_add(span.len as usize)).unwrap_or(&[])
+    }
+
+    /// A field's text (empty for a span out of range).
+    pub fn text<'a>(&'a self, program: &'a Program, field: &Field) -> &'a str {
+        match *field {
+            Field::Const(i) => program.strings.get(i as usize).map_or("", String::as_str),
+            Field::Text { start, len } => self.text.get(start as usize..(start as usize).saturating_add(len as usize)).unwrap_or(""),
         }
+    }
+
+    /// A send's fields' texts, in order.
+    pub fn texts<'a>(&'a self, program: &'a Program, span: FieldSpan) -> impl Iterator<Item = &'a str> + 'a {
+        self.fields(span).iter().map(move |f| self.text(program, f))
+    }
+
+    /// Where the next field goes (see [`Rendered::rollback`]).
+    pub(crate) fn mark(&self) -> (usize, usize) {
+        (self.fields.len(), self.text.len())
+    }
+
+    /// Drops what came after `mark` (a send that failed halfway).
+    pub(crate) fn rollback(&mut self, (fields, text): (usize, usize)) {
+        self.fields.truncate(fields);
+        self.text.truncate(text);
+    }
+
+    pub(crate) fn push(&mut self, field: Field) {
+        self.fields.push(field);
+    }
+
+    /// The span of the fields pushed since `mark`.
+    pub(crate) fn span_since(&self, (fields, _): (usize, usize)) -> FieldSpan {
+        FieldSpan { start: fields as u32, len: (self.fields.len() - fields) as u32 }
+    }
+
+    /// The text buffer, to render into (its end is where the next field's text starts).
+    pub(crate) fn text_mut(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    fn clear(&mut self) {
+        self.fields.clear();
+        self.text.clear();
+    }
+}
+
+/// A contact's actions from a run, in the order they happened, with their sends' fields.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Actions {
+    list: Vec<Action>,
+    pub rendered: Rendered,
+}
+
+impl std::ops::Deref for Actions {
+    type Target = [Action];
+    fn deref(&self) -> &[Action] {
+        &self.list
+    }
+}
+
+impl<'a> IntoIterator for &'a Actions {
+    type Item = &'a Action;
+    type IntoIter = std::slice::Iter<'a, Action>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.list.iter()
+    }
+}
+
+impl Actions {
+    pub fn new() -> Self {
+        Actions::default()
+    }
+
+    /// Appends an action that has no fields of its own in `rendered` (anything but a send made
+    /// by a run: a migration's exit, say).
+    pub fn push(&mut self, action: Action) {
+        self.list.push(action);
+    }
+
+    pub fn clear(&mut self) {
+        self.list.clear();
+        self.rendered.clear();
+    }
+
+    pub(crate) fn push_action(&mut self, action: Action) -> usize {
+        self.list.push(action);
+        self.list.len() - 1
     }
 }
 
@@ -404,8 +505,8 @@ pub enum ActionKind {
     },
     Send {
         message: u32,
-        /// Rendered fields, in the message's field order.
-        fields: Vec<Field>,
+        /// Its fields, in the message's field order, in the run's [`Actions::rendered`].
+        fields: FieldSpan,
     },
     /// A send, sync or webhook replaced for the control group.
     HeldOut(Box<ActionKind>),
@@ -545,5 +646,58 @@ mod input_tests {
         assert!(chunk.fields(Span { start: 2, len: 100 }).is_empty());
         assert!(chunk.traits(Span { start: u32::MAX, len: u32::MAX }).is_empty());
         assert_eq!(chunk.fields(Span { start: 1, len: 3 }).len(), 3);
+    }
+}
+
+#[cfg(test)]
+mod rendered_tests {
+    use super::*;
+
+    #[test]
+    fn fields_read_back_and_a_rollback_forgets_a_half_rendered_send() {
+        let program = Program {
+            strings: vec!["welcome-1".into()],
+            constants: Vec::new(),
+            attributes: Vec::new(),
+            enums: Vec::new(),
+            events: Vec::new(),
+            messages: Vec::new(),
+            audiences: Vec::new(),
+            webhooks: Vec::new(),
+            predicates: Vec::new(),
+            policy: journey_bytecode::Policy { timezone: None, quiet_hours: None, caps: Vec::new() },
+            journeys: Vec::new(),
+            code: Vec::new(),
+            templates: Vec::new(),
+            loop_slots: 0,
+            fingerprint: 0,
+            expr_text: Vec::new(),
+        };
+        let mut actions = Actions::new();
+        let r = &mut actions.rendered;
+        let mark = r.mark();
+        r.text_mut().push_str("Hi Ana");
+        r.push(Field::Text { start: 0, len: 6 });
+        r.push(Field::Const(0));
+        let first = r.span_since(mark);
+        // A second send fails after its first field: nothing of it stays.
+        let mark = r.mark();
+        r.text_mut().push_str("half");
+        r.push(Field::Text { start: 6, len: 4 });
+        r.rollback(mark);
+        let mark = r.mark();
+        r.text_mut().push_str("Bye");
+        r.push(Field::Text { start: 6, len: 3 });
+        let second = r.span_since(mark);
+        assert_eq!(actions.rendered.texts(&program, first).collect::<Vec<_>>(), ["Hi Ana", "welcome-1"]);
+        assert_eq!(actions.rendered.texts(&program, second).collect::<Vec<_>>(), ["Bye"]);
+        // Out of range (never made by a run) reads as nothing, not a panic.
+        assert!(actions.rendered.fields(FieldSpan { start: 2, len: 9 }).is_empty());
+        assert_eq!(actions.rendered.text(&program, &Field::Text { start: 7, len: 90 }), "");
+        assert_eq!(actions.rendered.text(&program, &Field::Const(5)), "");
+        actions.push(Action { at: 1, journey: 0, step: None, kind: ActionKind::Send { message: 0, fields: first } });
+        assert_eq!(actions.len(), 1);
+        actions.clear();
+        assert!(actions.is_empty() && actions.rendered.fields(first).is_empty());
     }
 }

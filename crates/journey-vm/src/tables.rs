@@ -266,7 +266,7 @@ impl Tables {
             const_text: (0..program.templates.len())
                 .map(|t| match (&program.templates[t], program.templates.get(t + 1)) {
                     (TemplateOp::Text(s), Some(TemplateOp::End)) if (*s as usize) < program.strings.len() => Some(crate::state::Field::Const(*s)),
-                    (TemplateOp::End, _) => Some(crate::state::Field::Rendered("".into())),
+                    (TemplateOp::End, _) => Some(crate::state::Field::Text { start: 0, len: 0 }),
                     _ => None,
                 })
                 .collect(),

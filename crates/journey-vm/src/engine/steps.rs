@@ -60,33 +60,41 @@ impl Run<'_, '_> {
                             return;
                         }
                     }
-                    let mut rendered = Vec::with_capacity(fields.len());
-                    // Each field is rendered into one reused buffer, then copied out at its
-                    // exact size: one allocation per field instead of one per doubling.
-                    let mut text = std::mem::take(&mut self.vm.render_buf);
+                    // Each field is rendered straight into the run's text buffer.
+                    let mark = self.out.rendered.mark();
                     for &f in fields {
                         if self.vm.options.direct {
-                            if let Some(Some(s)) = self.vm.tables.const_text.get(f as usize) {
-                                rendered.push(s.clone());
+                            if let Some(Some(field)) = self.vm.tables.const_text.get(f as usize) {
+                                self.out.rendered.push(*field);
                                 continue;
                             }
-                            text.clear();
-                            if self.render_direct(f, now, j, event, &mut text) {
-                                rendered.push(Field::Rendered(text.as_str().into()));
+                            let mut text = std::mem::take(self.out.rendered.text_mut());
+                            let start = text.len();
+                            let done = self.render_direct(f, now, j, event, &mut text);
+                            if !done {
+                                text.truncate(start);
+                            }
+                            let len = text.len() - start;
+                            *self.out.rendered.text_mut() = text;
+                            if done {
+                                self.out.rendered.push(Field::Text { start: start as u32, len: len as u32 });
                                 continue;
                             }
                         }
                         let tz = self.tz(now);
-                        text.clear();
+                        let mut text = std::mem::take(self.out.rendered.text_mut());
+                        let start = text.len();
                         let result = self.with_env(now, Some(j), event, tz, |machine, env, heap| machine.render(env, heap, f, &mut text));
+                        let len = text.len() - start;
+                        *self.out.rendered.text_mut() = text;
                         if let Err(e) = result {
-                            self.vm.render_buf = text;
+                            self.out.rendered.rollback(mark);
                             self.fail(j, now, Some(*step), e);
                             return;
                         }
-                        rendered.push(Field::Rendered(text.as_str().into()));
+                        self.out.rendered.push(Field::Text { start: start as u32, len: len as u32 });
                     }
-                    self.vm.render_buf = text;
+                    let rendered = self.out.rendered.span_since(mark);
                     let send = ActionKind::Send { message: *message, fields: rendered };
                     if holdout {
                         self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));

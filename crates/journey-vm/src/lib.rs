@@ -1,6 +1,7 @@
 //! The journey VM: loads a verified program (journey-bytecode only — no front end linked in) and
 //! moves contacts through its journeys. The in-process API is [`Vm::run`]: feed one contact's
-//! records in time order up to a window end, get its actions, keep its [`ContactState`].
+//! records in time order up to a window end, get its [`Actions`] (each send's fields in their
+//! [`Rendered`] buffers, reused from contact to contact), keep its [`ContactState`].
 
 mod clock;
 pub mod engine;

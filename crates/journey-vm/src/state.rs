@@ -433,6 +433,13 @@ impl Rendered {
         self.text.truncate(text);
     }
 
+    /// Drops the text of `field`, the last text rendered (a rendering given up halfway).
+    pub(crate) fn forget_text(&mut self, field: Field) {
+        if let Field::Text { start, .. } = field {
+            self.text.truncate(start as usize);
+        }
+    }
+
     pub(crate) fn push(&mut self, field: Field) {
         self.fields.push(field);
     }

@@ -7,6 +7,17 @@ use crate::value::Value;
 use journey_bytecode::{StepOp, bucket};
 
 impl Run<'_, '_> {
+    /// Runs `render` on the run's text buffer (see [`crate::Rendered`]); its result, and the
+    /// field spanning what it appended.
+    fn render_field<R>(&mut self, render: impl FnOnce(&mut Self, &mut String) -> R) -> (R, Field) {
+        let mut text = std::mem::take(self.out.rendered.text_mut());
+        let start = text.len();
+        let result = render(self, &mut text);
+        let field = Field::Text { start: start as u32, len: (text.len() - start) as u32 };
+        *self.out.rendered.text_mut() = text;
+        (result, field)
+    }
+
     /// Runs journey `j` from `pc` until the contact waits or leaves; `from` is the flow node the
     /// contact comes from (the entry, or the step it waited at).
     pub(super) fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>, mut from: u32) {
@@ -68,37 +79,31 @@ impl Run<'_, '_> {
                                 self.out.rendered.push(*field);
                                 continue;
                             }
-                            let mut text = std::mem::take(self.out.rendered.text_mut());
-                            let start = text.len();
-                            let done = self.render_direct(f, now, j, event, &mut text);
-                            if !done {
-                                text.truncate(start);
-                            }
-                            let len = text.len() - start;
-                            *self.out.rendered.text_mut() = text;
+                            let (done, field) = self.render_field(|run, text| run.render_direct(f, now, j, event, text));
                             if done {
-                                self.out.rendered.push(Field::Text { start: start as u32, len: len as u32 });
+                                self.out.rendered.push(field);
                                 continue;
                             }
+                            // Declined halfway: the machine renders it again from the start.
+                            self.out.rendered.forget_text(field);
                         }
                         let tz = self.tz(now);
-                        let mut text = std::mem::take(self.out.rendered.text_mut());
-                        let start = text.len();
-                        let result = self.with_env(now, Some(j), event, tz, |machine, env, heap| machine.render(env, heap, f, &mut text));
-                        let len = text.len() - start;
-                        *self.out.rendered.text_mut() = text;
+                        let (result, field) = self
+                            .render_field(|run, text| run.with_env(now, Some(j), event, tz, |machine, env, heap| machine.render(env, heap, f, text)));
                         if let Err(e) = result {
                             self.out.rendered.rollback(mark);
                             self.fail(j, now, Some(*step), e);
                             return;
                         }
-                        self.out.rendered.push(Field::Text { start: start as u32, len: len as u32 });
+                        self.out.rendered.push(field);
                     }
                     let rendered = self.out.rendered.span_since(mark);
                     let send = ActionKind::Send { message: *message, fields: rendered };
                     if holdout {
                         self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));
                     } else if !decl.transactional && self.capped(decl.channel, now) {
+                        // Not sent: its fields are not kept either.
+                        self.out.rendered.rollback(mark);
                         self.emit(now, j, Some(*step), ActionKind::Suppressed { message: *message });
                     } else {
                         if !decl.transactional

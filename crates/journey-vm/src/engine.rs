@@ -400,7 +400,8 @@ impl Run<'_, '_> {
     }
 
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
-        let index = self.out.push_action(Action { at, journey: journey as u32, step, kind });
+        self.out.push(Action { at, journey: journey as u32, step, kind });
+        let index = self.out.len() - 1;
         self.trace(|| Trace::Action(index));
     }
 

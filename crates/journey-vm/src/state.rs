@@ -487,8 +487,8 @@ impl Actions {
         Actions::default()
     }
 
-    /// Appends an action that has no fields of its own in `rendered` (anything but a send made
-    /// by a run: a migration's exit, say).
+    /// Appends an action; a send's fields must already be in `rendered` (the run puts them
+    /// there), any other action has none (a migration's exit, say).
     pub fn push(&mut self, action: Action) {
         self.list.push(action);
     }
@@ -496,11 +496,6 @@ impl Actions {
     pub fn clear(&mut self) {
         self.list.clear();
         self.rendered.clear();
-    }
-
-    pub(crate) fn push_action(&mut self, action: Action) -> usize {
-        self.list.push(action);
-        self.list.len() - 1
     }
 }
 

@@ -23,9 +23,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const UNTIL: &str = "2026-03-02T00:00:00Z";
 
-/// Every contact through the VM, one thread; returns (actions, transitions).
+/// Every contact through the VM, one thread; returns (actions, transitions, timers fired).
 #[inline(never)]
-fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64) -> (usize, u64) {
+fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64) -> (usize, u64, u64) {
     let mut vm = Vm::new(program);
     let mut out = Actions::new();
     let mut state = ContactState::new(program);
@@ -36,7 +36,7 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
         vm.run_borrowing(id, &mut state, input, until, &mut out);
         actions += out.len();
     }
-    (actions, vm.transitions)
+    (actions, vm.transitions, vm.timers)
 }
 
 fn main() {
@@ -57,11 +57,12 @@ fn main() {
     let inputs = cohort.into_inputs();
     let start = Instant::now();
     let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(1);
-    let mut result = (0, 0);
+    let mut result = (0, 0, 0);
     for _ in 0..reps.max(1) {
         result = evaluate_all(&program, &inputs, until);
     }
-    let (actions, transitions) = result;
+    let (actions, transitions, timers) = result;
     let ms = start.elapsed().as_secs_f64() * 1e3 / reps.max(1) as f64;
-    eprintln!("{contacts} contacts: {transitions} transitions, {actions} actions in {ms:.1} ms");
+    let records: usize = inputs.iter().map(|(_, input)| input.records.len()).sum();
+    eprintln!("{contacts} contacts, {records} records: {transitions} transitions, {timers} timers, {actions} actions in {ms:.1} ms");
 }

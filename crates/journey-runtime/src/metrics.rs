@@ -97,6 +97,8 @@ struct Tally {
     converted_holdout: u64,
     /// Per experiment (in code order): its name, measured goal, and per arm (name, counts).
     experiments: Vec<(String, Option<u32>, Arms)>,
+    /// Where each experiment is in the journey's code (what an `assign` action names).
+    experiment_pcs: Vec<u32>,
 }
 
 impl Tally {
@@ -119,6 +121,9 @@ impl Tally {
                     }
                     _ => None,
                 })
+                .collect(),
+            experiment_pcs: (0..journey.code.len() as u32)
+                .filter(|&pc| matches!(journey.code.get(pc as usize), Some(StepOp::Experiment { .. })))
                 .collect(),
         }
     }
@@ -204,11 +209,14 @@ impl Tallies {
                     now.1 = *holdout;
                     now.2.clear();
                 }
-                ActionKind::Assign { experiment: Some(e), arm } => {
-                    if let Some(x) = s.experiments.iter().position(|(name, _, _)| name == e)
-                        && let Some(a) = s.experiments[x].2.iter().position(|(n, _)| n == arm)
+                // Arms are counted in code order, as the action numbers them; splits are not
+                // experiments.
+                ActionKind::Assign { pc, arm } => {
+                    let a = *arm as usize;
+                    if let Some(x) = s.experiment_pcs.iter().position(|p| p == pc)
+                        && let Some(stats) = s.experiments.get_mut(x).and_then(|e| e.2.get_mut(a))
                     {
-                        s.experiments[x].2[a].1.assigned += 1;
+                        stats.1.assigned += 1;
                         now.2.push((x, a));
                     }
                 }

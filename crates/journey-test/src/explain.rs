@@ -159,7 +159,7 @@ pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64
                 let Some(a) = actions.get(i) else { continue };
                 let json = output::action_json(program, contact, &actions.rendered, a);
                 let v: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
-                let mut text = crate::timeline_line(program, a);
+                let mut text = crate::timeline_line(program, &actions.rendered, a);
                 // Drop the instant and journey the line already shows.
                 if let Some(rest) = text.splitn(3, "  ").nth(2) {
                     text = rest.to_string();

@@ -170,7 +170,7 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
                 report.push_str("    (no actions)\n");
             }
             for a in &outcome.actions {
-                report.push_str(&format!("    {}\n", timeline_line(program, a)));
+                report.push_str(&format!("    {}\n", timeline_line(program, &outcome.actions.rendered, a)));
             }
             failures.push(report);
         }
@@ -178,8 +178,9 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
     Ok(failures)
 }
 
-/// One action as a readable timeline line.
-pub fn timeline_line(program: &Program, a: &Action) -> String {
+/// One action as a readable timeline line; `rendered` holds its texts (the
+/// [`journey_vm::Actions`] it is one of).
+pub fn timeline_line(program: &Program, rendered: &journey_vm::Rendered, a: &Action) -> String {
     let journey = program.journeys.get(a.journey as usize).map(|j| j.name.as_str()).unwrap_or("?");
     let step = a
         .step
@@ -191,13 +192,16 @@ pub fn timeline_line(program: &Program, a: &Action) -> String {
             format!("enter ({}){}", output::trigger_text(program, trigger), if *holdout { " holdout" } else { "" })
         }
         ActionKind::Send { message, .. } => format!("send {}", program.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?")),
-        ActionKind::HeldOut(inner) => format!("held_out {}", output::action_word(inner)),
+        ActionKind::HeldOut(held) => format!("held_out {}", output::action_word(&held.kind())),
         ActionKind::Suppressed { message } => {
             format!("suppressed {} (cap)", program.messages.get(*message as usize).map(|m| m.name.as_str()).unwrap_or("?"))
         }
-        ActionKind::Assign { experiment, arm } => format!("assign {} → {arm}", experiment.as_deref().unwrap_or("split")),
-        ActionKind::Set { attribute, value_json } => {
-            format!("set {} = {value_json}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?"))
+        ActionKind::Assign { pc, arm } => {
+            let (experiment, arm) = output::assignment(program, a.journey, *pc, *arm);
+            format!("assign {} → {arm}", experiment.unwrap_or("split"))
+        }
+        ActionKind::Set { attribute, value } => {
+            format!("set {} = {}", program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or("?"), rendered.text(program, value))
         }
         ActionKind::Sync { audience, add } => {
             format!("sync {} {}", program.audiences.get(*audience as usize).map(String::as_str).unwrap_or("?"), if *add { "add" } else { "remove" })
@@ -244,6 +248,10 @@ fn journey_index(program: &Program, name: &str) -> Option<usize> {
 
 /// `None` when the expectation holds; otherwise what was found instead.
 fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
+    let assigned = |a: &Action| match a.kind {
+        ActionKind::Assign { pc, arm } => Some(output::assignment(program, a.journey, pc, arm).1),
+        _ => None,
+    };
     let message_of = |a: &Action| match &a.kind {
         ActionKind::Send { message, .. } => program.messages.get(*message as usize).map(|m| m.name.as_str()),
         _ => None,
@@ -263,20 +271,11 @@ fn check(program: &Program, kind: &ExpectKind, o: &Outcome) -> Option<String> {
                 return Some(format!("but it was sent at {}", times.join(", ")));
             }
             if let Some(arm) = arm {
-                let ok = matching.iter().any(|send| {
-                    o.actions.iter().any(|a| {
-                        a.journey == send.journey && a.at <= send.at && matches!(&a.kind, ActionKind::Assign { arm: x, .. } if x == arm.as_str())
-                    })
-                });
+                let ok = matching
+                    .iter()
+                    .any(|send| o.actions.iter().any(|a| a.journey == send.journey && a.at <= send.at && assigned(a) == Some(arm.as_str())));
                 if !ok {
-                    let arms: Vec<String> = o
-                        .actions
-                        .iter()
-                        .filter_map(|a| match &a.kind {
-                            ActionKind::Assign { arm, .. } => Some(arm.clone()),
-                            _ => None,
-                        })
-                        .collect();
+                    let arms: Vec<String> = o.actions.iter().filter_map(|a| assigned(a).map(str::to_string)).collect();
                     return Some(format!("but the contact was assigned {}", if arms.is_empty() { "no arm".into() } else { arms.join(", ") }));
                 }
             }

@@ -76,10 +76,18 @@ impl Clocks {
 impl Series {
     fn answer(&mut self, tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
         if from < self.anchor || self.times.len() >= MAX_LEN {
-            // Start (again) a little before `from`; later occurrences are added as asked for.
+            // Start (again) a little before `from`, and cover again what was covered (a series
+            // only grows: once warm, it answers every contact without allocating); later
+            // occurrences are added as asked for.
+            let covered = if self.times.len() < MAX_LEN { self.times.last().copied() } else { None };
             self.anchor = from - LEAD_MS;
             self.times.clear();
             self.times.push(next_clock(tz, self.anchor, minutes, weekday));
+            if let Some(last) = covered
+                && !self.extend(tz, last, minutes, weekday)
+            {
+                return next_clock(tz, from, minutes, weekday);
+            }
         }
         if !self.extend(tz, from, minutes, weekday) {
             return next_clock(tz, from, minutes, weekday);

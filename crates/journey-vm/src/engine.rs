@@ -40,7 +40,7 @@ pub struct Vm<'p> {
     /// What the engine works out from the program once (see [`crate::tables`]).
     tables: Tables,
     /// The last time zone name parsed and its zone (most contacts of a batch share a few).
-    last_zone: Option<(String, Tz)>,
+    last_zone: (String, Tz),
     pub options: Options,
     /// Clock-time occurrences per zone, shared by the contacts this VM runs (see
     /// [`crate::clock`]).
@@ -76,7 +76,7 @@ impl<'p> Vm<'p> {
             program,
             machine: Machine::default(),
             tables,
-            last_zone: None,
+            last_zone: ("UTC".to_string(), Tz::UTC),
             options: Options::default(),
             clocks: Clocks::default(),
             due: Vec::new(),
@@ -375,14 +375,14 @@ impl Run<'_, '_> {
             Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
                 Ok(Value::Str(id)) => {
                     let name = Strings { program: self.vm.program, heap: &self.st.heap, input: &self.input.heap }.str(id);
-                    match &mut self.vm.last_zone {
-                        Some((last, tz)) if last == name => *tz,
-                        slot => {
-                            let tz = parse_tz(name);
-                            *slot = Some((name.to_string(), tz));
-                            tz
-                        }
+                    let (last, last_tz) = &mut self.vm.last_zone;
+                    if last != name {
+                        // The name's buffer is reused: a warm VM allocates nothing here.
+                        last.clear();
+                        last.push_str(name);
+                        *last_tz = parse_tz(name);
                     }
+                    *last_tz
                 }
                 _ => Tz::UTC,
             },

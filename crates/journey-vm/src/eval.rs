@@ -50,11 +50,21 @@ pub struct Machine {
     stack: Box<[Value; STACK]>,
     pub loops: Vec<Value>,
     iters: Vec<(u32, usize)>,
+    /// Where strings and lists are built before they go to the heap (which the parts may be
+    /// read from): reused, so a warm machine allocates nothing for them.
+    scratch: Scratch,
+}
+
+/// See [`Machine::scratch`].
+#[derive(Default)]
+struct Scratch {
+    text: String,
+    items: Vec<u32>,
 }
 
 impl Default for Machine {
     fn default() -> Self {
-        Machine { stack: Box::new([Value::None; STACK]), loops: Vec::new(), iters: Vec::new() }
+        Machine { stack: Box::new([Value::None; STACK]), loops: Vec::new(), iters: Vec::new(), scratch: Scratch::default() }
     }
 }
 
@@ -195,7 +205,7 @@ impl Machine {
                 Instr::Bin(op) => {
                     let b = pop!();
                     let a = pop!();
-                    let v = binary(*op, a, b, env, heap)?;
+                    let v = binary(*op, a, b, env, heap, &mut self.scratch)?;
                     push!(v);
                 }
                 Instr::Call(f) => {
@@ -205,7 +215,7 @@ impl Machine {
                     }
                     let args = [self.stack[sp - arity], if arity == 2 { self.stack[sp - 1] } else { Value::None }];
                     sp -= arity;
-                    let v = call(*f, args, env, heap)?;
+                    let v = call(*f, args, env, heap, &mut self.scratch.text)?;
                     push!(v);
                 }
                 Instr::Has { predicate, within_ms } => {
@@ -229,7 +239,8 @@ impl Machine {
                     if sp < n {
                         return err("expression stack underflow");
                     }
-                    let mut items = Vec::with_capacity(n);
+                    let items = &mut self.scratch.items;
+                    items.clear();
                     for v in &self.stack[sp - n..sp] {
                         match v {
                             Value::Str(id) => items.push(*id),
@@ -237,12 +248,17 @@ impl Machine {
                         }
                     }
                     sp -= n;
-                    push!(heap.add_list(&items));
+                    push!(heap.add_list(items));
                 }
                 Instr::Render(t) => {
-                    let mut text = String::new();
-                    self.render(env, heap, *t, &mut text)?;
-                    push!(heap.add_string(&text));
+                    // A template inside this one finds the scratch taken and makes its own.
+                    let mut text = std::mem::take(&mut self.scratch.text);
+                    text.clear();
+                    let rendered = self.render(env, heap, *t, &mut text);
+                    let v = heap.add_string(&text);
+                    self.scratch.text = text;
+                    rendered?;
+                    push!(v);
                 }
             }
         }
@@ -358,7 +374,7 @@ pub(crate) fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ord
     })
 }
 
-fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
+fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap, scratch: &mut Scratch) -> Result<Value, EvalError> {
     use Value as V;
     let s = env.strings(heap);
     Ok(match op {
@@ -411,28 +427,25 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap) -> Resu
             V::Duration(if op == BinOp::MulDurationInt { d.saturating_mul(n) } else { d / n })
         }
         BinOp::Concat => {
-            let text = format!(
-                "{}{}",
-                s.str(match a {
-                    V::Str(x) => x,
-                    _ => return err("expected strings"),
-                }),
-                s.str(match b {
-                    V::Str(y) => y,
-                    _ => return err("expected strings"),
-                })
-            );
-            heap.add_string(&text)
+            let (V::Str(x), V::Str(y)) = (a, b) else { return err("expected strings") };
+            let text = &mut scratch.text;
+            text.clear();
+            text.push_str(s.str(x));
+            text.push_str(s.str(y));
+            heap.add_string(text)
         }
         BinOp::ConcatList => {
             let (V::List(x), V::List(y)) = (a, b) else { return err("expected lists") };
-            let items: Vec<u32> = s.list(x).iter().map(|i| s.list_item(x, *i)).chain(s.list(y).iter().map(|i| s.list_item(y, *i))).collect();
-            heap.add_list(&items)
+            let items = &mut scratch.items;
+            items.clear();
+            items.extend(s.list(x).iter().map(|i| s.list_item(x, *i)).chain(s.list(y).iter().map(|i| s.list_item(y, *i))));
+            heap.add_list(items)
         }
     })
 }
 
-fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<Value, EvalError> {
+/// Calls a builtin; a string result is built in `scratch` (reused), then added to `heap`.
+fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap, scratch: &mut String) -> Result<Value, EvalError> {
     use Value as V;
     let s = env.strings(heap);
     let text = |v: Value| match v {
@@ -448,13 +461,20 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<
         _ => err("expected a date"),
     };
     Ok(match f {
-        Builtin::Lower => {
-            let t = text(args[0])?.to_lowercase();
-            heap.add_string(&t)
-        }
-        Builtin::Upper => {
-            let t = text(args[0])?.to_uppercase();
-            heap.add_string(&t)
+        Builtin::Lower | Builtin::Upper => {
+            scratch.clear();
+            let t = text(args[0])?;
+            // `str::to_lowercase`'s rule for a final sigma aside, the same text.
+            if f == Builtin::Lower {
+                if t.contains('Σ') {
+                    scratch.push_str(&t.to_lowercase());
+                } else {
+                    scratch.extend(t.chars().flat_map(char::to_lowercase));
+                }
+            } else {
+                scratch.extend(t.chars().flat_map(char::to_uppercase));
+            }
+            heap.add_string(scratch)
         }
         Builtin::ContainsStr => V::Bool(text(args[0])?.contains(text(args[1])?)),
         Builtin::ContainsList => {
@@ -498,16 +518,15 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap) -> Result<
         Builtin::Format => {
             let t = time(args[0])?;
             let pattern = text(args[1])?;
-            let items: Vec<chrono::format::Item<'_>> = chrono::format::StrftimeItems::new(pattern).collect();
-            if items.iter().any(|i| matches!(i, chrono::format::Item::Error)) {
+            if chrono::format::StrftimeItems::new(pattern).any(|i| matches!(i, chrono::format::Item::Error)) {
                 return err(format!("invalid format string {pattern:?}"));
             }
-            let mut out = String::new();
-            use std::fmt::Write;
-            if write!(out, "{}", t.format_with_items(items.into_iter())).is_err() {
+            scratch.clear();
+            // `write_to`, not `Display`: the latter builds the text in a string of its own.
+            if t.format_with_items(chrono::format::StrftimeItems::new(pattern)).write_to(scratch).is_err() {
                 return err(format!("cannot format with {pattern:?}"));
             }
-            heap.add_string(&out)
+            heap.add_string(scratch)
         }
         Builtin::Days => match args[0] {
             V::Duration(d) => V::Int(d / DAY_MS),

@@ -16,7 +16,30 @@ pub fn reason_text(program: &Program, journey: u32, reason: &Reason) -> String {
         Reason::Completed => "completed".into(),
         Reason::Error => "error".into(),
         Reason::Migrated => "migrated:removed_step".into(),
+        Reason::ExitStep(pc) => exit_step_reason(program, journey, *pc).to_string(),
         Reason::Exit(r) => r.clone(),
+    }
+}
+
+/// The reason an `exit` step gives: the operation at `pc` of `journey` (`""` out of range).
+fn exit_step_reason(program: &Program, journey: u32, pc: u32) -> &str {
+    match program.journeys.get(journey as usize).and_then(|j| j.code.get(pc as usize)) {
+        Some(journey_bytecode::StepOp::Exit { reason, .. }) => reason,
+        _ => "",
+    }
+}
+
+/// The names of an assignment (see [`ActionKind::Assign`]): the experiment's (none for a
+/// split, which its step names) and the arm's; empty out of range.
+pub fn assignment(program: &Program, journey: u32, pc: u32, arm: u32) -> (Option<&str>, &str) {
+    use journey_bytecode::StepOp;
+    fn arm_name(arms: &[journey_bytecode::ArmOp], arm: u32) -> &str {
+        arms.get(arm as usize).map_or("", |a| a.name.as_str())
+    }
+    match program.journeys.get(journey as usize).and_then(|j| j.code.get(pc as usize)) {
+        Some(StepOp::Experiment { name, arms, .. }) => (Some(name), arm_name(arms, arm)),
+        Some(StepOp::Split { arms, .. }) => (None, arm_name(arms, arm)),
+        _ => (None, ""),
     }
 }
 
@@ -53,7 +76,7 @@ fn key(name: &str, out: &mut String) {
     out.push_str("\":");
 }
 
-fn body(program: &Program, rendered: &Rendered, kind: &ActionKind, out: &mut String) {
+fn body(program: &Program, rendered: &Rendered, journey: u32, kind: &ActionKind, out: &mut String) {
     // Written piece by piece, without `format!`: this runs for every action of a batch run.
     match kind {
         ActionKind::Send { message, fields } => {
@@ -83,19 +106,24 @@ fn body(program: &Program, rendered: &Rendered, kind: &ActionKind, out: &mut Str
             key("reason", out);
             push_json_parts(&["cap:", channel], out);
         }
-        ActionKind::Assign { experiment: Some(e), arm } => {
-            key("experiment", out);
-            push_json_string(e, out);
-            key("arm", out);
-            push_json_string(arm, out);
+        ActionKind::Assign { pc, arm } => {
+            // A split is named by its step id (see `write_rest`).
+            if let (Some(e), arm) = assignment(program, journey, *pc, *arm) {
+                key("experiment", out);
+                push_json_string(e, out);
+                key("arm", out);
+                push_json_string(arm, out);
+            }
         }
-        // A split is named by its step id.
-        ActionKind::Assign { experiment: None, .. } => {}
-        ActionKind::Set { attribute, value_json } => {
+        ActionKind::Set { attribute, value } => {
             key("attribute", out);
             push_json_string(program.attributes.get(*attribute as usize).map(|a| a.name.as_str()).unwrap_or(""), out);
             key("value", out);
-            out.push_str(value_json);
+            // Written by the run as JSON; a span out of range (never made by a run) is `null`.
+            match rendered.text(program, value) {
+                "" => out.push_str("null"),
+                json => out.push_str(json),
+            }
         }
         ActionKind::Sync { audience, add } => {
             key("audience", out);
@@ -138,6 +166,7 @@ fn push_reason(program: &Program, journey: u32, reason: &Reason, out: &mut Strin
     match reason {
         Reason::Goal(g) => push_json_parts(&["goal:", j.and_then(|j| j.goals.get(*g as usize)).map(|g| g.name.as_str()).unwrap_or("?")], out),
         Reason::ExitOn(e) => push_json_parts(&["exit_on:", program.events.get(*e as usize).map(|e| e.name.as_str()).unwrap_or("?")], out),
+        Reason::ExitStep(pc) => push_json_string(exit_step_reason(program, journey, *pc), out),
         Reason::Exit(r) => push_json_string(r, out),
         Reason::Limit => out.push_str("\"limit\""),
         Reason::Manual => out.push_str("\"manual\""),
@@ -192,19 +221,20 @@ fn write_rest(program: &Program, rendered: &Rendered, action: &Action, split: &s
             out.push_str(",\"reason\":");
             push_reason(program, action.journey, reason, out);
         }
-        ActionKind::Assign { experiment: None, arm } => {
+        &ActionKind::Assign { pc, arm } if assignment(program, action.journey, pc, arm).0.is_none() => {
             out.push_str(",\"split\":");
             out.push_str(split);
             out.push_str(",\"arm\":");
-            push_json_string(arm, out);
+            push_json_string(assignment(program, action.journey, pc, arm).1, out);
         }
-        ActionKind::HeldOut(inner) => {
+        ActionKind::HeldOut(held) => {
+            let inner = held.kind();
             out.push_str(",\"of\":\"");
-            out.push_str(action_word(inner));
+            out.push_str(action_word(&inner));
             out.push('"');
-            body(program, rendered, inner, out);
+            body(program, rendered, action.journey, &inner, out);
         }
-        other => body(program, rendered, other, out),
+        other => body(program, rendered, action.journey, other, out),
     }
 }
 
@@ -333,7 +363,7 @@ impl<'p> ActionFormat<'p> {
                     }
                     out.push('}');
                 }
-                None => body(self.program, rendered, &action.kind, out),
+                None => body(self.program, rendered, action.journey, &action.kind, out),
             },
             // The rest, as `write_action_json` writes it.
             _ => write_rest(self.program, rendered, action, step(action.step), out),

@@ -374,7 +374,10 @@ pub enum Reason {
     Completed,
     Error,
     Migrated,
-    /// `exit` (bare) or `exit "reason"`.
+    /// `exit` (bare) or `exit "reason"`: the operation at this index of the journey's code
+    /// (a [`journey_bytecode::StepOp::Exit`]) names the reason; nothing is copied.
+    ExitStep(u32),
+    /// A reason given by name: a migration's `exit "reason"` for a removed step.
     Exit(String),
 }
 
@@ -511,17 +514,20 @@ pub enum ActionKind {
         fields: FieldSpan,
     },
     /// A send, sync or webhook replaced for the control group.
-    HeldOut(Box<ActionKind>),
+    HeldOut(Held),
     Suppressed {
         message: u32,
     },
+    /// A split or experiment arm: arm `arm` of the operation at `pc` of the journey's code
+    /// (see [`crate::output::assignment`] for the names).
     Assign {
-        experiment: Option<String>,
-        arm: String,
+        pc: u32,
+        arm: u32,
     },
     Set {
         attribute: u32,
-        value_json: String,
+        /// The value as JSON, in the run's [`Actions::rendered`].
+        value: Field,
     },
     Sync {
         audience: u32,
@@ -536,6 +542,25 @@ pub enum ActionKind {
     Exit {
         reason: Reason,
     },
+}
+
+/// What a control-group contact would have got (see [`ActionKind::HeldOut`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Held {
+    Send { message: u32, fields: FieldSpan },
+    Sync { audience: u32, add: bool },
+    Webhook { webhook: u32 },
+}
+
+impl Held {
+    /// The action held out.
+    pub fn kind(self) -> ActionKind {
+        match self {
+            Held::Send { message, fields } => ActionKind::Send { message, fields },
+            Held::Sync { audience, add } => ActionKind::Sync { audience, add },
+            Held::Webhook { webhook } => ActionKind::Webhook { webhook },
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -292,26 +292,48 @@ impl<'a> Strings<'a> {
         }
     }
 
-    /// A value as JSON (the `value` of `set` actions).
+    /// A value as JSON.
     pub fn json(&self, v: Value) -> String {
+        let mut out = String::new();
+        self.push_json(v, &mut out);
+        out
+    }
+
+    /// Appends a value as JSON (the `value` of `set` actions) to `out`.
+    pub fn push_json(&self, v: Value, out: &mut String) {
+        use std::fmt::Write;
         match v {
-            Value::Absent | Value::None => "null".into(),
-            Value::Bool(b) => b.to_string(),
-            Value::Int(i) => i.to_string(),
-            Value::Float(f) if f.is_finite() => {
-                let s = format!("{f}");
-                if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+            Value::Absent | Value::None => out.push_str("null"),
+            Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
+            Value::Int(i) => {
+                let _ = write!(out, "{i}");
             }
-            Value::Float(_) => "null".into(),
-            Value::Str(id) => json_string(self.str(id)),
+            Value::Float(f) if f.is_finite() => {
+                let start = out.len();
+                let _ = write!(out, "{f}");
+                if !out[start..].contains(['.', 'e', 'E']) {
+                    out.push_str(".0");
+                }
+            }
+            Value::Float(_) => out.push_str("null"),
+            Value::Str(id) => push_json_string(self.str(id), out),
             Value::List(id) => {
-                let items: Vec<String> = self.list(id).iter().map(|i| json_string(self.str(self.list_item(id, *i)))).collect();
-                format!("[{}]", items.join(","))
+                out.push('[');
+                for (n, i) in self.list(id).iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    push_json_string(self.str(self.list_item(id, *i)), out);
+                }
+                out.push(']');
             }
             other => {
-                let mut s = String::new();
-                self.render(other, &mut s);
-                json_string(&s)
+                // Rendered, then quoted: the rendering has no quote or backslash to escape
+                // (times, dates, durations, enum variants), but it is escaped all the same.
+                let start = out.len();
+                self.render(other, out);
+                let rendered = out.split_off(start);
+                push_json_string(&rendered, out);
             }
         }
     }

@@ -100,7 +100,7 @@ impl Run<'_, '_> {
                     let rendered = self.out.rendered.span_since(mark);
                     let send = ActionKind::Send { message: *message, fields: rendered };
                     if holdout {
-                        self.emit(now, j, Some(*step), ActionKind::HeldOut(Box::new(send)));
+                        self.emit(now, j, Some(*step), ActionKind::HeldOut(Held::Send { message: *message, fields: rendered }));
                     } else if !decl.transactional && self.capped(decl.channel, now) {
                         // Not sent: its fields are not kept either.
                         self.out.rendered.rollback(mark);
@@ -116,13 +116,13 @@ impl Run<'_, '_> {
                     pc += 1;
                 }
                 StepOp::Sync { step, audience, add } => {
-                    let kind = ActionKind::Sync { audience: *audience, add: *add };
-                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    let held = Held::Sync { audience: *audience, add: *add };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(held) } else { held.kind() });
                     pc += 1;
                 }
                 StepOp::Webhook { step, webhook } => {
-                    let kind = ActionKind::Webhook { webhook: *webhook };
-                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(Box::new(kind)) } else { kind });
+                    let held = Held::Webhook { webhook: *webhook };
+                    self.emit(now, j, Some(*step), if holdout { ActionKind::HeldOut(held) } else { held.kind() });
                     pc += 1;
                 }
                 StepOp::Set { step, attribute, value } => match self.eval(*value, now, Some(j), event) {
@@ -136,8 +136,8 @@ impl Run<'_, '_> {
                         self.dirty = true;
                         self.set_attrs |= attr_bit(*attribute);
                         self.last_set_journey = j as u32;
-                        let value_json = self.strings().json(v);
-                        self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value_json });
+                        let ((), value) = self.render_field(|run, text| run.strings().push_json(v, text));
+                        self.emit(now, j, Some(*step), ActionKind::Set { attribute: *attribute, value });
                         pc += 1;
                     }
                     Err(e) => {
@@ -216,26 +216,24 @@ impl Run<'_, '_> {
                 StepOp::Split { step, arms } => {
                     let step_id = journey.step_ids.get(*step as usize).map(String::as_str).unwrap_or("");
                     let b = bucket(self.contact, &journey.name, step_id);
-                    let Some(arm) = arms.iter().find(|a| b < a.upper).or(arms.last()) else { return };
-                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: None, arm: arm.name.clone() });
+                    let Some((i, arm)) = arm_of(arms, b) else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { pc: pc as u32, arm: i });
                     pc = arm.target as usize;
                 }
                 StepOp::Experiment { step, name, arms, .. } => {
-                    let forced = self.vm.options.forced_arms.iter().find(|(e, _)| e == name).and_then(|(_, a)| arms.iter().find(|x| &x.name == a));
+                    let forced =
+                        self.vm.options.forced_arms.iter().find(|(e, _)| e == name).and_then(|(_, a)| arms.iter().position(|x| &x.name == a));
                     let arm = match forced {
-                        Some(a) => Some(a),
-                        None => {
-                            let b = bucket(self.contact, &journey.name, name);
-                            arms.iter().find(|a| b < a.upper).or(arms.last())
-                        }
+                        Some(i) => arms.get(i).map(|a| (i as u32, a)),
+                        None => arm_of(arms, bucket(self.contact, &journey.name, name)),
                     };
-                    let Some(arm) = arm else { return };
-                    self.emit(now, j, Some(*step), ActionKind::Assign { experiment: Some(name.clone()), arm: arm.name.clone() });
+                    let Some((i, arm)) = arm else { return };
+                    self.emit(now, j, Some(*step), ActionKind::Assign { pc: pc as u32, arm: i });
                     pc = arm.target as usize;
                 }
                 StepOp::Jump { target } => pc = *target as usize,
-                StepOp::Exit { step, reason } => {
-                    self.leave(j, now, Some(*step), Reason::Exit(reason.clone()));
+                StepOp::Exit { step, .. } => {
+                    self.leave(j, now, Some(*step), Reason::ExitStep(pc as u32));
                     return;
                 }
                 StepOp::Complete => {
@@ -246,7 +244,16 @@ impl Run<'_, '_> {
             }
         }
     }
+}
 
+/// The arm (and its index) whose bucket range holds `bucket`: the first whose upper bound is
+/// above it, else the last.
+fn arm_of(arms: &[journey_bytecode::ArmOp], bucket: u32) -> Option<(u32, &journey_bytecode::ArmOp)> {
+    let i = arms.iter().position(|a| bucket < a.upper).unwrap_or(arms.len().checked_sub(1)?);
+    arms.get(i).map(|a| (i as u32, a))
+}
+
+impl Run<'_, '_> {
     /// Would one more send on this channel exceed a cap? (Caps count performed sends in
     /// `(now - window, now]` across all journeys.)
     fn capped(&mut self, channel: journey_bytecode::Channel, now: i64) -> bool {

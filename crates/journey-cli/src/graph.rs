@@ -24,7 +24,7 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = Format::Dot)]
     format: Format,
     /// Which way the diagram runs: `down` (entry at the top) or `right` (entry on the left, for
-    /// wide screens and slides); `dot` and `mermaid` only — the `svg` is drawn downwards.
+    /// wide screens and slides).
     #[arg(long, value_enum, default_value_t = Towards::Down)]
     direction: Towards,
 }
@@ -43,10 +43,6 @@ enum Format {
 }
 
 pub fn run(args: Args) -> u8 {
-    if matches!(args.format, Format::Svg) && args.direction == Towards::Right {
-        eprintln!("error: the svg is drawn top to bottom only: leave out `--direction right`, or draw it with `--format dot` or `--format mermaid`");
-        return exit::USAGE;
-    }
     let program = match crate::project::load_with_text(&args.paths) {
         Ok(program) => program,
         Err(code) => return code,

@@ -134,16 +134,36 @@ fn layout(journey: &Journey, edges: &[(u32, u32)]) -> (Vec<(usize, usize)>, Vec<
     (place, sizes)
 }
 
-fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, out: &mut String) {
+/// Between two layers of a left-to-right diagram: room for an edge and its label.
+const GAP_LAYERS_RIGHT: i64 = 110;
+/// Between two nodes of one layer of a left-to-right diagram.
+const GAP_IN_LAYER_RIGHT: i64 = 24;
+
+fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, direction: Direction, out: &mut String) {
     let edges = journey.flow_edges();
     let labels = edge_labels(program, journey);
     let (place, sizes) = layout(journey, &edges);
+    let right = direction == Direction::Right;
     let widest = sizes.iter().copied().max().unwrap_or(1) as i64;
-    let width = 2 * MARGIN + widest * NODE_W + (widest - 1).max(0) * GAP_X;
-    let height = 2 * MARGIN + sizes.len() as i64 * NODE_H + (sizes.len() as i64 - 1).max(0) * GAP_Y;
+    let layers = sizes.len() as i64;
+    // Layers run down (rows) or right (columns); the nodes of a layer are centred across.
+    let (width, height) = if right {
+        (
+            2 * MARGIN + layers * NODE_W + (layers - 1).max(0) * GAP_LAYERS_RIGHT,
+            2 * MARGIN + widest * NODE_H + (widest - 1).max(0) * GAP_IN_LAYER_RIGHT,
+        )
+    } else {
+        (2 * MARGIN + widest * NODE_W + (widest - 1).max(0) * GAP_X, 2 * MARGIN + layers * NODE_H + (layers - 1).max(0) * GAP_Y)
+    };
     let position = |node: usize| {
         let (layer, index) = place.get(node).copied().unwrap_or((0, 0));
         let in_layer = sizes.get(layer).copied().unwrap_or(1) as i64;
+        if right {
+            let column_height = in_layer * NODE_H + (in_layer - 1) * GAP_IN_LAYER_RIGHT;
+            let x = MARGIN + layer as i64 * (NODE_W + GAP_LAYERS_RIGHT);
+            let y = (height - column_height) / 2 + index as i64 * (NODE_H + GAP_IN_LAYER_RIGHT);
+            return (x, y);
+        }
         let row_width = in_layer * NODE_W + (in_layer - 1) * GAP_X;
         let x = (width - row_width) / 2 + index as i64 * (NODE_W + GAP_X);
         let y = MARGIN + layer as i64 * (NODE_H + GAP_Y);
@@ -165,15 +185,21 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
         let n = edge_counts.get(i).copied().unwrap_or(0);
         let (fx, fy) = position(*from as usize);
         let (tx, ty) = position(*to as usize);
-        let (x1, y1, x2, y2) = (fx + NODE_W / 2, fy + NODE_H, tx + NODE_W / 2, ty);
+        // From the bottom of one node to the top of the next (the right side to the left
+        // side, left to right), as a curve leaving and arriving straight.
+        let (x1, y1, x2, y2, curve) = if right {
+            let (x1, y1, x2, y2) = (fx + NODE_W, fy + NODE_H / 2, tx, ty + NODE_H / 2);
+            (x1, y1, x2, y2, format!("{},{y1} {},{y2}", x1 + GAP_LAYERS_RIGHT / 2, x2 - GAP_LAYERS_RIGHT / 2))
+        } else {
+            let (x1, y1, x2, y2) = (fx + NODE_W / 2, fy + NODE_H, tx + NODE_W / 2, ty);
+            (x1, y1, x2, y2, format!("{x1},{} {x2},{}", y1 + GAP_Y / 2, y2 - GAP_Y / 2))
+        };
         let stroke = 1.0 + 9.0 * n as f64 / busiest as f64;
         let stroke = if counts { stroke } else { 1.5 };
         let class = if n == 0 && counts { "edge unused" } else { "edge" };
         let _ = writeln!(
             out,
-            r#"<path class="{class}" d="M{x1},{y1} C{x1},{c1} {x2},{c2} {x2},{y2}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
-            c1 = y1 + GAP_Y / 2,
-            c2 = y2 - GAP_Y / 2,
+            r#"<path class="{class}" d="M{x1},{y1} C{curve} {x2},{y2}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
             f = esc(&node_name(journey, *from)),
             t = esc(&node_name(journey, *to)),
         );
@@ -185,8 +211,9 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
             (true, false) => String::new(),
         };
         if !text.is_empty() {
-            let (mx, my) = ((x1 + x2) / 2, (y1 + y2) / 2 + 4);
-            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{}</text>"#, esc(&truncate(&text, 24)));
+            // Left to right, the label sits above the curve's middle, within the gap.
+            let (mx, my, room) = if right { ((x1 + x2) / 2, (y1 + y2) / 2 - 6, 16) } else { ((x1 + x2) / 2, (y1 + y2) / 2 + 4, 24) };
+            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{}</text>"#, esc(&truncate(&text, room)));
         }
     }
     let by_step = leaving_by_step(metrics);
@@ -301,7 +328,7 @@ pub enum GraphFormat {
     Mermaid,
 }
 
-/// Which way a flow diagram runs (`dot` and `mermaid`; the `svg` is drawn top to bottom).
+/// Which way a flow diagram runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Direction {
     /// Entry at the top, the end at the bottom.
@@ -318,7 +345,7 @@ pub fn graph(program: &Program, journey: &Journey, metrics: Option<&Json>, forma
     graph_towards(program, journey, metrics, format, Direction::Down)
 }
 
-/// [`graph`], running `direction` (the `svg` always runs down).
+/// [`graph`], running `direction`.
 pub fn graph_towards(program: &Program, journey: &Journey, metrics: Option<&Json>, format: GraphFormat, direction: Direction) -> String {
     let none = Json::Null;
     let metrics = metrics.unwrap_or(&none);
@@ -349,7 +376,7 @@ pub fn graph_towards(program: &Program, journey: &Journey, metrics: Option<&Json
     let order = || std::iter::once(journey.flow_entry()).chain(0..journey.step_ids.len() as u32).chain(std::iter::once(journey.flow_end()));
     let mut out = String::new();
     match format {
-        GraphFormat::Svg => flow_svg(program, journey, metrics, true, &mut out),
+        GraphFormat::Svg => flow_svg(program, journey, metrics, true, direction, &mut out),
         GraphFormat::Dot => {
             let quote = |text: &str| text.replace('\\', "\\\\").replace('"', "\\\"");
             let _ = writeln!(out, "digraph \"{}\" {{", quote(&journey.name));
@@ -466,7 +493,7 @@ fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &m
         out.push_str("</table>\n");
     }
     out.push_str(r#"<div class="scroll">"#);
-    flow_svg(program, journey, metrics, false, out);
+    flow_svg(program, journey, metrics, false, Direction::Down, out);
     out.push_str("</div>\n");
     // Experiments.
     if let Some(experiments) = metrics["experiments"].as_object() {

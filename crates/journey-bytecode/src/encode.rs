@@ -4,8 +4,8 @@
 //! offset size  field
 //! 0      4     magic (b"JBC\0" for programs, b"JSN\0" for snapshots)
 //! 4      2     format version, little endian
-//! 6      2     reserved, zero
-//! 8      4     body length in bytes, little endian
+//! 6      2     body length in bytes, bits 32–47, little endian (zero below 4 GiB)
+//! 8      4     body length in bytes, bits 0–31, little endian
 //! 12     4     CRC-32 (IEEE) of the body, little endian
 //! 16     n     body: postcard encoding of the value
 //! ```
@@ -18,7 +18,9 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::fmt;
 
 pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";
-/// 2: contact heaps are arenas and snapshot instants use one-byte sentinels.
+/// 2: contact heaps are arenas and snapshot instants use one-byte sentinels. 3: a `match`
+/// names its enum. (Bodies past 4 GiB, with header bytes 6–7 as the length's high bits, need
+/// no new version: below 4 GiB those bytes are zero, as before.)
 pub const FORMAT_VERSION: u16 = 3;
 const HEADER: usize = 16;
 
@@ -64,13 +66,23 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Frames an already-encoded body.
+/// The largest body the header can give the length of (48 bits: 256 TiB).
+pub const MAX_BODY: u64 = (1 << 48) - 1;
+
+/// A body length as the header holds it: bits 32–47, then bits 0–31.
+fn split_len(len: u64) -> (u16, u32) {
+    ((len >> 32) as u16, len as u32)
+}
+
+/// Frames an already-encoded body (of at most [`MAX_BODY`] bytes: an in-memory body is far
+/// smaller).
 pub fn frame(magic: [u8; 4], body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER + body.len());
     out.extend_from_slice(&magic);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    let (high, low) = split_len(body.len() as u64);
+    out.extend_from_slice(&high.to_le_bytes());
+    out.extend_from_slice(&low.to_le_bytes());
     out.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
     out.extend_from_slice(body);
     out
@@ -99,22 +111,24 @@ impl<W: std::io::Write> std::io::Write for Checksummed<W> {
 /// million contacts' snapshot is hundreds of megabytes): the header with a zero length and
 /// checksum, then the body through a checksumming writer. Returns the body's length and
 /// checksum for [`complete_frame`], which fills them in.
-pub fn write_frame_start<T: Serialize, W: std::io::Write>(magic: [u8; 4], value: &T, mut out: W) -> std::io::Result<(u32, u32)> {
+pub fn write_frame_start<T: Serialize, W: std::io::Write>(magic: [u8; 4], value: &T, mut out: W) -> std::io::Result<(u64, u32)> {
     let mut header = [0u8; HEADER];
     header[..4].copy_from_slice(&magic);
     header[4..6].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.write_all(&header)?;
     let (crc, len) = write_body(value, &mut out)?;
-    let Ok(len) = u32::try_from(len) else {
-        return Err(std::io::Error::other(format!("the body is {len} bytes, more than the format's 4 GiB limit: split the run with --shard")));
-    };
+    if len > MAX_BODY {
+        return Err(std::io::Error::other(format!("the body is {len} bytes, more than the format's 256 TiB limit: split the run with --shard")));
+    }
     Ok((len, crc))
 }
 
 /// Fills in the length and checksum of a header written by [`write_frame_start`].
-pub fn complete_frame<F: std::io::Write + std::io::Seek>(file: &mut F, len: u32, crc: u32) -> std::io::Result<()> {
-    file.seek(std::io::SeekFrom::Start(8))?;
-    file.write_all(&len.to_le_bytes())?;
+pub fn complete_frame<F: std::io::Write + std::io::Seek>(file: &mut F, len: u64, crc: u32) -> std::io::Result<()> {
+    let (high, low) = split_len(len);
+    file.seek(std::io::SeekFrom::Start(6))?;
+    file.write_all(&high.to_le_bytes())?;
+    file.write_all(&low.to_le_bytes())?;
     file.write_all(&crc.to_le_bytes())?;
     file.flush()
 }
@@ -139,11 +153,10 @@ pub fn unframe(magic: [u8; 4], bytes: &[u8]) -> Result<&[u8], DecodeError> {
     if version != FORMAT_VERSION {
         return Err(DecodeError::UnsupportedVersion { found: version, supported: FORMAT_VERSION });
     }
-    if bytes[6] != 0 || bytes[7] != 0 {
-        return Err(DecodeError::Invalid("reserved header bytes are not zero: the file is corrupt".into()));
-    }
-    let declared = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
+    let high = u64::from(u16::from_le_bytes([bytes[6], bytes[7]]));
+    let declared = high << 32 | u64::from(u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]));
     let body = &bytes[HEADER..];
+    let declared = usize::try_from(declared).unwrap_or(usize::MAX);
     if declared != body.len() {
         return Err(DecodeError::LengthMismatch { declared, actual: body.len() });
     }
@@ -193,6 +206,24 @@ mod tests {
         let (len, crc) = write_frame_start(*b"JSN\0", &value, &mut file).unwrap();
         complete_frame(&mut file, len, crc).unwrap();
         assert_eq!(file.into_inner(), encode_value(*b"JSN\0", &value).unwrap());
+    }
+
+    #[test]
+    fn lengths_past_4_gib_use_the_high_header_bytes() {
+        // A 5 GiB + 7 body: the header says so in bytes 6–7 (bits 32–47) and 8–11.
+        let mut file = std::io::Cursor::new(vec![0u8; HEADER]);
+        complete_frame(&mut file, (5 << 30) + 7, 0xDEAD_BEEF).unwrap();
+        let header = file.into_inner();
+        assert_eq!(header[6..16], [1, 0, 7, 0, 0, 0x40, 0xEF, 0xBE, 0xAD, 0xDE]);
+        assert_eq!(split_len(MAX_BODY), (u16::MAX, u32::MAX));
+        // Read back, such a header declares more than the bytes that follow: an error, with
+        // the declared length in full.
+        let mut bytes = encode_value(*b"JSN\0", &vec![1u8, 2, 3]).unwrap();
+        bytes[6] = 1;
+        match unframe(*b"JSN\0", &bytes) {
+            Err(DecodeError::LengthMismatch { declared, actual: 4 }) => assert_eq!(declared as u64, (1 << 32) + 4),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -208,7 +208,15 @@ impl<'a> Checker<'a> {
         }
     }
 
-    pub fn emit(&mut self, diagnostic: Diagnostic) {
+    pub fn emit(&mut self, mut diagnostic: Diagnostic) {
+        // A "did you mean" (see `did_you_mean`) on a misspelt name under the caret is also a
+        // fix: the name meant in place of the one written.
+        if diagnostic.fix.is_none()
+            && let Some(meant) = diagnostic.help.as_deref().and_then(|h| h.strip_prefix("did you mean `")).and_then(|h| h.strip_suffix("`?"))
+            && is_word(self.text(diagnostic.primary.span))
+        {
+            diagnostic.fix = Some((diagnostic.primary.span, meant.to_string()));
+        }
         self.diagnostics.push(diagnostic);
     }
 
@@ -245,6 +253,11 @@ impl<'a> Checker<'a> {
         d.help = help;
         self.emit(d);
     }
+}
+
+/// A name as written (letters, digits, `_`): what a "did you mean" can replace.
+fn is_word(text: &str) -> bool {
+    !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Keys of a name table, for suggestions.

@@ -44,6 +44,9 @@ pub struct Diagnostic {
     pub primary: Label,
     pub secondary: Vec<Label>,
     pub help: Option<String>,
+    /// A mechanical fix: the text to put in place of a span (a misspelt name's closest
+    /// match). The language server offers it as a quick fix.
+    pub fix: Option<(Span, String)>,
 }
 
 impl Diagnostic {
@@ -56,7 +59,15 @@ impl Diagnostic {
     }
 
     fn new(severity: Severity, code: &'static str, message: impl Into<String>, span: Span) -> Self {
-        Diagnostic { code, severity, message: message.into(), primary: Label { span, message: String::new() }, secondary: Vec::new(), help: None }
+        Diagnostic {
+            code,
+            severity,
+            message: message.into(),
+            primary: Label { span, message: String::new() },
+            secondary: Vec::new(),
+            help: None,
+            fix: None,
+        }
     }
 
     /// The text under the primary caret.

@@ -1,6 +1,7 @@
 //! `journey lsp`: a Language Server Protocol server over stdio (lsp-server + lsp-types,
 //! synchronous loop). Diagnostics on open/change/save, hover, go to definition, find references,
-//! completion, document symbols and rename.
+//! completion, document symbols, rename, formatting, and quick fixes (a misspelt name replaced
+//! by the one its diagnostic suggests).
 //!
 //! Robustness: every request's parameters are deserialized with error handling — a malformed or
 //! unknown request gets an error response and the server keeps running; nothing here unwraps.
@@ -37,6 +38,7 @@ pub fn serve(connection: Connection) -> Result<(), String> {
         "documentSymbolProvider": true,
         "renameProvider": true,
         "documentFormattingProvider": true,
+        "codeActionProvider": { "codeActionKinds": ["quickfix"] },
     });
     let init = connection.initialize(capabilities).map_err(|e| e.to_string())?;
     let mut server = Server { analysis: Analysis::new(), connection: &connection };
@@ -220,6 +222,7 @@ impl Server<'_> {
             "textDocument/documentSymbol" => self.symbols(&request),
             "textDocument/rename" => self.rename(&request),
             "textDocument/formatting" => self.formatting(&request),
+            "textDocument/codeAction" => self.code_actions(&request),
             other => {
                 self.error(id, ErrorCode::MethodNotFound, format!("unsupported request {other}"));
                 return;
@@ -244,6 +247,39 @@ impl Server<'_> {
         }
         let whole = lsp_types::Range { start: lsp_types::Position { line: 0, character: 0 }, end: analysis::position(source, source.text.len()) };
         serde_json::to_value([lsp_types::TextEdit { range: whole, new_text: formatted }]).map_err(|e| e.to_string())
+    }
+
+    /// Quick fixes for the diagnostics in the requested range: each misspelt name its
+    /// diagnostic has a suggestion for, replaced by it (`did you mean …`).
+    fn code_actions(&self, request: &Request) -> Result<Value, String> {
+        let params: lsp_types::CodeActionParams = param(request)?;
+        let uri = params.text_document.uri;
+        let file = self.analysis.file_of(uri.as_str()).ok_or_else(|| format!("unknown document {}: open it first", uri.as_str()))?;
+        let source = self.analysis.project.sources.get(file).ok_or("unknown document")?;
+        let (start, end) = (offset(source, params.range.start), offset(source, params.range.end));
+        let all = journey_check::all_diagnostics(&self.analysis.project, &self.analysis.checked);
+        let mut actions = Vec::new();
+        for d in &all {
+            let Some((span, meant)) = &d.fix else { continue };
+            let (from, to) = (span.start as usize, span.end as usize);
+            if span.file != file || to < start || from > end {
+                continue;
+            }
+            let Some((_, diagnostic)) = self.to_lsp(d) else { continue };
+            let written = source.text.get(from..to).unwrap_or("");
+            // Keyed by `Uri`, as in `rename`; never mutated.
+            #[allow(clippy::mutable_key_type)]
+            let changes = HashMap::from([(uri.clone(), vec![TextEdit { range: range(source, *span), new_text: meant.clone() }])]);
+            actions.push(lsp_types::CodeAction {
+                title: format!("Replace `{written}` with `{meant}`"),
+                kind: Some(lsp_types::CodeActionKind::QUICKFIX),
+                diagnostics: Some(vec![diagnostic]),
+                edit: Some(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }),
+                is_preferred: Some(true),
+                ..lsp_types::CodeAction::default()
+            });
+        }
+        serde_json::to_value(actions).map_err(|e| e.to_string())
     }
 
     fn error(&self, id: RequestId, code: ErrorCode, message: String) {

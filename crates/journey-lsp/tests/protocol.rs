@@ -73,6 +73,32 @@ fn in_process_session() {
     // While the file is broken, navigation uses the last good analysis (none yet): no crash.
     let _ = c.request("textDocument/hover", position(7, 8));
 
+    // Quick fix: the misspelt step word, replaced by the one the diagnostic suggests.
+    let line = |l: u32, from: u32, to: u32| json!({ "start": { "line": l, "character": from }, "end": { "line": l, "character": to } });
+    let fixes =
+        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": line(7, 0, 9), "context": { "diagnostics": [] } }));
+    assert_eq!(fixes.as_array().map(Vec::len), Some(1), "{fixes}");
+    assert_eq!(fixes[0]["title"], "Replace `sned` with `send`");
+    assert_eq!(fixes[0]["kind"], "quickfix");
+    assert_eq!(fixes[0]["diagnostics"][0]["code"], "J0001");
+    assert_eq!(fixes[0]["edit"]["changes"][URI], json!([{ "range": line(7, 2, 6), "newText": "send" }]));
+    // None away from it; a checker's "did you mean" (an unknown event) is one too.
+    let elsewhere =
+        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": line(2, 0, 3), "context": { "diagnostics": [] } }));
+    assert_eq!(elsewhere, json!([]));
+    let misspelt = GOOD.replace("entry on signed_up", "entry on signed_op");
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": misspelt }] }));
+    let _ = c.diagnostics(URI);
+    let fixes =
+        c.request("textDocument/codeAction", json!({ "textDocument": { "uri": URI }, "range": line(6, 12, 12), "context": { "diagnostics": [] } }));
+    assert_eq!(fixes[0]["title"], "Replace `signed_op` with `signed_up`", "{fixes}");
+    assert_eq!(fixes[0]["edit"]["changes"][URI][0]["range"], line(6, 11, 20));
+    let bad = c.request(
+        "textDocument/codeAction",
+        json!({ "textDocument": { "uri": "file:///nowhere.journey" }, "range": line(0, 0, 1), "context": { "diagnostics": [] } }),
+    );
+    assert!(bad["error"].as_str().unwrap_or("").contains("open it first"), "{bad}");
+
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": URI, "version": 2 }, "contentChanges": [{ "text": GOOD }] }));
     assert_eq!(c.diagnostics(URI), Vec::<Value>::new());
 

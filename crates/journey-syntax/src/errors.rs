@@ -136,7 +136,9 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                 format!("expected {}", describe_expected(&expected))
             };
             let mut diagnostic = Diagnostic::error("J0001", unexpected, span).with_label(label);
-            diagnostic.help = typo_help(tokens, index, &token, &expected);
+            let mut fix = None;
+            diagnostic.help = typo_help(tokens, index, &token, &expected, &mut fix);
+            diagnostic.fix = fix.map(|(l, r, word)| (Span::new(file, l, r), word));
             diagnostic
         }
         ParseError::User { error } => user_diagnostic(file, &error),
@@ -276,7 +278,15 @@ fn eof_help(expected: &[String]) -> String {
 
 /// "did you mean" for a misspelt keyword: either the unexpected word itself (`withn 3d`), or the
 /// word before it when the parser took it for a step label (`sned welcome_1`).
-fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: &[String]) -> Option<String> {
+/// Help for a likely typo; a misspelt word's replacement (its byte range and the word meant)
+/// goes to `fix`.
+fn typo_help(
+    tokens: &[Spanned<'_>],
+    index: usize,
+    token: &Token<'_>,
+    expected: &[String],
+    fix: &mut Option<(usize, usize, String)>,
+) -> Option<String> {
     let keywords_expected: Vec<&str> = expected
         .iter()
         .map(|e| e.trim_matches('"'))
@@ -322,15 +332,21 @@ fn typo_help(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, expected: 
     if let Token::Ident(word) = token
         && let Some(s) = suggest(word, keywords_expected.iter().copied())
     {
+        if let Some((l, _, r)) = tokens.get(index) {
+            *fix = Some((*l, *r, s.to_string()));
+        }
         return Some(format!("did you mean `{s}`?"));
     }
     if expected.len() == 1
         && expected[0] == "\":\""
         && index > 0
-        && let Some((_, Token::Ident(word), _)) = tokens.get(index - 1)
+        && let Some((l, Token::Ident(word), r)) = tokens.get(index - 1)
     {
         return Some(match suggest(word, STEP_KEYWORDS.iter().copied()) {
-            Some(s) => format!("`{word}` is not a step: did you mean `{s}`?"),
+            Some(s) => {
+                *fix = Some((*l, *r, s.to_string()));
+                format!("`{word}` is not a step: did you mean `{s}`?")
+            }
             None => format!("`{word}` is read as a step label (`{word}: …`); steps start with {}", STEP_KEYWORDS.join(", ")),
         });
     }

@@ -2,7 +2,9 @@
 //!
 //! The formatter works on the token stream and keeps the author's line breaks, adding only
 //! those that make a block spanning lines open at the end of a line and close at the start of
-//! one (a record's `{ name: value, … }` keeps its wrapping): it only ever changes whitespace, so
+//! one (a record's `{ name: value, … }` keeps its wrapping), and those that shorten a line over
+//! [`MAX_WIDTH`] characters: before each of its `and` / `or` outside brackets, so that a long
+//! condition reads one clause per line. It only ever changes whitespace, so
 //! the tokens — and what the file means — stay exactly the same, and formatting a formatted
 //! file changes nothing. Per line:
 //!
@@ -117,6 +119,33 @@ fn forced_breaks(source: &str, spans: &[(usize, usize)]) -> Vec<bool> {
     breaks
 }
 
+/// Lines longer than this (in characters, indentation and comment included) are broken before
+/// their `and` / `or` outside brackets, when they have any.
+pub const MAX_WIDTH: usize = 120;
+
+/// The text of each item (token or doc comment).
+fn text_of_item<'s>(spans: &[(usize, usize)], source: &'s str) -> Vec<&'s str> {
+    spans.iter().map(|&(start, end)| source.get(start..end).unwrap_or("")).collect()
+}
+
+/// Where a line of items `from..to` breaks to shorten it: before each `and` / `or` (but the
+/// first item) not inside brackets opened on the line.
+fn condition_breaks(from: usize, to: usize, texts: &[&str]) -> Vec<usize> {
+    let mut nesting = 0usize;
+    let mut out = Vec::new();
+    for i in from..to {
+        let t = texts.get(i).copied().unwrap_or("");
+        if opens(t) {
+            nesting += 1;
+        } else if closes(t) {
+            nesting = nesting.saturating_sub(1);
+        } else if nesting == 0 && i > from && matches!(t, "and" | "or") {
+            out.push(i);
+        }
+    }
+    out
+}
+
 /// The layout itself (the source is known to lex; a token that does not is kept as it is).
 fn layout(source: &str) -> String {
     let (tokens, docs) = tokenize(source, 0);
@@ -126,6 +155,7 @@ fn layout(source: &str) -> String {
     items.sort_unstable_by_key(|(start, _, _)| *start);
     let spans: Vec<(usize, usize)> = items.iter().map(|(start, end, _)| (*start, *end)).collect();
     let breaks = forced_breaks(source, &spans);
+    let texts = text_of_item(&spans, source);
     let kind = |i: usize| items.get(i).and_then(|(_, _, t)| *t);
     let text_of = |(start, end): (usize, usize)| source.get(start..end).unwrap_or("");
     let mut out = String::with_capacity(source.len());
@@ -155,28 +185,44 @@ fn layout(source: &str) -> String {
         let mut cuts: Vec<usize> = (first + 1..next).filter(|&i| breaks[i]).collect();
         cuts.insert(0, first);
         cuts.push(next);
-        for (part, window) in cuts.windows(2).enumerate() {
-            let (from, to) = (window[0], window[1]);
+        let mut parts: Vec<(usize, usize)> = cuts.windows(2).map(|w| (w[0], w[1])).collect();
+        let mut part = 0;
+        let mut text = String::new();
+        while let Some(&(from, to)) = parts.get(part) {
             let on_line = &spans[from..to];
             let leading_closers = on_line.iter().take_while(|&&s| closes(text_of(s))).count();
             let continued = on_line.first().is_some_and(|&s| CONTINUES_WITH.contains(&text_of(s)))
                 || (CONTINUES_AFTER.contains(&previous_last) && !on_line.first().is_some_and(|&s| closes(text_of(s))));
             let level = depth.saturating_sub(leading_closers) + usize::from(continued);
-            out.extend(std::iter::repeat_n("  ", level));
+            text.clear();
+            text.extend(std::iter::repeat_n("  ", level));
             for (i, &span) in on_line.iter().enumerate() {
                 let at = from + i;
                 if i > 0 && spaced(at.checked_sub(2).and_then(kind), kind(at - 1), kind(at)) {
-                    out.push(' ');
+                    text.push(' ');
                 }
                 // A doc comment runs to the end of its line: without its trailing whitespace.
-                out.push_str(if kind(at).is_none() { text_of(span).trim_end() } else { text_of(span) });
+                text.push_str(if kind(at).is_none() { text_of(span).trim_end() } else { text_of(span) });
             }
-            if part + 2 == cuts.len() && !tail.is_empty() {
+            if part + 1 == parts.len() && !tail.is_empty() {
                 if !on_line.is_empty() {
-                    out.push(' ');
+                    text.push(' ');
                 }
-                out.push_str(tail);
+                text.push_str(tail);
             }
+            // Too long, with `and` / `or` outside brackets: broken before each of them (the
+            // pieces, continuing the condition, are indented one level more).
+            if text.chars().count() > MAX_WIDTH {
+                let splits = condition_breaks(from, to, &texts);
+                if !splits.is_empty() {
+                    let pieces: Vec<(usize, usize)> =
+                        std::iter::once(from).chain(splits.iter().copied()).zip(splits.iter().copied().chain(std::iter::once(to))).collect();
+                    parts.splice(part..=part, pieces);
+                    continue;
+                }
+            }
+            part += 1;
+            out.push_str(&text);
             out.push('\n');
             for &span in on_line {
                 let t = text_of(span);
@@ -231,6 +277,22 @@ mod tests {
         let source = "journey m {\n  if contact.plan == pro { send hello\n    wait 1d } else { send a\n  send b } // tail\n  split { 50% { send a }\n    50% { send b } }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
         let expected = "journey m {\n  if contact.plan == pro {\n    send hello\n    wait 1d\n  } else {\n    send a\n    send b\n  } // tail\n  split {\n    50% { send a }\n    50% { send b }\n  }\n  at 2026-01-01T00:00:00Z ana x { a: 1,\n    b: 2 }\n  if x { send a }\n}\n";
         formats_to(source, expected);
+    }
+
+    #[test]
+    fn a_long_condition_is_broken_before_its_and_and_or_outside_brackets() {
+        let long = "journey j {\n  entry on cart_updated where event.total >= 20.0 and contact.plan == pro and (contact.score > 3 or contact.vip) or has ordered within 30d // big carts\n  wait 1d\n}\n";
+        let expected = "journey j {\n  entry on cart_updated where event.total >= 20.0\n    and contact.plan == pro\n    and (contact.score > 3 or contact.vip)\n    or has ordered within 30d // big carts\n  wait 1d\n}\n";
+        formats_to(long, expected);
+        // At the limit, or without an `and` / `or` to break at, a line stays whole.
+        let line = |name: usize| format!("journey j {{\n  if contact.plan == pro and {} {{ exit }}\n}}\n", "x".repeat(name));
+        let exact = line(MAX_WIDTH - 38);
+        assert_eq!(exact.lines().nth(1).map(|l| l.chars().count()), Some(MAX_WIDTH));
+        formats_to(&exact, &exact);
+        let over = line(MAX_WIDTH - 37);
+        formats_to(&over, &over.replace(" and x", "\n    and x"));
+        let message = format!("message m email {{ subject \"{}\", template \"t\" }}\n", "a ".repeat(80));
+        formats_to(&message, &message);
     }
 
     #[test]

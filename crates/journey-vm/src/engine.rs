@@ -640,14 +640,20 @@ impl Run<'_, '_> {
 
     /// Whether a re-tested condition must be evaluated now (something it reads changed).
     fn worth_testing(&self, condition: u32) -> bool {
-        let mask = self.test_mask | if self.dirty { self.set_attrs } else { 0 };
-        self.vm.tables.expr_reads.get(condition as usize).is_none_or(|reads| reads & mask != 0)
+        self.may_change(self.vm.tables.expr_reads.get(condition as usize).copied().unwrap_or(Deps::MAX))
     }
 
     /// Tests `goal when` conditions; leaves on the first that holds.
     #[inline]
     fn goal_when(&mut self, j: usize, now: i64) -> bool {
-        self.vm.tables.goal_when.get(j).copied().unwrap_or(false) && self.test_goal_when(j, now)
+        self.may_change(self.vm.tables.goal_when.get(j).copied().unwrap_or(0)) && self.test_goal_when(j, now)
+    }
+
+    /// Whether conditions reading `reads` together may have changed (see `worth_testing`,
+    /// which then decides for each).
+    #[inline]
+    fn may_change(&self, reads: Deps) -> bool {
+        reads & (self.test_mask | if self.dirty { self.set_attrs } else { 0 }) != 0
     }
 
     #[inline(never)]
@@ -680,7 +686,7 @@ impl Run<'_, '_> {
     /// `entry when`: enrolls when a condition becomes true (edge-triggered).
     #[inline]
     fn entry_when(&mut self, j: usize, now: i64) {
-        if self.vm.tables.when_entries.get(j).is_some_and(|w| !w.is_empty()) {
+        if self.may_change(self.vm.tables.when_reads.get(j).copied().unwrap_or(0)) {
             self.test_entry_when(j, now);
         }
     }

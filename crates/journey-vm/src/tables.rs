@@ -121,8 +121,11 @@ pub(crate) struct Tables {
     pub(crate) dormant_reads: Vec<[Deps; 8]>,
     /// Per journey: its `entry when` entries (first 8), as (entry index, condition).
     pub(crate) when_entries: Vec<Vec<(u8, u32)>>,
-    /// Per journey: whether it has a `goal when` (most do not, and are tested on every record).
-    pub(crate) goal_when: Vec<bool>,
+    /// Per journey, what its `goal when` conditions read together (0: it has none): a record
+    /// that changed none of it skips them without looking at each.
+    pub(crate) goal_when: Vec<Deps>,
+    /// Per journey, the same for its `entry when` conditions.
+    pub(crate) when_reads: Vec<Deps>,
     /// Per journey, per flow node: the edges into it, as (from node, edge index).
     pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
     /// Per journey, how many flow edges it has.
@@ -229,6 +232,18 @@ impl Tables {
             edges_into.push(into);
             edge_counts.push(edges.len());
         }
+        // What some conditions read together (what `worth_testing` tests them against).
+        let reads_of = |conditions: Vec<u32>| conditions.iter().fold(0, |all, &c| all | expr_reads.get(c as usize).copied().unwrap_or(Deps::MAX));
+        let goal_when = program
+            .journeys
+            .iter()
+            .map(|j| reads_of(j.goals.iter().filter_map(|g| if let GoalKind::When(c) = g.kind { Some(c) } else { None }).collect()))
+            .collect();
+        let when_reads = program
+            .journeys
+            .iter()
+            .map(|j| reads_of(j.entries.iter().take(8).filter_map(|e| if let EntryKind::When(c) = e.kind { Some(c) } else { None }).collect()))
+            .collect();
         let schedules_read = attr_scheduled.iter().chain(dormant_reads.iter().flatten()).fold(0, |all, bits| all | bits);
         Tables {
             schedules_read,
@@ -240,7 +255,8 @@ impl Tables {
             expr_reads,
             zone,
             dormant_reads,
-            goal_when: program.journeys.iter().map(|j| j.goals.iter().any(|g| matches!(g.kind, GoalKind::When(_)))).collect(),
+            goal_when,
+            when_reads,
             when_entries: program
                 .journeys
                 .iter()

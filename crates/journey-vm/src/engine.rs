@@ -553,8 +553,10 @@ impl Run<'_, '_> {
         let visits = self.vm.tables.dispatch(event).len();
         for i in 0..visits {
             let j = self.vm.tables.dispatch(event)[i] as usize;
+            // A journey there for its conditions only has no trigger on the event to test.
+            let named = if self.vm.tables.listens(event, i) { event } else { None };
             if j < self.st.slots.len() {
-                self.journey_on_record(j, now, event, fields);
+                self.journey_on_record(j, now, named, fields);
             }
         }
         self.test_mask = Deps::MAX;

@@ -101,6 +101,9 @@ pub(crate) struct Tables {
     /// goal or `wait for` on the event, plus every journey with conditions re-tested after
     /// records (`entry when`, `goal when`, `wait until <condition>`). Others are not visited.
     dispatch: Vec<Vec<u32>>,
+    /// Index for index with `dispatch`: whether the journey names the event (an entry, exit,
+    /// goal or wait on it); `false` for one there for its conditions only.
+    listens: Vec<Vec<bool>>,
     pub(crate) scheduled: Vec<bool>,
     /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
     pub(crate) limits: Vec<i64>,
@@ -169,6 +172,13 @@ impl Tables {
         };
         let mut dispatch: Vec<Vec<u32>> = (0..program.events.len() as u32).map(|e| journeys(&|j| conditional(j) || on_event(j, e))).collect();
         dispatch.push(journeys(&conditional));
+        // Per event, which of its dispatched journeys name it (the others are there for their
+        // conditions only).
+        let listens: Vec<Vec<bool>> = dispatch
+            .iter()
+            .enumerate()
+            .map(|(e, list)| list.iter().map(|&j| program.journeys.get(j as usize).is_some_and(|journey| on_event(journey, e as u32))).collect())
+            .collect();
         // What each journey's computed entry instants read: recomputing them after every record
         // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
         // when an input they depend on changed.
@@ -249,6 +259,7 @@ impl Tables {
             schedules_read,
             preds_by_event,
             dispatch,
+            listens,
             scheduled: program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect(),
             limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
             attr_scheduled,
@@ -303,6 +314,15 @@ impl Tables {
     #[inline]
     pub(crate) fn inert(&self, event: u32) -> bool {
         self.preds_by_event.get(event as usize).is_none_or(Vec::is_empty) && self.dispatch(Some(event)).is_empty()
+    }
+
+    /// Whether the `i`th journey of [`Tables::dispatch`]`(event)` names the event.
+    pub(crate) fn listens(&self, event: Option<u32>, i: usize) -> bool {
+        let list = match event {
+            Some(e) if (e as usize) + 1 < self.listens.len() => self.listens.get(e as usize),
+            _ => None,
+        };
+        list.and_then(|l| l.get(i)).copied().unwrap_or(false)
     }
 
     /// The journeys a record of `event` (or, with `None`, a record without one) can affect.

@@ -69,6 +69,28 @@ fn check_github_and_sarif_formats() {
     assert_eq!(log["version"], "2.1.0");
     assert_eq!(log["runs"][0]["results"][0]["ruleId"], "J0003");
     assert_eq!(log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]["startLine"], 2);
+    // A "did you mean" is also a SARIF fix: the misspelt word's region and the word meant.
+    let dir = temp_project(
+        "gh-fix",
+        &[(
+            "bad.journey",
+            "journey j {
+  sned m
+}
+",
+        )],
+    );
+    let out = journey(&["check", "--format", "sarif", "bad.journey"], &dir);
+    let log: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap_or_else(|e| panic!("{e}"));
+    let fix = &log["runs"][0]["results"][0]["fixes"][0]["artifactChanges"][0];
+    assert_eq!(fix["artifactLocation"]["uri"], "bad.journey");
+    assert_eq!(
+        fix["replacements"][0],
+        serde_json::json!({
+            "deletedRegion": { "startLine": 2, "startColumn": 3, "endLine": 2, "endColumn": 7 },
+            "insertedContent": { "text": "send" }
+        })
+    );
 }
 
 #[test]

@@ -124,7 +124,7 @@ pub fn render_sarif(map: &SourceMap, diagnostics: &[Diagnostic]) -> String {
                 text.push_str(help);
                 text.push(')');
             }
-            json!({
+            let mut result = json!({
                 "ruleId": d.code,
                 "level": match d.severity { Severity::Error => "error", Severity::Warning => "warning" },
                 "message": { "text": text },
@@ -137,7 +137,22 @@ pub fn render_sarif(map: &SourceMap, diagnostics: &[Diagnostic]) -> String {
                         }
                     }
                 }]
-            })
+            });
+            // A misspelt name's replacement, as a SARIF fix (what the language server offers).
+            if let Some((span, replacement)) = &d.fix {
+                let (from, to) = start_end(map, *span);
+                result["fixes"] = json!([{
+                    "description": { "text": format!("replace with `{replacement}`") },
+                    "artifactChanges": [{
+                        "artifactLocation": { "uri": file_name(map, *span) },
+                        "replacements": [{
+                            "deletedRegion": { "startLine": from.line, "startColumn": from.column, "endLine": to.line, "endColumn": to.column },
+                            "insertedContent": { "text": replacement }
+                        }]
+                    }]
+                }]);
+            }
+            result
         })
         .collect();
     let log = json!({

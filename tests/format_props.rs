@@ -68,4 +68,57 @@ proptest! {
             prop_assert_eq!(format(&once).ok(), Some(once.clone()));
         }
     }
+
+    /// Long conditions — random clauses joined by `and` / `or`, some in parentheses, with line
+    /// breaks of the author's here and there: formatting keeps the tokens, is idempotent, and
+    /// leaves no line over the width limit that it could still break (an `and` / `or` outside
+    /// brackets after the line's first token).
+    #[test]
+    fn long_conditions_are_broken_before_their_operators(
+        clauses in prop::collection::vec((0usize..6, any::<bool>(), 0usize..4, any::<bool>()), 2..14),
+    ) {
+        const CLAUSES: [&str; 6] = [
+            "contact.score > 3",
+            "contact.plan == pro",
+            "has opened where event.message == \"welcome_1\" within 3d",
+            "count(page_viewed since entry) >= 12",
+            "(contact.lifetime_value ?? 0.0) > 100.0",
+            "not has purchase",
+        ];
+        let mut cond = String::new();
+        for (i, &(c, or, group, newline)) in clauses.iter().enumerate() {
+            if i > 0 {
+                cond.push_str(if or { " or " } else { " and " });
+            }
+            if newline {
+                cond.push_str("\n      ");
+            }
+            if group == 0 && i + 1 < clauses.len() {
+                cond.push_str(&format!("({} or {})", CLAUSES[c], CLAUSES[(c + 1) % CLAUSES.len()]));
+            } else {
+                cond.push_str(CLAUSES[c]);
+            }
+        }
+        let source = format!("journey j {{\n  entry on signed_up where {cond} // why\n  wait 1d\n}}\n");
+        let once = format(&source).map_err(|_| "the generated journey does not parse").unwrap_or_default();
+        prop_assert_eq!(tokens(&source), tokens(&once));
+        prop_assert_eq!(format(&once).ok(), Some(once.clone()));
+        for line in once.lines() {
+            if line.chars().count() <= journey_syntax::format::MAX_WIDTH {
+                continue;
+            }
+            // Tokens after the first at bracket depth 0: none may be `and` / `or`.
+            let (tokens, _) = tokenize(line, 0);
+            let mut depth = 0i32;
+            for (i, (s, _, e)) in tokens.iter().enumerate() {
+                let t = &line[*s..*e];
+                match t {
+                    "(" | "[" | "{" => depth += 1,
+                    ")" | "]" | "}" => depth -= 1,
+                    "and" | "or" if depth <= 0 && i > 0 => prop_assert!(false, "a breakable line is left long: {line}"),
+                    _ => {}
+                }
+            }
+        }
+    }
 }

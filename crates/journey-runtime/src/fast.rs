@@ -13,6 +13,7 @@
 
 use crate::input::{Decoded, Decoder};
 use journey_bytecode::{FieldDecl, Program, ValueType};
+use journey_vm::value::special_bytes;
 use journey_vm::{ContactInput, Heap, Record, RecordKind, Span, Value};
 use std::borrow::Cow;
 
@@ -225,15 +226,6 @@ impl<'a> Scan<'a> {
         }
         Some((start, entries.len()))
     }
-}
-
-/// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (and possibly in bytes
-/// after the first such one: only the lowest is exact, which is all the scan needs).
-fn special_bytes(word: u64) -> u64 {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
-    zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
 }
 
 /// The fields of a line the decoder reads.

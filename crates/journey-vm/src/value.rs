@@ -352,13 +352,41 @@ pub fn push_json_string(s: &str, out: &mut String) {
     out.push('"');
 }
 
+/// High bit set in each byte of `word` that is `"`, `\\` or below 0x20 (and possibly in bytes
+/// after the first such one: only the lowest is exact, which is all a scan needs; a word
+/// without such a byte gives 0).
+pub fn special_bytes(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    zero(word ^ (ONES * u64::from(b'"'))) | zero(word ^ (ONES * u64::from(b'\\'))) | (word.wrapping_sub(ONES * 0x20) & !word & HIGH)
+}
+
+/// Where the first byte of `s` that JSON escapes (`"`, `\\`, a control character) is, if any:
+/// eight bytes at a time.
+fn first_to_escape(s: &[u8]) -> Option<usize> {
+    let mut at = 0;
+    while let Some(word) = s.get(at..at + 8).and_then(|w| <[u8; 8]>::try_from(w).ok()) {
+        let found = special_bytes(u64::from_le_bytes(word));
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    s.get(at..)?.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).map(|i| at + i)
+}
+
 /// Appends `s` escaped for the inside of a JSON string literal (no quotes).
 pub fn push_json_escaped(s: &str, out: &mut String) {
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    // The usual case, nothing to escape, is one copy; otherwise what comes before the first
+    // byte to escape (an ASCII byte, so a character boundary) is copied as it is.
+    let Some(first) = first_to_escape(s.as_bytes()) else {
         out.push_str(s);
         return;
-    }
-    for c in s.chars() {
+    };
+    let (plain, rest) = s.split_at_checked(first).unwrap_or(("", s));
+    out.push_str(plain);
+    for c in rest.chars() {
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -453,51 +481,41 @@ pub fn write_instant(ms: i64, out: &mut String) {
         push_time_of_day(in_day, out);
         return;
     }
-    // Written digit by digit: this runs for every action of a batch run.
-    let mut date = [0u8; 11];
-    two_digits(&mut date, 0, y / 100);
-    two_digits(&mut date, 2, y % 100);
-    date[4] = b'-';
-    two_digits(&mut date, 5, i64::from(m));
-    date[7] = b'-';
-    two_digits(&mut date, 8, i64::from(d));
-    date[10] = b'T';
-    // ASCII digits and separators: always valid UTF-8.
-    if let Ok(date) = std::str::from_utf8(&date) {
-        out.push_str(date);
-    }
+    // Written two digits at a time: this runs for every action of a batch run.
+    push_pair(y / 100, out);
+    push_pair(y % 100, out);
+    out.push('-');
+    push_pair(i64::from(m), out);
+    out.push('-');
+    push_pair(i64::from(d), out);
+    out.push('T');
     push_time_of_day(in_day, out);
 }
 
-/// Writes `v % 100` as two digits at `text[at..at + 2]`.
-fn two_digits(text: &mut [u8], at: usize, v: i64) {
-    if let Some([tens, ones]) = text.get_mut(at..at + 2) {
-        *tens = b'0' + (v / 10 % 10) as u8;
-        *ones = b'0' + (v % 10) as u8;
-    }
+/// `00` to `99`, back to back.
+const PAIRS: &str = "0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// Appends `v % 100` (of a non-negative `v`) as two digits.
+fn push_pair(v: i64, out: &mut String) {
+    let at = v.rem_euclid(100) as usize * 2;
+    out.push_str(PAIRS.get(at..at + 2).unwrap_or("00"));
 }
 
-/// `HH:MM:SS[.sss]Z` of a time of day in milliseconds, `.sss` only when they are not zero.
+/// `HH:MM:SS`, then `.sss` when the milliseconds are not zero, then `Z`.
 fn push_time_of_day(in_day: i64, out: &mut String) {
     let (h, min, s, milli) = (in_day / 3_600_000, in_day / 60_000 % 60, in_day / 1000 % 60, in_day % 1000);
-    let mut time = [0u8; 13];
-    two_digits(&mut time, 0, h);
-    time[2] = b':';
-    two_digits(&mut time, 3, min);
-    time[5] = b':';
-    two_digits(&mut time, 6, s);
-    let mut len = 8;
+    push_pair(h, out);
+    out.push(':');
+    push_pair(min, out);
+    out.push(':');
+    push_pair(s, out);
     if milli != 0 {
-        time[8] = b'.';
-        time[9] = b'0' + (milli / 100) as u8;
-        two_digits(&mut time, 10, milli % 100);
-        len = 12;
+        out.push('.');
+        out.push(char::from(b'0' + (milli / 100) as u8));
+        push_pair(milli % 100, out);
     }
-    time[len] = b'Z';
-    // ASCII digits and separators: always valid UTF-8.
-    if let Ok(time) = std::str::from_utf8(&time[..len + 1]) {
-        out.push_str(time);
-    }
+    out.push('Z');
 }
 
 /// Rewrites `text`, holding instant `previous` as [`write_instant`] wrote it, to hold `ms`:
@@ -580,6 +598,51 @@ mod tests {
             out.clear();
             push_float(f, &mut out);
             assert_eq!(out, format!("{f}"), "{:#x}", f.to_bits());
+        }
+    }
+
+    /// The word-at-a-time escaping writes what escaping character by character writes, with
+    /// the characters to escape anywhere (either side of a word boundary, after multi-byte
+    /// ones); instants' digits are those of chrono's formatting.
+    #[test]
+    fn json_escaping_and_instants_agree_with_the_plain_ways() {
+        let plain = |s: &str| {
+            let mut out = String::new();
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    '\t' => out.push_str("\\t"),
+                    c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                    c => out.push(c),
+                }
+            }
+            out
+        };
+        let alphabet = ['a', 'Z', ' ', 'é', '€', '😀', '"', '\\', '\n', '\t', '\u{1}', '\u{1f}', '\u{7f}', '~'];
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 40) as usize;
+            // Mostly plain text, sometimes a character to escape.
+            let s: String = (0..len)
+                .map(|i| {
+                    let r = seed.rotate_left(i as u32 * 5);
+                    if r.is_multiple_of(7) { alphabet[(r >> 8) as usize % alphabet.len()] } else { alphabet[(r >> 8) as usize % 6] }
+                })
+                .collect();
+            let mut out = String::from("x");
+            push_json_escaped(&s, &mut out);
+            assert_eq!(out[1..], plain(&s), "{s:?}");
+        }
+        for ms in [0i64, 1, 999, 86_399_999, 1_767_225_599_999, 1_767_225_600_000, 253_402_300_799_999, 951_782_400_123] {
+            let chrono = chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()).unwrap_or_default();
+            let chrono = chrono.replace(".000Z", "Z");
+            assert_eq!(format_instant(ms), chrono, "{ms}");
         }
     }
 

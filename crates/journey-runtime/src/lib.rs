@@ -379,7 +379,8 @@ impl Consumer for RunConsumer<'_> {
         let mut text = String::with_capacity(actions.len() * 176);
         let mut quoted = String::with_capacity(contact.len() + 2);
         journey_vm::value::push_json_string(contact, &mut quoted);
-        let mut instant = (0, String::new());
+        // An instant is at most 24 bytes (`2026-01-19T08:49:15.804Z`): room for it from the start.
+        let mut instant = (0, String::with_capacity(32));
         let mut write = |a: &Action| {
             self.format.write(&quoted, &actions.rendered, a, &mut instant, &mut text);
             text.push('\n');

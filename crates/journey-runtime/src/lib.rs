@@ -227,11 +227,13 @@ pub fn evaluate_with<C: Consumer>(
     // `on_batch` (which writes it) before the next starts: actions never pile up in memory.
     // Contact ids are distinct: an unstable sort gives the one order. It sorts a permutation:
     // the entries are large, and moving a million of them through a sort costs more than it.
-    let mut order: Vec<u32> = (0..work.len() as u32).collect();
+    // Each carries its id's first eight bytes as a number (see `id_prefix`), which decides most
+    // comparisons without reading the id itself.
+    let mut order: Vec<(u64, u32)> = work.iter().enumerate().map(|(i, w)| (id_prefix(w.0.as_bytes()), i as u32)).collect();
     let id = |i: u32| work.get(i as usize).map_or(&[][..], |w| w.0.as_bytes());
-    install(&pool, || order.par_sort_unstable_by(|&a, &b| id(a).cmp(id(b))));
+    install(&pool, || order.par_sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a.1).cmp(id(b.1)))));
     let mut work: Vec<Option<_>> = work.into_iter().map(Some).collect();
-    let mut order = order.into_iter();
+    let mut order = order.into_iter().map(|(_, i)| i);
     let empty_hits = || program.journeys.iter().map(|j| vec![0u64; j.step_ids.len()]).collect::<Vec<_>>();
     let empty_edges = || program.journeys.iter().map(|j| vec![0u64; j.flow_edges().len()]).collect::<Vec<_>>();
     let add_hits = |into: &mut Vec<Vec<u64>>, from: Vec<Vec<u64>>| {
@@ -346,6 +348,18 @@ struct Worker<'p, A, O> {
     encoded: Vec<u8>,
 }
 
+/// The first eight bytes of an id as a big-endian number, zero-padded: ids in this order are in
+/// byte order, except that equal numbers say nothing (a longer id, or one with a zero byte) and
+/// the ids themselves decide.
+fn id_prefix(id: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = id.len().min(8);
+    if let (Some(to), Some(from)) = (bytes.get_mut(..n), id.get(..n)) {
+        to.copy_from_slice(from);
+    }
+    u64::from_be_bytes(bytes)
+}
+
 /// Runs `f` on the run's thread pool (or on rayon's global one if it could not be built).
 fn install<R: Send>(pool: &Option<rayon::ThreadPool>, f: impl FnOnce() -> R + Send) -> R {
     match pool {
@@ -409,4 +423,30 @@ pub fn action_lines(program: &Program, evaluation: &Evaluation) -> Vec<String> {
         lines.extend(ordered.into_iter().map(|a| journey_vm::output::action_json(program, contact, &actions.rendered, a)));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sorting by (prefix, then id) is sorting by id: ids of any length, with zero bytes and
+    /// shared prefixes.
+    #[test]
+    fn id_prefixes_keep_byte_order() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut ids: Vec<Vec<u8>> = vec![b"".to_vec(), b"c".to_vec(), b"c\0".to_vec(), b"c0000000".to_vec(), b"c00000000".to_vec()];
+        for _ in 0..5000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 12) as usize;
+            // A small alphabet with a zero byte, so that prefixes often tie.
+            ids.push((0..len).map(|i| [0u8, b'a', b'b', 0xFF][(seed >> (i * 2 + 8)) as usize % 4]).collect());
+        }
+        let mut by_id = ids.clone();
+        by_id.sort();
+        let mut by_prefix = ids;
+        by_prefix.sort_by(|a, b| id_prefix(a).cmp(&id_prefix(b)).then_with(|| a.cmp(b)));
+        assert_eq!(by_prefix, by_id);
+    }
 }

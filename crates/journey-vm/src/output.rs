@@ -257,6 +257,8 @@ pub struct ActionFormat<'p> {
     goals: Vec<Vec<String>>,
     /// Per event: the trigger name and the exit reason `"exit_on:<name>"`.
     events: Vec<(String, String)>,
+    /// Per journey: the trigger `"enroll:<name>"` of a contact it enrolls elsewhere.
+    enrolls: Vec<String>,
     /// Per journey: `,"journey":…,"action":"`, and per step `,"journey":…,"step":…,"action":"`
     /// (what every line has between the contact and the action word, in one piece).
     heads: Vec<(String, Vec<String>)>,
@@ -282,6 +284,7 @@ impl<'p> ActionFormat<'p> {
                 .collect(),
             goals: program.journeys.iter().map(|j| j.goals.iter().map(|g| quoted(&format!("goal:{}", g.name))).collect()).collect(),
             events: program.events.iter().map(|e| (quoted(&e.name), quoted(&format!("exit_on:{}", e.name)))).collect(),
+            enrolls: program.journeys.iter().map(|j| quoted(&format!("enroll:{}", j.name))).collect(),
             heads: program
                 .journeys
                 .iter()
@@ -331,6 +334,13 @@ impl<'p> ActionFormat<'p> {
             ActionKind::Enter { trigger: Trigger::Event(e), holdout } => {
                 out.push_str(",\"trigger\":");
                 out.push_str(self.events.get(*e as usize).map_or("\"\"", |(name, _)| name.as_str()));
+                if *holdout {
+                    out.push_str(",\"holdout\":true");
+                }
+            }
+            ActionKind::Enter { trigger: Trigger::Enroll(from), holdout } if self.enrolls.get(*from as usize).is_some() => {
+                out.push_str(",\"trigger\":");
+                out.push_str(self.enrolls.get(*from as usize).map_or("\"\"", String::as_str));
                 if *holdout {
                     out.push_str(",\"holdout\":true");
                 }

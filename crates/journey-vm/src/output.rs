@@ -331,16 +331,18 @@ impl<'p> ActionFormat<'p> {
         out.push_str(action_word(&action.kind));
         out.push('"');
         match &action.kind {
-            ActionKind::Enter { trigger: Trigger::Event(e), holdout } => {
+            // An event's or a journey's trigger, quoted once (the others as `write_action_json`).
+            ActionKind::Enter { trigger: trigger @ (Trigger::Event(_) | Trigger::Enroll(_)), holdout } => {
+                let quoted = match trigger {
+                    Trigger::Event(e) => self.events.get(*e as usize).map(|(name, _)| name),
+                    Trigger::Enroll(from) => self.enrolls.get(*from as usize),
+                    _ => None,
+                };
                 out.push_str(",\"trigger\":");
-                out.push_str(self.events.get(*e as usize).map_or("\"\"", |(name, _)| name.as_str()));
-                if *holdout {
-                    out.push_str(",\"holdout\":true");
+                match quoted {
+                    Some(q) => out.push_str(q),
+                    None => push_trigger(self.program, trigger, out),
                 }
-            }
-            ActionKind::Enter { trigger: Trigger::Enroll(from), holdout } if self.enrolls.get(*from as usize).is_some() => {
-                out.push_str(",\"trigger\":");
-                out.push_str(self.enrolls.get(*from as usize).map_or("\"\"", String::as_str));
                 if *holdout {
                     out.push_str(",\"holdout\":true");
                 }

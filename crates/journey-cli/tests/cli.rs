@@ -325,12 +325,15 @@ fn graph_draws_the_flow_with_a_runs_counts() {
     let out = journey(&["graph", "p.journey", "--journey", "welcome", "--direction", "right"], &dir);
     assert!(stdout(&out).contains("\n  rankdir=LR;\n") && !stdout(&out).contains("rankdir=TB"), "{}", stdout(&out));
     // The svg turned: six layers side by side (entry, pause, check, s3, s4, end), so wider than
-    // tall; the first edge leaves the entry's right side for the next layer's left side.
+    // tall; the first edge leaves the entry's right side for the next layer's left side. The
+    // `no` edge skips s3's layer: it passes below s3, in a lane of its own (hence the height:
+    // the nodes, the gap and the lane).
     let out = journey(&["graph", "p.journey", "--journey", "welcome", "--format", "svg", "--direction", "right"], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let svg = stdout(&out);
-    assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="1910" height="98""#), "{svg}");
+    assert!(svg.starts_with(r#"<svg xmlns="http://www.w3.org/2000/svg" class="flow" width="1910" height="138""#), "{svg}");
     assert!(svg.contains(r#"d="M240,49 C295,49 295,49 350,49""#), "{svg}");
+    assert!(svg.contains(r#"d="M900,49 C955,49 955,110 1010,110 L1230,110 C1285,110 1285,49 1340,49""#), "{svg}");
     let out = journey(&["graph", "p.journey", "--journey", "welcom"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out), "error: the project has no journey `welcom`; it has: welcome\n");

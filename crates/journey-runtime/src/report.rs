@@ -138,37 +138,108 @@ fn layout(journey: &Journey, edges: &[(u32, u32)]) -> (Vec<(usize, usize)>, Vec<
 const GAP_LAYERS_RIGHT: i64 = 110;
 /// Between two nodes of one layer of a left-to-right diagram.
 const GAP_IN_LAYER_RIGHT: i64 = 24;
+/// How much room an edge skipping a layer takes across it (beside that layer's nodes).
+const LANE: i64 = 16;
+
+/// Where a flow diagram's nodes and edges go. Layers follow one another along one axis (down,
+/// or right); the nodes of a layer sit side by side across it, centred on one line. An edge
+/// that skips layers passes each layer between in a lane of its own, after that layer's nodes,
+/// so that it never crosses a node.
+struct Geometry {
+    right: bool,
+    width: i64,
+    height: i64,
+    /// Each node's top-left corner.
+    nodes: Vec<(i64, i64)>,
+    /// Each edge's path: the `d` of an SVG `<path>`.
+    paths: Vec<String>,
+    /// Where each edge's label goes: the middle of its first stretch between two layers.
+    labels: Vec<(i64, i64)>,
+}
+
+impl Geometry {
+    fn new(journey: &Journey, edges: &[(u32, u32)], right: bool) -> Geometry {
+        let (place, sizes) = layout(journey, edges);
+        // Sizes along the layers' axis and across it, whichever way the diagram runs.
+        let (node_along, node_across, gap_along, gap_across) =
+            if right { (NODE_W, NODE_H, GAP_LAYERS_RIGHT, GAP_IN_LAYER_RIGHT) } else { (NODE_H, NODE_W, GAP_Y, GAP_X) };
+        let layer_start = |layer: usize| MARGIN + layer as i64 * (node_along + gap_along);
+        let nodes_length = |n: usize| n as i64 * node_across + (n as i64 - 1).max(0) * gap_across;
+        // The line the layers' nodes are centred on (the longest layer's nodes fill it from the
+        // margin), where each node starts across, and where a layer's `lane`th lane is.
+        let centre = MARGIN + sizes.iter().map(|&n| nodes_length(n)).max().unwrap_or(0) / 2;
+        let corner = |node: usize| {
+            let (layer, index) = place.get(node).copied().unwrap_or((0, 0));
+            let first = centre - nodes_length(sizes.get(layer).copied().unwrap_or(1)) / 2;
+            (layer_start(layer), first + index as i64 * (node_across + gap_across))
+        };
+        let nodes_end = |layer: usize| {
+            let length = nodes_length(sizes.get(layer).copied().unwrap_or(0));
+            centre + length - length / 2
+        };
+        let lane_at = |layer: usize, lane: usize| nodes_end(layer) + gap_across + lane as i64 * (LANE + gap_across) + LANE / 2;
+        // Layer by layer, the edges passing it take its lanes in the order they arrive in
+        // (where they were across the layer before), so that they do not cross each other there.
+        let layer_of = |node: u32| place.get(node as usize).map_or(0, |p| p.0);
+        let mut lane_of: Vec<Vec<(usize, i64)>> = vec![Vec::new(); edges.len()];
+        let mut reach = (0..sizes.len()).map(|l| nodes_end(l) - centre).max().unwrap_or(0);
+        for layer in 1..sizes.len() {
+            let mut passing: Vec<(i64, usize)> = edges
+                .iter()
+                .enumerate()
+                .filter(|(_, (from, to))| layer_of(*from) < layer && layer < layer_of(*to))
+                .map(|(i, (from, _))| (lane_of[i].last().map_or_else(|| corner(*from as usize).1 + node_across / 2, |l| l.1), i))
+                .collect();
+            passing.sort_unstable();
+            for (lane, (_, i)) in passing.iter().enumerate() {
+                let at = lane_at(layer, lane);
+                lane_of[*i].push((layer, at));
+                reach = reach.max(at + LANE / 2 - centre);
+            }
+        }
+        let across = centre + reach + MARGIN;
+        let along = 2 * MARGIN + sizes.len() as i64 * node_along + (sizes.len() as i64 - 1).max(0) * gap_along;
+        // (along, across) to (x, y).
+        let point = |a: i64, c: i64| if right { (a, c) } else { (c, a) };
+        let nodes = (0..place.len()).map(|n| {
+            let (a, c) = corner(n);
+            point(a, c)
+        });
+        let mut paths = Vec::with_capacity(edges.len());
+        let mut labels = Vec::with_capacity(edges.len());
+        for (i, &(from, to)) in edges.iter().enumerate() {
+            let (fa, fc) = corner(from as usize);
+            let (ta, tc) = corner(to as usize);
+            // Leaves the source's far side, passes its lanes, reaches the target's near side;
+            // each stretch between two layers is a curve leaving and arriving straight.
+            let mut stops = vec![(fa + node_along, fc + node_across / 2)];
+            for &(layer, c) in &lane_of[i] {
+                stops.push((layer_start(layer), c));
+                stops.push((layer_start(layer) + node_along, c));
+            }
+            stops.push((ta, tc + node_across / 2));
+            let mut d = String::new();
+            for (k, pair) in stops.chunks(2).enumerate() {
+                let [(a1, c1), (a2, c2)] = pair else { continue };
+                let ((x1, y1), (x2, y2)) = (point(*a1, *c1), point(*a2, *c2));
+                let ((p, q), (r, t)) = (point(a1 + gap_along / 2, *c1), point(a2 - gap_along / 2, *c2));
+                let _ = write!(d, "{}{x1},{y1} C{p},{q} {r},{t} {x2},{y2}", if k == 0 { "M" } else { " L" });
+                if k == 0 {
+                    labels.push(((x1 + x2) / 2, (y1 + y2) / 2));
+                }
+            }
+            paths.push(d);
+        }
+        let (width, height) = point(along, across);
+        Geometry { right, width, height, nodes: nodes.collect(), paths, labels }
+    }
+}
 
 fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, direction: Direction, out: &mut String) {
     let edges = journey.flow_edges();
     let labels = edge_labels(program, journey);
-    let (place, sizes) = layout(journey, &edges);
-    let right = direction == Direction::Right;
-    let widest = sizes.iter().copied().max().unwrap_or(1) as i64;
-    let layers = sizes.len() as i64;
-    // Layers run down (rows) or right (columns); the nodes of a layer are centred across.
-    let (width, height) = if right {
-        (
-            2 * MARGIN + layers * NODE_W + (layers - 1).max(0) * GAP_LAYERS_RIGHT,
-            2 * MARGIN + widest * NODE_H + (widest - 1).max(0) * GAP_IN_LAYER_RIGHT,
-        )
-    } else {
-        (2 * MARGIN + widest * NODE_W + (widest - 1).max(0) * GAP_X, 2 * MARGIN + layers * NODE_H + (layers - 1).max(0) * GAP_Y)
-    };
-    let position = |node: usize| {
-        let (layer, index) = place.get(node).copied().unwrap_or((0, 0));
-        let in_layer = sizes.get(layer).copied().unwrap_or(1) as i64;
-        if right {
-            let column_height = in_layer * NODE_H + (in_layer - 1) * GAP_IN_LAYER_RIGHT;
-            let x = MARGIN + layer as i64 * (NODE_W + GAP_LAYERS_RIGHT);
-            let y = (height - column_height) / 2 + index as i64 * (NODE_H + GAP_IN_LAYER_RIGHT);
-            return (x, y);
-        }
-        let row_width = in_layer * NODE_W + (in_layer - 1) * GAP_X;
-        let x = (width - row_width) / 2 + index as i64 * (NODE_W + GAP_X);
-        let y = MARGIN + layer as i64 * (NODE_H + GAP_Y);
-        (x, y)
-    };
+    let geometry = Geometry::new(journey, &edges, direction == Direction::Right);
+    let (width, height) = (geometry.width, geometry.height);
     let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
     let busiest = edge_counts.iter().copied().max().unwrap_or(0).max(1);
     let counts = !metrics.is_null();
@@ -183,23 +254,13 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
     }
     for (i, (from, to)) in edges.iter().enumerate() {
         let n = edge_counts.get(i).copied().unwrap_or(0);
-        let (fx, fy) = position(*from as usize);
-        let (tx, ty) = position(*to as usize);
-        // From the bottom of one node to the top of the next (the right side to the left
-        // side, left to right), as a curve leaving and arriving straight.
-        let (x1, y1, x2, y2, curve) = if right {
-            let (x1, y1, x2, y2) = (fx + NODE_W, fy + NODE_H / 2, tx, ty + NODE_H / 2);
-            (x1, y1, x2, y2, format!("{},{y1} {},{y2}", x1 + GAP_LAYERS_RIGHT / 2, x2 - GAP_LAYERS_RIGHT / 2))
-        } else {
-            let (x1, y1, x2, y2) = (fx + NODE_W / 2, fy + NODE_H, tx + NODE_W / 2, ty);
-            (x1, y1, x2, y2, format!("{x1},{} {x2},{}", y1 + GAP_Y / 2, y2 - GAP_Y / 2))
-        };
+        let path = geometry.paths.get(i).map_or("", String::as_str);
         let stroke = 1.0 + 9.0 * n as f64 / busiest as f64;
         let stroke = if counts { stroke } else { 1.5 };
         let class = if n == 0 && counts { "edge unused" } else { "edge" };
         let _ = writeln!(
             out,
-            r#"<path class="{class}" d="M{x1},{y1} C{curve} {x2},{y2}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
+            r#"<path class="{class}" d="{path}" stroke-width="{stroke:.1}"><title>{f} → {t}: {n}</title></path>"#,
             f = esc(&node_name(journey, *from)),
             t = esc(&node_name(journey, *to)),
         );
@@ -212,13 +273,14 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
         };
         if !text.is_empty() {
             // Left to right, the label sits above the curve's middle, within the gap.
-            let (mx, my, room) = if right { ((x1 + x2) / 2, (y1 + y2) / 2 - 6, 16) } else { ((x1 + x2) / 2, (y1 + y2) / 2 + 4, 24) };
+            let (mx, my) = geometry.labels.get(i).copied().unwrap_or((0, 0));
+            let (my, room) = if geometry.right { (my - 6, 16) } else { (my + 4, 24) };
             let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{}</text>"#, esc(&truncate(&text, room)));
         }
     }
     let by_step = leaving_by_step(metrics);
     for node in 0..=journey.flow_end() {
-        let (x, y) = position(node as usize);
+        let (x, y) = geometry.nodes.get(node as usize).copied().unwrap_or((0, 0));
         let (title, detail) = node_label(program, journey, metrics, node);
         let class = if node == journey.flow_entry() {
             "node entry"

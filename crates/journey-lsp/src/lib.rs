@@ -41,9 +41,9 @@ pub fn serve(connection: Connection) -> Result<(), String> {
         "codeActionProvider": { "codeActionKinds": ["quickfix"] },
     });
     let init = connection.initialize(capabilities).map_err(|e| e.to_string())?;
-    let mut server = Server { analysis: Analysis::new(), connection: &connection };
+    let mut server = Server { analysis: Analysis::new(), connection: &connection, published: HashMap::new() };
     server.load_workspace(&init);
-    server.publish_all();
+    server.publish(None);
     for message in &connection.receiver {
         match message {
             Message::Request(request) => {
@@ -62,6 +62,10 @@ pub fn serve(connection: Connection) -> Result<(), String> {
 struct Server<'c> {
     analysis: Analysis,
     connection: &'c Connection,
+    /// What was last published for each document: an edit republishes its own document, and
+    /// any other only when its diagnostics changed (a project of many files then gets one
+    /// notification per keystroke, not one per file).
+    published: HashMap<String, Vec<lsp_types::Diagnostic>>,
 }
 
 /// A file path from a `file://` URI (percent-escapes decoded).
@@ -164,7 +168,9 @@ impl Server<'_> {
         ))
     }
 
-    fn publish_all(&self) {
+    /// Publishes the diagnostics of `edited` (every document when `None`), and of every other
+    /// document whose diagnostics are not those last published for it.
+    fn publish(&mut self, edited: Option<&str>) {
         let all = journey_check::all_diagnostics(&self.analysis.project, &self.analysis.checked);
         let mut per_file: Vec<Vec<lsp_types::Diagnostic>> = vec![Vec::new(); self.analysis.uris.len()];
         for d in &all {
@@ -174,8 +180,12 @@ impl Server<'_> {
                 list.push(diagnostic);
             }
         }
-        for (uri, diagnostics) in self.analysis.uris.iter().zip(per_file) {
-            let Ok(uri) = Uri::from_str(uri) else { continue };
+        for (name, diagnostics) in self.analysis.uris.iter().zip(per_file) {
+            if edited.is_some_and(|e| e != name) && self.published.get(name) == Some(&diagnostics) {
+                continue;
+            }
+            let Ok(uri) = Uri::from_str(name) else { continue };
+            self.published.insert(name.clone(), diagnostics.clone());
             let params = PublishDiagnosticsParams { uri, diagnostics, version: None };
             self.send(Message::Notification(Notification::new("textDocument/publishDiagnostics".into(), params)));
         }
@@ -208,7 +218,7 @@ impl Server<'_> {
         };
         if let Some((uri, text)) = uri_and_text {
             self.analysis.set_text(&uri, text);
-            self.publish_all();
+            self.publish(Some(&uri));
         }
     }
 

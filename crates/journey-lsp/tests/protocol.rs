@@ -50,6 +50,30 @@ impl Client {
     }
 }
 
+impl Client {
+    /// The documents diagnostics were published for, in order, until the response to a
+    /// `documentSymbol` request sent now (so every notification sent before it has arrived).
+    fn published_until_idle(&mut self) -> Vec<String> {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        let params = json!({ "textDocument": { "uri": URI } });
+        self.connection
+            .sender
+            .send(Message::Request(Request::new(id.clone(), "textDocument/documentSymbol".into(), params)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut uris = Vec::new();
+        loop {
+            match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response: {e}")) {
+                Message::Response(r) if r.id == id => return uris,
+                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
+                    uris.push(n.params["uri"].as_str().unwrap_or("").to_string());
+                }
+                _ => continue,
+            }
+        }
+    }
+}
+
 fn position(line: u32, character: u32) -> Value {
     json!({ "textDocument": { "uri": URI }, "position": { "line": line, "character": character } })
 }
@@ -156,6 +180,41 @@ fn in_process_session() {
     let still_alive = c.request("textDocument/hover", position(6, 12));
     assert!(still_alive["contents"].is_object());
 
+    let _ = c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(thread.join().is_ok_and(|r| r.is_ok()));
+}
+
+/// An edit republishes its own document's diagnostics, and another document's only when they
+/// changed: one notification per keystroke, not one per file of the project.
+#[test]
+fn an_edit_republishes_only_what_changed() {
+    const SCHEMA: &str = "file:///virtual/schema.journey";
+    let (server, client) = Connection::memory();
+    let thread = std::thread::spawn(move || journey_lsp::serve(server));
+    let mut c = Client { connection: client, next: 0 };
+    let _ = c.request("initialize", json!({ "capabilities": {}, "rootUri": null }));
+    c.notify("initialized", json!({}));
+    let (schema, journey) = GOOD.split_at(GOOD.find("journey welcome").unwrap_or(0));
+    let open = |c: &Client, uri: &str, text: &str| {
+        c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "journey", "version": 1, "text": text } }))
+    };
+    let change = |c: &Client, uri: &str, version: u32, text: &str| {
+        c.notify("textDocument/didChange", json!({ "textDocument": { "uri": uri, "version": version }, "contentChanges": [{ "text": text }] }))
+    };
+    open(&c, SCHEMA, schema);
+    // The schema alone: its message is never sent, a warning.
+    let published = c.published_until_idle();
+    assert_eq!(published, [SCHEMA]);
+    open(&c, URI, journey);
+    // The journey sends it: the schema's warning goes, so both are published.
+    assert_eq!(c.published_until_idle(), [SCHEMA, URI]);
+    // An edit within the journey that changes nothing of the schema's diagnostics.
+    change(&c, URI, 2, &journey.replace("send hi", "send hi\n  wait 1d"));
+    assert_eq!(c.published_until_idle(), [URI]);
+    // One that does: the message is no longer sent.
+    change(&c, URI, 3, &journey.replace("send hi", "wait 1d"));
+    assert_eq!(c.published_until_idle(), [SCHEMA, URI]);
     let _ = c.request("shutdown", Value::Null);
     c.notify("exit", Value::Null);
     assert!(thread.join().is_ok_and(|r| r.is_ok()));

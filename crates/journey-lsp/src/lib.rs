@@ -41,7 +41,7 @@ pub fn serve(connection: Connection) -> Result<(), String> {
         "codeActionProvider": { "codeActionKinds": ["quickfix"] },
     });
     let init = connection.initialize(capabilities).map_err(|e| e.to_string())?;
-    let mut server = Server { analysis: Analysis::new(), connection: &connection, published: HashMap::new() };
+    let mut server = Server { analysis: Analysis::new(), connection: &connection, published: HashMap::new(), diagnostics: Vec::new() };
     server.load_workspace(&init);
     server.publish(None);
     for message in &connection.receiver {
@@ -66,6 +66,8 @@ struct Server<'c> {
     /// any other only when its diagnostics changed (a project of many files then gets one
     /// notification per keystroke, not one per file).
     published: HashMap<String, Vec<lsp_types::Diagnostic>>,
+    /// The project's diagnostics as of the last analysis (quick fixes are read off them).
+    diagnostics: Vec<JDiagnostic>,
 }
 
 /// A file path from a `file://` URI (percent-escapes decoded).
@@ -180,6 +182,7 @@ impl Server<'_> {
                 list.push(diagnostic);
             }
         }
+        self.diagnostics = all;
         for (name, diagnostics) in self.analysis.uris.iter().zip(per_file) {
             if edited.is_some_and(|e| e != name) && self.published.get(name) == Some(&diagnostics) {
                 continue;
@@ -267,9 +270,8 @@ impl Server<'_> {
         let file = self.analysis.file_of(uri.as_str()).ok_or_else(|| format!("unknown document {}: open it first", uri.as_str()))?;
         let source = self.analysis.project.sources.get(file).ok_or("unknown document")?;
         let (start, end) = (offset(source, params.range.start), offset(source, params.range.end));
-        let all = journey_check::all_diagnostics(&self.analysis.project, &self.analysis.checked);
         let mut actions = Vec::new();
-        for d in &all {
+        for d in &self.diagnostics {
             let Some((span, meant)) = &d.fix else { continue };
             let (from, to) = (span.start as usize, span.end as usize);
             if span.file != file || to < start || from > end {

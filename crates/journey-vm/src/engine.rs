@@ -552,9 +552,10 @@ impl Run<'_, '_> {
         self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { Deps::MAX };
         let visits = self.vm.tables.dispatch(event).len();
         for i in 0..visits {
-            let j = self.vm.tables.dispatch(event)[i] as usize;
+            let visit = self.vm.tables.dispatch(event)[i];
+            let j = visit.journey as usize;
             // A journey there for its conditions only has no trigger on the event to test.
-            let named = if self.vm.tables.listens(event, i) { event } else { None };
+            let named = if visit.names_event { event } else { None };
             if j < self.st.slots.len() {
                 self.journey_on_record(j, now, named, fields);
             }

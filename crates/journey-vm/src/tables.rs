@@ -94,16 +94,22 @@ fn stays_false(program: &Program, at: u32, zone: Deps) -> Deps {
     if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits }
 }
 
+/// A journey a record is dispatched to ([`Tables::dispatch`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Visit {
+    pub(crate) journey: u32,
+    /// Whether the journey names the record's event (an entry, exit, goal or wait on it);
+    /// `false` for one there for its conditions only, whose event triggers need no test.
+    pub(crate) names_event: bool,
+}
+
 pub(crate) struct Tables {
     pub(crate) preds_by_event: Vec<Vec<u32>>,
     /// Per event type, then one more list for records without an event (`identify`, `exit`):
     /// the journeys (in priority order) such a record can affect — those with an entry, exit,
     /// goal or `wait for` on the event, plus every journey with conditions re-tested after
     /// records (`entry when`, `goal when`, `wait until <condition>`). Others are not visited.
-    dispatch: Vec<Vec<u32>>,
-    /// Index for index with `dispatch`: whether the journey names the event (an entry, exit,
-    /// goal or wait on it); `false` for one there for its conditions only.
-    listens: Vec<Vec<bool>>,
+    dispatch: Vec<Vec<Visit>>,
     pub(crate) scheduled: Vec<bool>,
     /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
     pub(crate) limits: Vec<i64>,
@@ -167,18 +173,13 @@ impl Tables {
                 || j.goals.iter().any(|g| matches!(g.kind, GoalKind::On { event, .. } if event == e))
                 || j.code.iter().any(|op| matches!(op, StepOp::WaitEvent { event, .. } if *event == e))
         };
-        let journeys = |affected: &dyn Fn(&journey_bytecode::Journey) -> bool| {
-            program.journeys.iter().enumerate().filter(|(_, j)| affected(j)).map(|(i, _)| i as u32).collect::<Vec<u32>>()
+        let journeys = |affected: &dyn Fn(&journey_bytecode::Journey) -> bool, names: &dyn Fn(&journey_bytecode::Journey) -> bool| {
+            let visit = |(i, j)| Visit { journey: i as u32, names_event: names(j) };
+            program.journeys.iter().enumerate().filter(|(_, j)| affected(j)).map(visit).collect::<Vec<Visit>>()
         };
-        let mut dispatch: Vec<Vec<u32>> = (0..program.events.len() as u32).map(|e| journeys(&|j| conditional(j) || on_event(j, e))).collect();
-        dispatch.push(journeys(&conditional));
-        // Per event, which of its dispatched journeys name it (the others are there for their
-        // conditions only).
-        let listens: Vec<Vec<bool>> = dispatch
-            .iter()
-            .enumerate()
-            .map(|(e, list)| list.iter().map(|&j| program.journeys.get(j as usize).is_some_and(|journey| on_event(journey, e as u32))).collect())
-            .collect();
+        let mut dispatch: Vec<Vec<Visit>> =
+            (0..program.events.len() as u32).map(|e| journeys(&|j| conditional(j) || on_event(j, e), &|j| on_event(j, e))).collect();
+        dispatch.push(journeys(&conditional, &|_| false));
         // What each journey's computed entry instants read: recomputing them after every record
         // is the costliest thing the engine can do (time-zone arithmetic), so it happens only
         // when an input they depend on changed.
@@ -259,7 +260,6 @@ impl Tables {
             schedules_read,
             preds_by_event,
             dispatch,
-            listens,
             scheduled: program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect(),
             limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
             attr_scheduled,
@@ -316,17 +316,8 @@ impl Tables {
         self.preds_by_event.get(event as usize).is_none_or(Vec::is_empty) && self.dispatch(Some(event)).is_empty()
     }
 
-    /// Whether the `i`th journey of [`Tables::dispatch`]`(event)` names the event.
-    pub(crate) fn listens(&self, event: Option<u32>, i: usize) -> bool {
-        let list = match event {
-            Some(e) if (e as usize) + 1 < self.listens.len() => self.listens.get(e as usize),
-            _ => None,
-        };
-        list.and_then(|l| l.get(i)).copied().unwrap_or(false)
-    }
-
     /// The journeys a record of `event` (or, with `None`, a record without one) can affect.
-    pub(crate) fn dispatch(&self, event: Option<u32>) -> &[u32] {
+    pub(crate) fn dispatch(&self, event: Option<u32>) -> &[Visit] {
         let list = match event {
             Some(e) if (e as usize) + 1 < self.dispatch.len() => self.dispatch.get(e as usize),
             Some(_) => None,

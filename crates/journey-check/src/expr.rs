@@ -239,12 +239,13 @@ impl<'a> Checker<'a> {
                 return mk(ExprKind::Variant(id, index as u32), Type::Enum(id), span);
             }
             let (enum_name, variants) = (info.name, info.variants.clone());
-            let help = Self::did_you_mean(n.as_str(), variants.iter().map(|v| v.as_str()))
-                .unwrap_or_else(|| format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")));
+            let meant = Self::meant(n.as_str(), variants.iter().map(|v| v.as_str()));
             self.emit(
                 Diagnostic::error("J0108", format!("`{}` is not a variant of `{enum_name}`", n.as_str()), span)
                     .with_label(format!("not a `{enum_name}`"))
-                    .with_help(help),
+                    .with_suggestion(meant, || {
+                        Some(format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")))
+                    }),
             );
             return Expr::error(span);
         }
@@ -264,11 +265,14 @@ impl<'a> Checker<'a> {
                 let mut candidates: Vec<Symbol> = self.program.enums.iter().flat_map(|e| e.variants.iter().copied()).collect();
                 candidates.push(Symbol::intern("now"));
                 candidates.extend(cx.loop_vars.iter().map(|(n, _, _)| *n));
-                let help = Self::did_you_mean(n.as_str(), candidates.iter().map(|c| c.as_str()))
-                    .or_else(|| Some("names are `now`, enum variants, and `contact.<attribute>`, `event.<field>`, `trigger.<field>`".into()));
-                let mut d = Diagnostic::error("J0111", format!("unknown name `{}`", n.as_str()), span).with_label("not defined");
-                d.help = help;
-                self.emit(d);
+                let meant = Self::meant(n.as_str(), candidates.iter().map(|c| c.as_str()));
+                self.emit(
+                    Diagnostic::error("J0111", format!("unknown name `{}`", n.as_str()), span)
+                        .with_label("not defined")
+                        .with_suggestion(meant, || {
+                            Some("names are `now`, enum variants, and `contact.<attribute>`, `event.<field>`, `trigger.<field>`".into())
+                        }),
+                );
                 Expr::error(span)
             }
             several => {
@@ -351,11 +355,11 @@ impl<'a> Checker<'a> {
                 } else {
                     format!("`{event_name}` has {}", candidates.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "))
                 };
-                let help = Self::did_you_mean(field.as_str(), candidates.iter().map(|c| c.as_str())).unwrap_or(fallback);
+                let meant = Self::meant(field.as_str(), candidates.iter().map(|c| c.as_str()));
                 self.emit(
                     Diagnostic::error("J0110", format!("event `{event_name}` has no field `{}`", field.as_str()), field.span)
                         .with_label("unknown field")
-                        .with_help(help),
+                        .with_suggestion(meant, || Some(fallback)),
                 );
                 Expr::error(span)
             }
@@ -620,8 +624,12 @@ impl<'a> Checker<'a> {
     fn call(&mut self, f: ast::Ident, args: &[ast::Expr], cx: &Cx, span: Span) -> Expr {
         let name = f.as_str();
         if !FUNCTIONS.contains(&name) {
-            let help = Self::did_you_mean(name, FUNCTIONS.iter().copied()).unwrap_or_else(|| format!("the functions are {}", FUNCTIONS.join(", ")));
-            self.emit(Diagnostic::error("J0109", format!("unknown function `{name}`"), f.span).with_label("not a function").with_help(help));
+            let meant = Self::meant(name, FUNCTIONS.iter().copied());
+            self.emit(
+                Diagnostic::error("J0109", format!("unknown function `{name}`"), f.span)
+                    .with_label("not a function")
+                    .with_suggestion(meant, || Some(format!("the functions are {}", FUNCTIONS.join(", ")))),
+            );
             return Expr::error(span);
         }
         let arity = match name {

@@ -157,12 +157,11 @@ impl<'a> Checker<'a> {
                 ClauseKind::Kind(kind) => {
                     const KINDS: &[&str] = &["lifecycle", "behavioral", "promotional", "operational"];
                     if !KINDS.contains(&kind.as_str()) {
-                        let help =
-                            Self::did_you_mean(kind.as_str(), KINDS.iter().copied()).unwrap_or_else(|| format!("kinds are {}", KINDS.join(", ")));
+                        let meant = Self::meant(kind.as_str(), KINDS.iter().copied());
                         self.emit(
                             Diagnostic::error("J0137", format!("unknown journey kind `{}`", kind.as_str()), kind.span)
                                 .with_label("not a kind")
-                                .with_help(help),
+                                .with_suggestion(meant, || Some(format!("kinds are {}", KINDS.join(", ")))),
                         );
                     }
                     self.program.journeys[id.0 as usize].kind = Some(kind.name);
@@ -492,12 +491,11 @@ impl<'a> Checker<'a> {
                     weekday: weekday.map(|d| match WEEKDAYS.iter().position(|x| *x == d.as_str()) {
                         Some(i) => i as u32,
                         None => {
-                            let help = Self::did_you_mean(d.as_str(), WEEKDAYS.iter().copied())
-                                .unwrap_or_else(|| format!("weekdays are {}", WEEKDAYS.join(", ")));
+                            let meant = Self::meant(d.as_str(), WEEKDAYS.iter().copied());
                             self.emit(
                                 Diagnostic::error("J0137", format!("`{}` is not a weekday", d.as_str()), d.span)
                                     .with_label("expected a weekday")
-                                    .with_help(help),
+                                    .with_suggestion(meant, || Some(format!("weekdays are {}", WEEKDAYS.join(", ")))),
                             );
                             0
                         }
@@ -683,13 +681,13 @@ impl<'a> Checker<'a> {
                     }
                     None => {
                         let enum_name = self.enum_names[e.0 as usize].clone();
-                        let help = Self::did_you_mean(pattern.as_str(), variants.iter().map(|v| v.as_str())).unwrap_or_else(|| {
-                            format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", "))
-                        });
+                        let meant = Self::meant(pattern.as_str(), variants.iter().map(|v| v.as_str()));
                         self.emit(
                             Diagnostic::error("J0108", format!("`{}` is not a variant of `{enum_name}`", pattern.as_str()), pattern.span)
                                 .with_label("unknown variant")
-                                .with_help(help),
+                                .with_suggestion(meant, || {
+                                    Some(format!("`{enum_name}` has {}", variants.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(", ")))
+                                }),
                         );
                     }
                 }

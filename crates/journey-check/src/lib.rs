@@ -209,13 +209,11 @@ impl<'a> Checker<'a> {
     }
 
     pub fn emit(&mut self, mut diagnostic: Diagnostic) {
-        // A "did you mean" (see `did_you_mean`) on a misspelt name under the caret is also a
-        // fix: the name meant in place of the one written.
-        if diagnostic.fix.is_none()
-            && let Some(meant) = diagnostic.help.as_deref().and_then(|h| h.strip_prefix("did you mean `")).and_then(|h| h.strip_suffix("`?"))
-            && is_word(self.text(diagnostic.primary.span))
-        {
-            diagnostic.fix = Some((diagnostic.primary.span, meant.to_string()));
+        // A suggestion (see `Diagnostic::with_suggestion`) replaces the name under the caret;
+        // where the caret is on more than a name (a qualified variant, say), the help stays
+        // but there is no mechanical fix.
+        if diagnostic.fix.as_ref().is_some_and(|(span, _)| !is_word(self.text(*span))) {
+            diagnostic.fix = None;
         }
         self.diagnostics.push(diagnostic);
     }
@@ -241,16 +239,18 @@ impl<'a> Checker<'a> {
         }
     }
 
-    /// "did you mean" help over a set of names.
-    pub fn did_you_mean<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<String> {
-        journey_diagnostics::suggest(name, candidates).map(|s| format!("did you mean `{s}`?"))
+    /// The closest of `candidates` to a misspelt `name`, if one is close enough (for
+    /// [`Diagnostic::with_suggestion`]).
+    pub fn meant<'n>(name: &str, candidates: impl IntoIterator<Item = &'n str>) -> Option<&'n str> {
+        journey_diagnostics::suggest(name, candidates)
     }
 
     /// Reports an unknown name of some kind, with "did you mean" from `candidates`.
     pub fn unknown(&mut self, code: &'static str, what: &str, ident: ast::Ident, candidates: Vec<Symbol>, fallback_help: Option<String>) {
-        let help = Self::did_you_mean(ident.as_str(), candidates.iter().map(|s| s.as_str())).or(fallback_help);
-        let mut d = Diagnostic::error(code, format!("unknown {what} `{}`", ident.as_str()), ident.span).with_label(format!("no {what} by this name"));
-        d.help = help;
+        let meant = Self::meant(ident.as_str(), candidates.iter().map(|s| s.as_str()));
+        let d = Diagnostic::error(code, format!("unknown {what} `{}`", ident.as_str()), ident.span)
+            .with_label(format!("no {what} by this name"))
+            .with_suggestion(meant, || fallback_help);
         self.emit(d);
     }
 }

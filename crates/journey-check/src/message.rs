@@ -37,13 +37,17 @@ impl<'a> Checker<'a> {
                 seen.insert(field.name.name, field.name.span);
                 if !required.contains(&name) && !optional.contains(&name) {
                     let all: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
-                    let help = Self::did_you_mean(name, all.iter().copied()).unwrap_or_else(|| {
-                        format!("{} messages have {}", decl.channel.as_str(), all.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", "))
-                    });
+                    let meant = Self::meant(name, all.iter().copied());
                     self.emit(
                         Diagnostic::error("J0141", format!("{} messages have no field `{name}`", decl.channel.as_str()), field.name.span)
                             .with_label("unknown field")
-                            .with_help(help),
+                            .with_suggestion(meant, || {
+                                Some(format!(
+                                    "{} messages have {}",
+                                    decl.channel.as_str(),
+                                    all.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+                                ))
+                            }),
                     );
                 }
             }

@@ -74,14 +74,14 @@ impl<'a> Checker<'a> {
                                     }
                                     None => {
                                         let candidates: Vec<Symbol> = fields.iter().map(|(n, _)| *n).collect();
-                                        let help = Self::did_you_mean(property.name.as_str(), candidates.iter().map(|c| c.as_str()));
-                                        let mut d = Diagnostic::error(
+                                        let meant = Self::meant(property.name.as_str(), candidates.iter().map(|c| c.as_str()));
+                                        let d = Diagnostic::error(
                                             "J0110",
                                             format!("event `{}` has no field `{}`", event.as_str(), property.name.as_str()),
                                             property.name.span,
                                         )
-                                        .with_label("unknown field");
-                                        d.help = help;
+                                        .with_label("unknown field")
+                                        .with_suggestion(meant, || None);
                                         self.emit(d);
                                     }
                                 }
@@ -145,12 +145,11 @@ impl<'a> Checker<'a> {
     fn test_contact(&mut self, contacts: &HashMap<Symbol, Span>, contact: ast::Ident) {
         if !contacts.contains_key(&contact.name) {
             let candidates: Vec<Symbol> = contacts.keys().copied().collect();
-            let help = Self::did_you_mean(contact.as_str(), candidates.iter().map(|c| c.as_str()))
-                .unwrap_or_else(|| format!("declare it first: `contact {} {{ … }}`", contact.as_str()));
+            let meant = Self::meant(contact.as_str(), candidates.iter().map(|c| c.as_str()));
             self.emit(
                 Diagnostic::error("J0153", format!("unknown test contact `{}`", contact.as_str()), contact.span)
                     .with_label("not declared in this test")
-                    .with_help(help),
+                    .with_suggestion(meant, || Some(format!("declare it first: `contact {} {{ … }}`", contact.as_str()))),
             );
         }
     }
@@ -219,12 +218,13 @@ impl<'a> Checker<'a> {
                         }
                     }
                     Some(ExitBy::Kind(kind)) if !EXIT_KINDS.contains(&kind.as_str()) => {
-                        let help = Self::did_you_mean(kind.as_str(), EXIT_KINDS.iter().copied())
-                            .unwrap_or_else(|| "write `by \"reason\"`, `by goal <name>`, or one of manual, limit, completed, error, exit".into());
+                        let meant = Self::meant(kind.as_str(), EXIT_KINDS.iter().copied());
                         self.emit(
                             Diagnostic::error("J0155", format!("unknown exit kind `{}`", kind.as_str()), kind.span)
                                 .with_label("not an exit kind")
-                                .with_help(help),
+                                .with_suggestion(meant, || {
+                                    Some("write `by \"reason\"`, `by goal <name>`, or one of manual, limit, completed, error, exit".into())
+                                }),
                         );
                     }
                     _ => {}

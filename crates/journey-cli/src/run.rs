@@ -288,7 +288,9 @@ pub fn run(args: Args) -> u8 {
         snapshot_path.display()
     );
     if args.strict && !evaluation.rejects.is_empty() {
-        eprintln!("error: {} records were rejected (--strict); see {}", evaluation.rejects.len(), rejects_path.display());
+        let rejected = evaluation.rejects.len() as u64;
+        let verb = if rejected == 1 { "was" } else { "were" };
+        eprintln!("error: {} {verb} rejected (--strict); see {}", project::plural(rejected, "record"), rejects_path.display());
         return exit::FAILED;
     }
     exit::OK

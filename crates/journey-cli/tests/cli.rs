@@ -555,6 +555,12 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
     );
     let out = journey(&["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "strict", "--strict"], &dir);
     assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("error: 6 records were rejected (--strict); see strict/rejects.jsonl"), "{}", stderr(&out));
+    // One reject is worded in the singular.
+    std::fs::write(dir.join("one.jsonl"), "{\"type\":\"track\"\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["run", "p.journey", "--input", "one.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "strict1", "--strict"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("error: 1 record was rejected (--strict); see strict1/rejects.jsonl"), "{}", stderr(&out));
     let out = journey(&["run", "p.journey", "--input", "nope.jsonl", "--until", "2026-01-05T00:00:00Z", "--out", "o"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.jsonl: no such file or directory"), "{}", stderr(&out));

@@ -86,6 +86,20 @@ impl Diagnostic {
         self
     }
 
+    /// The name meant in place of the one under the caret, when one is close enough
+    /// ([`suggest`]): the help says "did you mean", and the fix puts it there. Otherwise the
+    /// help is `fallback`'s, when it gives one.
+    pub fn with_suggestion(mut self, meant: Option<&str>, fallback: impl FnOnce() -> Option<String>) -> Self {
+        match meant {
+            Some(meant) => {
+                self.help = Some(format!("did you mean `{meant}`?"));
+                self.fix = Some((self.primary.span, meant.to_string()));
+            }
+            None => self.help = fallback(),
+        }
+        self
+    }
+
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -147,5 +161,15 @@ mod tests {
         assert_eq!(suggest("sned", ["send", "set", "sync"]), Some("send"));
         assert_eq!(suggest("zzz", ["send"]), None);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn a_suggestion_is_both_the_help_and_the_fix() {
+        let span = Span::new(FileId(0), 10, 15);
+        let d = Diagnostic::error("J0109", "unknown function `lowr`", span).with_suggestion(Some("lower"), || Some("unused".into()));
+        assert_eq!(d.help.as_deref(), Some("did you mean `lower`?"));
+        assert_eq!(d.fix, Some((span, "lower".to_string())));
+        let d = Diagnostic::error("J0109", "unknown function `zzz`", span).with_suggestion(None, || Some("the functions are …".into()));
+        assert_eq!((d.help.as_deref(), d.fix), (Some("the functions are …"), None));
     }
 }

@@ -45,7 +45,7 @@ fn explain_is_golden() {
     cohort.ingest(&decoder, "in", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
     let (_, contact) = cohort.into_inputs().into_iter().next().unwrap_or_else(|| panic!("no contact"));
     let lines = journey_test::explain::explain(&program, "ana", contact, until, None);
-    let rendered: String = lines.iter().map(|l| l.to_text() + "\n").collect();
+    let rendered = journey_test::explain::to_text(&lines);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/explain.txt");
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&path, &rendered).unwrap_or_else(|e| panic!("{e}"));

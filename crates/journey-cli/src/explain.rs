@@ -79,11 +79,9 @@ pub fn run(args: Args) -> u8 {
     };
     let (_, input) = inputs.swap_remove(found);
     let lines = journey_test::explain::explain(&program, &args.contact, input, until, args.journey.as_deref());
-    for line in &lines {
-        match args.format {
-            Format::Text => println!("{}", line.to_text()),
-            Format::Json => println!("{}", line.to_json()),
-        }
+    match args.format {
+        Format::Text => print!("{}", journey_test::explain::to_text(&lines)),
+        Format::Json => lines.iter().for_each(|line| println!("{}", line.to_json())),
     }
     exit::OK
 }

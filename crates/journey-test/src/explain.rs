@@ -23,15 +23,28 @@ impl Line {
     }
 
     pub fn to_text(&self) -> String {
+        self.to_text_padded(0)
+    }
+
+    /// The line with its instant padded to `width` characters, so that the columns after it
+    /// line up with lines whose instants carry milliseconds (the timeline's `to_text`).
+    fn to_text_padded(&self, width: usize) -> String {
         let indent = if self.kind == "record" || self.kind == "timer" { "" } else { "  " };
         format!(
-            "{}  {indent}{:<9} {}{}",
+            "{:<width$}  {indent}{:<9} {}{}",
             journey_vm::value::format_instant(self.at),
             self.kind,
             self.journey.as_ref().map(|j| format!("{j}: ")).unwrap_or_default(),
             self.text
         )
     }
+}
+
+/// The timeline as text, one line each (newline-terminated), the instants padded to the widest
+/// so the kinds and texts stay in columns when some instants have milliseconds and others not.
+pub fn to_text(lines: &[Line]) -> String {
+    let width = lines.iter().map(|l| journey_vm::value::format_instant(l.at).len()).max().unwrap_or(0);
+    lines.iter().map(|l| l.to_text_padded(width) + "\n").collect()
 }
 
 /// What each top-level expression is for, by its start.
@@ -177,4 +190,18 @@ pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64
         lines.push(line);
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instants_with_and_without_milliseconds_keep_the_columns() {
+        let line = |at: i64, kind: &'static str, text: &str| Line { at, kind, journey: None, text: text.to_string() };
+        // 2026-01-20T16:35:28Z and the same instant plus 484 ms.
+        let at = 1_768_926_928_000;
+        let text = to_text(&[line(at, "record", "track a {}"), line(at + 484, "timer", "wait is over")]);
+        assert_eq!(text, "2026-01-20T16:35:28Z      record    track a {}\n2026-01-20T16:35:28.484Z  timer     wait is over\n");
+    }
 }

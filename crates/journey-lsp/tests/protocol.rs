@@ -177,6 +177,16 @@ fn in_process_session() {
     assert_eq!(unknown["code"], -32601);
     let malformed = c.request("textDocument/hover", json!({ "nonsense": true }));
     assert_eq!(malformed["code"], -32602);
+    // Positions past the end of a line or of the document answer nothing (or the nearest
+    // place), never a crash.
+    for method in ["textDocument/hover", "textDocument/definition", "textDocument/completion", "textDocument/references"] {
+        for (l, ch) in [(999, 0), (6, 999), (u32::MAX, u32::MAX)] {
+            let mut params = position(l, ch);
+            params["context"] = json!({ "includeDeclaration": true });
+            let answer = c.request(method, params);
+            assert!(answer.get("code").is_none(), "{method} at {l}:{ch}: {answer}");
+        }
+    }
     let still_alive = c.request("textDocument/hover", position(6, 12));
     assert!(still_alive["contents"].is_object());
 

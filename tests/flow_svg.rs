@@ -133,3 +133,49 @@ fn branches_skipping_several_layers_pass_beside_them() {
     // The outer `if` skips all five layers of its branch; the inner one, three.
     assert!(check_diagrams(&program) >= 8);
 }
+
+/// The box an edge label's text takes (as the renderer reckons it: 11px text, baseline at `y`,
+/// centred on `x`).
+fn label_boxes(svg: &str) -> Vec<(String, Rect)> {
+    svg.split(r#"<text class="edge-count" "#)
+        .skip(1)
+        .map(|tag| {
+            let (x, y) = (number(attribute(tag, "x")), number(attribute(tag, "y")));
+            let text = &tag[tag.find('>').map_or(0, |i| i + 1)..tag.find("</text>").unwrap_or(tag.len())];
+            // Entities (`&amp;`) print as one character.
+            let chars = text.split('&').map(|part| part.find(';').map_or(part, |i| &part[i..]).chars().count()).sum::<usize>();
+            let half = chars as f64 * 6.5 / 2.0;
+            (text.to_string(), (x - half, y - 10.0, x + half, y + 3.0))
+        })
+        .collect()
+}
+
+#[test]
+fn edge_labels_with_large_counts_cover_neither_each_other_nor_nodes() {
+    let program = journey::examples().unwrap_or_else(|e| panic!("{e}"));
+    let mut labelled = 0;
+    for journey in &program.journeys {
+        // Six-digit counts on every edge: the widest labels a month of traffic gives.
+        let edges: Vec<_> = (0..journey.flow_edges().len()).map(|i| serde_json::json!({ "count": 123_456 + i })).collect();
+        let metrics = serde_json::json!({ "edges": edges });
+        for direction in [Direction::Down, Direction::Right] {
+            let svg = graph_towards(&program, journey, Some(&metrics), GraphFormat::Svg, direction);
+            let boxes = label_boxes(&svg);
+            assert_eq!(boxes.len(), journey.flow_edges().len(), "{} ({direction:?}): one label per edge", journey.name);
+            labelled += boxes.len();
+            let (_, rects, _) = parse(&svg);
+            for (text, r) in &boxes {
+                for node in &rects {
+                    assert!(!enters(&[(r.0, r.1), (r.2, r.3)], *node), "{} ({direction:?}): label {text:?} covers a node\n{svg}", journey.name);
+                }
+            }
+            for (i, (a, ra)) in boxes.iter().enumerate() {
+                for (b, rb) in &boxes[i + 1..] {
+                    let apart = ra.2 <= rb.0 || rb.2 <= ra.0 || ra.3 <= rb.1 || rb.3 <= ra.1;
+                    assert!(apart, "{} ({direction:?}): labels {a:?} and {b:?} overlap\n{svg}", journey.name);
+                }
+            }
+        }
+    }
+    assert!(labelled > 50);
+}

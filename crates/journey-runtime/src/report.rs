@@ -153,8 +153,9 @@ struct Geometry {
     nodes: Vec<(i64, i64)>,
     /// Each edge's path: the `d` of an SVG `<path>`.
     paths: Vec<String>,
-    /// Where each edge's label goes: the middle of its first stretch between two layers.
-    labels: Vec<(i64, i64)>,
+    /// Where each edge's label may go: its first stretch between two layers (a cubic curve's
+    /// four points; see [`place_labels`]).
+    labels: Vec<[(i64, i64); 4]>,
 }
 
 impl Geometry {
@@ -225,7 +226,7 @@ impl Geometry {
                 let ((p, q), (r, t)) = (point(a1 + gap_along / 2, *c1), point(a2 - gap_along / 2, *c2));
                 let _ = write!(d, "{}{x1},{y1} C{p},{q} {r},{t} {x2},{y2}", if k == 0 { "M" } else { " L" });
                 if k == 0 {
-                    labels.push(((x1 + x2) / 2, (y1 + y2) / 2));
+                    labels.push([(x1, y1), (p, q), (r, t), (x2, y2)]);
                 }
             }
             paths.push(d);
@@ -233,6 +234,47 @@ impl Geometry {
         let (width, height) = point(along, across);
         Geometry { right, width, height, nodes: nodes.collect(), paths, labels }
     }
+}
+
+/// Edge labels: about how wide a character is, and how tall a line (11px text).
+const LABEL_CHAR_W: f64 = 6.5;
+const LABEL_H: f64 = 13.0;
+
+/// Where each edge's label is written (the `x`, `y` of its `<text>`: the middle of its
+/// baseline): on its first stretch, at the middle unless a label placed before is there, then
+/// a little before or after it along the curve, then a line above or below — so that labels of
+/// edges between the same two layers do not print over each other. Left to right, a label sits
+/// above the curve.
+fn place_labels(geometry: &Geometry, texts: &[String]) -> Vec<(i64, i64)> {
+    // What a label must not cover: the nodes, and the labels placed before it.
+    let mut boxes: Vec<(f64, f64, f64, f64)> =
+        geometry.nodes.iter().map(|&(x, y)| (x as f64, y as f64, (x + NODE_W) as f64, (y + NODE_H) as f64)).collect();
+    let mut places = Vec::with_capacity(texts.len());
+    for (i, text) in texts.iter().enumerate() {
+        let curve = geometry.labels.get(i).copied().unwrap_or_default();
+        let point = |t: f64| {
+            let u = 1.0 - t;
+            let weights = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+            let mix = |f: fn(&(i64, i64)) -> i64| curve.iter().zip(weights).map(|(p, w)| f(p) as f64 * w).sum::<f64>();
+            let (x, y) = (mix(|p| p.0), mix(|p| p.1));
+            if geometry.right { (x, y - 6.0) } else { (x, y + 4.0) }
+        };
+        let half = text.chars().count() as f64 * LABEL_CHAR_W / 2.0;
+        // The text's box: baseline at `y`, cap height above it.
+        let bounds = |(x, y): (f64, f64)| (x - half, y - LABEL_H + 3.0, x + half, y + 3.0);
+        let free = |b: &(f64, f64, f64, f64)| boxes.iter().all(|o| b.2 <= o.0 || o.2 <= b.0 || b.3 <= o.1 || o.3 <= b.1);
+        // Along the curve first; then a line above or below it; failing all, the middle.
+        let mut candidates = [0.0, -LABEL_H, LABEL_H].into_iter().flat_map(|dy| [0.5, 0.35, 0.65, 0.22, 0.78].map(|t| (t, dy))).map(|(t, dy)| {
+            let (x, y) = point(t);
+            (x, y + dy)
+        });
+        let chosen = candidates.find(|p| free(&bounds(*p))).unwrap_or_else(|| point(0.5));
+        if !text.is_empty() {
+            boxes.push(bounds(chosen));
+        }
+        places.push((chosen.0.floor() as i64, chosen.1.floor() as i64));
+    }
+    places
 }
 
 fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, direction: Direction, out: &mut String) {
@@ -252,6 +294,21 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
     if standalone {
         let _ = writeln!(out, "<style>{FLOW_STYLE}</style>");
     }
+    let texts: Vec<String> = (0..edges.len())
+        .map(|i| {
+            let n = edge_counts.get(i).copied().unwrap_or(0);
+            let label = labels.get(i).map_or("", String::as_str);
+            let room = if geometry.right { 16 } else { 24 };
+            let text = match (label.is_empty(), counts) {
+                (true, true) => n.to_string(),
+                (false, true) => format!("{label}: {n}"),
+                (false, false) => label.to_string(),
+                (true, false) => String::new(),
+            };
+            truncate(&text, room)
+        })
+        .collect();
+    let places = place_labels(&geometry, &texts);
     for (i, (from, to)) in edges.iter().enumerate() {
         let n = edge_counts.get(i).copied().unwrap_or(0);
         let path = geometry.paths.get(i).map_or("", String::as_str);
@@ -264,18 +321,8 @@ fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bo
             f = esc(&node_name(journey, *from)),
             t = esc(&node_name(journey, *to)),
         );
-        let label = labels.get(i).map_or("", String::as_str);
-        let text = match (label.is_empty(), counts) {
-            (true, true) => n.to_string(),
-            (false, true) => format!("{label}: {n}"),
-            (false, false) => label.to_string(),
-            (true, false) => String::new(),
-        };
-        if !text.is_empty() {
-            // Left to right, the label sits above the curve's middle, within the gap.
-            let (mx, my) = geometry.labels.get(i).copied().unwrap_or((0, 0));
-            let (my, room) = if geometry.right { (my - 6, 16) } else { (my + 4, 24) };
-            let _ = writeln!(out, r#"<text class="edge-count" x="{mx}" y="{my}">{}</text>"#, esc(&truncate(&text, room)));
+        if let (Some(text), Some((x, y))) = (texts.get(i).filter(|t| !t.is_empty()), places.get(i)) {
+            let _ = writeln!(out, r#"<text class="edge-count" x="{x}" y="{y}">{}</text>"#, esc(text));
         }
     }
     let by_step = leaving_by_step(metrics);

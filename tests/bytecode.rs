@@ -121,14 +121,14 @@ fn a_decoded_program_runs_exactly_like_the_compiled_one() {
 }
 
 #[test]
-fn a_program_that_fires_timers_without_end_stops_with_an_error() {
+fn a_journey_that_fires_timers_without_end_stops_with_an_error_and_the_others_go_on() {
     // A hostile `.jbc` that passes verification: a 1 ms recurring entry (the language's shortest
     // interval is a second). Over a day that is 86 million timers for one contact; the run stops
-    // its journey with an `error` after the per-contact timer budget instead.
+    // that journey's timers with an `error` after its per-contact timer budget instead, and the
+    // contact's other journeys carry on.
     let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
-    let mut program =
-        journey::compile(&[("schema.journey", &schema), ("t.journey", "journey tick { entry every 1s  reentry always  exit \"done\" }")])
-            .unwrap_or_else(|e| panic!("{e}"));
+    let source = "journey tick { entry every 1s  reentry always  exit \"done\" }\njourney later { entry on app_opened  wait 12h  exit \"woke\" }";
+    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
     let j = program.journeys.iter().position(|j| j.name == "tick").unwrap_or_else(|| panic!("no journey"));
     for entry in &mut program.journeys[j].entries {
         if let journey_bytecode::EntryKind::Interval { ms } = &mut entry.kind {
@@ -139,9 +139,37 @@ fn a_program_that_fires_timers_without_end_stops_with_an_error() {
     let input = r#"{"type":"track","userId":"a","timestamp":"2026-01-01T00:00:00Z","event":"App Opened","properties":{}}"#;
     let (lines, _) = journey::evaluate(&program, input, "2026-01-02T00:00:00Z", 1);
     let tick: Vec<&String> = lines.iter().filter(|l| l.contains(r#""journey":"tick""#)).collect();
-    let last = tick.iter().rev().find(|l| l.contains(r#""action":"error""#)).unwrap_or_else(|| panic!("an error action"));
-    assert!(last.contains("timers for one contact in one run"), "{last}");
-    assert!(tick.len() < 1_000_000, "{} actions", tick.len());
+    let errors: Vec<&&String> = tick.iter().filter(|l| l.contains(r#""action":"error""#)).collect();
+    assert_eq!(errors.len(), 1, "one error, then silence: {errors:?}");
+    // 250,000 timers of 1 ms: the budget runs out 250 s in.
+    assert!(errors[0].contains(r#""at":"2026-01-01T00:04:10Z""#), "{}", errors[0]);
+    assert!(errors[0].contains("more than 250000 timers in this journey for one contact in one run (since 2026-01-01T00:00:00Z)"), "{}", errors[0]);
+    assert!(tick.last().is_some_and(|l| l == errors[0]), "nothing after the error");
+    let later: Vec<&String> = lines.iter().filter(|l| l.contains(r#""journey":"later""#)).collect();
+    assert!(later.last().is_some_and(|l| l.contains(r#""at":"2026-01-01T12:00:00Z""#) && l.contains("woke")), "{later:?}");
+}
+
+#[test]
+fn a_journey_that_loops_at_one_instant_stops_with_an_error_saying_so() {
+    // A hostile `.jbc`: a zero wait followed by a jump back to it. Every wake-up is due at the
+    // same instant again, so time never passes; the journey's timer budget ends it.
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", "journey spin { entry on app_opened  wait 1d  exit \"x\" }")])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let j = program.journeys.iter().position(|j| j.name == "spin").unwrap_or_else(|| panic!("no journey"));
+    let code = &mut program.journeys[j].code;
+    let wait = code.iter().position(|op| matches!(op, StepOp::WaitDuration { .. })).unwrap_or_else(|| panic!("no wait"));
+    if let StepOp::WaitDuration { ms, .. } = &mut code[wait] {
+        *ms = 0;
+    }
+    code[wait + 1] = StepOp::Jump { target: wait as u32 };
+    let program = decode(&encode(&program).unwrap_or_default()).unwrap_or_else(|e| panic!("verifies: {e}"));
+    let input = r#"{"type":"track","userId":"a","timestamp":"2026-01-01T00:00:00Z","event":"App Opened","properties":{}}"#;
+    let (lines, _) = journey::evaluate(&program, input, "2026-01-02T00:00:00Z", 1);
+    let error = lines.iter().find(|l| l.contains(r#""action":"error""#)).unwrap_or_else(|| panic!("an error action in {lines:?}"));
+    assert!(error.contains(r#""at":"2026-01-01T00:00:00Z""#), "{error}");
+    assert!(error.contains("all at one instant: it loops without time passing"), "{error}");
+    assert!(lines.last().is_some_and(|l| l.contains(r#""action":"exit""#) && l.contains(r#""reason":"error""#)), "{:?}", lines.last());
 }
 
 #[test]

@@ -194,6 +194,21 @@ impl<'a> Checker<'a> {
                                 self.emit(
                                     Diagnostic::error("J0138", "a recurring interval must be longer than zero", d.span).with_label("zero interval"),
                                 );
+                            } else if d.seconds < 3_600 {
+                                // Every contact is woken this often; over a month of input that
+                                // is hundreds of thousands of timers each (the runtime stops a
+                                // journey's timers for the run past 250,000).
+                                self.emit(
+                                    Diagnostic::warning(
+                                        "J0210",
+                                        format!("`entry every {}` wakes every contact {} times a day", human_duration(d.seconds), 86_400 / d.seconds),
+                                        d.span,
+                                    )
+                                    .with_label("shorter than an hour")
+                                    .with_help(
+                                        "recurring entries are for schedules (`every 1d`, `every monday at 09:00`); to act when something happens, use `entry on <event>` or `entry when <condition>`",
+                                    ),
+                                );
                             }
                             EntryKind::Interval { seconds: d.seconds.max(1) }
                         }

@@ -24,10 +24,11 @@ const QUIET_HELD: u8 = 2;
 const MAX_ROUNDS: u32 = 16;
 const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
-/// Timer firings per contact per run. A compiled project fires a few per day (its shortest
-/// interval is a second); only a hostile `.jbc` (a 1 ms interval, a zero wait in a loop) gets
-/// near, and then its journeys stop with an `error` instead of running the machine out of
-/// time or memory.
+/// Timer firings per journey per contact per run. A sensible project fires a few per day; a
+/// recurring entry of seconds (`every 1s`, which the checker warns about: J0210) or a hostile
+/// `.jbc` (a 1 ms interval, a zero wait in a loop) gets there, and then that journey's timers
+/// stop for the run with an `error` — the contact's other journeys go on — instead of running
+/// the machine out of time or memory.
 const TIMER_BUDGET: u32 = 250_000;
 /// Step operations per contact per run, for the same reason (a compiled project runs tens).
 const RUN_STEP_BUDGET: u32 = 5_000_000;
@@ -53,6 +54,11 @@ pub struct Vm<'p> {
     /// and the least must be looked for again.
     due_min: i64,
     due_stale: bool,
+    /// Per journey, the timers it fired in a contact's run and the instant of the first
+    /// (against [`TIMER_BUDGET`]), and which run that was (`run`: counted from 1, so an entry
+    /// of an earlier contact's run starts afresh without the array being reset for each run).
+    fired: Vec<Fired>,
+    run: u32,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
@@ -82,6 +88,8 @@ impl<'p> Vm<'p> {
             due: Vec::new(),
             due_min: i64::MAX,
             due_stale: true,
+            fired: vec![Fired::default(); program.journeys.len()],
+            run: 0,
             transitions: 0,
             timers: 0,
             step_hits,
@@ -111,6 +119,7 @@ impl<'p> Vm<'p> {
         self.due.clear();
         self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limit(j))));
         self.due_stale = true;
+        self.run = self.run.wrapping_add(1).max(1);
         let mut run = Run {
             vm: self,
             contact,
@@ -140,7 +149,9 @@ impl<'p> Vm<'p> {
             }
             if timer_at <= record_at {
                 timers += 1;
-                if timers > TIMER_BUDGET {
+                // A backstop: each journey stops at its own budget (`fire_timers`), so only a
+                // timer that fires nothing could get here.
+                if timers > TIMER_BUDGET.saturating_mul(run.st.slots.len() as u32 + 1) {
                     run.stop_timers(timer_at);
                 } else {
                     run.fire_timers(timer_at);
@@ -159,6 +170,14 @@ impl<'p> Vm<'p> {
             }
         }
     }
+}
+
+/// A journey's timers in one contact's run (see [`Vm::fired`]).
+#[derive(Clone, Copy, Default)]
+struct Fired {
+    run: u32,
+    count: u32,
+    first: i64,
 }
 
 /// Reads one value in each cache line of the contact's records and values, before the run
@@ -449,6 +468,9 @@ impl Run<'_, '_> {
             if self.vm.due.get(j).is_none_or(|&due| due > now) {
                 continue;
             }
+            if !self.within_budget(j, now) {
+                continue;
+            }
             let slot = self.st.slots[j];
             if slot.status == ACTIVE {
                 if self.limit_due(j, now) {
@@ -469,7 +491,55 @@ impl Run<'_, '_> {
         }
     }
 
-    /// The timer budget is spent: every journey with a timer due stops with an `error`, and
+    /// Counts a timer of journey `j` at `now` against its budget. Past it, the journey's
+    /// timers stop for this run (its scheduled entries are not scheduled, a contact in it
+    /// leaves with an `error`, said once for the scheduled entries) and this is `false`.
+    #[inline]
+    fn within_budget(&mut self, j: usize, now: i64) -> bool {
+        let run = self.vm.run;
+        let Some(fired) = self.vm.fired.get_mut(j) else { return true };
+        if fired.run != run {
+            *fired = Fired { run, count: 0, first: now };
+        }
+        fired.count = fired.count.saturating_add(1);
+        if fired.count <= TIMER_BUDGET {
+            return true;
+        }
+        let (first, over) = (fired.first, fired.count == TIMER_BUDGET + 1);
+        self.stop_journey_timers(j, now, first, over);
+        false
+    }
+
+    /// Journey `j` is past its timer budget (see [`Run::within_budget`]); its first timer of
+    /// the run was at `first`, and `over` when this is the first past the budget.
+    #[cold]
+    #[inline(never)]
+    fn stop_journey_timers(&mut self, j: usize, now: i64, first: i64, over: bool) {
+        let reason = || {
+            if first == now {
+                format!(
+                    "more than {TIMER_BUDGET} timers in this journey for one contact in one run, all at one instant: it loops without time passing"
+                )
+            } else {
+                format!(
+                    "more than {TIMER_BUDGET} timers in this journey for one contact in one run (since {}): its recurring entry or its waits fire too often; its timers stop until the next run",
+                    crate::value::format_instant(first)
+                )
+            }
+        };
+        let slot = &mut self.st.slots[j];
+        let active = slot.status == ACTIVE;
+        slot.scheduled_at = i64::MAX;
+        slot.wake_at = i64::MAX;
+        self.retime(j);
+        if active {
+            self.fail(j, now, None, EvalError(reason()));
+        } else if over {
+            self.emit(now, j, None, ActionKind::Error { reason: reason() });
+        }
+    }
+
+    /// The backstop budget is spent: every journey with a timer due stops with an `error`, and
     /// scheduled entries stop for this run.
     fn stop_timers(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
@@ -480,7 +550,7 @@ impl Run<'_, '_> {
             }
             self.st.slots[j].scheduled_at = i64::MAX;
             self.retime(j);
-            let reason = format!("more than {TIMER_BUDGET} timers for one contact in one run: the program loops without time passing");
+            let reason = "too many timers for one contact in one run: the program loops without time passing".to_string();
             if slot.status == ACTIVE {
                 self.fail(j, now, None, EvalError(reason));
             } else {

@@ -114,7 +114,11 @@ fn extreme_literals_compile_to_programs_that_run() {
     for (file, source) in sources.iter().enumerate() {
         // Every number-like token of the file, with each extreme value of its kind.
         for (s, e) in tokens(source, false) {
-            for value in extremes(&source[s..e]) {
+            for &value in extremes(&source[s..e]) {
+                // `every 1s` wakes each contact 250,000 times in three days of input (warning
+                // J0210, and the runtime's timer budget: `tests/bytecode.rs`); here, where a
+                // debug build runs each variant twice, an hour is short enough.
+                let value = if value == "1s" && source[..s].ends_with("every ") { "1h" } else { value };
                 variants.push((file, format!("{:?} at {s} → {value}", &source[s..e]), format!("{}{value}{}", &source[..s], &source[e..])));
             }
         }

@@ -1,9 +1,12 @@
 //! Programs one edit away from the examples — a number, duration, percentage or clock time
 //! replaced by an extreme value, a name replaced by another name of the same file — that still
-//! compile: the verifier accepts their bytecode (`decode(encode(p)) == p`), and a generated
-//! cohort runs over them without a panic, with the same actions and rejects on one thread as on
-//! two. (The parser and checker side of broken sources is `parser_props.rs`.)
+//! compile: the verifier accepts their bytecode (`decode(encode(p)) == p`); a generated cohort
+//! runs over them without a panic, with the same actions and rejects on one thread as on two;
+//! and a snapshot the examples left half-way through restores into them (or is refused with a
+//! reason) and runs on. (The parser and checker side of broken sources is `parser_props.rs`.)
 
+use journey_runtime::snapshot::{Resumed, Snapshot};
+use journey_runtime::{Cohort, Window, evaluate_resumed, input::parse_instant};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 // Only the example sources are used here.
@@ -11,6 +14,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 mod props;
 
 const UNTIL: &str = "2026-03-02T00:00:00Z";
+/// Where the examples' half of the run stops, for the snapshot the variants resume.
+const HALF: &str = "2026-01-25T00:00:00Z";
 
 /// Extreme values for a literal like `token`: zero, tiny and huge amounts, the ends of a day
 /// and of time, of the token's kind (most of them then still compile).
@@ -62,7 +67,7 @@ fn tokens(source: &str, word: bool) -> Vec<(usize, usize)> {
 
 /// Compiles the examples with file `file` replaced by `mutated`; if that compiles, checks the
 /// program. `None` when it did not compile; `Some(Err)` says what went wrong.
-fn try_variant(sources: &[String], input: &str, file: usize, mutated: &str) -> Option<Result<(), String>> {
+fn try_variant(sources: &[String], input: &str, half: &Snapshot, file: usize, mutated: &str) -> Option<Result<(), String>> {
     let names: Vec<String> = (0..sources.len()).map(|i| format!("f{i}.journey")).collect();
     let files: Vec<(&str, &str)> =
         sources.iter().enumerate().map(|(k, text)| (names[k].as_str(), if k == file { mutated } else { text.as_str() })).collect();
@@ -82,6 +87,21 @@ fn try_variant(sources: &[String], input: &str, file: usize, mutated: &str) -> O
         if one != two || format!("{one_rejects:?}") != format!("{two_rejects:?}") {
             return Some(Err("one thread and two disagree".into()));
         }
+        // The examples' contacts, half-way, carried over to the changed project.
+        match half.restore(&program) {
+            Ok(resumed) => {
+                let decoder = journey_runtime::input::Decoder::new(&program);
+                let until = parse_instant(UNTIL).unwrap_or(0);
+                let mut cohort = Cohort::new(resumed.until, until);
+                if let Err(e) = cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input.to_string())) {
+                    return Some(Err(format!("the cohort does not read: {e}")));
+                }
+                let window = Window { until, threads: 1, shard: None, holdouts: true, snapshot: true };
+                let _ = evaluate_resumed(&program, cohort, &window, resumed);
+            }
+            Err(e) if e.is_empty() => return Some(Err("a snapshot refused without a reason".into())),
+            Err(_) => {}
+        }
         Some(Ok(()))
     }));
     outcome.unwrap_or_else(|_| Some(Err("panicked".into())))
@@ -93,10 +113,18 @@ fn check_variants(variants: impl Iterator<Item = (usize, String, String)>) -> us
     let mut raw = Vec::new();
     journey_runtime::cohort_gen::generate(40, 3, 60, &mut raw).unwrap_or_else(|e| panic!("{e}"));
     let input = String::from_utf8(raw).unwrap_or_else(|e| panic!("{e}"));
+    let examples = journey::examples().unwrap_or_else(|e| panic!("{e}"));
+    let half_at = parse_instant(HALF).unwrap_or(0);
+    let decoder = journey_runtime::input::Decoder::new(&examples);
+    let mut cohort = Cohort::new(None, half_at);
+    cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(input.clone())).unwrap_or_else(|e| panic!("{e}"));
+    let window = Window { until: half_at, threads: 1, shard: None, holdouts: true, snapshot: true };
+    let first = evaluate_resumed(&examples, cohort, &window, Resumed::default());
+    let half = Snapshot::new(&examples, half_at, first.states, first.message_ids);
     let mut compiled = 0;
     let mut failures = Vec::new();
     for (file, what, mutated) in variants {
-        match try_variant(&sources, &input, file, &mutated) {
+        match try_variant(&sources, &input, &half, file, &mutated) {
             Some(Ok(())) => compiled += 1,
             Some(Err(e)) => failures.push(format!("f{file}.journey ({what}): {e}")),
             None => {}

@@ -24,11 +24,13 @@ const QUIET_HELD: u8 = 2;
 const MAX_ROUNDS: u32 = 16;
 const MAX_DEPTH: u32 = 16;
 const STEP_BUDGET: u32 = 100_000;
-/// Timer firings per journey per contact per run. A sensible project fires a few per day; a
-/// recurring entry of seconds (`every 1s`, which the checker warns about: J0210) or a hostile
-/// `.jbc` (a 1 ms interval, a zero wait in a loop) gets there, and then that journey's timers
-/// stop for the run with an `error` — the contact's other journeys go on — instead of running
-/// the machine out of time or memory.
+/// Timer firings per contact per run before each journey's are counted, and then per journey.
+/// A sensible project fires a few per day; a recurring entry of seconds (`every 1s`, which the
+/// checker warns about: J0210) or a hostile `.jbc` (a 1 ms interval, a zero wait in a loop)
+/// gets there, and then a journey firing this many more stops its timers for the run with an
+/// `error` — the contact's other journeys go on — instead of running the machine out of time
+/// or memory. Until the contact's run gets there, nothing is counted per journey: a run that
+/// stays under it (every sensible one) pays nothing for the check.
 const TIMER_BUDGET: u32 = 250_000;
 /// Step operations per contact per run, for the same reason (a compiled project runs tens).
 const RUN_STEP_BUDGET: u32 = 5_000_000;
@@ -54,11 +56,9 @@ pub struct Vm<'p> {
     /// and the least must be looked for again.
     due_min: i64,
     due_stale: bool,
-    /// Per journey, the timers it fired in a contact's run and the instant of the first
-    /// (against [`TIMER_BUDGET`]), and which run that was (`run`: counted from 1, so an entry
-    /// of an earlier contact's run starts afresh without the array being reset for each run).
-    fired: Vec<Fired>,
-    run: u32,
+    /// Per journey, once a contact's run is past [`TIMER_BUDGET`] timers: the timers it fired
+    /// since, and the instant of the first of them.
+    fired: Vec<(u32, i64)>,
     /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
     /// across all contacts run so far; a step compiled to several operations counts once.
     pub transitions: u64,
@@ -88,8 +88,7 @@ impl<'p> Vm<'p> {
             due: Vec::new(),
             due_min: i64::MAX,
             due_stale: true,
-            fired: vec![Fired::default(); program.journeys.len()],
-            run: 0,
+            fired: Vec::new(),
             transitions: 0,
             timers: 0,
             step_hits,
@@ -119,7 +118,6 @@ impl<'p> Vm<'p> {
         self.due.clear();
         self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limit(j))));
         self.due_stale = true;
-        self.run = self.run.wrapping_add(1).max(1);
         let mut run = Run {
             vm: self,
             contact,
@@ -148,14 +146,22 @@ impl<'p> Vm<'p> {
                 break;
             }
             if timer_at <= record_at {
-                timers += 1;
-                // A backstop: each journey stops at its own budget (`fire_timers`), so only a
-                // timer that fires nothing could get here.
-                if timers > TIMER_BUDGET.saturating_mul(run.st.slots.len() as u32 + 1) {
-                    run.stop_timers(timer_at);
-                } else {
-                    run.fire_timers(timer_at);
+                timers = timers.saturating_add(1);
+                if timers <= TIMER_BUDGET {
+                    run.fire_timers::<false>(timer_at);
                     run.settle(timer_at);
+                } else if timers <= TIMER_BUDGET.saturating_mul(run.st.slots.len() as u32 + 2) {
+                    // Past the budget, each journey's timers are counted from here on.
+                    if timers == TIMER_BUDGET + 1 {
+                        run.vm.fired.clear();
+                        run.vm.fired.resize(run.st.slots.len(), (0, 0));
+                    }
+                    run.fire_timers::<true>(timer_at);
+                    run.settle(timer_at);
+                } else {
+                    // A backstop: every journey stops at its own budget before this, so only
+                    // timers that fire nothing could get here.
+                    run.stop_timers(timer_at);
                 }
                 timer_at = run.next_timer();
             } else {
@@ -170,14 +176,6 @@ impl<'p> Vm<'p> {
             }
         }
     }
-}
-
-/// A journey's timers in one contact's run (see [`Vm::fired`]).
-#[derive(Clone, Copy, Default)]
-struct Fired {
-    run: u32,
-    count: u32,
-    first: i64,
 }
 
 /// Reads one value in each cache line of the contact's records and values, before the run
@@ -463,12 +461,13 @@ impl Run<'_, '_> {
         self.vm.program.journeys.get(j).and_then(|journey| journey.code.get(pc)).and_then(StepOp::step).unwrap_or(u32::MAX)
     }
 
-    fn fire_timers(&mut self, now: i64) {
+    /// Fires every timer due at `now`; `COUNTED`, each journey's against its budget.
+    fn fire_timers<const COUNTED: bool>(&mut self, now: i64) {
         for j in 0..self.st.slots.len() {
             if self.vm.due.get(j).is_none_or(|&due| due > now) {
                 continue;
             }
-            if !self.within_budget(j, now) {
+            if COUNTED && !self.within_budget(j, now) {
                 continue;
             }
             let slot = self.st.slots[j];
@@ -494,27 +493,16 @@ impl Run<'_, '_> {
     /// Counts a timer of journey `j` at `now` against its budget. Past it, the journey's
     /// timers stop for this run (its scheduled entries are not scheduled, a contact in it
     /// leaves with an `error`, said once for the scheduled entries) and this is `false`.
-    #[inline]
     fn within_budget(&mut self, j: usize, now: i64) -> bool {
-        let run = self.vm.run;
         let Some(fired) = self.vm.fired.get_mut(j) else { return true };
-        if fired.run != run {
-            *fired = Fired { run, count: 0, first: now };
+        if fired.0 == 0 {
+            fired.1 = now;
         }
-        fired.count = fired.count.saturating_add(1);
-        if fired.count <= TIMER_BUDGET {
+        fired.0 = fired.0.saturating_add(1);
+        if fired.0 <= TIMER_BUDGET {
             return true;
         }
-        let (first, over) = (fired.first, fired.count == TIMER_BUDGET + 1);
-        self.stop_journey_timers(j, now, first, over);
-        false
-    }
-
-    /// Journey `j` is past its timer budget (see [`Run::within_budget`]); its first timer of
-    /// the run was at `first`, and `over` when this is the first past the budget.
-    #[cold]
-    #[inline(never)]
-    fn stop_journey_timers(&mut self, j: usize, now: i64, first: i64, over: bool) {
+        let (first, over) = (fired.1, fired.0 == TIMER_BUDGET + 1);
         let reason = || {
             if first == now {
                 format!(
@@ -522,7 +510,7 @@ impl Run<'_, '_> {
                 )
             } else {
                 format!(
-                    "more than {TIMER_BUDGET} timers in this journey for one contact in one run (since {}): its recurring entry or its waits fire too often; its timers stop until the next run",
+                    "more than {TIMER_BUDGET} timers in this journey for one contact in one run ({TIMER_BUDGET} of them from {} on): its recurring entry or its waits fire too often; its timers stop until the next run",
                     crate::value::format_instant(first)
                 )
             }
@@ -537,6 +525,7 @@ impl Run<'_, '_> {
         } else if over {
             self.emit(now, j, None, ActionKind::Error { reason: reason() });
         }
+        false
     }
 
     /// The backstop budget is spent: every journey with a timer due stops with an `error`, and

@@ -70,6 +70,18 @@ struct Server<'c> {
     diagnostics: Vec<JDiagnostic>,
 }
 
+/// How an error caused by a bug in the server (a panic) begins.
+const INTERNAL: &str = "internal error";
+
+/// Runs `work` so that a bug in it (a panic) becomes an error naming `what`, and the session
+/// goes on: one request fails, not the editor's language server.
+fn contained<T>(what: &str, work: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let cause = payload.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| payload.downcast_ref::<String>().cloned()).unwrap_or_default();
+        Err(format!("{INTERNAL} in {what}: {cause} (a bug in journey: please report it with the document; the server carries on)"))
+    })
+}
+
 /// A file path from a `file://` URI (percent-escapes decoded).
 pub fn uri_to_path(uri: &str) -> Option<PathBuf> {
     let rest = uri.strip_prefix("file://")?;
@@ -220,30 +232,43 @@ impl Server<'_> {
             _ => None,
         };
         if let Some((uri, text)) = uri_and_text {
-            self.analysis.set_text(&uri, text);
-            self.publish(Some(&uri));
+            let checked = contained("checking the document", || {
+                self.analysis.set_text(&uri, text);
+                self.publish(Some(&uri));
+                Ok(())
+            });
+            if let Err(message) = checked {
+                // The editor shows it; the session goes on with the last analysis.
+                let params = json!({ "type": 1, "message": format!("journey lsp: {message}") });
+                self.send(Message::Notification(Notification::new("window/showMessage".into(), params)));
+            }
         }
     }
 
     fn request(&mut self, request: Request) {
         let id = request.id.clone();
-        let result = match request.method.as_str() {
-            "textDocument/hover" => self.hover(&request),
-            "textDocument/definition" => self.definition(&request),
-            "textDocument/references" => self.references(&request),
-            "textDocument/completion" => self.completion(&request),
-            "textDocument/documentSymbol" => self.symbols(&request),
-            "textDocument/rename" => self.rename(&request),
-            "textDocument/formatting" => self.formatting(&request),
-            "textDocument/codeAction" => self.code_actions(&request),
+        let handler: fn(&Self, &Request) -> Result<Value, String> = match request.method.as_str() {
+            "textDocument/hover" => Self::hover,
+            "textDocument/definition" => Self::definition,
+            "textDocument/references" => Self::references,
+            "textDocument/completion" => Self::completion,
+            "textDocument/documentSymbol" => Self::symbols,
+            "textDocument/rename" => Self::rename,
+            "textDocument/formatting" => Self::formatting,
+            "textDocument/codeAction" => Self::code_actions,
             other => {
                 self.error(id, ErrorCode::MethodNotFound, format!("unsupported request {other}"));
                 return;
             }
         };
+        let result = contained(&request.method, || handler(self, &request));
+        let failed = match &result {
+            Err(e) if e.starts_with(INTERNAL) => ErrorCode::InternalError,
+            _ => ErrorCode::InvalidParams,
+        };
         match result {
             Ok(value) => self.send(Message::Response(Response { id, result: Some(value), error: None })),
-            Err(e) => self.error(id, ErrorCode::InvalidParams, e),
+            Err(e) => self.error(id, failed, e),
         }
     }
 
@@ -434,5 +459,21 @@ impl Server<'_> {
             }
         }
         serde_json::to_value(WorkspaceEdit { changes: Some(changes), ..WorkspaceEdit::default() }).map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_in_a_handler_becomes_an_internal_error_naming_it() {
+        let answer: Result<(), String> = contained("textDocument/hover", || panic!("index out of bounds"));
+        let message = answer.err().unwrap_or_default();
+        assert!(message.starts_with("internal error in textDocument/hover: index out of bounds"), "{message}");
+        let formatted: Result<(), String> = contained("checking the document", || panic!("{} went wrong", 3));
+        assert!(formatted.err().unwrap_or_default().starts_with("internal error in checking the document: 3 went wrong"));
+        assert_eq!(contained("x", || Ok::<_, String>(7)), Ok(7));
+        assert_eq!(contained::<()>("x", || Err("bad params".into())), Err("bad params".to_string()));
     }
 }

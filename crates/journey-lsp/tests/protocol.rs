@@ -229,3 +229,97 @@ fn an_edit_republishes_only_what_changed() {
     c.notify("exit", Value::Null);
     assert!(thread.join().is_ok_and(|r| r.is_ok()));
 }
+
+/// Every document of the examples damaged in many ways, and requests at random positions of
+/// each (past line ends and the document's end included), then requests whose parameters are
+/// not what the method takes: each gets an answer — a result, or an error saying what is
+/// wrong — and the server ends cleanly.
+#[test]
+fn damaged_documents_and_malformed_requests_get_answers() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect()).unwrap_or_default();
+    paths.sort();
+    let texts: Vec<String> = paths.iter().filter_map(|p| std::fs::read_to_string(p).ok()).collect();
+    assert!(texts.len() >= 5);
+    let (server, client) = Connection::memory();
+    let thread = std::thread::spawn(move || journey_lsp::serve(server));
+    let mut c = Client { connection: client, next: 0 };
+    let _ = c.request("initialize", json!({ "capabilities": {}, "rootUri": null }));
+    c.notify("initialized", json!({}));
+    let uri = |i: usize| format!("file:///virtual/f{i}.journey");
+    for (i, text) in texts.iter().enumerate() {
+        c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri(i), "languageId": "journey", "version": 1, "text": text } }));
+    }
+    let mut seed = 99u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let pieces = ["", "{", "}", "\"", "(", "journey", "send", "é", "\n", "//", "contact.", "event.", "0", "\u{1F600}", "match", "entry on"];
+    for round in 0..60u32 {
+        let f = (next() % texts.len() as u64) as usize;
+        let source = &texts[f];
+        let floor = |mut at: usize| {
+            while !source.is_char_boundary(at) {
+                at -= 1;
+            }
+            at
+        };
+        let at = floor((next() % source.len() as u64) as usize);
+        let end = floor((at + (next() % 12) as usize).min(source.len()));
+        let text = format!("{}{}{}", &source[..at], pieces[(next() % pieces.len() as u64) as usize], &source[end..]);
+        let version = round + 2;
+        c.notify("textDocument/didChange", json!({ "textDocument": { "uri": uri(f), "version": version }, "contentChanges": [{ "text": text }] }));
+        let lines: Vec<&str> = text.split('\n').collect();
+        for _ in 0..8 {
+            let line = (next() % (lines.len() as u64 + 1)) as u32;
+            let character = (next() % (lines.get(line as usize).map_or(0, |l| l.chars().count()) as u64 + 3)) as u32;
+            let at = json!({ "textDocument": { "uri": uri(f) }, "position": { "line": line, "character": character } });
+            let range = json!({ "start": { "line": line, "character": 0 }, "end": { "line": line, "character": character } });
+            let mut references = at.clone();
+            references["context"] = json!({ "includeDeclaration": true });
+            let mut rename = at.clone();
+            rename["newName"] = json!("renamed");
+            for (method, params) in [
+                ("textDocument/hover", at.clone()),
+                ("textDocument/definition", at.clone()),
+                ("textDocument/completion", at.clone()),
+                ("textDocument/references", references),
+                ("textDocument/rename", rename),
+                ("textDocument/codeAction", json!({ "textDocument": { "uri": uri(f) }, "range": range, "context": { "diagnostics": [] } })),
+            ] {
+                let answer = c.request(method, params);
+                // Renaming where no name is refuses with a reason; the others always answer.
+                let fine = match answer.get("error") {
+                    None => true,
+                    Some(e) => method == "textDocument/rename" && e.as_str().is_some_and(|e| !e.is_empty()),
+                };
+                assert!(fine, "{method} at {line}:{character} after an edit: {answer}");
+            }
+        }
+        let formatting = json!({ "textDocument": { "uri": uri(f) }, "options": { "tabSize": 2, "insertSpaces": true } });
+        assert!(c.request("textDocument/formatting", formatting).get("error").is_none());
+        c.notify(
+            "textDocument/didChange",
+            json!({ "textDocument": { "uri": uri(f), "version": version + 1000 }, "contentChanges": [{ "text": source }] }),
+        );
+    }
+    // Parameters of the wrong shape: an error naming the problem, never a crash.
+    let methods = ["textDocument/hover", "textDocument/definition", "textDocument/completion", "textDocument/references", "textDocument/rename"];
+    for method in methods {
+        for params in [
+            json!(null),
+            json!([]),
+            json!({ "textDocument": { "uri": 5 } }),
+            json!({ "textDocument": { "uri": uri(0) }, "position": { "line": -1 } }),
+        ] {
+            let answer = c.request(method, params.clone());
+            assert!(answer["error"].as_str().is_some_and(|e| !e.is_empty()), "{method} with {params}: {answer}");
+        }
+    }
+    let _ = c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(thread.join().is_ok_and(|r| r.is_ok()));
+}

@@ -2,9 +2,10 @@
 //! replaced by an extreme value, a name replaced by another name of the same file — that still
 //! compile: the verifier accepts their bytecode (`decode(encode(p)) == p`); a generated cohort
 //! runs over them without a panic, with the same actions and rejects on one thread as on two;
-//! and a snapshot the examples left half-way through restores into them (or is refused with a
-//! reason) and runs on. (The parser and checker side of broken sources is `parser_props.rs`.)
+//! a snapshot the examples left half-way through restores into them (or is refused with a
+//! reason) and runs on; and the run's report, flow diagrams and the program's listing render. (The parser and checker side of broken sources is `parser_props.rs`.)
 
+use journey_runtime::report::{Direction, GraphFormat, graph_towards};
 use journey_runtime::snapshot::{Resumed, Snapshot};
 use journey_runtime::{Cohort, Window, evaluate_resumed, input::parse_instant};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -97,7 +98,24 @@ fn try_variant(sources: &[String], input: &str, half: &Snapshot, file: usize, mu
                     return Some(Err(format!("the cohort does not read: {e}")));
                 }
                 let window = Window { until, threads: 1, shard: None, holdouts: true, snapshot: true };
-                let _ = evaluate_resumed(&program, cohort, &window, resumed);
+                let evaluation = evaluate_resumed(&program, cohort, &window, resumed);
+                // What is drawn and listed of it: the report, every flow diagram, the listing.
+                let metrics = journey_runtime::metrics::metrics(&program, &evaluation, &Default::default(), &Default::default());
+                if !journey_runtime::report::html(&program, &metrics).contains("</html>") {
+                    return Some(Err("report.html is cut short".into()));
+                }
+                for journey in &program.journeys {
+                    for format in [GraphFormat::Dot, GraphFormat::Svg, GraphFormat::Mermaid] {
+                        for direction in [Direction::Down, Direction::Right] {
+                            if graph_towards(&program, journey, Some(&metrics), format, direction).is_empty() {
+                                return Some(Err(format!("no {format:?} diagram of {}", journey.name)));
+                            }
+                        }
+                    }
+                }
+                if journey_bytecode::disasm::disassemble(&program).is_empty() {
+                    return Some(Err("an empty listing".into()));
+                }
             }
             Err(e) if e.is_empty() => return Some(Err("a snapshot refused without a reason".into())),
             Err(_) => {}

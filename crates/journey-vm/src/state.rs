@@ -400,10 +400,23 @@ pub struct FieldSpan {
 
 /// The fields of a run's sends, back to back, and the text of the rendered ones: a run appends
 /// to two buffers reused from contact to contact instead of allocating for every send.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Rendered {
     fields: Vec<Field>,
     text: String,
+}
+
+// By hand, for `clone_from`: copying into a buffer that has room reuses it (the derived one
+// allocates afresh).
+impl Clone for Rendered {
+    fn clone(&self) -> Self {
+        Rendered { fields: self.fields.clone(), text: self.text.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.fields.clone_from(&source.fields);
+        self.text.clone_from(&source.text);
+    }
 }
 
 impl Rendered {
@@ -464,10 +477,22 @@ impl Rendered {
 }
 
 /// A contact's actions from a run, in the order they happened, with their sends' fields.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Actions {
     list: Vec<Action>,
     pub rendered: Rendered,
+}
+
+// By hand, for `clone_from`, as [`Rendered`].
+impl Clone for Actions {
+    fn clone(&self) -> Self {
+        Actions { list: self.list.clone(), rendered: self.rendered.clone() }
+    }
+
+    fn clone_from(&mut self, source: &Self) {
+        self.list.clone_from(&source.list);
+        self.rendered.clone_from(&source.rendered);
+    }
 }
 
 impl std::ops::Deref for Actions {

@@ -390,7 +390,7 @@ impl Run<'_, '_> {
             return tz;
         }
         let tz = match self.vm.program.policy.timezone {
-            Some(expr) => match self.eval_with_tz(expr, now, None, None, Tz::UTC) {
+            Some(expr) => match self.fast(expr, now, None, None).map_or_else(|| self.eval_with_tz(expr, now, None, None, Tz::UTC), Ok) {
                 Ok(Value::Str(id)) => {
                     let name = Strings { program: self.vm.program, heap: &self.st.heap, input: &self.input.heap }.str(id);
                     let (last, last_tz) = &mut self.vm.last_zone;

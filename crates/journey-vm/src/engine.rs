@@ -925,6 +925,8 @@ mod tests {
     fn journey_state_fits_in_64_bytes() {
         assert!(std::mem::size_of::<Slot>() <= 64, "Slot is {} bytes", std::mem::size_of::<Slot>());
         assert_eq!(std::mem::size_of::<Value>(), 16);
+        // The direct path's results: the tag's unused values stand for `None`.
+        assert_eq!(std::mem::size_of::<Option<Value>>(), 16);
     }
 
     #[test]

@@ -974,6 +974,21 @@ mod tests {
         assert_eq!(std::mem::size_of::<Option<Value>>(), 16);
     }
 
+    /// Remembered zones answer as parsing does, past the limit too, and the memory stays bounded.
+    #[test]
+    fn zones_answer_as_parsing_does() {
+        let names: Vec<String> = chrono_tz::TZ_VARIANTS.iter().take(200).map(|tz| tz.name().to_string()).chain(["Not/AZone".to_string()]).collect();
+        let mut zones = Zones::default();
+        for round in 0..3 {
+            for (i, name) in names.iter().enumerate() {
+                let name = if (i + round) % 3 == 0 { &names[0] } else { name };
+                assert_eq!(zones.get(name), parse_tz(name), "{name}");
+            }
+        }
+        assert_eq!(zones.get("Not/AZone"), Tz::UTC);
+        assert!(zones.names.len() <= Zones::MAX);
+    }
+
     #[test]
     fn quiet_hours_may_span_midnight() {
         assert!(in_quiet(22 * 60, 21 * 60, 8 * 60));

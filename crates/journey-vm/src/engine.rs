@@ -953,10 +953,8 @@ impl Run<'_, '_> {
 
     /// Counts a contact going along the flow edge `from → to` of journey `j`.
     fn edge(&mut self, j: usize, from: u32, to: u32) {
-        let Some(into) = self.vm.tables.edges_into.get(j).and_then(|n| n.get(to as usize)) else { return };
-        if let Some(&(_, index)) = into.iter().find(|(f, _)| *f == from)
-            && let Some(hits) = self.vm.edge_hits.get_mut(j).and_then(|h| h.get_mut(index as usize))
-        {
+        let Some(index) = self.vm.tables.edges.get(j).and_then(|e| e.get(from, to)) else { return };
+        if let Some(hits) = self.vm.edge_hits.get_mut(j).and_then(|h| h.get_mut(index as usize)) {
             *hits += 1;
         }
     }

@@ -94,6 +94,58 @@ fn stays_false(program: &Program, at: u32, zone: Deps) -> Deps {
     if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits }
 }
 
+/// One journey's flow edges by their (from, to) nodes: a contact moving along one is counted
+/// at every step, so finding it is one load from a dense matrix for a journey of up to
+/// [`EdgeIndex::DENSE`] nodes (16 KiB at most); a bigger one looks among the edges into `to`.
+pub(crate) struct EdgeIndex {
+    nodes: usize,
+    /// `nodes × nodes`, row `from`: the edge's index, `u32::MAX` for none. Empty when not dense.
+    dense: Vec<u32>,
+    /// Per node, the edges into it as (from node, edge index). Empty when dense.
+    into: Vec<Vec<(u32, u32)>>,
+}
+
+impl EdgeIndex {
+    const DENSE: usize = 64;
+
+    pub(crate) fn new(nodes: usize, edges: &[(u32, u32)]) -> Self {
+        let dense = nodes <= Self::DENSE;
+        let mut index = EdgeIndex {
+            nodes,
+            dense: if dense { vec![u32::MAX; nodes * nodes] } else { Vec::new() },
+            into: if dense { Vec::new() } else { vec![Vec::new(); nodes] },
+        };
+        for (i, &(from, to)) in edges.iter().enumerate() {
+            if dense {
+                // The first of two equal edges, as a search would find.
+                if let Some(slot) = index.slot(from, to)
+                    && let Some(e) = index.dense.get_mut(slot)
+                    && *e == u32::MAX
+                {
+                    *e = i as u32;
+                }
+            } else if let Some(list) = index.into.get_mut(to as usize) {
+                list.push((from, i as u32));
+            }
+        }
+        index
+    }
+
+    fn slot(&self, from: u32, to: u32) -> Option<usize> {
+        let (from, to) = (from as usize, to as usize);
+        (from < self.nodes && to < self.nodes).then(|| from * self.nodes + to)
+    }
+
+    /// The index of the edge `from → to`, if the journey has one.
+    #[inline]
+    pub(crate) fn get(&self, from: u32, to: u32) -> Option<u32> {
+        if self.into.is_empty() {
+            return self.dense.get(self.slot(from, to)?).copied().filter(|&e| e != u32::MAX);
+        }
+        self.into.get(to as usize)?.iter().find(|(f, _)| *f == from).map(|&(_, e)| e)
+    }
+}
+
 /// A journey a record is dispatched to ([`Tables::dispatch`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Visit {
@@ -135,8 +187,8 @@ pub(crate) struct Tables {
     pub(crate) goal_when: Vec<Deps>,
     /// Per journey, the same for its `entry when` conditions.
     pub(crate) when_reads: Vec<Deps>,
-    /// Per journey, per flow node: the edges into it, as (from node, edge index).
-    pub(crate) edges_into: Vec<Vec<Vec<(u32, u32)>>>,
+    /// Per journey, each flow edge's index by its (from, to) nodes.
+    pub(crate) edges: Vec<EdgeIndex>,
     /// Per journey, how many flow edges it has.
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
@@ -231,17 +283,11 @@ impl Tables {
                 bits
             })
             .collect();
-        let (mut edges_into, mut edge_counts) = (Vec::new(), Vec::new());
+        let (mut edges, mut edge_counts) = (Vec::new(), Vec::new());
         for j in &program.journeys {
-            let edges = j.flow_edges();
-            let mut into = vec![Vec::new(); j.flow_end() as usize + 1];
-            for (index, (from, to)) in edges.iter().enumerate() {
-                if let Some(list) = into.get_mut(*to as usize) {
-                    list.push((*from, index as u32));
-                }
-            }
-            edges_into.push(into);
-            edge_counts.push(edges.len());
+            let flow = j.flow_edges();
+            edges.push(EdgeIndex::new(j.flow_end() as usize + 1, &flow));
+            edge_counts.push(flow.len());
         }
         // What some conditions read together (what `worth_testing` tests them against).
         let reads_of = |conditions: Vec<u32>| conditions.iter().fold(0, |all, &c| all | expr_reads.get(c as usize).copied().unwrap_or(Deps::MAX));
@@ -280,7 +326,7 @@ impl Tables {
                         .collect()
                 })
                 .collect(),
-            edges_into,
+            edges,
             edge_counts,
             fast: crate::fast::FastTable::new(program),
             templates: crate::fast::Templates::new(program),
@@ -324,5 +370,29 @@ impl Tables {
             None => self.dispatch.last(),
         };
         list.map_or(&[], Vec::as_slice)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EdgeIndex;
+
+    /// Dense or not, an edge is found as searching the list finds it (the first of equal ones),
+    /// and nodes out of range find none.
+    #[test]
+    fn edges_are_found_as_a_search_finds_them() {
+        let mut next = crate::xorshift(11);
+        for nodes in [1usize, 2, 7, 64, 65, 200] {
+            let edges: Vec<(u32, u32)> = (0..nodes * 3).map(|_| ((next() % nodes as u64) as u32, (next() % nodes as u64) as u32)).collect();
+            let index = EdgeIndex::new(nodes, &edges);
+            assert_eq!(index.into.is_empty(), nodes <= EdgeIndex::DENSE);
+            for from in 0..nodes as u32 + 2 {
+                for to in 0..nodes as u32 + 2 {
+                    let expected = edges.iter().position(|&e| e == (from, to)).map(|i| i as u32);
+                    assert_eq!(index.get(from, to), expected, "{nodes} nodes, {from} → {to}");
+                }
+            }
+            assert_eq!(index.get(u32::MAX, 0), None);
+        }
     }
 }

@@ -48,6 +48,68 @@ pub(crate) struct Term {
     compare: Option<(BinOp, Operand)>,
     /// Followed by `not`.
     not: bool,
+    /// The comparison again, when it is with a constant of a usual kind: tested on the first
+    /// operand alone, without loading the constant or going through [`compare`].
+    quick: Quick,
+}
+
+/// A comparison with a constant that a term tests directly when the first operand's value is of
+/// the kind it is for — the answer [`compare`] gives then — and leaves to [`compare`] otherwise.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Quick {
+    No,
+    /// `a op k`, for an integer `a` (a counter, an integer attribute or field).
+    Int {
+        op: BinOp,
+        k: i64,
+    },
+    /// `a == variant` (`!=` with `ne`), for `a` a variant of the same enumeration.
+    Enum {
+        enumeration: u32,
+        variant: u32,
+        ne: bool,
+    },
+    /// `a == none` (`!=` with `ne`), for any `a`.
+    None {
+        ne: bool,
+    },
+}
+
+impl Quick {
+    fn of(compare: Option<(BinOp, Operand)>) -> Quick {
+        let Some((op, Operand { load: Load::Const(k), to_float: false })) = compare else { return Quick::No };
+        let eq_ne = matches!(op, BinOp::Eq | BinOp::Ne);
+        match k {
+            Value::Int(k) => Quick::Int { op, k },
+            Value::Enum(enumeration, variant) if eq_ne => Quick::Enum { enumeration, variant, ne: op == BinOp::Ne },
+            Value::None if eq_ne => Quick::None { ne: op == BinOp::Ne },
+            _ => Quick::No,
+        }
+    }
+
+    /// The comparison's result for `a`, when this applies to it.
+    #[inline(always)]
+    fn test(self, a: Value) -> Option<bool> {
+        match (self, a) {
+            (Quick::Int { op, k }, Value::Int(x)) => Some(holds(x.cmp(&k), op)),
+            (Quick::Enum { enumeration, variant, ne }, Value::Enum(e, v)) if e == enumeration => Some((v == variant) != ne),
+            (Quick::None { ne }, a) => Some(matches!(a, Value::None | Value::Absent) != ne),
+            _ => None,
+        }
+    }
+}
+
+/// Whether an ordering satisfies comparison `op` (`eq` … `ge`).
+#[inline(always)]
+fn holds(o: std::cmp::Ordering, op: BinOp) -> bool {
+    match op {
+        BinOp::Eq => o.is_eq(),
+        BinOp::Ne => o.is_ne(),
+        BinOp::Lt => o.is_lt(),
+        BinOp::Le => o.is_le(),
+        BinOp::Gt => o.is_gt(),
+        _ => o.is_ge(),
+    }
 }
 
 /// An expression of a shape evaluated directly.
@@ -180,8 +242,8 @@ fn term<'c>(program: &Program, code: &'c [Instr]) -> Option<(Term, &'c [Instr])>
         rest = tail;
     }
     match rest {
-        [Instr::Not, tail @ ..] => Some((Term { a, compare, not: true }, tail)),
-        _ => Some((Term { a, compare, not: false }, rest)),
+        [Instr::Not, tail @ ..] => Some((Term { a, compare, not: true, quick: Quick::of(compare) }, tail)),
+        _ => Some((Term { a, compare, not: false, quick: Quick::of(compare) }, rest)),
     }
 }
 
@@ -244,6 +306,9 @@ impl Term {
     #[inline(always)]
     fn eval(&self, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
         let a = self.a.value(inputs)?;
+        if let Some(b) = self.quick.test(a) {
+            return Some(Value::Bool(b != self.not));
+        }
         let v = match &self.compare {
             None => a,
             Some((op, b)) => Value::Bool(compare(a, *op, b.value(inputs)?, strings)?),
@@ -267,14 +332,7 @@ fn compare(a: Value, op: BinOp, b: Value, strings: &Strings<'_>) -> Option<bool>
         _ => None,
     };
     if let Some(o) = ordering {
-        return Some(match op {
-            BinOp::Eq => o.is_eq(),
-            BinOp::Ne => o.is_ne(),
-            BinOp::Lt => o.is_lt(),
-            BinOp::Le => o.is_le(),
-            BinOp::Gt => o.is_gt(),
-            _ => o.is_ge(),
-        });
+        return Some(holds(o, op));
     }
     Some(match op {
         BinOp::Eq => values_equal(a, b, strings),

@@ -311,6 +311,7 @@ impl Run<'_, '_> {
             event,
             trigger: journey.and_then(|j| st.triggers.get(j)).map_or(&[], Vec::as_slice),
             now,
+            tz: self.tz,
         }
     }
 

@@ -10,7 +10,8 @@
 
 use crate::eval::{order, values_equal};
 use crate::value::{Strings, Value, constant};
-use journey_bytecode::{BinOp, Instr, Program};
+use chrono::Datelike;
+use journey_bytecode::{BinOp, Builtin, Instr, Program};
 
 /// Where an operand's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -129,6 +130,86 @@ pub(crate) enum Fast {
         add: bool,
         by: Operand,
     },
+    /// `f(a)`, `f(a) op g(b)` or `a in b`, with `f` and `g` builtins evaluated directly (or
+    /// none): rarer shapes, apart so that the usual ones pay nothing for them.
+    Applied(Applied),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Applied {
+    a: Operand,
+    f: Map,
+    /// A comparison (`eq` … `ge`) or `inlist`, with the second operand and its builtin.
+    compare: Option<(BinOp, Operand, Map)>,
+}
+
+/// A builtin applied to an operand's value: `year(t)` and `date(t)` (local: only once the
+/// contact's time zone is known), `len(list)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Map {
+    No,
+    Year,
+    DateOf,
+    LenList,
+}
+
+impl Map {
+    /// What the call after an operand is, if one of these.
+    fn of(code: &[Instr]) -> (Map, &[Instr]) {
+        match code.split_first() {
+            Some((Instr::Call(Builtin::Year), rest)) => (Map::Year, rest),
+            Some((Instr::Call(Builtin::DateOf), rest)) => (Map::DateOf, rest),
+            Some((Instr::Call(Builtin::LenList), rest)) => (Map::LenList, rest),
+            _ => (Map::No, code),
+        }
+    }
+
+    /// The builtin's value, as the machine's computes it (anything else is its error).
+    fn apply(self, v: Value, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
+        Some(match (self, v) {
+            (Map::No, v) => v,
+            (Map::Year, Value::Time(t)) => Value::Int(i64::from(crate::eval::local(inputs.tz?, t).year())),
+            (Map::DateOf, Value::Time(t)) => Value::Date(crate::eval::days_of_date(crate::eval::local(inputs.tz?, t).date())),
+            (Map::LenList, Value::List(l)) => Value::Int(strings.list(l).len() as i64),
+            _ => return None,
+        })
+    }
+}
+
+impl Applied {
+    /// `f(a) [op g(b)]` up to its `ret`, when some builtin or `inlist` is in it (the others are
+    /// the usual shapes').
+    fn parse(program: &Program, code: &[Instr]) -> Option<Applied> {
+        let (a, rest) = operand(program, code)?;
+        let (f, rest) = Map::of(rest);
+        if let [Instr::Ret, ..] = rest {
+            return (f != Map::No).then_some(Applied { a, f, compare: None });
+        }
+        let (b, rest) = operand(program, rest)?;
+        let (g, rest) = Map::of(rest);
+        match rest {
+            [Instr::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::InList)), Instr::Ret, ..]
+                if f != Map::No || g != Map::No || *op == BinOp::InList =>
+            {
+                Some(Applied { a, f, compare: Some((*op, b, g)) })
+            }
+            _ => None,
+        }
+    }
+
+    #[inline(never)]
+    fn eval(&self, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
+        let a = self.f.apply(self.a.value(inputs)?, inputs, strings)?;
+        let Some((op, b, g)) = self.compare else { return Some(a) };
+        let b = g.apply(b.value(inputs)?, inputs, strings)?;
+        if op != BinOp::InList {
+            return Some(Value::Bool(compare(a, op, b, strings)?));
+        }
+        // `x in list`, as the machine tests it (anything but a string and a list is its error).
+        let (Value::Str(x), Value::List(l)) = (a, b) else { return None };
+        let needle = strings.str(x);
+        Some(Value::Bool(strings.list(l).iter().any(|i| strings.str(strings.list_item(l, *i)) == needle)))
+    }
 }
 
 /// The shapes of a program's expressions, looked up by expression start: a dense list, and per
@@ -172,11 +253,21 @@ pub(crate) struct Inputs<'a> {
     pub event: Option<&'a [Value]>,
     pub trigger: &'a [Value],
     pub now: i64,
+    /// The contact's time zone, once known (local years and dates need it).
+    pub tz: Option<chrono_tz::Tz>,
 }
 
 impl<'a> Inputs<'a> {
     pub(crate) fn of(env: &crate::eval::Env<'a>) -> Self {
-        Inputs { attrs: env.attrs, pred_count: env.pred_count, pred_last: env.pred_last, event: env.event, trigger: env.trigger, now: env.now }
+        Inputs {
+            attrs: env.attrs,
+            pred_count: env.pred_count,
+            pred_last: env.pred_last,
+            event: env.event,
+            trigger: env.trigger,
+            now: env.now,
+            tz: Some(env.tz),
+        }
     }
 }
 
@@ -205,6 +296,9 @@ fn shape(program: &Program, at: usize) -> Option<Fast> {
         && let Some(fast) = shift(program, a, None, rest)
     {
         return Some(fast);
+    }
+    if let Some(applied) = Applied::parse(program, code) {
+        return Some(Fast::Applied(applied));
     }
     let (a, rest) = term(program, code)?;
     match rest {
@@ -377,6 +471,7 @@ impl Fast {
                     _ => None,
                 }
             }
+            Fast::Applied(applied) => applied.eval(inputs, strings),
         }
     }
 }
@@ -526,8 +621,9 @@ mod tests {
     impl Random {
         fn new() -> Self {
             let mut input = Heap::default();
-            let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", ""].iter().map(|w| input.add_string_id(w)).collect();
+            let words: Vec<u32> = ["won", "pro", "welcome_1", "partner", "", "newsletter"].iter().map(|w| input.add_string_id(w)).collect();
             input.add_list(&[words[0], words[1]]);
+            input.add_list(&[words[3], words[5]]);
             Random { seed: 0x9e37_79b9_7f4a_7c15, input, words }
         }
 
@@ -553,7 +649,7 @@ mod tests {
                     let i = self.next(self.words.len());
                     Value::Str(self.words[i])
                 }
-                13 => Value::List(0),
+                13 => Value::List(self.next(2) as u32),
                 _ => Value::Int(self.next(60) as i64),
             }
         }
@@ -595,7 +691,17 @@ mod tests {
         let shapes = compile(&program);
         let starts: Vec<usize> = (0..program.code.len()).filter(|&i| i == 0 || matches!(program.code[i - 1], Instr::Ret)).collect();
         let direct: Vec<usize> = starts.iter().copied().filter(|&i| shapes[i].is_some()).collect();
-        assert!(direct.len() >= 48, "{} of {} expressions have a direct shape", direct.len(), starts.len());
+        assert!(direct.len() >= 52, "{} of {} expressions have a direct shape", direct.len(), starts.len());
+        // Among them the examples' local years and dates, `len(…)` and `… in …`.
+        let uses = |at: usize, f: &dyn Fn(&Instr) -> bool| program.code[at..].iter().take_while(|i| !matches!(i, Instr::Ret)).any(f);
+        for (what, f) in [
+            ("year", &(|i: &Instr| matches!(i, Instr::Call(Builtin::Year))) as &dyn Fn(&Instr) -> bool),
+            ("date", &|i: &Instr| matches!(i, Instr::Call(Builtin::DateOf))),
+            ("len", &|i: &Instr| matches!(i, Instr::Call(Builtin::LenList))),
+            ("in", &|i: &Instr| matches!(i, Instr::Bin(BinOp::InList))),
+        ] {
+            assert!(direct.iter().any(|&at| uses(at, f)), "no direct shape uses `{what}`");
+        }
         let (mut random, mut answered, mut machine) = (Random::new(), 0, Machine::default());
         let active = |_: u32| false;
         for &at in &direct {

@@ -557,6 +557,11 @@ impl Run<'_, '_> {
         for i in 0..visits {
             let visit = self.vm.tables.dispatch(event)[i];
             let j = visit.journey as usize;
+            // There for its conditions only, and none of them reads what changed: nothing to
+            // test (each test below is skipped for this reason anyway; this skips the visit).
+            if !visit.names_event && !self.may_change(self.vm.tables.retested_reads.get(j).copied().unwrap_or(Deps::MAX)) {
+                continue;
+            }
             // A journey there for its conditions only has no trigger on the event to test.
             let named = if visit.names_event { event } else { None };
             if j < self.st.slots.len() {

@@ -187,6 +187,10 @@ pub(crate) struct Tables {
     pub(crate) goal_when: Vec<Deps>,
     /// Per journey, the same for its `entry when` conditions.
     pub(crate) when_reads: Vec<Deps>,
+    /// Per journey, what all the conditions it re-tests after records read together (`goal
+    /// when`, `entry when`, `wait until <condition>`): a record that changed none of it cannot
+    /// concern a journey visited for its conditions only.
+    pub(crate) retested_reads: Vec<Deps>,
     /// Per journey, each flow edge's index by its (from, to) nodes.
     pub(crate) edges: Vec<EdgeIndex>,
     /// Per journey, how many flow edges it has.
@@ -291,15 +295,25 @@ impl Tables {
         }
         // What some conditions read together (what `worth_testing` tests them against).
         let reads_of = |conditions: Vec<u32>| conditions.iter().fold(0, |all, &c| all | expr_reads.get(c as usize).copied().unwrap_or(Deps::MAX));
-        let goal_when = program
+        let goal_when: Vec<Deps> = program
             .journeys
             .iter()
             .map(|j| reads_of(j.goals.iter().filter_map(|g| if let GoalKind::When(c) = g.kind { Some(c) } else { None }).collect()))
             .collect();
-        let when_reads = program
+        let when_reads: Vec<Deps> = program
             .journeys
             .iter()
             .map(|j| reads_of(j.entries.iter().take(8).filter_map(|e| if let EntryKind::When(c) = e.kind { Some(c) } else { None }).collect()))
+            .collect();
+        let retested_reads = program
+            .journeys
+            .iter()
+            .enumerate()
+            .map(|(j, journey)| {
+                let waits =
+                    journey.code.iter().filter_map(|op| if let StepOp::WaitCondition { condition, .. } = op { Some(*condition) } else { None });
+                reads_of(waits.collect()) | goal_when.get(j).copied().unwrap_or(Deps::MAX) | when_reads.get(j).copied().unwrap_or(Deps::MAX)
+            })
             .collect();
         let schedules_read = attr_scheduled.iter().chain(dormant_reads.iter().flatten()).fold(0, |all, bits| all | bits);
         Tables {
@@ -314,6 +328,7 @@ impl Tables {
             dormant_reads,
             goal_when,
             when_reads,
+            retested_reads,
             when_entries: program
                 .journeys
                 .iter()

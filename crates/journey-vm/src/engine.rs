@@ -747,8 +747,12 @@ impl Run<'_, '_> {
             let (first, changed) = (self.first, self.changed | if self.dirty { self.set_attrs } else { 0 });
             self.first = false;
             self.changed = 0;
-            for j in 0..self.st.slots.len() {
-                if !self.vm.tables.scheduled[j] {
+            for i in 0..self.vm.tables.schedules.len() {
+                let (j, reads) = self.vm.tables.schedules[i];
+                let j = j as usize;
+                // Not the first record, and nothing its schedule or dormant entries read
+                // changed: nothing to wake, nothing to compute again.
+                if (!first && changed & reads == 0) || j >= self.st.slots.len() {
                     continue;
                 }
                 // Dormant entries whose filter reads what changed wake up; an occurrence at

@@ -163,6 +163,9 @@ pub(crate) struct Tables {
     /// records (`entry when`, `goal when`, `wait until <condition>`). Others are not visited.
     dispatch: Vec<Vec<Visit>>,
     pub(crate) scheduled: Vec<bool>,
+    /// The journeys with scheduled entries, in order, each with what its schedule and its
+    /// dormant entries read (`attr_scheduled` and `dormant_reads` together).
+    pub(crate) schedules: Vec<(u32, Deps)>,
     /// Per journey, its `limit` (`i64::MAX` when none), next to each other for the timer scans.
     pub(crate) limits: Vec<i64>,
     /// Per journey: what its computed entry instants (`entry at`, anniversaries, times of day) read
@@ -315,12 +318,19 @@ impl Tables {
                 reads_of(waits.collect()) | goal_when.get(j).copied().unwrap_or(Deps::MAX) | when_reads.get(j).copied().unwrap_or(Deps::MAX)
             })
             .collect();
+        let scheduled: Vec<bool> =
+            program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect();
+        let schedules = (0..program.journeys.len())
+            .filter(|&j| scheduled[j])
+            .map(|j| (j as u32, attr_scheduled[j] | dormant_reads[j].iter().fold(0, |all, bits| all | bits)))
+            .collect();
         let schedules_read = attr_scheduled.iter().chain(dormant_reads.iter().flatten()).fold(0, |all, bits| all | bits);
         Tables {
             schedules_read,
             preds_by_event,
             dispatch,
-            scheduled: program.journeys.iter().map(|j| j.entries.iter().any(|e| !matches!(e.kind, EntryKind::On(_) | EntryKind::When(_)))).collect(),
+            scheduled,
+            schedules,
             limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
             attr_scheduled,
             expr_reads,

@@ -601,6 +601,9 @@ pub fn next_clock(tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 
 
 /// The next instant ≥ `from` and > `after` on (month, day) at local `minutes`, each year; Feb 29
 /// falls on Feb 28 in other years.
+// Not inlined: its time-zone arithmetic would be hoisted into every caller's entry, paid by
+// the schedules that have no anniversary.
+#[inline(never)]
 pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes: u32) -> Option<i64> {
     if !(1..=12).contains(&month) || day == 0 || day > 31 {
         return None;
@@ -628,7 +631,8 @@ pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes:
     None
 }
 
-/// Minutes after local midnight.
+/// Minutes after local midnight. (Not inlined, for the reason `next_yearly` is not.)
+#[inline(never)]
 pub fn local_minutes(tz: Tz, t: i64) -> u32 {
     (zone::split_local(zone::to_local(tz, t)).1 / 60_000) as u32
 }

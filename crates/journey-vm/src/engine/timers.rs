@@ -6,9 +6,14 @@ use super::*;
 impl Run<'_, '_> {
     /// Fires every timer due at `now`; `COUNTED`, each journey's against its budget.
     pub(super) fn fire_timers<const COUNTED: bool>(&mut self, now: i64) {
-        for j in 0..self.st.slots.len() {
-            if self.vm.due.get(j).is_none_or(|&due| due > now) {
-                continue;
+        // The next journey with a timer due, in order; each looked for after the ones before
+        // fired (a firing may set a later journey's timer).
+        let mut next = 0;
+        while let Some(skip) = self.vm.due.get(next..).and_then(|rest| rest.iter().position(|&due| due <= now)) {
+            let j = next + skip;
+            next = j + 1;
+            if j >= self.st.slots.len() {
+                break;
             }
             if COUNTED && !self.within_budget(j, now) {
                 continue;

@@ -385,13 +385,20 @@ impl Run<'_, '_> {
         f(&mut vm.machine, &env, &mut st.heap)
     }
 
+    /// A condition's value. The usual case — a shape the direct path answers, and no trace to
+    /// record — is inlined where conditions are tested; the rest is not.
+    #[inline]
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
-        // The usual case first: a shape the direct path answers, and no trace to record.
         if self.vm.trace.is_none()
             && let Some(Value::Bool(b)) = self.fast(at, now, journey, event)
         {
             return Ok(b);
         }
+        self.condition_otherwise(at, now, journey, event)
+    }
+
+    #[inline(never)]
+    fn condition_otherwise(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
         let result = match self.eval(at, now, journey, event) {
             Ok(Value::Bool(b)) => Ok(b),
             Ok(_) => Err(EvalError("condition is not a bool".into())),

@@ -341,10 +341,17 @@ impl Run<'_, '_> {
         crate::fast::render(plan, &self.direct_inputs(now, Some(journey), event), &self.strings(), out).is_some()
     }
 
+    /// An expression's value: the direct path's inlined, the machine's out of line.
+    #[inline]
     fn eval(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
-        if let Some(v) = self.fast(at, now, journey, event) {
-            return Ok(v);
+        match self.fast(at, now, journey, event) {
+            Some(v) => Ok(v),
+            None => self.eval_machine(at, now, journey, event),
         }
+    }
+
+    #[inline(never)]
+    fn eval_machine(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<Value, EvalError> {
         let tz = self.tz(now);
         self.eval_with_tz(at, now, journey, event, tz)
     }

@@ -536,7 +536,7 @@ impl Run<'_, '_> {
     /// The step of the operation at `pc` of journey `j` (`u32::MAX` for none): where a contact
     /// waiting there comes from, in the flow graph.
     fn step_at(&self, j: usize, pc: usize) -> u32 {
-        self.vm.program.journeys.get(j).and_then(|journey| journey.code.get(pc)).and_then(StepOp::step).unwrap_or(u32::MAX)
+        self.vm.tables.step_of(j, pc)
     }
 
     /// Processes one input record.

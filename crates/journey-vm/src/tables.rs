@@ -196,6 +196,11 @@ pub(crate) struct Tables {
     pub(crate) retested_reads: Vec<Deps>,
     /// Per journey, each flow edge's index by its (from, to) nodes.
     pub(crate) edges: Vec<EdgeIndex>,
+    /// Every journey's step operations' steps ([`StepOp::step`], `u32::MAX` for none), one
+    /// journey after the other from `step_base[j]`: read at every operation, where finding the
+    /// step in the operation itself is a jump on its kind that mispredicts.
+    pub(crate) steps: Vec<u32>,
+    pub(crate) step_base: Vec<usize>,
     /// Per journey, how many flow edges it has.
     pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
@@ -290,6 +295,11 @@ impl Tables {
                 bits
             })
             .collect();
+        let (mut steps, mut step_base) = (Vec::new(), Vec::new());
+        for j in &program.journeys {
+            step_base.push(steps.len());
+            steps.extend(j.code.iter().map(|op| op.step().unwrap_or(u32::MAX)));
+        }
         let (mut edges, mut edge_counts) = (Vec::new(), Vec::new());
         for j in &program.journeys {
             let flow = j.flow_edges();
@@ -352,6 +362,8 @@ impl Tables {
                 })
                 .collect(),
             edges,
+            steps,
+            step_base,
             edge_counts,
             fast: crate::fast::FastTable::new(program),
             templates: crate::fast::Templates::new(program),
@@ -378,6 +390,12 @@ impl Tables {
     #[inline]
     pub(crate) fn limit(&self, j: usize) -> i64 {
         self.limits.get(j).copied().unwrap_or(i64::MAX)
+    }
+
+    /// The step of operation `pc` of journey `j` (`u32::MAX` for none, or out of range).
+    #[inline]
+    pub(crate) fn step_of(&self, j: usize, pc: usize) -> u32 {
+        self.step_base.get(j).and_then(|base| self.steps.get(base + pc)).copied().unwrap_or(u32::MAX)
     }
 
     /// Whether a record of `event` can change nothing: no journey listens to it and no

@@ -45,9 +45,8 @@ impl Run<'_, '_> {
             };
             // A step is entered once: not again for each operation of an `if` chain, nor when a
             // send held by quiet hours is performed later.
-            if let Some(step) = op.step()
-                && step != from
-            {
+            let step = self.vm.tables.step_of(j, pc);
+            if step != u32::MAX && step != from {
                 if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
                     *hits += 1;
                 }

@@ -229,11 +229,11 @@ impl Tallies {
                     match s.exits.get_mut(reason) {
                         Some(n) => *n += 1,
                         None => {
-                            s.exits.insert(reason.clone(), 1);
+                            s.exits.insert(*reason, 1);
                         }
                     }
                     if let Some(step) = action.step {
-                        *s.exits_by_step.entry((reason.clone(), step)).or_default() += 1;
+                        *s.exits_by_step.entry((*reason, step)).or_default() += 1;
                     }
                     if let Reason::Goal(g) = reason {
                         let g = *g as usize;

@@ -196,10 +196,10 @@ impl Snapshot {
                     if let Some(id) = step_id {
                         let outcome = match pc_of(&id) {
                             Some(pc) => Ok(pc),
-                            None => match journey.migrate.iter().find(|m| m.from == id) {
-                                Some(m) => match &m.to {
+                            None => match journey.migrate.iter().position(|m| m.from == id) {
+                                Some(i) => match &journey.migrate[i].to {
                                     Some(to) => pc_of(to).ok_or(Reason::Migrated),
-                                    None => Err(Reason::Exit(m.exit_reason.clone())),
+                                    None => Err(Reason::Migration(i as u32)),
                                 },
                                 None => Err(Reason::Migrated),
                             },

@@ -207,7 +207,7 @@ pub fn timeline_line(program: &Program, rendered: &journey_vm::Rendered, a: &Act
             format!("sync {} {}", program.audiences.get(*audience as usize).map(String::as_str).unwrap_or("?"), if *add { "add" } else { "remove" })
         }
         ActionKind::Webhook { webhook } => format!("webhook {}", program.webhooks.get(*webhook as usize).map(String::as_str).unwrap_or("?")),
-        ActionKind::Error { reason } => format!("error: {reason}"),
+        ActionKind::Error { reason } => format!("error: {}", rendered.text(program, reason)),
         ActionKind::Exit { reason } => format!("exit ({})", output::reason_text(program, a.journey, reason)),
     };
     format!("{}  {journey}{step}  {detail}", journey_vm::value::format_instant(a.at))

@@ -494,6 +494,12 @@ impl Run<'_, '_> {
         self.vm.clocks.next(tz, from, minutes, weekday)
     }
 
+    /// An `error` action; its reason is kept in the run's text buffer.
+    fn emit_error(&mut self, at: i64, journey: usize, step: Option<u32>, reason: &str) {
+        let reason = self.out.rendered.add_text(reason);
+        self.emit(at, journey, step, ActionKind::Error { reason });
+    }
+
     fn emit(&mut self, at: i64, journey: usize, step: Option<u32>, kind: ActionKind) {
         self.out.push(Action { at, journey: journey as u32, step, kind });
         let index = self.out.len() - 1;
@@ -810,7 +816,7 @@ impl Run<'_, '_> {
             rounds += 1;
             if rounds > MAX_ROUNDS {
                 let j = self.last_set_journey as usize;
-                self.emit(now, j, None, ActionKind::Error { reason: "conditions still changing after 16 rounds of `set` at one instant".into() });
+                self.emit_error(now, j, None, "conditions still changing after 16 rounds of `set` at one instant");
                 if self.st.slots[j].status == ACTIVE {
                     self.leave(j, now, None, Reason::Error);
                 }
@@ -920,7 +926,7 @@ impl Run<'_, '_> {
             _ => {}
         }
         if self.depth >= MAX_DEPTH {
-            self.emit(now, j, None, ActionKind::Error { reason: "enroll chain deeper than 16 journeys".into() });
+            self.emit_error(now, j, None, "enroll chain deeper than 16 journeys");
             return;
         }
         let holdout = self.vm.options.holdouts && journey.holdout > 0 && bucket(self.contact, &journey.name, "holdout") < journey.holdout;
@@ -981,7 +987,7 @@ impl Run<'_, '_> {
     }
 
     fn fail(&mut self, j: usize, now: i64, step: Option<u32>, error: EvalError) {
-        self.emit(now, j, step, ActionKind::Error { reason: error.0 });
+        self.emit_error(now, j, step, &error.0);
         self.leave(j, now, step, Reason::Error);
     }
 

@@ -17,8 +17,14 @@ pub fn reason_text(program: &Program, journey: u32, reason: &Reason) -> String {
         Reason::Error => "error".into(),
         Reason::Migrated => "migrated:removed_step".into(),
         Reason::ExitStep(pc) => exit_step_reason(program, journey, *pc).to_string(),
-        Reason::Exit(r) => r.clone(),
+        Reason::Migration(m) => migration_reason(program, journey, *m).to_string(),
     }
+}
+
+/// The reason a migration to `exit "reason"` gives: migration `m` of `journey` (`""` out of
+/// range).
+fn migration_reason(program: &Program, journey: u32, m: u32) -> &str {
+    program.journeys.get(journey as usize).and_then(|j| j.migrate.get(m as usize)).map_or("", |m| m.exit_reason.as_str())
 }
 
 /// The reason an `exit` step gives: the operation at `pc` of `journey` (`""` out of range).
@@ -136,7 +142,7 @@ fn body(program: &Program, rendered: &Rendered, journey: u32, kind: &ActionKind,
         }
         ActionKind::Error { reason } => {
             key("reason", out);
-            push_json_string(reason, out);
+            push_json_string(rendered.text(program, reason), out);
         }
         ActionKind::Enter { .. } | ActionKind::Exit { .. } | ActionKind::HeldOut(_) => {}
     }
@@ -167,7 +173,7 @@ fn push_reason(program: &Program, journey: u32, reason: &Reason, out: &mut Strin
         Reason::Goal(g) => push_json_parts(&["goal:", j.and_then(|j| j.goals.get(*g as usize)).map(|g| g.name.as_str()).unwrap_or("?")], out),
         Reason::ExitOn(e) => push_json_parts(&["exit_on:", program.events.get(*e as usize).map(|e| e.name.as_str()).unwrap_or("?")], out),
         Reason::ExitStep(pc) => push_json_string(exit_step_reason(program, journey, *pc), out),
-        Reason::Exit(r) => push_json_string(r, out),
+        Reason::Migration(m) => push_json_string(migration_reason(program, journey, *m), out),
         Reason::Limit => out.push_str("\"limit\""),
         Reason::Manual => out.push_str("\"manual\""),
         Reason::Completed => out.push_str("\"completed\""),

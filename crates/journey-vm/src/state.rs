@@ -356,7 +356,7 @@ impl ContactInput {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Trigger {
     Event(u32),
     When,
@@ -365,7 +365,7 @@ pub enum Trigger {
     Enroll(u32),
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Reason {
     Goal(u32),
     ExitOn(u32),
@@ -377,8 +377,9 @@ pub enum Reason {
     /// `exit` (bare) or `exit "reason"`: the operation at this index of the journey's code
     /// (a [`journey_bytecode::StepOp::Exit`]) names the reason; nothing is copied.
     ExitStep(u32),
-    /// A reason given by name: a migration's `exit "reason"` for a removed step.
-    Exit(String),
+    /// A migration's `exit "reason"` for a removed step: the migration at this index of the
+    /// journey's `migrate` names the reason.
+    Migration(u32),
 }
 
 /// One field of a send. A constant template is not rendered nor copied: the field names the
@@ -470,6 +471,13 @@ impl Rendered {
         &mut self.text
     }
 
+    /// Appends `s` to the text, as a field (of no send: an error's reason).
+    pub(crate) fn add_text(&mut self, s: &str) -> Field {
+        let start = self.text.len();
+        self.text.push_str(s);
+        Field::Text { start: start as u32, len: s.len() as u32 }
+    }
+
     fn clear(&mut self) {
         self.fields.clear();
         self.text.clear();
@@ -527,7 +535,9 @@ impl Actions {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Plain data, every part of it (texts are in the run's [`Actions::rendered`] or the program):
+/// clearing a run's actions for the next contact frees nothing and looks at none of them.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum ActionKind {
     Enter {
         trigger: Trigger,
@@ -562,7 +572,8 @@ pub enum ActionKind {
         webhook: u32,
     },
     Error {
-        reason: String,
+        /// Why, in the run's [`Actions::rendered`].
+        reason: Field,
     },
     Exit {
         reason: Reason,
@@ -588,7 +599,7 @@ impl Held {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Action {
     pub at: i64,
     pub journey: u32,

@@ -71,7 +71,7 @@ impl Run<'_, '_> {
         if active {
             self.fail(j, now, None, EvalError(reason()));
         } else if over {
-            self.emit(now, j, None, ActionKind::Error { reason: reason() });
+            self.emit_error(now, j, None, &reason());
         }
         false
     }
@@ -91,7 +91,7 @@ impl Run<'_, '_> {
             if slot.status == ACTIVE {
                 self.fail(j, now, None, EvalError(reason));
             } else {
-                self.emit(now, j, None, ActionKind::Error { reason });
+                self.emit_error(now, j, None, &reason);
             }
         }
     }

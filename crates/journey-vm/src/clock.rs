@@ -23,6 +23,7 @@ use chrono_tz::Tz;
 const LEAD_MS: i64 = 8 * 86_400_000;
 /// A series longer than this starts afresh (a run spanning decades of daily occurrences).
 const MAX_LEN: usize = 8192;
+const DAY_MS: i64 = 86_400_000;
 
 /// The occurrences of one clock time in one zone.
 struct Series {
@@ -92,8 +93,26 @@ impl Series {
         if !self.extend(tz, from, minutes, weekday) {
             return next_clock(tz, from, minutes, weekday);
         }
-        let i = self.times.partition_point(|&t| t < from);
+        let i = self.first_at_or_after(from, if weekday.is_some() { 7 * DAY_MS } else { DAY_MS });
         self.times.get(i).copied().unwrap_or_else(|| next_clock(tz, from, minutes, weekday))
+    }
+
+    /// The index of the first occurrence at or after `from` (`times.len()` when none), found
+    /// from where it would be if occurrences were exactly `period` apart and moved to it: they
+    /// are that apart but for time-zone changes, so the guess is at most a step or two off. (A
+    /// binary search over them mispredicted at every step: 60% of the time of a clock-time
+    /// question.)
+    fn first_at_or_after(&self, from: i64, period: i64) -> usize {
+        let Some(&first) = self.times.first() else { return 0 };
+        let guess = usize::try_from(from.saturating_sub(first) / period).unwrap_or(0);
+        let mut i = guess.min(self.times.len() - 1);
+        while i > 0 && self.times[i - 1] >= from {
+            i -= 1;
+        }
+        while i < self.times.len() && self.times[i] < from {
+            i += 1;
+        }
+        i
     }
 
     /// Adds occurrences until the last is at or after `to`; `false` (the series is dropped) if
@@ -141,6 +160,28 @@ mod tests {
             let m = minutes[(next() % minutes.len() as u64) as usize];
             let weekday = if next().is_multiple_of(2) { None } else { Some((next() % 7) as u32) };
             assert_eq!(clocks.next(tz, from, m, weekday), next_clock(tz, from, m, weekday), "{tz} {from} {m} {weekday:?}");
+        }
+    }
+
+    /// The guessed index lands where a binary search does, however far apart the occurrences.
+    #[test]
+    fn first_at_or_after_is_the_partition_point() {
+        let mut next = crate::xorshift(9);
+        for _ in 0..2000 {
+            let n = (next() % 40) as usize;
+            let mut t = (next() % 1000) as i64;
+            let times: Vec<i64> = (0..n)
+                .map(|_| {
+                    t += 1 + (next() % (3 * DAY as u64)) as i64;
+                    t
+                })
+                .collect();
+            let series = Series { key: 0, anchor: 0, times: times.clone() };
+            for _ in 0..20 {
+                let from = (next() % (n as u64 * 3 * DAY as u64 + 2000)) as i64 - 1000;
+                let period = if next().is_multiple_of(2) { DAY } else { 7 * DAY };
+                assert_eq!(series.first_at_or_after(from, period), times.partition_point(|&x| x < from), "{times:?} {from}");
+            }
         }
     }
 

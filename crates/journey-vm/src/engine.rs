@@ -590,9 +590,8 @@ impl Run<'_, '_> {
             }
         }
         self.test_mask = if self.st.seen { self.changed | READS_ALWAYS } else { Deps::MAX };
-        let visits = self.vm.tables.dispatch(event).len();
-        for i in 0..visits {
-            let visit = self.vm.tables.dispatch(event)[i];
+        for i in self.vm.tables.visits_of(event) {
+            let Some(visit) = self.vm.tables.visit(i) else { break };
             let j = visit.journey as usize;
             // There for its conditions only, and none of them reads what changed: nothing to
             // test (each test below is skipped for this reason anyway; this skips the visit).

@@ -146,7 +146,7 @@ impl EdgeIndex {
     }
 }
 
-/// A journey a record is dispatched to ([`Tables::dispatch`]).
+/// A journey a record is dispatched to ([`Tables::visits_of`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Visit {
     pub(crate) journey: u32,
@@ -161,7 +161,12 @@ pub(crate) struct Tables {
     /// the journeys (in priority order) such a record can affect — those with an entry, exit,
     /// goal or `wait for` on the event, plus every journey with conditions re-tested after
     /// records (`entry when`, `goal when`, `wait until <condition>`). Others are not visited.
-    dispatch: Vec<Vec<Visit>>,
+    /// The lists end to end; `dispatch_at[e]` is where each is (the last for records without
+    /// an event), so a record's visits are read one load each.
+    visits: Vec<Visit>,
+    dispatch_at: Vec<(u32, u32)>,
+    /// Per event type, [`Tables::inert`].
+    inert: Vec<bool>,
     pub(crate) scheduled: Vec<bool>,
     /// The journeys with scheduled entries, in order, each with what its schedule and its
     /// dormant entries read (`attr_scheduled` and `dormant_reads` together).
@@ -335,10 +340,20 @@ impl Tables {
             .map(|j| (j as u32, attr_scheduled[j] | dormant_reads[j].iter().fold(0, |all, bits| all | bits)))
             .collect();
         let schedules_read = attr_scheduled.iter().chain(dormant_reads.iter().flatten()).fold(0, |all, bits| all | bits);
+        let inert = (0..program.events.len()).map(|e| preds_by_event[e].is_empty() && dispatch[e].is_empty()).collect();
         Tables {
+            inert,
             schedules_read,
             preds_by_event,
-            dispatch,
+            dispatch_at: dispatch
+                .iter()
+                .scan(0u32, |start, list| {
+                    let at = (*start, list.len() as u32);
+                    *start += list.len() as u32;
+                    Some(at)
+                })
+                .collect(),
+            visits: dispatch.iter().flatten().copied().collect(),
             scheduled,
             schedules,
             limits: program.journeys.iter().map(|j| j.limit_ms.unwrap_or(i64::MAX)).collect(),
@@ -402,17 +417,25 @@ impl Tables {
     /// behaviour predicate counts it. (It still counts as read.)
     #[inline]
     pub(crate) fn inert(&self, event: u32) -> bool {
-        self.preds_by_event.get(event as usize).is_none_or(Vec::is_empty) && self.dispatch(Some(event)).is_empty()
+        self.inert.get(event as usize).copied().unwrap_or(true)
     }
 
-    /// The journeys a record of `event` (or, with `None`, a record without one) can affect.
-    pub(crate) fn dispatch(&self, event: Option<u32>) -> &[Visit] {
-        let list = match event {
-            Some(e) if (e as usize) + 1 < self.dispatch.len() => self.dispatch.get(e as usize),
+    /// The journeys a record of `event` (or, with `None`, a record without one) can affect:
+    /// their indexes for [`Tables::visit`].
+    #[inline]
+    pub(crate) fn visits_of(&self, event: Option<u32>) -> std::ops::Range<usize> {
+        let at = match event {
+            Some(e) if (e as usize) + 1 < self.dispatch_at.len() => self.dispatch_at.get(e as usize),
             Some(_) => None,
-            None => self.dispatch.last(),
+            None => self.dispatch_at.last(),
         };
-        list.map_or(&[], Vec::as_slice)
+        at.map_or(0..0, |&(start, len)| start as usize..(start + len) as usize)
+    }
+
+    /// One of [`Tables::visits_of`].
+    #[inline]
+    pub(crate) fn visit(&self, i: usize) -> Option<Visit> {
+        self.visits.get(i).copied()
     }
 }
 

@@ -301,8 +301,8 @@ pub fn evaluate_with<C: Consumer>(
                     },
                 )
                 .map(|worker| {
-                    let Worker { mut vm, done, acc, .. } = *worker;
-                    (done, vm.transitions, std::mem::take(&mut vm.step_hits), std::mem::take(&mut vm.edge_hits), acc)
+                    let Worker { vm, done, acc, .. } = *worker;
+                    (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
                 })
                 .reduce(
                     || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),

@@ -42,25 +42,7 @@ pub struct Clocks {
     last: usize,
 }
 
-thread_local! {
-    /// The clocks the thread's last VM left (see [`Clocks::take`]).
-    static SPARE: std::cell::Cell<Option<Box<Clocks>>> = const { std::cell::Cell::new(None) };
-}
-
 impl Clocks {
-    /// The occurrences the thread's last VM worked out, or none yet. Their answers depend on
-    /// the zone, instant and clock time alone — not on the program — so a VM picks up where the
-    /// last one on the thread left off: the runner and the bench make a VM per piece of a
-    /// batch, and each started with every series to build again.
-    pub fn take() -> Box<Clocks> {
-        SPARE.with(std::cell::Cell::take).unwrap_or_default()
-    }
-
-    /// Leaves `clocks` for the thread's next VM (see [`Clocks::take`]).
-    pub fn give_back(clocks: Box<Clocks>) {
-        SPARE.with(|spare| spare.set(Some(clocks)));
-    }
-
     /// [`next_clock`]`(tz, from, minutes, weekday)`, from the remembered occurrences.
     pub fn next(&mut self, tz: Tz, from: i64, minutes: u32, weekday: Option<u32>) -> i64 {
         // Out of range (a hostile `.jbc`): `next_clock` has its own answer for these.
@@ -201,20 +183,6 @@ mod tests {
                 assert_eq!(series.first_at_or_after(from, period), times.partition_point(|&x| x < from), "{times:?} {from}");
             }
         }
-    }
-
-    /// What a VM gives back, the thread's next VM takes (once), answering as before.
-    #[test]
-    fn the_next_vm_on_a_thread_takes_the_clocks_back() {
-        let mut clocks = Clocks::take();
-        let from = 1_700_000_000_000;
-        let answer = clocks.next(Tz::UTC, from, 540, None);
-        assert_eq!(clocks.zones.len(), 1);
-        Clocks::give_back(clocks);
-        let mut again = Clocks::take();
-        assert_eq!(again.zones.len(), 1, "the series built before");
-        assert!(Clocks::take().zones.is_empty(), "taken once");
-        assert_eq!(again.next(Tz::UTC, from, 540, None), answer);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct Vm<'p> {
     pub options: Options,
     /// Clock-time occurrences per zone, shared by the contacts this VM runs (see
     /// [`crate::clock`]).
-    clocks: Box<Clocks>,
+    clocks: Clocks,
     /// Per journey, the contact's next timer there (wait, limit or scheduled entry; see
     /// [`due_of`]), kept up to date wherever one changes: finding the next timer, and the
     /// journeys it is due in, reads this one array instead of every slot.
@@ -86,7 +86,7 @@ impl<'p> Vm<'p> {
             tables,
             zones: Zones::default(),
             options: Options::default(),
-            clocks: Clocks::take(),
+            clocks: Clocks::default(),
             due: Vec::new(),
             due_min: i64::MAX,
             due_stale: true,
@@ -220,13 +220,6 @@ impl Zones {
             self.next = (self.next + 1) % Self::MAX;
         }
         tz
-    }
-}
-
-impl Drop for Vm<'_> {
-    fn drop(&mut self) {
-        // The thread's next VM starts from these occurrences (see [`Clocks::take`]).
-        Clocks::give_back(std::mem::take(&mut self.clocks));
     }
 }
 

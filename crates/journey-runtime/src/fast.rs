@@ -237,7 +237,7 @@ struct Line<'a> {
     message_id: Option<&'a str>,
     event: Option<&'a str>,
     journey: Option<&'a str>,
-    /// Ranges of the line's entries (see [`line`]).
+    /// Ranges of the line's entries (see [`line()`]).
     properties: Option<(usize, usize)>,
     traits: Option<(usize, usize)>,
 }

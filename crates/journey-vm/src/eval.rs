@@ -363,6 +363,12 @@ pub(crate) fn values_equal(a: Value, b: Value, s: &Strings<'_>) -> bool {
     }
 }
 
+/// `x in l`: whether list `l` holds the string `x`.
+pub(crate) fn in_list(x: u32, l: u32, s: &Strings<'_>) -> bool {
+    let needle = s.str(x);
+    s.list(l).iter().any(|i| s.str(s.list_item(l, *i)) == needle)
+}
+
 pub(crate) fn order(a: Value, b: Value, s: &Strings<'_>) -> Result<std::cmp::Ordering, EvalError> {
     use std::cmp::Ordering;
     Ok(match (a, b) {
@@ -386,8 +392,7 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap, scratch
         BinOp::Ge => V::Bool(order(a, b, &s)?.is_ge()),
         BinOp::InList => {
             let (V::Str(x), V::List(l)) = (a, b) else { return err("`in` needs a string and a list") };
-            let needle = s.str(x);
-            V::Bool(s.list(l).iter().any(|i| s.str(s.list_item(l, *i)) == needle))
+            V::Bool(in_list(x, l, &s))
         }
         BinOp::AddInt | BinOp::SubInt | BinOp::MulInt | BinOp::DivInt => {
             let (V::Int(x), V::Int(y)) = (a, b) else { return err("expected integers") };

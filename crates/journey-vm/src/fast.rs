@@ -8,7 +8,7 @@
 //! decline, and the machine evaluates the expression as always (so errors are worded in one
 //! place). `tests` checks both agree on every shape.
 
-use crate::eval::{order, values_equal};
+use crate::eval::{in_list, order, values_equal};
 use crate::value::{Strings, Value, constant};
 use chrono::Datelike;
 use journey_bytecode::{BinOp, Builtin, Instr, Program};
@@ -207,8 +207,7 @@ impl Applied {
         }
         // `x in list`, as the machine tests it (anything but a string and a list is its error).
         let (Value::Str(x), Value::List(l)) = (a, b) else { return None };
-        let needle = strings.str(x);
-        Some(Value::Bool(strings.list(l).iter().any(|i| strings.str(strings.list_item(l, *i)) == needle)))
+        Some(Value::Bool(in_list(x, l, strings)))
     }
 }
 

@@ -429,3 +429,64 @@ fn the_run_formatter_writes_exactly_the_reference_lines() {
     }
     assert!(count > 20_000 && kinds.len() >= 6, "{count} actions of kinds {kinds:?}");
 }
+
+#[test]
+fn a_contact_keeps_only_the_sends_its_caps_can_still_count() {
+    // Caps count the sends of their window; after a run, older sends (and any on a channel
+    // without a cap) are dropped from the state, and the next run's caps count as before.
+    let source = r#"
+contact { email: string }
+event ping "Ping" {}
+policy { cap sms 2 per 2d }
+message text sms { body "hi" }
+message note push { title "hi", body "hi" }
+journey j { entry on ping  reentry always  send text  send note }
+"#;
+    let program = journey::compile(&[("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let ping = |at: &str| format!(r#"{{"type":"track","userId":"a","timestamp":"{at}","event":"Ping","properties":{{}}}}"#);
+    let decode = |lines: &[String], from: Option<i64>, until: i64| {
+        let mut cohort = Cohort::new(from, until);
+        let decoder = journey_runtime::input::Decoder::new(&program);
+        cohort.ingest(&decoder, "in.jsonl", std::io::Cursor::new(lines.join("\n"))).unwrap_or_else(|e| panic!("{e}"));
+        cohort.into_inputs()
+    };
+    let t = |s: &str| parse_instant(s).unwrap_or(0);
+    let (mut vm, mut state) = (journey_vm::Vm::new(&program), journey_vm::ContactState::new(&program));
+    let pings = ["2025-12-30T10:00:00Z", "2026-01-01T10:00:00Z", "2026-01-02T09:00:00Z", "2026-01-02T20:00:00Z"];
+    let first = decode(&pings.map(ping), None, t("2026-01-03T00:00:00Z"));
+    let mut out = journey_vm::Actions::new();
+    for (contact, input) in &first {
+        vm.run(contact, &mut state, input, t("2026-01-03T00:00:00Z"), &mut out);
+    }
+    // Sent: the texts of 30 December, 1 January and 2 January 09:00 (the last one capped). Kept:
+    // those within 2 days of the window's end; the push channel has no cap and keeps none.
+    let sms = journey_bytecode::Channel::Sms.index();
+    let push = journey_bytecode::Channel::Push.index();
+    let suppressed = out.iter().filter(|a| matches!(a.kind, journey_vm::ActionKind::Suppressed { .. })).map(|a| a.at).collect::<Vec<_>>();
+    assert_eq!(suppressed, [t("2026-01-02T20:00:00Z")]);
+    assert_eq!(state.sent[sms], [t("2026-01-01T10:00:00Z"), t("2026-01-02T09:00:00Z")]);
+    assert!(state.sent[push].is_empty(), "{:?}", state.sent[push]);
+    // The next run counts as one run would: at 3 January 08:00 the two kept sends are within 2
+    // days (capped); at 4 January 09:30 neither is.
+    let second = decode(&[ping("2026-01-03T08:00:00Z"), ping("2026-01-04T09:30:00Z")], Some(t("2026-01-03T00:00:00Z")), t("2026-01-06T00:00:00Z"));
+    let mut out = journey_vm::Actions::new();
+    for (contact, input) in &second {
+        vm.run(contact, &mut state, input, t("2026-01-06T00:00:00Z"), &mut out);
+    }
+    let kinds: Vec<String> = out
+        .iter()
+        .filter(|a| !matches!(a.kind, journey_vm::ActionKind::Enter { .. } | journey_vm::ActionKind::Exit { .. }))
+        .map(|a| format!("{} {}", journey_vm::output::action_json(&program, "a", &out.rendered, a).contains("suppressed"), a.at))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            format!("true {}", t("2026-01-03T08:00:00Z")),
+            format!("false {}", t("2026-01-03T08:00:00Z")),
+            format!("false {}", t("2026-01-04T09:30:00Z")),
+            format!("false {}", t("2026-01-04T09:30:00Z")),
+        ]
+    );
+    // Kept: the sends after 4 January 00:00 (the window's end less 2 days).
+    assert_eq!(state.sent[sms], [t("2026-01-04T09:30:00Z")]);
+}

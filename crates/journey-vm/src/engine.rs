@@ -178,6 +178,7 @@ impl<'p> Vm<'p> {
                 next += 1;
             }
         }
+        run.forget_old_sends(until);
     }
 }
 
@@ -529,6 +530,19 @@ impl Run<'_, '_> {
                 vm.due_stale = false;
             } else if old == vm.due_min {
                 vm.due_stale = true;
+            }
+        }
+    }
+
+    /// Drops the sends no cap can count any more: the next run starts at `until`, and a cap
+    /// counts the sends of its window before the instant of a send, so a send before `until`
+    /// less the channel's longest window is never counted again (and a channel without a cap
+    /// keeps none). The contact's state then stays as small as its caps need, run after run.
+    fn forget_old_sends(&mut self, until: i64) {
+        for (log, caps) in self.st.sent.iter_mut().zip(&self.vm.tables.caps) {
+            match caps.first() {
+                Some(&(_, longest)) => log.retain(|t| *t > until.saturating_sub(longest)),
+                None => log.clear(),
             }
         }
     }

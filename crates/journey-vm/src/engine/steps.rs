@@ -105,7 +105,9 @@ impl Run<'_, '_> {
                         self.out.rendered.rollback(mark);
                         self.emit(now, j, Some(*step), ActionKind::Suppressed { message: *message });
                     } else {
+                        // Kept for the channel's caps; a channel without one keeps nothing.
                         if !decl.transactional
+                            && self.vm.tables.caps.get(decl.channel.index()).is_some_and(|caps| !caps.is_empty())
                             && let Some(log) = self.st.sent.get_mut(decl.channel.index())
                         {
                             log.push(now);

@@ -490,3 +490,30 @@ journey j { entry on ping  reentry always  send text  send note }
     // Kept: the sends after 4 January 00:00 (the window's end less 2 days).
     assert_eq!(state.sent[sms], [t("2026-01-04T09:30:00Z")]);
 }
+
+#[test]
+fn trigger_fields_are_kept_while_the_contact_is_in_the_journey_only() {
+    let source = r#"
+contact { email: string }
+event ping "Ping" { note: string }
+message m push { title "t", body "{trigger.note}" }
+journey j { entry on ping  wait 1d  send m }
+"#;
+    let program = journey::compile(&[("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let t = |s: &str| parse_instant(s).unwrap_or(0);
+    let ping = r#"{"type":"track","userId":"a","timestamp":"2026-01-01T10:00:00Z","event":"Ping","properties":{"note":"a note kept for a day"}}"#;
+    let mut cohort = Cohort::new(None, t("2026-01-01T12:00:00Z"));
+    cohort.ingest(&journey_runtime::input::Decoder::new(&program), "in.jsonl", std::io::Cursor::new(ping)).unwrap_or_else(|e| panic!("{e}"));
+    let (mut vm, mut state, mut out) = (journey_vm::Vm::new(&program), journey_vm::ContactState::new(&program), journey_vm::Actions::new());
+    for (contact, input) in &cohort.into_inputs() {
+        vm.run(contact, &mut state, input, t("2026-01-01T12:00:00Z"), &mut out);
+    }
+    assert_eq!(state.triggers[0].len(), 1, "waiting: the trigger's field is kept");
+    // The next run: the wait ends, the send reads the kept field, the contact completes.
+    let mut out = journey_vm::Actions::new();
+    vm.run("a", &mut state, &journey_vm::ContactInput::default(), t("2026-01-03T00:00:00Z"), &mut out);
+    let lines: Vec<String> = out.iter().map(|a| journey_vm::output::action_json(&program, "a", &out.rendered, a)).collect();
+    assert!(lines.iter().any(|l| l.contains(r#""body":"a note kept for a day""#)), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains(r#""reason":"completed""#)), "{lines:?}");
+    assert!(state.triggers[0].is_empty(), "left: nothing of the trigger is kept");
+}

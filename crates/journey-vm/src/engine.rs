@@ -847,6 +847,11 @@ impl Run<'_, '_> {
         slot.wake_at = i64::MAX;
         slot.flags = 0;
         self.retime(j);
+        // `trigger.*` is read only while the contact is in the journey: the fields (and the
+        // strings they hold) are not kept in the state after it leaves.
+        if let Some(trigger) = self.st.triggers.get_mut(j) {
+            trigger.clear();
+        }
         self.emit(now, j, step, ActionKind::Exit { reason });
     }
 

@@ -534,19 +534,6 @@ impl Run<'_, '_> {
         }
     }
 
-    /// Drops the sends no cap can count any more: the next run starts at `until`, and a cap
-    /// counts the sends of its window before the instant of a send, so a send before `until`
-    /// less the channel's longest window is never counted again (and a channel without a cap
-    /// keeps none). The contact's state then stays as small as its caps need, run after run.
-    fn forget_old_sends(&mut self, until: i64) {
-        for (log, caps) in self.st.sent.iter_mut().zip(&self.vm.tables.caps) {
-            match caps.first() {
-                Some(&(_, longest)) => log.retain(|t| *t > until.saturating_sub(longest)),
-                None => log.clear(),
-            }
-        }
-    }
-
     /// Whether journey `j`'s `limit` has run out for the contact at `now`.
     fn limit_due(&self, j: usize, now: i64) -> bool {
         let slot = &self.st.slots[j];

@@ -259,8 +259,29 @@ impl Run<'_, '_> {
     /// `(now - window, now]` across all journeys.)
     fn capped(&mut self, channel: journey_bytecode::Channel, now: i64) -> bool {
         let (Some(caps), Some(log)) = (self.vm.tables.caps.get(channel.index()), self.st.sent.get_mut(channel.index())) else { return false };
-        let Some(&(_, longest)) = caps.first() else { return false };
-        log.retain(|t| *t > now.saturating_sub(longest));
+        if caps.is_empty() {
+            return false;
+        }
+        forget_uncountable(log, caps, now);
         caps.iter().any(|&(count, window)| log.iter().filter(|t| **t > now.saturating_sub(window)).count() >= count as usize)
+    }
+
+    /// Drops the sends no cap can count any more: the next run starts at `until`, so a send
+    /// before `until` less the channel's longest window is never counted again (and a channel
+    /// without a cap keeps none). The contact's state then stays as small as its caps need,
+    /// run after run.
+    pub(super) fn forget_old_sends(&mut self, until: i64) {
+        for (log, caps) in self.st.sent.iter_mut().zip(&self.vm.tables.caps) {
+            forget_uncountable(log, caps, until);
+        }
+    }
+}
+
+/// Drops from a channel's send log what its caps (longest window first) cannot count at `at`
+/// or later: the sends at or before `at` less the longest window; all of them without a cap.
+fn forget_uncountable(log: &mut Vec<i64>, caps: &[(u32, i64)], at: i64) {
+    match caps.first() {
+        Some(&(_, longest)) => log.retain(|t| *t > at.saturating_sub(longest)),
+        None => log.clear(),
     }
 }

@@ -175,6 +175,31 @@ fn a_journey_that_loops_at_one_instant_stops_with_an_error_saying_so() {
 }
 
 #[test]
+fn a_body_that_loops_without_waiting_stops_with_an_error_and_so_does_the_run() {
+    // A hostile `.jbc`: the body jumps to itself. Each entry runs out the body's budget of
+    // operations and leaves with an `error`; the contact re-enters at each record, and once the
+    // run's budget is spent too, the error says so instead.
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let source = "journey spin { entry on app_opened  reentry always  wait 1d }";
+    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let j = program.journeys.iter().position(|j| j.name == "spin").unwrap_or_else(|| panic!("no journey"));
+    program.journeys[j].code[0] = StepOp::Jump { target: 0 };
+    let program = decode(&encode(&program).unwrap_or_default()).unwrap_or_else(|e| panic!("verifies: {e}"));
+    let input: Vec<String> = (0..60)
+        .map(|i| format!(r#"{{"type":"track","userId":"a","timestamp":"2026-01-01T00:{i:02}:00Z","event":"App Opened","properties":{{}}}}"#))
+        .collect();
+    let (lines, _) = journey::evaluate(&program, &input.join("\n"), "2026-01-02T00:00:00Z", 1);
+    let errors: Vec<&String> = lines.iter().filter(|l| l.contains(r#""action":"error""#)).collect();
+    // 99,999 operations an entry: the run's 5,000,000 are spent at the 51st entry.
+    assert_eq!(errors.len(), 60, "{errors:?}");
+    assert!(errors[..50].iter().all(|l| l.contains("journey body does not terminate")), "{:?}", &errors[..50]);
+    assert!(errors[50..].iter().all(|l| l.contains("more than 5000000 steps for one contact in one run")), "{:?}", &errors[50..]);
+    assert!(errors[50].contains(r#""at":"2026-01-01T00:50:00Z""#), "{}", errors[50]);
+    let exits = lines.iter().filter(|l| l.contains(r#""action":"exit""#) && l.contains(r#""reason":"error""#)).count();
+    assert_eq!(exits, 60);
+}
+
+#[test]
 fn an_unverified_expression_that_loops_stops_with_an_error() {
     // The verifier only lets expressions jump forward; a program built in memory skips it. A
     // backward jump in a condition must still end — with an `error`, not a hung run.

@@ -23,18 +23,21 @@ impl Run<'_, '_> {
     pub(super) fn exec(&mut self, j: usize, mut pc: usize, now: i64, event: Option<&[Value]>, mut from: u32) {
         let program = self.vm.program;
         let journey = &program.journeys[j];
-        let mut budget = STEP_BUDGET;
+        if self.st.slots[j].status != ACTIVE {
+            return;
+        }
+        // Both budgets in one test: this body may run `STEP_BUDGET - 1` operations, the run
+        // `RUN_STEP_BUDGET` in all; `steps_left` reaches `floor` when either is spent.
+        let start = self.steps_left;
+        let floor = start.saturating_sub(STEP_BUDGET - 1);
         loop {
-            if self.st.slots[j].status != ACTIVE {
-                return;
-            }
-            budget -= 1;
-            if budget == 0 {
-                self.fail(j, now, None, EvalError("journey body does not terminate".into()));
-                return;
-            }
-            if self.steps_left == 0 {
-                self.fail(j, now, None, EvalError(format!("more than {RUN_STEP_BUDGET} steps for one contact in one run")));
+            if self.steps_left <= floor {
+                let reason = if start - self.steps_left >= STEP_BUDGET - 1 {
+                    "journey body does not terminate".to_string()
+                } else {
+                    format!("more than {RUN_STEP_BUDGET} steps for one contact in one run")
+                };
+                self.fail(j, now, None, EvalError(reason));
                 return;
             }
             self.steps_left -= 1;
@@ -150,6 +153,11 @@ impl Run<'_, '_> {
                     let target = *target as usize;
                     if target < self.st.slots.len() {
                         self.enter(target, now, Trigger::Enroll(j as u32), None);
+                    }
+                    // The one operation that runs another journey's steps, which might have
+                    // ended this one: it goes on only if the contact is still in it.
+                    if self.st.slots[j].status != ACTIVE {
+                        return;
                     }
                     pc += 1;
                 }

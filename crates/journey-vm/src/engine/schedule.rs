@@ -117,14 +117,17 @@ impl Run<'_, '_> {
                 EntryKind::Interval { ms } if ms > 0 => {
                     Some(from.div_euclid(ms).saturating_add(i64::from(from.rem_euclid(ms) != 0)).saturating_mul(ms))
                 }
-                EntryKind::Yearly { date, minutes } => match self.eval(date, now, Some(j), None) {
-                    Ok(Value::Date(d)) => {
-                        let (_, month, day) = crate::value::civil(i64::from(d));
-                        let tz = self.tz(now);
-                        next_yearly(tz, now, last_fire, month, day, minutes)
+                EntryKind::Yearly { date, minutes } => {
+                    // The zone first: with it known, a local `date(…)` takes the direct path.
+                    let tz = self.tz(now);
+                    match self.eval(date, now, Some(j), None) {
+                        Ok(Value::Date(d)) => {
+                            let (_, month, day) = crate::value::civil(i64::from(d));
+                            next_yearly(tz, now, last_fire, month, day, minutes)
+                        }
+                        _ => None,
                     }
-                    _ => None,
-                },
+                }
                 _ => None,
             };
             if let Some(c) = candidate
@@ -142,9 +145,13 @@ impl Run<'_, '_> {
     pub(super) fn fire_scheduled(&mut self, j: usize, now: i64) {
         let k = self.st.slots[j].sched_entry as usize;
         self.st.slots[j].last_fire = now;
+        // `Vm::due` is brought up to date by `schedule` below (and by `enter` before it): until
+        // then nothing reads this journey's entry there.
         self.st.slots[j].scheduled_at = i64::MAX;
-        self.retime(j);
-        let Some(entry) = self.vm.program.journeys[j].entries.get(k) else { return };
+        let Some(entry) = self.vm.program.journeys[j].entries.get(k) else {
+            self.retime(j);
+            return;
+        };
         let trigger = if matches!(entry.kind, EntryKind::At(_)) { Trigger::At } else { Trigger::Every };
         let filter = entry.filter;
         if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {

@@ -639,7 +639,7 @@ pub fn next_yearly(tz: Tz, from: i64, after: i64, month: u32, day: u32, minutes:
 /// Minutes after local midnight. (Not inlined, for the reason `next_yearly` is not.)
 #[inline(never)]
 pub fn local_minutes(tz: Tz, t: i64) -> u32 {
-    (zone::split_local(zone::to_local(tz, t)).1 / 60_000) as u32
+    (zone::local_ms_of_day(tz, t) / 60_000) as u32
 }
 
 /// Parses a time zone name; UTC when it is not a valid IANA name.

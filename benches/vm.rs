@@ -66,13 +66,13 @@ fn run_vm<'p>(program: &'p Program, inputs: &Inputs, pool: Option<&rayon::Thread
     let fresh = || Box::new((Vm::new(program), 0usize, Actions::new(), ContactState::new(program)));
     let Some(pool) = pool else {
         let (vm, count, _, _) = *inputs.iter().fold(fresh(), one);
-        return (count, vm.transitions, vm.timers);
+        return (count, vm.transitions(), vm.timers);
     };
     let work = || {
         inputs
             .par_iter()
             .fold(fresh, one)
-            .map(|acc| (acc.1, acc.0.transitions, acc.0.timers))
+            .map(|acc| (acc.1, acc.0.transitions(), acc.0.timers))
             .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))
     };
     pool.install(work)

@@ -36,7 +36,7 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
         vm.run_borrowing(id, &mut state, input, until, &mut out);
         actions += out.len();
     }
-    (actions, vm.transitions, vm.timers)
+    (actions, vm.transitions(), vm.timers)
 }
 
 fn main() {

@@ -52,7 +52,7 @@ fn a_warm_vm_runs_the_examples_without_allocating() {
         actions
     };
     let warm = run_all(&mut vm);
-    let transitions = vm.transitions;
+    let transitions = vm.transitions();
     let before = ALLOCATIONS.load(Ordering::Relaxed);
     let again = run_all(&mut vm);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;

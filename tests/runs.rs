@@ -345,7 +345,7 @@ fn direct_expressions_and_borrowed_runs_change_nothing() {
             lines.extend(out.iter().map(|a| journey_vm::output::action_json(&program, contact, &out.rendered, a)));
             states.push(journey_runtime::snapshot::encode_state(&state));
         }
-        (lines, states, vm.transitions)
+        (lines, states, vm.transitions())
     };
     let (fast, slow) = (run(true), run(false));
     assert!(fast.0.len() > 20_000, "{} actions", fast.0.len());

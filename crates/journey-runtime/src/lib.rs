@@ -302,7 +302,7 @@ pub fn evaluate_with<C: Consumer>(
                 )
                 .map(|worker| {
                     let Worker { vm, done, acc, .. } = *worker;
-                    (done, vm.transitions, vm.step_hits, vm.edge_hits, acc)
+                    (done, vm.transitions(), vm.step_hits(), vm.edge_hits(), acc)
                 })
                 .reduce(
                     || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),

@@ -10,6 +10,7 @@
 
 use crate::clock::Clocks;
 use crate::eval::{Env, EvalError, Machine, next_yearly, parse_tz};
+use crate::flow::FlowCounts;
 use crate::tables::{Deps, READS_ALWAYS, Tables, attr_bit, pred_bit};
 use crate::value::{Strings, Value};
 use chrono_tz::Tz;
@@ -62,16 +63,10 @@ pub struct Vm<'p> {
     /// Per journey, once a contact's run is past [`TIMER_BUDGET`] timers: the timers it fired
     /// since, and the instant of the first of them.
     fired: Vec<(u32, i64)>,
-    /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
-    /// across all contacts run so far; a step compiled to several operations counts once.
-    pub transitions: u64,
     /// Timers fired (waits ending, limits, scheduled entries), across all contacts run so far.
     pub timers: u64,
-    /// Per journey, per step: how many times a contact entered it (for metrics).
-    pub step_hits: Vec<Vec<u64>>,
-    /// Per journey, per edge of [`journey_bytecode::Journey::flow_edges`]: how many times a
-    /// contact went along it (for metrics and the report).
-    pub edge_hits: Vec<Vec<u64>>,
+    /// Every move of a contact along a journey's flow, counted (steps, edges, transitions).
+    flow: FlowCounts,
     /// When set, every record, timer and condition is recorded here (`journey explain`).
     pub trace: Option<Vec<Trace>>,
 }
@@ -79,8 +74,6 @@ pub struct Vm<'p> {
 impl<'p> Vm<'p> {
     pub fn new(program: &'p Program) -> Self {
         let tables = Tables::new(program);
-        let step_hits = program.journeys.iter().map(|j| vec![0; j.step_ids.len()]).collect();
-        let edge_hits = tables.edge_counts.iter().map(|&n| vec![0; n]).collect();
         Vm {
             program,
             machine: Machine::default(),
@@ -92,12 +85,28 @@ impl<'p> Vm<'p> {
             due_min: i64::MAX,
             due_stale: true,
             fired: Vec::new(),
-            transitions: 0,
             timers: 0,
-            step_hits,
-            edge_hits,
+            flow: FlowCounts::new(program),
             trace: None,
         }
+    }
+
+    /// Steps executed (LANGUAGE.md §7: "a transition is one step executed for one contact"),
+    /// across all contacts run so far; a step compiled to several operations counts once.
+    pub fn transitions(&self) -> u64 {
+        self.flow.transitions()
+    }
+
+    /// Per journey, per step: how many times a contact entered it, across all contacts run so
+    /// far (for metrics).
+    pub fn step_hits(&self) -> Vec<Vec<u64>> {
+        self.flow.step_hits()
+    }
+
+    /// Per journey, per edge of [`journey_bytecode::Journey::flow_edges`]: how many times a
+    /// contact went along it, across all contacts run so far (for metrics and the report).
+    pub fn edge_hits(&self) -> Vec<Vec<u64>> {
+        self.flow.edge_hits()
     }
 
     /// Runs one contact's records (sorted by instant, then input order) up to `until`
@@ -854,12 +863,11 @@ impl Run<'_, '_> {
         self.retime(j);
     }
 
-    /// Counts a contact going along the flow edge `from → to` of journey `j`.
+    /// Counts a contact of journey `j` moving from flow node `from` to `to` (a step it enters,
+    /// or the end).
+    #[inline]
     fn edge(&mut self, j: usize, from: u32, to: u32) {
-        let Some(index) = self.vm.tables.edges.get(j).and_then(|e| e.get(from, to)) else { return };
-        if let Some(hits) = self.vm.edge_hits.get_mut(j).and_then(|h| h.get_mut(index as usize)) {
-            *hits += 1;
-        }
+        self.vm.flow.count(j, from, to);
     }
 }
 

@@ -7,6 +7,7 @@ mod clock;
 pub mod engine;
 pub mod eval;
 mod fast;
+mod flow;
 pub mod output;
 pub mod state;
 mod tables;

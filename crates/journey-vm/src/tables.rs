@@ -1,7 +1,7 @@
 //! What the engine works out from a program once, before it runs any contact: which journeys a
 //! record of each event can affect, what each re-tested condition and computed schedule reads
 //! (so it is re-evaluated only when one of those inputs changed), which recurring entries may
-//! go dormant, and the flow graph's edges for the step and edge counts.
+//! go dormant, and each operation's step (for the flow counts, [`crate::flow`]).
 //!
 //! All of it comes from one walk over an expression's instructions ([`reads`]), so "what an
 //! expression depends on" is decided in one place.
@@ -94,58 +94,6 @@ fn stays_false(program: &Program, at: u32, zone: Deps) -> Deps {
     if r.bits & READS_ALWAYS != 0 || r.since_entry || (r.windowed && r.flips) { 0 } else { r.bits }
 }
 
-/// One journey's flow edges by their (from, to) nodes: a contact moving along one is counted
-/// at every step, so finding it is one load from a dense matrix for a journey of up to
-/// [`EdgeIndex::DENSE`] nodes (16 KiB at most); a bigger one looks among the edges into `to`.
-pub(crate) struct EdgeIndex {
-    nodes: usize,
-    /// `nodes × nodes`, row `from`: the edge's index, `u32::MAX` for none. Empty when not dense.
-    dense: Vec<u32>,
-    /// Per node, the edges into it as (from node, edge index). Empty when dense.
-    into: Vec<Vec<(u32, u32)>>,
-}
-
-impl EdgeIndex {
-    const DENSE: usize = 64;
-
-    pub(crate) fn new(nodes: usize, edges: &[(u32, u32)]) -> Self {
-        let dense = nodes <= Self::DENSE;
-        let mut index = EdgeIndex {
-            nodes,
-            dense: if dense { vec![u32::MAX; nodes * nodes] } else { Vec::new() },
-            into: if dense { Vec::new() } else { vec![Vec::new(); nodes] },
-        };
-        for (i, &(from, to)) in edges.iter().enumerate() {
-            if dense {
-                // The first of two equal edges, as a search would find.
-                if let Some(slot) = index.slot(from, to)
-                    && let Some(e) = index.dense.get_mut(slot)
-                    && *e == u32::MAX
-                {
-                    *e = i as u32;
-                }
-            } else if let Some(list) = index.into.get_mut(to as usize) {
-                list.push((from, i as u32));
-            }
-        }
-        index
-    }
-
-    fn slot(&self, from: u32, to: u32) -> Option<usize> {
-        let (from, to) = (from as usize, to as usize);
-        (from < self.nodes && to < self.nodes).then(|| from * self.nodes + to)
-    }
-
-    /// The index of the edge `from → to`, if the journey has one.
-    #[inline]
-    pub(crate) fn get(&self, from: u32, to: u32) -> Option<u32> {
-        if self.into.is_empty() {
-            return self.dense.get(self.slot(from, to)?).copied().filter(|&e| e != u32::MAX);
-        }
-        self.into.get(to as usize)?.iter().find(|(f, _)| *f == from).map(|&(_, e)| e)
-    }
-}
-
 /// A journey a record is dispatched to ([`Tables::visits_of`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Visit {
@@ -199,15 +147,11 @@ pub(crate) struct Tables {
     /// when`, `entry when`, `wait until <condition>`): a record that changed none of it cannot
     /// concern a journey visited for its conditions only.
     pub(crate) retested_reads: Vec<Deps>,
-    /// Per journey, each flow edge's index by its (from, to) nodes.
-    pub(crate) edges: Vec<EdgeIndex>,
     /// Every journey's step operations' steps ([`StepOp::step`], `u32::MAX` for none), one
     /// journey after the other from `step_base[j]`: read at every operation, where finding the
     /// step in the operation itself is a jump on its kind that mispredicts.
     pub(crate) steps: Vec<u32>,
     pub(crate) step_base: Vec<usize>,
-    /// Per journey, how many flow edges it has.
-    pub(crate) edge_counts: Vec<usize>,
     /// Per expression start, its shape when it is evaluated directly (see [`crate::fast`]).
     pub(crate) fast: crate::fast::FastTable,
     /// Per template a send renders, its direct rendering when it has one (see [`crate::fast`]).
@@ -305,12 +249,6 @@ impl Tables {
             step_base.push(steps.len());
             steps.extend(j.code.iter().map(|op| op.step().unwrap_or(u32::MAX)));
         }
-        let (mut edges, mut edge_counts) = (Vec::new(), Vec::new());
-        for j in &program.journeys {
-            let flow = j.flow_edges();
-            edges.push(EdgeIndex::new(j.flow_end() as usize + 1, &flow));
-            edge_counts.push(flow.len());
-        }
         // What some conditions read together (what `worth_testing` tests them against).
         let reads_of = |conditions: Vec<u32>| conditions.iter().fold(0, |all, &c| all | expr_reads.get(c as usize).copied().unwrap_or(Deps::MAX));
         let goal_when: Vec<Deps> = program
@@ -376,10 +314,8 @@ impl Tables {
                         .collect()
                 })
                 .collect(),
-            edges,
             steps,
             step_base,
-            edge_counts,
             fast: crate::fast::FastTable::new(program),
             templates: crate::fast::Templates::new(program),
             caps: std::array::from_fn(|channel| {
@@ -436,29 +372,5 @@ impl Tables {
     #[inline]
     pub(crate) fn visit(&self, i: usize) -> Option<Visit> {
         self.visits.get(i).copied()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::EdgeIndex;
-
-    /// Dense or not, an edge is found as searching the list finds it (the first of equal ones),
-    /// and nodes out of range find none.
-    #[test]
-    fn edges_are_found_as_a_search_finds_them() {
-        let mut next = crate::xorshift(11);
-        for nodes in [1usize, 2, 7, 64, 65, 200] {
-            let edges: Vec<(u32, u32)> = (0..nodes * 3).map(|_| ((next() % nodes as u64) as u32, (next() % nodes as u64) as u32)).collect();
-            let index = EdgeIndex::new(nodes, &edges);
-            assert_eq!(index.into.is_empty(), nodes <= EdgeIndex::DENSE);
-            for from in 0..nodes as u32 + 2 {
-                for to in 0..nodes as u32 + 2 {
-                    let expected = edges.iter().position(|&e| e == (from, to)).map(|i| i as u32);
-                    assert_eq!(index.get(from, to), expected, "{nodes} nodes, {from} → {to}");
-                }
-            }
-            assert_eq!(index.get(u32::MAX, 0), None);
-        }
     }
 }

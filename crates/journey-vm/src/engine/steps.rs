@@ -50,11 +50,8 @@ impl Run<'_, '_> {
             // send held by quiet hours is performed later.
             let step = self.vm.tables.step_of(j, pc);
             if step != u32::MAX && step != from {
-                if let Some(hits) = self.vm.step_hits.get_mut(j).and_then(|h| h.get_mut(step as usize)) {
-                    *hits += 1;
-                }
-                // LANGUAGE.md §7: a transition is one step executed for one contact.
-                self.vm.transitions += 1;
+                // LANGUAGE.md §7: a transition is one step executed for one contact. The move
+                // counts for the step, the edge and the transitions at once (see `crate::flow`).
                 self.edge(j, from, step);
                 from = step;
             }

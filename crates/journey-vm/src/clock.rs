@@ -90,7 +90,9 @@ impl Series {
                 return next_clock(tz, from, minutes, weekday);
             }
         }
-        if !self.extend(tz, from, minutes, weekday) {
+        // Usually covered already: tested here, the work of extending out of line.
+        let covered = self.times.last().is_some_and(|&last| last >= from);
+        if !covered && !self.extend(tz, from, minutes, weekday) {
             return next_clock(tz, from, minutes, weekday);
         }
         let i = self.first_at_or_after(from, if weekday.is_some() { 7 * DAY_MS } else { DAY_MS });
@@ -117,6 +119,7 @@ impl Series {
 
     /// Adds occurrences until the last is at or after `to`; `false` (the series is dropped) if
     /// `next_clock` stops moving forward, which only a zone without such local times could do.
+    #[inline(never)]
     fn extend(&mut self, tz: Tz, to: i64, minutes: u32, weekday: Option<u32>) -> bool {
         while let Some(&last) = self.times.last()
             && last < to

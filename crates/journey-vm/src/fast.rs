@@ -123,6 +123,13 @@ pub(crate) enum Fast {
     Or(Term, Term),
     /// `a ?? b`.
     Coalesce(Operand, Operand),
+    /// `(a ?? b) op c`, a comparison (`eq` … `ge`).
+    CoalesceCompare {
+        a: Operand,
+        b: Operand,
+        op: BinOp,
+        c: Operand,
+    },
     /// `a ± d` or `(a ?? b) ± d`: a time moved by a duration (`add` for `+`).
     Shift {
         a: Operand,
@@ -288,7 +295,12 @@ fn shape(program: &Program, at: usize) -> Option<Fast> {
         }
         return match tail {
             [Instr::Ret, ..] => Some(Fast::Coalesce(a, b)),
-            _ => shift(program, a, Some(b), tail),
+            _ => shift(program, a, Some(b), tail).or_else(|| match operand(program, tail)? {
+                (c, [Instr::Bin(op @ (BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge)), Instr::Ret, ..]) => {
+                    Some(Fast::CoalesceCompare { a, b, op: *op, c })
+                }
+                _ => None,
+            }),
         };
     }
     if let Some((a, rest)) = operand(program, code)
@@ -459,6 +471,13 @@ impl Fast {
                 v if v.is_none() => b.value(inputs),
                 v => Some(v),
             },
+            Fast::CoalesceCompare { a, b, op, c } => {
+                let v = match a.value(inputs)? {
+                    v if v.is_none() => b.value(inputs)?,
+                    v => v,
+                };
+                Some(Value::Bool(compare(v, *op, c.value(inputs)?, strings)?))
+            }
             Fast::Shift { a, otherwise, add, by } => {
                 let t = match (a.value(inputs)?, otherwise) {
                     (v, Some(b)) if v.is_none() => b.value(inputs)?,
@@ -701,6 +720,8 @@ mod tests {
         ] {
             assert!(direct.iter().any(|&at| uses(at, f)), "no direct shape uses `{what}`");
         }
+        // And `(event.csat ?? 5) >= 3` (lead routing).
+        assert!(direct.iter().any(|&at| matches!(shapes[at], Some(Fast::CoalesceCompare { .. }))), "no `(a ?? b) op c`");
         let (mut random, mut answered, mut machine) = (Random::new(), 0, Machine::default());
         let active = |_: u32| false;
         for &at in &direct {

@@ -13,9 +13,10 @@ use journey_bytecode::Program;
 
 /// The most flow nodes a journey's moves are counted in a matrix for (33 KiB of counters).
 const DENSE: usize = 64;
-/// The most matrix cells a program's journeys have in all (8 MiB per VM); journeys past it are
-/// counted the long way.
-const MAX_CELLS: usize = 1 << 20;
+/// The most matrix cells a program's journeys have in all (512 KiB per VM: a run makes a VM
+/// per piece of work it hands a thread, so this is zeroed often); journeys past it are counted
+/// the long way. The examples' eleven journeys take about a thousand.
+const MAX_CELLS: usize = 1 << 16;
 
 /// One journey's counters: where its matrix starts, or none.
 #[derive(Clone, Copy)]
@@ -196,6 +197,35 @@ mod tests {
             let edges = counts.edge_hits();
             assert!(edges[0].iter().all(|&n| n == 2), "{steps} steps: {:?}", edges[0]);
         }
+    }
+
+    /// Past the program's budget of cells, the next journeys are counted the long way, and
+    /// every journey's counts are still its own.
+    #[test]
+    fn journeys_past_the_budget_of_cells_count_the_long_way() {
+        let schema = "contact { plan: string }\nevent app_opened \"App Opened\" {}\n";
+        let body = (0..60).map(|i| format!("s{i}: wait {}d\n", i + 1)).collect::<String>();
+        let journeys: String = (0..18).map(|k| format!("journey j{k} {{ entry on app_opened\n{body} }}\n")).collect();
+        let program = journey_bytecode_program(&format!("{schema}{journeys}"));
+        let mut counts = FlowCounts::new(&program);
+        let sparse = counts.layout.iter().filter(|l| l.base == u32::MAX).count();
+        assert!(sparse > 0 && sparse < 18, "{sparse} of 18 journeys counted the long way");
+        assert!(counts.cells.len() <= MAX_CELLS);
+        for (j, journey) in program.journeys.iter().enumerate() {
+            // Journey j: its first j + 1 edges, once each.
+            for &(from, to) in journey.flow_edges().iter().take(j + 1) {
+                counts.count(j, from, to);
+            }
+        }
+        let (steps, edges) = (counts.step_hits(), counts.edge_hits());
+        for (j, journey) in program.journeys.iter().enumerate() {
+            let expected: Vec<u64> = journey.flow_edges().iter().enumerate().map(|(i, _)| u64::from(i <= j)).collect();
+            assert_eq!(edges[j], expected, "journey {j}");
+            let into_steps = journey.flow_edges().iter().take(j + 1).filter(|e| e.1 < journey.flow_entry()).count() as u64;
+            assert_eq!(steps[j].iter().sum::<u64>(), into_steps, "journey {j}");
+        }
+        let all: u64 = steps.iter().flatten().sum();
+        assert_eq!(counts.transitions(), all);
     }
 
     fn journey_bytecode_program(source: &str) -> Program {

@@ -14,6 +14,15 @@ fn example(files: &[&str]) -> journey_bytecode::Program {
     journey::compile(&refs).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// `source` compiled with the examples' schema, and the index of its journey `name` (for tests
+/// that then make the program hostile).
+fn with_schema(source: &str, name: &str) -> (journey_bytecode::Program, usize) {
+    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
+    let program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let j = program.journeys.iter().position(|j| j.name == name).unwrap_or_else(|| panic!("no journey {name}"));
+    (program, j)
+}
+
 fn all_examples() -> journey_bytecode::Program {
     example(&["cart_abandonment.journey", "dates.journey", "lead_routing.journey", "schema.journey", "spring_sale.journey", "welcome.journey"])
 }
@@ -126,10 +135,8 @@ fn a_journey_that_fires_timers_without_end_stops_with_an_error_and_the_others_go
     // interval is a second). Over a day that is 86 million timers for one contact; the run stops
     // that journey's timers with an `error` after its per-contact timer budget instead, and the
     // contact's other journeys carry on.
-    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
     let source = "journey tick { entry every 1s  reentry always  exit \"done\" }\njourney later { entry on app_opened  wait 12h  exit \"woke\" }";
-    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
-    let j = program.journeys.iter().position(|j| j.name == "tick").unwrap_or_else(|| panic!("no journey"));
+    let (mut program, j) = with_schema(source, "tick");
     for entry in &mut program.journeys[j].entries {
         if let journey_bytecode::EntryKind::Interval { ms } = &mut entry.kind {
             *ms = 1;
@@ -155,10 +162,7 @@ fn a_journey_that_fires_timers_without_end_stops_with_an_error_and_the_others_go
 fn a_journey_that_loops_at_one_instant_stops_with_an_error_saying_so() {
     // A hostile `.jbc`: a zero wait followed by a jump back to it. Every wake-up is due at the
     // same instant again, so time never passes; the journey's timer budget ends it.
-    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
-    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", "journey spin { entry on app_opened  wait 1d  exit \"x\" }")])
-        .unwrap_or_else(|e| panic!("{e}"));
-    let j = program.journeys.iter().position(|j| j.name == "spin").unwrap_or_else(|| panic!("no journey"));
+    let (mut program, j) = with_schema("journey spin { entry on app_opened  wait 1d  exit \"x\" }", "spin");
     let code = &mut program.journeys[j].code;
     let wait = code.iter().position(|op| matches!(op, StepOp::WaitDuration { .. })).unwrap_or_else(|| panic!("no wait"));
     if let StepOp::WaitDuration { ms, .. } = &mut code[wait] {
@@ -179,10 +183,7 @@ fn a_body_that_loops_without_waiting_stops_with_an_error_and_so_does_the_run() {
     // A hostile `.jbc`: the body jumps to itself. Each entry runs out the body's budget of
     // operations and leaves with an `error`; the contact re-enters at each record, and once the
     // run's budget is spent too, the error says so instead.
-    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
-    let source = "journey spin { entry on app_opened  reentry always  wait 1d }";
-    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
-    let j = program.journeys.iter().position(|j| j.name == "spin").unwrap_or_else(|| panic!("no journey"));
+    let (mut program, j) = with_schema("journey spin { entry on app_opened  reentry always  wait 1d }", "spin");
     program.journeys[j].code[0] = StepOp::Jump { target: 0 };
     let program = decode(&encode(&program).unwrap_or_default()).unwrap_or_else(|e| panic!("verifies: {e}"));
     let input: Vec<String> = (0..60)
@@ -203,10 +204,7 @@ fn a_body_that_loops_without_waiting_stops_with_an_error_and_so_does_the_run() {
 fn an_unverified_expression_that_loops_stops_with_an_error() {
     // The verifier only lets expressions jump forward; a program built in memory skips it. A
     // backward jump in a condition must still end — with an `error`, not a hung run.
-    let schema = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/schema.journey")).unwrap_or_default();
-    let source = "journey j { entry on app_opened  if contact.score > 0 { exit \"a\" } }";
-    let mut program = journey::compile(&[("schema.journey", &schema), ("t.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
-    let j = program.journeys.iter().position(|j| j.name == "j").unwrap_or_else(|| panic!("no journey"));
+    let (mut program, j) = with_schema("journey j { entry on app_opened  if contact.score > 0 { exit \"a\" } }", "j");
     let start = program.code.len() as u32;
     let truth = program.constants.len() as u32;
     program.constants.push(journey_bytecode::Const::Bool(true));

@@ -24,8 +24,14 @@ struct Layout {
     /// Start of the matrix in `FlowCounts::cells`; `u32::MAX` when counted the long way.
     base: u32,
     nodes: u32,
-    /// Moves into nodes below this are into steps (transitions).
-    steps: u32,
+}
+
+impl Layout {
+    /// Nodes below this are steps (moves into them are transitions); the entry and end nodes
+    /// come after them.
+    fn steps(self) -> u32 {
+        self.nodes.saturating_sub(2)
+    }
 }
 
 /// A journey counted the long way: its edges by the node they go into, as (from, edge index).
@@ -52,12 +58,12 @@ impl FlowCounts {
         for journey in &program.journeys {
             let edges = journey.flow_edges();
             let nodes = journey.flow_end() as usize + 1;
-            let steps = journey.flow_entry();
+            let steps = journey.flow_entry() as usize;
             // A column more than nodes, for moves from out of range (only an unverified program
             // has any): they count for the step they go into.
             let cells = nodes * (nodes + 1);
             if nodes <= DENSE && counts.cells.len() + cells <= MAX_CELLS {
-                counts.layout.push(Layout { base: counts.cells.len() as u32, nodes: nodes as u32, steps });
+                counts.layout.push(Layout { base: counts.cells.len() as u32, nodes: nodes as u32 });
                 counts.cells.resize(counts.cells.len() + cells, 0);
                 counts.sparse.push(None);
             } else {
@@ -67,8 +73,8 @@ impl FlowCounts {
                         list.push((from, i as u32));
                     }
                 }
-                let (step_hits, edge_hits) = (vec![0; steps as usize], vec![0; edges.len()]);
-                counts.layout.push(Layout { base: u32::MAX, nodes: nodes as u32, steps });
+                let (step_hits, edge_hits) = (vec![0; steps], vec![0; edges.len()]);
+                counts.layout.push(Layout { base: u32::MAX, nodes: nodes as u32 });
                 counts.sparse.push(Some(Sparse { into, step_hits, edge_hits }));
             }
             counts.edges.push(edges);
@@ -94,7 +100,7 @@ impl FlowCounts {
     #[inline(never)]
     fn count_sparse(&mut self, j: usize, from: u32, to: u32) {
         // A move into a step, or into no node (a step out of range, as the engine counted it).
-        let (steps, nodes) = self.layout.get(j).map_or((0, 0), |l| (l.steps, l.nodes));
+        let (steps, nodes) = self.layout.get(j).map_or((0, 0), |l| (l.steps(), l.nodes));
         if to < steps || to >= nodes {
             self.sparse_transitions += 1;
         }
@@ -121,7 +127,7 @@ impl FlowCounts {
             .layout
             .iter()
             .filter(|l| l.base != u32::MAX)
-            .map(|&l| (0..l.steps.min(l.nodes)).map(|to| self.moves_into(l, to).iter().sum::<u64>()).sum::<u64>())
+            .map(|&l| (0..l.steps()).map(|to| self.moves_into(l, to).iter().sum::<u64>()).sum::<u64>())
             .sum();
         dense + self.sparse_transitions
     }
@@ -133,7 +139,7 @@ impl FlowCounts {
             .zip(&self.sparse)
             .map(|(&l, sparse)| match sparse {
                 Some(s) => s.step_hits.clone(),
-                None => (0..l.steps).map(|to| self.moves_into(l, to).iter().sum()).collect(),
+                None => (0..l.steps()).map(|to| self.moves_into(l, to).iter().sum()).collect(),
             })
             .collect()
     }

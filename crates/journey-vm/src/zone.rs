@@ -38,6 +38,15 @@ struct Day {
     change_ms: i64,
 }
 
+impl Day {
+    /// The offset at `utc_ms`, an instant of this day. (`change_ms` is a whole second, so this
+    /// compares the second of `utc_ms` with it.)
+    #[inline]
+    fn offset(&self, utc_ms: i64) -> i32 {
+        if utc_ms >= self.change_ms { self.after } else { self.before }
+    }
+}
+
 const EMPTY: Day = Day { zone: u32::MAX, stable: false, day: i64::MIN, before: 0, after: 0, change_ms: i64::MAX };
 
 thread_local! {
@@ -97,8 +106,7 @@ pub fn offset_at(tz: Tz, utc_ms: i64) -> i32 {
         return 0;
     }
     let d = day_of(tz, utc_ms.div_euclid(DAY_MS));
-    // `change_ms` is a whole second: this is the second of `utc_ms` compared with it.
-    if utc_ms >= d.change_ms { d.after } else { d.before }
+    d.offset(utc_ms)
 }
 
 /// Milliseconds into the local day of a UTC instant: `split_local(to_local(tz, utc_ms)).1`, with
@@ -113,7 +121,7 @@ pub fn local_ms_of_day(tz: Tz, utc_ms: i64) -> i64 {
         return into;
     }
     let d = day_of(tz, day);
-    let offset = i64::from(if utc_ms >= d.change_ms { d.after } else { d.before });
+    let offset = i64::from(d.offset(utc_ms));
     // Offsets are under a day: the local time is on the UTC day or one either side of it.
     let local = into + offset * 1000;
     if local < 0 {

@@ -408,9 +408,19 @@ impl Run<'_, '_> {
     #[inline]
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
         if self.vm.trace.is_none()
-            && let Some(Value::Bool(b)) = self.fast(at, now, journey, event)
+            && self.vm.options.direct
+            && let Some((kernel, shape)) = self.vm.tables.fast.with_kernel(at)
         {
-            return Ok(b);
+            // The plainest shapes straight from the state; the others, or when it declines,
+            // the direct path.
+            let st = &*self.st;
+            let state = crate::fast::State { attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, now };
+            if let Some(b) = kernel.test(&state) {
+                return Ok(b);
+            }
+            if let Some(Value::Bool(b)) = shape.eval(&self.direct_inputs(now, journey, event), &self.strings()) {
+                return Ok(b);
+            }
         }
         self.condition_otherwise(at, now, journey, event)
     }

@@ -13,6 +13,9 @@ use crate::value::{Strings, Value, constant};
 use chrono::Datelike;
 use journey_bytecode::{BinOp, Builtin, Instr, Program};
 
+mod kernel;
+pub(crate) use kernel::{Kernel, State};
+
 /// Where an operand's value comes from.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Load {
@@ -224,11 +227,13 @@ impl Applied {
 pub(crate) struct FastTable {
     at: Vec<u32>,
     shapes: Vec<Fast>,
+    /// Per shape, its kernel (`Kernel::No` for most that are not conditions).
+    kernels: Vec<Kernel>,
 }
 
 impl FastTable {
     /// No shapes: every expression goes to the machine.
-    pub(crate) const NONE: FastTable = FastTable { at: Vec::new(), shapes: Vec::new() };
+    pub(crate) const NONE: FastTable = FastTable { at: Vec::new(), shapes: Vec::new(), kernels: Vec::new() };
 
     pub(crate) fn new(program: &Program) -> Self {
         let mut shapes = Vec::new();
@@ -242,12 +247,20 @@ impl FastTable {
                 None => u32::MAX,
             })
             .collect();
-        FastTable { at, shapes }
+        let kernels = shapes.iter().map(Kernel::of).collect();
+        FastTable { at, shapes, kernels }
     }
 
     #[inline]
     pub(crate) fn get(&self, at: u32) -> Option<&Fast> {
         self.shapes.get(*self.at.get(at as usize)? as usize)
+    }
+
+    /// The shape of the expression at `at` and its kernel, in one lookup.
+    #[inline]
+    pub(crate) fn with_kernel(&self, at: u32) -> Option<(&Kernel, &Fast)> {
+        let i = *self.at.get(at as usize)? as usize;
+        Some((self.kernels.get(i)?, self.shapes.get(i)?))
     }
 }
 
@@ -745,6 +758,38 @@ mod tests {
             }
         }
         assert!(answered > direct.len() * 100, "the direct path answered {answered} times");
+    }
+
+    /// Over random contacts a condition's kernel, whenever it answers, gives the direct path's
+    /// value (which the test above holds to the machine's); and the examples' plainest
+    /// conditions — counters, enum attributes, `has`, one `and` of them — have kernels.
+    #[test]
+    fn kernels_agree_with_the_direct_path() {
+        let program = examples();
+        let table = FastTable::new(&program);
+        let with_kernel: Vec<u32> =
+            (0..program.code.len() as u32).filter(|&at| table.with_kernel(at).is_some_and(|(k, _)| *k != Kernel::No)).collect();
+        assert!(with_kernel.len() >= 24, "{} expressions with a kernel", with_kernel.len());
+        let kinds = |f: fn(&Kernel) -> bool| with_kernel.iter().any(|&at| table.with_kernel(at).is_some_and(|(k, _)| f(k)));
+        assert!(kinds(|k| matches!(k, Kernel::And(..))), "no `and` kernel");
+        let (mut random, mut answered, mut declined) = (Random::new(), 0, 0);
+        for &at in &with_kernel {
+            let Some((kernel, shape)) = table.with_kernel(at) else { continue };
+            for _ in 0..400 {
+                let contact = random.contact(&program);
+                let state = State { attrs: &contact.attrs, pred_count: &contact.pred_count, pred_last: &contact.pred_last, now: contact.now };
+                let active = |_: u32| false;
+                let env = random.env(&program, &contact, &active);
+                match kernel.test(&state) {
+                    Some(b) => {
+                        answered += 1;
+                        assert_eq!(shape.eval(&Inputs::of(&env), &env.strings(&EMPTY)), Some(Value::Bool(b)), "@{at} {:?}", contact.attrs);
+                    }
+                    None => declined += 1,
+                }
+            }
+        }
+        assert!(answered > declined, "kernels answered {answered} times, declined {declined}");
     }
 
     /// Over random contacts a template rendered directly, whenever the direct path answers,

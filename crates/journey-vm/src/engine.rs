@@ -324,8 +324,18 @@ impl Run<'_, '_> {
         if !self.vm.options.direct {
             return None;
         }
-        let fast = self.vm.tables.fast.get(at)?;
-        fast.eval(&self.direct_inputs(now, journey, event), &self.strings())
+        let (kernel, shape) = self.vm.tables.fast.with_kernel(at)?;
+        if let Some(v) = kernel.value(&self.kernel_state(now)) {
+            return Some(v);
+        }
+        shape.eval(&self.direct_inputs(now, journey, event), &self.strings())
+    }
+
+    /// What a kernel reads (see [`crate::fast::Kernel`]).
+    #[inline]
+    fn kernel_state(&self, now: i64) -> crate::fast::State<'_> {
+        let st = &*self.st;
+        crate::fast::State { attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, now }
     }
 
     /// What the direct path reads for `journey`'s expressions at `now`.
@@ -413,9 +423,7 @@ impl Run<'_, '_> {
         {
             // The plainest shapes straight from the state; the others, or when it declines,
             // the direct path.
-            let st = &*self.st;
-            let state = crate::fast::State { attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, now };
-            if let Some(b) = kernel.test(&state) {
+            if let Some(b) = kernel.test(&self.kernel_state(now)) {
                 return Ok(b);
             }
             if let Some(Value::Bool(b)) = shape.eval(&self.direct_inputs(now, journey, event), &self.strings()) {

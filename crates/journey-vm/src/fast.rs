@@ -760,9 +760,10 @@ mod tests {
         assert!(answered > direct.len() * 100, "the direct path answered {answered} times");
     }
 
-    /// Over random contacts a condition's kernel, whenever it answers, gives the direct path's
-    /// value (which the test above holds to the machine's); and the examples' plainest
-    /// conditions — counters, enum attributes, `has`, one `and` of them — have kernels.
+    /// Over random contacts an expression's kernel, whenever it answers, gives the direct
+    /// path's value (which the test above holds to the machine's); and the examples' plainest
+    /// conditions and values — counters, enum attributes, `has`, one `and` of them, a time
+    /// moved by a duration — have kernels.
     #[test]
     fn kernels_agree_with_the_direct_path() {
         let program = examples();
@@ -771,7 +772,13 @@ mod tests {
             (0..program.code.len() as u32).filter(|&at| table.with_kernel(at).is_some_and(|(k, _)| *k != Kernel::No)).collect();
         assert!(with_kernel.len() >= 24, "{} expressions with a kernel", with_kernel.len());
         let kinds = |f: fn(&Kernel) -> bool| with_kernel.iter().any(|&at| table.with_kernel(at).is_some_and(|(k, _)| f(k)));
-        assert!(kinds(|k| matches!(k, Kernel::And(..))), "no `and` kernel");
+        for (what, f) in [
+            ("and", (|k: &Kernel| matches!(k, Kernel::And(..))) as fn(&Kernel) -> bool),
+            ("a value", |k| matches!(k, Kernel::Value(_))),
+            ("a shifted time", |k| matches!(k, Kernel::Shift { otherwise: Some(_), .. })),
+        ] {
+            assert!(kinds(f), "no kernel for {what}");
+        }
         let (mut random, mut answered, mut declined) = (Random::new(), 0, 0);
         for &at in &with_kernel {
             let Some((kernel, shape)) = table.with_kernel(at) else { continue };
@@ -780,10 +787,14 @@ mod tests {
                 let state = State { attrs: &contact.attrs, pred_count: &contact.pred_count, pred_last: &contact.pred_last, now: contact.now };
                 let active = |_: u32| false;
                 let env = random.env(&program, &contact, &active);
-                match kernel.test(&state) {
-                    Some(b) => {
+                let direct = shape.eval(&Inputs::of(&env), &env.strings(&EMPTY));
+                if let Some(b) = kernel.test(&state) {
+                    assert_eq!(direct, Some(Value::Bool(b)), "@{at} {:?}", contact.attrs);
+                }
+                match kernel.value(&state) {
+                    Some(v) => {
                         answered += 1;
-                        assert_eq!(shape.eval(&Inputs::of(&env), &env.strings(&EMPTY)), Some(Value::Bool(b)), "@{at} {:?}", contact.attrs);
+                        assert_eq!(format!("{direct:?}"), format!("{:?}", Some(v)), "@{at} {:?}", contact.attrs);
                     }
                     None => declined += 1,
                 }

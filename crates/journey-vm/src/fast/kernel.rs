@@ -7,33 +7,30 @@
 //! not answer by the constant's test alone (a value of another kind, a required attribute
 //! never supplied), and the direct path, then the machine, decide as before.
 
-use super::{Fast, Load, Quick, Term};
+use super::{Fast, Load, Operand, Quick, Term};
 use crate::value::Value;
 
-/// What a kernel term reads.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Probe {
-    Count(u32),
-    Attr { index: u32, optional: bool },
-    Has { predicate: u32, within_ms: i64 },
-}
-
-/// One term: what it reads, its test against a constant (`Quick::No`: the value is a bool by
-/// itself), and whether it is negated.
+/// One term: what it reads (a load of the contact's state: see [`state_load`]), its test
+/// against a constant (`Quick::No`: the value is a bool by itself), and whether it is negated.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct KTerm {
-    probe: Probe,
+    load: Load,
     quick: Quick,
     not: bool,
 }
 
-/// A condition's kernel, when it has one of the plainest shapes.
+/// An expression's kernel, when it has one of the plainest shapes: a condition (`One`, `And`,
+/// `Or`), or a value — a load, `a ?? b`, or a time moved by a constant duration — as the
+/// schedules of `entry at` and anniversaries read them.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Kernel {
     No,
     One(KTerm),
     And(KTerm, KTerm),
     Or(KTerm, KTerm),
+    Value(Load),
+    Coalesce(Load, Load),
+    Shift { a: Load, otherwise: Option<Load>, add: bool, by: i64 },
 }
 
 /// The parts of the contact's state a kernel reads.
@@ -44,17 +41,43 @@ pub(crate) struct State<'a> {
     pub now: i64,
 }
 
+/// A load that reads the contact's state alone (not the event, the trigger or the zone), as
+/// [`Operand::value`] reads it.
+fn of_state(operand: &Operand) -> Option<Load> {
+    match operand.load {
+        _ if operand.to_float => None,
+        load @ (Load::Attr { .. } | Load::Const(_) | Load::Has { .. } | Load::Count(_) | Load::Last(_) | Load::Now) => Some(load),
+        Load::Event(_) | Load::Trigger(_) => None,
+    }
+}
+
+/// [`Operand::value`] for the loads [`of_state`] keeps.
+#[inline(always)]
+fn state_load(load: Load, s: &State<'_>) -> Option<Value> {
+    Some(match load {
+        Load::Attr { index, optional } => match s.attrs.get(index as usize)? {
+            Value::Absent if optional => Value::None,
+            Value::Absent => return None,
+            v => *v,
+        },
+        Load::Const(v) => v,
+        Load::Has { predicate, within_ms } => {
+            let (count, last) = (*s.pred_count.get(predicate as usize)?, *s.pred_last.get(predicate as usize)?);
+            Value::Bool(count > 0 && (within_ms < 0 || last >= s.now.saturating_sub(within_ms)))
+        }
+        Load::Count(p) => Value::Int(i64::from(*s.pred_count.get(p as usize)?)),
+        Load::Last(p) => match (*s.pred_count.get(p as usize)?, *s.pred_last.get(p as usize)?) {
+            (0, _) => Value::None,
+            (_, t) => Value::Time(t),
+        },
+        Load::Now => Value::Time(s.now),
+        Load::Event(_) | Load::Trigger(_) => return None,
+    })
+}
+
 impl KTerm {
     fn of(term: &Term) -> Option<KTerm> {
-        if term.a.to_float {
-            return None;
-        }
-        let probe = match term.a.load {
-            Load::Count(p) => Probe::Count(p),
-            Load::Attr { index, optional } => Probe::Attr { index, optional },
-            Load::Has { predicate, within_ms } => Probe::Has { predicate, within_ms },
-            _ => return None,
-        };
+        let load = of_state(&term.a)?;
         // A comparison: with a constant of a usual kind, tested on the value alone. None: the
         // value is the condition (a bool attribute, a `has`).
         match (term.compare, term.quick) {
@@ -62,24 +85,13 @@ impl KTerm {
             (Some(_), _) | (None, Quick::No) => {}
             (None, _) => return None,
         }
-        Some(KTerm { probe, quick: term.quick, not: term.not })
+        Some(KTerm { load, quick: term.quick, not: term.not })
     }
 
     /// The term's value, as [`Term::eval`] gives it when it is a bool (`None` otherwise).
     #[inline(always)]
     fn test(&self, s: &State<'_>) -> Option<bool> {
-        let v = match self.probe {
-            Probe::Count(p) => Value::Int(i64::from(*s.pred_count.get(p as usize)?)),
-            Probe::Attr { index, optional } => match s.attrs.get(index as usize)? {
-                Value::Absent if optional => Value::None,
-                Value::Absent => return None,
-                v => *v,
-            },
-            Probe::Has { predicate, within_ms } => {
-                let (count, last) = (*s.pred_count.get(predicate as usize)?, *s.pred_last.get(predicate as usize)?);
-                Value::Bool(count > 0 && (within_ms < 0 || last >= s.now.saturating_sub(within_ms)))
-            }
-        };
+        let v = state_load(self.load, s)?;
         let b = match self.quick {
             Quick::No => match v {
                 Value::Bool(b) => b,
@@ -94,19 +106,28 @@ impl KTerm {
 impl Kernel {
     pub(crate) fn of(shape: &Fast) -> Kernel {
         let kernel = match shape {
+            // A value by itself: a load, not a condition.
+            Fast::One(Term { a, compare: None, not: false, .. }) if !matches!(a.load, Load::Has { .. }) => of_state(a).map(Kernel::Value),
             Fast::One(a) => KTerm::of(a).map(Kernel::One),
             Fast::And(a, b) => KTerm::of(a).zip(KTerm::of(b)).map(|(a, b)| Kernel::And(a, b)),
             Fast::Or(a, b) => KTerm::of(a).zip(KTerm::of(b)).map(|(a, b)| Kernel::Or(a, b)),
+            Fast::Coalesce(a, b) => of_state(a).zip(of_state(b)).map(|(a, b)| Kernel::Coalesce(a, b)),
+            Fast::Shift { a, otherwise, add, by: Operand { load: Load::Const(Value::Duration(by)), to_float: false } } => {
+                let otherwise = match otherwise {
+                    Some(b) => of_state(b).map(Some),
+                    None => Some(None),
+                };
+                of_state(a).zip(otherwise).map(|(a, otherwise)| Kernel::Shift { a, otherwise, add: *add, by: *by })
+            }
             _ => None,
         };
         kernel.unwrap_or(Kernel::No)
     }
 
-    /// The condition's value, when the kernel answers.
+    /// The condition's value, when the kernel answers (a value's kernel only for a bool).
     #[inline(always)]
     pub(crate) fn test(&self, s: &State<'_>) -> Option<bool> {
         match self {
-            Kernel::No => None,
             Kernel::One(a) => a.test(s),
             // As the direct path (and the machine): the second term only when the first does
             // not decide.
@@ -122,6 +143,36 @@ impl Kernel {
                     Some(true)
                 } else {
                     b.test(s)
+                }
+            }
+            Kernel::Value(a) => match state_load(*a, s)? {
+                Value::Bool(b) => Some(b),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The expression's value, when the kernel answers: as [`Fast::eval`] gives it.
+    #[inline]
+    pub(crate) fn value(&self, s: &State<'_>) -> Option<Value> {
+        match *self {
+            Kernel::No => None,
+            Kernel::One(..) | Kernel::And(..) | Kernel::Or(..) => self.test(s).map(Value::Bool),
+            Kernel::Value(a) => state_load(a, s),
+            Kernel::Coalesce(a, b) => match state_load(a, s)? {
+                v if v.is_none() => state_load(b, s),
+                v => Some(v),
+            },
+            Kernel::Shift { a, otherwise, add, by } => {
+                let t = match (state_load(a, s)?, otherwise) {
+                    (v, Some(b)) if v.is_none() => state_load(b, s)?,
+                    (v, _) => v,
+                };
+                // Anything but a time is the machine's error.
+                match t {
+                    Value::Time(t) => Some(Value::Time(if add { t.saturating_add(by) } else { t.saturating_sub(by) })),
+                    _ => None,
                 }
             }
         }

@@ -325,7 +325,7 @@ impl Run<'_, '_> {
             return None;
         }
         let (kernel, shape) = self.vm.tables.fast.with_kernel(at)?;
-        if let Some(v) = kernel.value(&self.kernel_state(now)) {
+        if let Some(v) = kernel.value(&self.kernel_state(now, event)) {
             return Some(v);
         }
         shape.eval(&self.direct_inputs(now, journey, event), &self.strings())
@@ -333,9 +333,9 @@ impl Run<'_, '_> {
 
     /// What a kernel reads (see [`crate::fast::Kernel`]).
     #[inline]
-    fn kernel_state(&self, now: i64) -> crate::fast::State<'_> {
+    fn kernel_state<'s>(&'s self, now: i64, event: Option<&'s [Value]>) -> crate::fast::State<'s> {
         let st = &*self.st;
-        crate::fast::State { attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, now }
+        crate::fast::State { attrs: &st.attrs, pred_count: &st.pred_count, pred_last: &st.pred_last, event, now }
     }
 
     /// What the direct path reads for `journey`'s expressions at `now`.
@@ -423,7 +423,7 @@ impl Run<'_, '_> {
         {
             // The plainest shapes straight from the state; the others, or when it declines,
             // the direct path.
-            if let Some(b) = kernel.test(&self.kernel_state(now)) {
+            if let Some(b) = kernel.test(&self.kernel_state(now, event)) {
                 return Ok(b);
             }
             if let Some(Value::Bool(b)) = shape.eval(&self.direct_inputs(now, journey, event), &self.strings()) {

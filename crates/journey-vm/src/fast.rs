@@ -67,6 +67,12 @@ enum Quick {
         op: BinOp,
         k: i64,
     },
+    /// `a op k`, for a float `a` and a float constant (`event.total >= 20.0`); not for NaN,
+    /// which [`compare`] decides.
+    Float {
+        op: BinOp,
+        k: f64,
+    },
     /// `a == variant` (`!=` with `ne`), for `a` a variant of the same enumeration.
     Enum {
         enumeration: u32,
@@ -85,6 +91,7 @@ impl Quick {
         let eq_ne = matches!(op, BinOp::Eq | BinOp::Ne);
         match k {
             Value::Int(k) => Quick::Int { op, k },
+            Value::Float(k) => Quick::Float { op, k },
             Value::Enum(enumeration, variant) if eq_ne => Quick::Enum { enumeration, variant, ne: op == BinOp::Ne },
             Value::None if eq_ne => Quick::None { ne: op == BinOp::Ne },
             _ => Quick::No,
@@ -96,6 +103,7 @@ impl Quick {
     fn test(self, a: Value) -> Option<bool> {
         match (self, a) {
             (Quick::Int { op, k }, Value::Int(x)) => Some(holds(x.cmp(&k), op)),
+            (Quick::Float { op, k }, Value::Float(x)) => x.partial_cmp(&k).map(|o| holds(o, op)),
             (Quick::Enum { enumeration, variant, ne }, Value::Enum(e, v)) if e == enumeration => Some((v == variant) != ne),
             (Quick::None { ne }, a) => Some(matches!(a, Value::None | Value::Absent) != ne),
             _ => None,
@@ -776,6 +784,7 @@ mod tests {
             ("and", (|k: &Kernel| matches!(k, Kernel::And(..))) as fn(&Kernel) -> bool),
             ("a value", |k| matches!(k, Kernel::Value(_))),
             ("a shifted time", |k| matches!(k, Kernel::Shift { otherwise: Some(_), .. })),
+            ("a float field", |k| k.is_float_field_test()),
         ] {
             assert!(kinds(f), "no kernel for {what}");
         }
@@ -784,7 +793,13 @@ mod tests {
             let Some((kernel, shape)) = table.with_kernel(at) else { continue };
             for _ in 0..400 {
                 let contact = random.contact(&program);
-                let state = State { attrs: &contact.attrs, pred_count: &contact.pred_count, pred_last: &contact.pred_last, now: contact.now };
+                let state = State {
+                    attrs: &contact.attrs,
+                    pred_count: &contact.pred_count,
+                    pred_last: &contact.pred_last,
+                    event: contact.event.as_deref(),
+                    now: contact.now,
+                };
                 let active = |_: u32| false;
                 let env = random.env(&program, &contact, &active);
                 let direct = shape.eval(&Inputs::of(&env), &env.strings(&EMPTY));

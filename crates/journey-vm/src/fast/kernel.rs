@@ -1,6 +1,6 @@
 //! Conditions of the plainest shapes, answered from the contact's state alone: a behaviour
-//! counter, an attribute or a `has` — compared with a constant, or a bool by itself, possibly
-//! negated — and one `and` / `or` of two such (`count(app_opened) > 0`, `contact.plan != free`,
+//! counter, an attribute, an event field or a `has` — compared with a constant, or a bool by
+//! itself, possibly negated — and one `and` / `or` of two such (`count(app_opened) > 0`, `contact.plan != free`,
 //! `contact.plan == free and contact.trial_ends_at != none`). Most conditions a run tests are
 //! of these shapes; a kernel answers one without building the direct path's inputs or going
 //! through its dispatch on shapes and values. It declines exactly where the direct path would
@@ -33,21 +33,22 @@ pub(crate) enum Kernel {
     Shift { a: Load, otherwise: Option<Load>, add: bool, by: i64 },
 }
 
-/// The parts of the contact's state a kernel reads.
+/// The parts of the contact's state a kernel reads, and the event being processed.
 pub(crate) struct State<'a> {
     pub attrs: &'a [Value],
     pub pred_count: &'a [u32],
     pub pred_last: &'a [i64],
+    pub event: Option<&'a [Value]>,
     pub now: i64,
 }
 
-/// A load that reads the contact's state alone (not the event, the trigger or the zone), as
+/// A load that reads the contact's state or the event (not the trigger or the zone), as
 /// [`Operand::value`] reads it.
 fn of_state(operand: &Operand) -> Option<Load> {
     match operand.load {
         _ if operand.to_float => None,
-        load @ (Load::Attr { .. } | Load::Const(_) | Load::Has { .. } | Load::Count(_) | Load::Last(_) | Load::Now) => Some(load),
-        Load::Event(_) | Load::Trigger(_) => None,
+        Load::Trigger(_) => None,
+        load => Some(load),
     }
 }
 
@@ -71,7 +72,11 @@ fn state_load(load: Load, s: &State<'_>) -> Option<Value> {
             (_, t) => Value::Time(t),
         },
         Load::Now => Value::Time(s.now),
-        Load::Event(_) | Load::Trigger(_) => return None,
+        Load::Event(f) => match s.event?.get(f as usize)? {
+            Value::Absent => Value::None,
+            v => v.from_input(),
+        },
+        Load::Trigger(_) => return None,
     })
 }
 
@@ -176,5 +181,13 @@ impl Kernel {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Kernel {
+    /// `event.f op k` with a float constant (for the test of the kernels' coverage).
+    pub(crate) fn is_float_field_test(&self) -> bool {
+        matches!(self, Kernel::One(KTerm { load: Load::Event(_), quick: Quick::Float { .. }, .. }))
     }
 }

@@ -30,7 +30,11 @@ fn evaluate_all(program: &Program, inputs: &[(String, ContactInput)], until: i64
     let mut out = Actions::new();
     let mut state = ContactState::new(program);
     let mut actions = 0;
-    for (id, input) in inputs {
+    for (i, (id, input)) in inputs.iter().enumerate() {
+        // The next contact's input loaded meanwhile, as the runner does.
+        if let Some((_, next)) = inputs.get(i + 1) {
+            vm.prefetch(next);
+        }
         state.reset(program);
         out.clear();
         vm.run_borrowing(id, &mut state, input, until, &mut out);

@@ -249,11 +249,13 @@ pub fn evaluate_with<C: Consumer>(
     let mut states = Vec::new();
     const BATCH: usize = 16_384;
     while order.len() > 0 {
-        let chunk: Vec<_> = order.by_ref().take(BATCH).filter_map(|i| work.get_mut(i as usize).and_then(Option::take)).collect();
-        // Each worker folds its contacts with its own VM; step counters are summed.
+        let mut chunk: Vec<_> = order.by_ref().take(BATCH).filter_map(|i| work.get_mut(i as usize).and_then(Option::take)).map(Some).collect();
+        // Each worker folds its contacts with its own VM; step counters are summed. Contacts
+        // are handed out a few dozen at a time, and run in turn while the next one's input is
+        // loaded into the cache (`Vm::prefetch`).
         let run_chunk = || {
             chunk
-                .into_par_iter()
+                .par_chunks_mut(PIECE)
                 .fold(
                     // Boxed: folding it from contact to contact then moves a pointer, not the VM.
                     || {
@@ -267,36 +269,15 @@ pub fn evaluate_with<C: Consumer>(
                             encoded: Vec::new(),
                         })
                     },
-                    |mut worker, (contact, mut input, state, before)| {
-                        let Worker { vm, done, acc, spare, scratch, actions: spare_actions, encoded } = &mut *worker;
-                        vm.options = Options { holdouts: window.holdouts, ..Options::default() };
-                        let resumed = state.is_some();
-                        let mut state = state.map_or_else(
-                            || {
-                                spare.reset(program);
-                                std::mem::take(spare)
-                            },
-                            |s| *s,
-                        );
-                        let mut actions = std::mem::take(spare_actions);
-                        before.into_iter().for_each(|a| actions.push(a));
-                        input::sort_records(&mut input);
-                        // The state is encoded (or reset) right after the run, while the input
-                        // is still here: only the strings the snapshot keeps are copied.
-                        vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
-                        let blob = if window.snapshot {
-                            state.compact_after_run(scratch, &input.heap);
-                            snapshot::encode_state_with(&state, encoded)
-                        } else {
-                            Vec::new()
-                        };
-                        if !resumed {
-                            *spare = state;
+                    |mut worker, piece| {
+                        for i in 0..piece.len() {
+                            if let Some(Some((_, next, _, _))) = piece.get(i + 1) {
+                                worker.vm.prefetch(next);
+                            }
+                            if let Some(contact) = piece.get_mut(i).and_then(Option::take) {
+                                worker.run(program, window, consumer, contact);
+                            }
                         }
-                        let out = consumer.consume(acc, &contact, &mut actions);
-                        actions.clear();
-                        *spare_actions = actions;
-                        done.push((contact, out, blob));
                         worker
                     },
                 )
@@ -346,6 +327,52 @@ struct Worker<'p, A, O> {
     scratch: journey_vm::Heap,
     actions: Actions,
     encoded: Vec<u8>,
+}
+
+/// How many contacts a worker takes at a time: small enough to share a batch evenly, large
+/// enough that most contacts have a next one to load while they run.
+const PIECE: usize = 64;
+
+impl<'p, A, O> Worker<'p, A, O> {
+    /// Runs one contact (its id, records, resumed state and the actions it had before) and
+    /// keeps what the consumer makes of it.
+    fn run<C: Consumer<Acc = A, Out = O>>(
+        &mut self,
+        program: &'p Program,
+        window: &Window,
+        consumer: &C,
+        (contact, mut input, state, before): (String, ContactInput, Option<Box<ContactState>>, Vec<journey_vm::Action>),
+    ) {
+        let Worker { vm, done, acc, spare, scratch, actions: spare_actions, encoded } = self;
+        vm.options = Options { holdouts: window.holdouts, ..Options::default() };
+        let resumed = state.is_some();
+        let mut state = state.map_or_else(
+            || {
+                spare.reset(program);
+                std::mem::take(spare)
+            },
+            |s| *s,
+        );
+        let mut actions = std::mem::take(spare_actions);
+        before.into_iter().for_each(|a| actions.push(a));
+        input::sort_records(&mut input);
+        // The state is encoded (or reset) right after the run, while the input is still here:
+        // only the strings the snapshot keeps are copied.
+        vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
+        let blob = if window.snapshot {
+            state.compact_after_run(scratch, &input.heap);
+            snapshot::encode_state_with(&state, encoded)
+        } else {
+            Vec::new()
+        };
+        if !resumed {
+            *spare = state;
+        }
+        let out = consumer.consume(acc, &contact, &mut actions);
+        actions.clear();
+        *spare_actions = actions;
+        done.push((contact, out, blob));
+    }
 }
 
 /// The first eight bytes of an id as a big-endian number, zero-padded: ids in this order are in

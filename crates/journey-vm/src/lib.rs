@@ -16,7 +16,7 @@ pub mod zone;
 
 pub use engine::{
     Action, ActionKind, Actions, ContactInput, ContactState, Field, FieldSpan, InputMark, Options, Reason, Record, RecordKind, Rendered, Slot, Span,
-    Trace, Trigger, Vm,
+    Trace, Trigger, Vm, prefetch_input,
 };
 pub use value::{Heap, Value};
 

@@ -78,6 +78,11 @@ impl Heap {
         i64::from(text) ^ i64::from(spans)
     }
 
+    /// The strings' text and spans, as stored (see `Vm::prefetch`).
+    pub(crate) fn parts(&self) -> (&[u8], &[(u32, u32)]) {
+        (self.text.as_bytes(), &self.spans)
+    }
+
     /// Number of strings (ids are `0..len`).
     pub fn string_count(&self) -> usize {
         self.spans.len()

@@ -385,12 +385,8 @@ impl Run<'_, '_> {
     fn direct_inputs<'s>(&'s self, now: i64, journey: Option<usize>, event: Option<&'s [Value]>) -> crate::fast::Inputs<'s> {
         let st = &*self.st;
         crate::fast::Inputs {
-            attrs: &st.attrs,
-            pred_count: &st.pred_count,
-            pred_last: &st.pred_last,
-            event,
+            state: self.kernel_state(now, event),
             trigger: journey.and_then(|j| st.triggers.get(j)).map_or(&[], Vec::as_slice),
-            now,
             tz: self.tz,
         }
     }

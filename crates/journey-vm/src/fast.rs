@@ -272,14 +272,11 @@ impl FastTable {
     }
 }
 
-/// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it uses).
+/// What an expression can read, for the direct path (the parts of [`crate::eval::Env`] it
+/// uses): what a kernel reads, and the trigger and the zone.
 pub(crate) struct Inputs<'a> {
-    pub attrs: &'a [Value],
-    pub pred_count: &'a [u32],
-    pub pred_last: &'a [i64],
-    pub event: Option<&'a [Value]>,
+    pub state: State<'a>,
     pub trigger: &'a [Value],
-    pub now: i64,
     /// The contact's time zone, once known (local years and dates need it).
     pub tz: Option<chrono_tz::Tz>,
 }
@@ -287,12 +284,8 @@ pub(crate) struct Inputs<'a> {
 impl<'a> Inputs<'a> {
     pub(crate) fn of(env: &crate::eval::Env<'a>) -> Self {
         Inputs {
-            attrs: env.attrs,
-            pred_count: env.pred_count,
-            pred_last: env.pred_last,
-            event: env.event,
+            state: State { attrs: env.attrs, pred_count: env.pred_count, pred_last: env.pred_last, event: env.event, now: env.now },
             trigger: env.trigger,
-            now: env.now,
             tz: Some(env.tz),
         }
     }
@@ -396,30 +389,11 @@ impl Operand {
     #[inline(always)]
     fn value(&self, inputs: &Inputs<'_>) -> Option<Value> {
         let v = match self.load {
-            Load::Attr { index, optional } => match inputs.attrs.get(index as usize)? {
-                Value::Absent if optional => Value::None,
-                Value::Absent => return None,
-                v => *v,
-            },
-            Load::Event(f) => match inputs.event?.get(f as usize)? {
-                Value::Absent => Value::None,
-                v => v.from_input(),
-            },
             Load::Trigger(f) => match inputs.trigger.get(f as usize)? {
                 Value::Absent => Value::None,
                 v => *v,
             },
-            Load::Const(v) => v,
-            Load::Has { predicate, within_ms } => {
-                let (count, last) = (*inputs.pred_count.get(predicate as usize)?, *inputs.pred_last.get(predicate as usize)?);
-                Value::Bool(count > 0 && (within_ms < 0 || last >= inputs.now.saturating_sub(within_ms)))
-            }
-            Load::Count(p) => Value::Int(i64::from(*inputs.pred_count.get(p as usize)?)),
-            Load::Last(p) => match (*inputs.pred_count.get(p as usize)?, *inputs.pred_last.get(p as usize)?) {
-                (0, _) => Value::None,
-                (_, t) => Value::Time(t),
-            },
-            Load::Now => Value::Time(inputs.now),
+            load => kernel::state_load(load, &inputs.state)?,
         };
         Some(match v {
             Value::Int(i) if self.to_float => Value::Float(i as f64),

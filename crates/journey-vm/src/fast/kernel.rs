@@ -52,9 +52,11 @@ fn of_state(operand: &Operand) -> Option<Load> {
     }
 }
 
-/// [`Operand::value`] for the loads [`of_state`] keeps.
+/// A load's value, as the machine reads it (the trigger's fields aside: see
+/// [`Operand::value`]), or `None` when the machine must decide: a required attribute never
+/// supplied, or no event.
 #[inline(always)]
-fn state_load(load: Load, s: &State<'_>) -> Option<Value> {
+pub(super) fn state_load(load: Load, s: &State<'_>) -> Option<Value> {
     Some(match load {
         Load::Attr { index, optional } => match s.attrs.get(index as usize)? {
             Value::Absent if optional => Value::None,

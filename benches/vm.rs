@@ -67,9 +67,6 @@ fn run_piece<'p>(program: &'p Program, until: i64, mut acc: Acc<'p>, piece: &Inp
     acc
 }
 
-/// How many contacts a worker takes at a time (the runner's `PIECE`).
-const PIECE: usize = 64;
-
 /// Runs every contact over the decoded input (borrowed: it stays in memory, as the runner's
 /// decoded cohort does); returns (actions, transitions, timers fired). Without a pool, on the
 /// calling thread, like the baseline; with one, on its threads — built once for the whole
@@ -86,7 +83,7 @@ fn run_vm<'p>(program: &'p Program, inputs: &Inputs, pool: Option<&rayon::Thread
     };
     let work = || {
         inputs
-            .par_chunks(PIECE)
+            .par_chunks(journey_runtime::PIECE)
             .fold(fresh, piece)
             .map(|acc| (acc.1, acc.0.transitions(), acc.0.timers))
             .reduce(|| (0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2))

@@ -331,7 +331,7 @@ struct Worker<'p, A, O> {
 
 /// How many contacts a worker takes at a time: small enough to share a batch evenly, large
 /// enough that most contacts have a next one to load while they run.
-const PIECE: usize = 64;
+pub const PIECE: usize = 64;
 
 impl<'p, A, O> Worker<'p, A, O> {
     /// Runs one contact (its id, records, resumed state and the actions it had before) and

@@ -456,17 +456,9 @@ impl Run<'_, '_> {
     #[inline]
     fn condition(&mut self, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> Result<bool, EvalError> {
         if self.vm.trace.is_none()
-            && self.vm.options.direct
-            && let Some((kernel, shape)) = self.vm.tables.fast.with_kernel(at)
+            && let Some(Value::Bool(b)) = self.fast(at, now, journey, event)
         {
-            // The plainest shapes straight from the state; the others, or when it declines,
-            // the direct path.
-            if let Some(b) = kernel.test(&self.kernel_state(now, event)) {
-                return Ok(b);
-            }
-            if let Some(Value::Bool(b)) = shape.eval(&self.direct_inputs(now, journey, event), &self.strings()) {
-                return Ok(b);
-            }
+            return Ok(b);
         }
         self.condition_otherwise(at, now, journey, event)
     }

@@ -5,7 +5,8 @@
 //! Run: `cargo bench --bench vm`. The ratio is printed at the end
 //! (`vm/one_journey ÷ baseline/one_journey`); the target is ≤ 3×. `vm/floor_1_thread` reads the
 //! same input and writes the same actions without evaluating anything: what no engine can go
-//! below on this workload.
+//! below on this workload. `BENCH_SEED=N` generates the cohort from another seed than the
+//! reference cohort's 7 (`scripts/pgo.sh bench` trains on one).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use journey_bytecode::Program;
@@ -31,12 +32,22 @@ fn reference() -> Program {
 
 fn inputs(program: &Program) -> Vec<(String, ContactInput)> {
     let mut raw = Vec::new();
-    journey_runtime::cohort_gen::generate(CONTACTS, 7, 60, &mut raw).unwrap_or_default();
+    journey_runtime::cohort_gen::generate(CONTACTS, seed(), 60, &mut raw).unwrap_or_default();
     let until = journey_runtime::input::parse_instant(UNTIL).unwrap_or(i64::MAX);
     let decoder = journey_runtime::input::Decoder::new(program);
     let mut cohort = journey_runtime::Cohort::new(None, until);
     let _ = cohort.ingest(&decoder, "bench", std::io::Cursor::new(raw));
     cohort.into_inputs()
+}
+
+/// The cohort's seed: the reference cohort's, 7, unless `BENCH_SEED` names another (the
+/// profile-guided build trains on a cohort other than the one it is measured on:
+/// `scripts/pgo.sh`).
+fn seed() -> u64 {
+    match std::env::var("BENCH_SEED") {
+        Ok(s) => s.parse().unwrap_or_else(|_| panic!("BENCH_SEED must be a whole number, not {s:?}")),
+        Err(_) => 7,
+    }
 }
 
 /// The decoded cohort: contact id and its input, in id order.

@@ -39,10 +39,20 @@ raw="$work/raw-$what"
 profile="$work/$what.profdata"
 train="$work/train"
 gen=(env CARGO_TARGET_DIR="$work/gen-$what" RUSTFLAGS="-Cprofile-generate=$raw")
-# Code the training did not reach (and the bench harness) has no profile: said here once
-# rather than for each function.
-use=(env CARGO_TARGET_DIR="$work/use-$what" RUSTFLAGS="-Cprofile-use=$profile -Cllvm-args=-pgo-warn-missing-function=false")
 mkdir -p "$work"
+
+# Merges the training's raw profiles. The merged profile's name carries its checksum: cargo
+# rebuilds when its flags change, not when a file they name does, so a new profile means new
+# flags. Then `use` builds with it (code the training did not reach, and the bench harness,
+# have no profile: said here once rather than for each function).
+merge() {
+  "$profdata" merge -o "$profile" "$raw"
+  local named
+  named="$work/$what-$(cksum < "$profile" | cut -d' ' -f1).profdata"
+  rm -f "$work/$what"-*.profdata
+  mv "$profile" "$named"
+  use=(env CARGO_TARGET_DIR="$work/use-$what" RUSTFLAGS="-Cprofile-use=$named -Cllvm-args=-pgo-warn-missing-function=false")
+}
 
 # Build scripts run instrumented too: only what runs after `fresh` counts.
 fresh() {
@@ -57,11 +67,15 @@ case $what in
     fresh
     echo "pgo: training (check, test, run of examples/ over 20,000 contacts, seed 11)" >&2
     bin="$work/gen-build/release/journey"
-    "$bin" check examples > /dev/null 2>&1
-    "$bin" test examples > /dev/null
-    "$bin" gen --output "$train/cohort.jsonl" --contacts 20000 --seed 11 --days 60 2> /dev/null
-    "$bin" run examples --input "$train/cohort.jsonl" --until 2026-03-02T00:00:00Z --out "$train/out" 2> /dev/null
-    "$profdata" merge -o "$profile" "$raw"
+    if ! { "$bin" check examples &&
+      "$bin" test examples &&
+      "$bin" gen --output "$train/cohort.jsonl" --contacts 20000 --seed 11 --days 60 &&
+      "$bin" run examples --input "$train/cohort.jsonl" --until 2026-03-02T00:00:00Z --out "$train/out"; } > "$train/train.log" 2>&1; then
+      cat "$train/train.log" >&2
+      echo "error: the training run failed (above)" >&2
+      exit 1
+    fi
+    merge
     echo "pgo: optimised build (target/pgo/use-$what)" >&2
     "${use[@]}" cargo build --release --locked -p journey-cli
     echo "pgo: built $work/use-build/release/journey" >&2
@@ -73,8 +87,12 @@ case $what in
     "${gen[@]}" cargo bench --locked --bench vm --no-run
     fresh
     echo "pgo: training (the VM bench for one second per function, seed 11)" >&2
-    BENCH_SEED=11 "${gen[@]}" cargo bench --locked --bench vm -- --profile-time 1 > /dev/null
-    "$profdata" merge -o "$profile" "$raw"
+    if ! BENCH_SEED=11 "${gen[@]}" cargo bench --locked --bench vm -- --profile-time 1 > "$train/bench.log" 2>&1; then
+      cat "$train/bench.log" >&2
+      echo "error: the training run failed (above)" >&2
+      exit 1
+    fi
+    merge
     echo "pgo: the VM bench, optimised (target/pgo/use-$what)" >&2
     "${use[@]}" cargo bench --locked --bench vm -- "$@"
     ;;

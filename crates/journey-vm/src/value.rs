@@ -71,16 +71,20 @@ impl Heap {
         self.list_spans.clear();
     }
 
-    /// One value of each cache line of the strings' text and spans (see `engine::warm`).
+    /// One value of each cache line of the strings' text and spans, and of the lists' items
+    /// and spans (see `engine::warm`).
     pub(crate) fn touch(&self) -> i64 {
         let text = self.text.as_bytes().iter().step_by(64).fold(0u8, |x, b| x ^ b);
         let spans = self.spans.iter().step_by(8).fold(0u32, |x, s| x ^ s.0);
-        i64::from(text) ^ i64::from(spans)
+        let items = self.items.iter().step_by(16).fold(0u32, |x, i| x ^ i);
+        let lists = self.list_spans.iter().step_by(8).fold(0u32, |x, s| x ^ s.0);
+        i64::from(text) ^ i64::from(spans ^ items ^ lists)
     }
 
-    /// The strings' text and spans, as stored (see `Vm::prefetch`).
-    pub(crate) fn parts(&self) -> (&[u8], &[(u32, u32)]) {
-        (self.text.as_bytes(), &self.spans)
+    /// The strings' text and spans, and the lists' items and spans, as stored (see
+    /// `Vm::prefetch`).
+    pub(crate) fn parts(&self) -> (&[u8], &[(u32, u32)], &[u32], &[(u32, u32)]) {
+        (self.text.as_bytes(), &self.spans, &self.items, &self.list_spans)
     }
 
     /// Number of strings (ids are `0..len`).

@@ -54,10 +54,13 @@ pub enum Value {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heap {
     text: String,
-    spans: Vec<(u32, u32)>,
+    spans: Vec<Span>,
     items: Vec<u32>,
-    list_spans: Vec<(u32, u32)>,
+    list_spans: Vec<Span>,
 }
+
+/// Where a string's bytes (or a list's items) are: `start..end`.
+type Span = (u32, u32);
 
 impl Heap {
     pub const fn new() -> Heap {
@@ -83,7 +86,7 @@ impl Heap {
 
     /// The strings' text and spans, and the lists' items and spans, as stored (see
     /// `Vm::prefetch`).
-    pub(crate) fn parts(&self) -> (&[u8], &[(u32, u32)], &[u32], &[(u32, u32)]) {
+    pub(crate) fn parts(&self) -> (&[u8], &[Span], &[u32], &[Span]) {
         (self.text.as_bytes(), &self.spans, &self.items, &self.list_spans)
     }
 

@@ -87,7 +87,9 @@ fn compute_day(tz: Tz, zone: u32, day: i64) -> Day {
 
 fn day_of(tz: Tz, day: i64) -> Day {
     let zone = tz as u32;
-    let index = ((zone as u64).wrapping_mul(0x9E37_79B9) ^ (day as u64).wrapping_mul(0x85EB_CA6B)) as usize % CACHE;
+    // A zone's days are consecutive slots, from a place the zone's number scatters: the few
+    // weeks a run asks about sit in a few dozen cache lines per zone.
+    let index = ((zone as u64).wrapping_mul(0x9E37_79B9).wrapping_add(day as u64)) as usize % CACHE;
     DAYS.with(|days| {
         let Some(slot) = days.get(index) else { return compute_day(tz, zone, day) };
         let cached = slot.get();

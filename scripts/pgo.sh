@@ -37,7 +37,7 @@ fi
 work="$PWD/target/pgo"
 raw="$work/raw-$what"
 profile="$work/$what.profdata"
-train="$work/train"
+train="$work/train-$what"
 gen=(env CARGO_TARGET_DIR="$work/gen-$what" RUSTFLAGS="-Cprofile-generate=$raw")
 mkdir -p "$work"
 

@@ -54,13 +54,14 @@ pub enum Value {
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Heap {
     text: String,
-    spans: Vec<Span>,
+    spans: Vec<Bounds>,
     items: Vec<u32>,
-    list_spans: Vec<Span>,
+    list_spans: Vec<Bounds>,
 }
 
-/// Where a string's bytes (or a list's items) are: `start..end`.
-type Span = (u32, u32);
+/// Where a string's bytes (or a list's items) are: `start..end` (unlike [`crate::Span`], a start
+/// and a length).
+type Bounds = (u32, u32);
 
 impl Heap {
     pub const fn new() -> Heap {
@@ -86,7 +87,7 @@ impl Heap {
 
     /// The strings' text and spans, and the lists' items and spans, as stored (see
     /// `Vm::prefetch`).
-    pub(crate) fn parts(&self) -> (&[u8], &[Span], &[u32], &[Span]) {
+    pub(crate) fn parts(&self) -> (&[u8], &[Bounds], &[u32], &[Bounds]) {
         (self.text.as_bytes(), &self.spans, &self.items, &self.list_spans)
     }
 

@@ -20,7 +20,8 @@ use std::cell::Cell;
 
 const DAY_S: i64 = 86_400;
 const DAY_MS: i64 = 86_400_000;
-const CACHE: usize = 16384;
+/// Places in the per-thread cache, two days each (16,384 days, 512 KB).
+const SETS: usize = 8192;
 
 /// The offsets of one zone over one UTC day (32 bytes).
 #[derive(Clone, Copy)]
@@ -49,10 +50,15 @@ impl Day {
 
 const EMPTY: Day = Day { zone: u32::MAX, stable: false, day: i64::MIN, before: 0, after: 0, change_ms: i64::MAX };
 
+/// Two days of the cache that share a place (a cache line): two zones whose days land on the
+/// same places both stay (one way each) instead of evicting each other at every other contact.
+#[repr(align(64))]
+struct Set([Cell<Day>; 2]);
+
 thread_local! {
     // Plain `Copy` cells with a constant initialiser: no lazy initialisation, no destructor, no
     // borrow flag — an access is a load from thread-local storage.
-    static DAYS: [Cell<Day>; CACHE] = const { [const { Cell::new(EMPTY) }; CACHE] };
+    static DAYS: [Set; SETS] = const { [const { Set([const { Cell::new(EMPTY) }, const { Cell::new(EMPTY) }]) }; SETS] };
 }
 
 /// chrono-tz's offset at a UTC second.
@@ -87,17 +93,23 @@ fn compute_day(tz: Tz, zone: u32, day: i64) -> Day {
 
 fn day_of(tz: Tz, day: i64) -> Day {
     let zone = tz as u32;
-    // A zone's days are consecutive slots, from a place the zone's number scatters: the few
+    // A zone's days are consecutive places, from one the zone's number scatters: the few
     // weeks a run asks about sit in a few dozen cache lines per zone.
-    let index = ((zone as u64).wrapping_mul(0x9E37_79B9).wrapping_add(day as u64)) as usize % CACHE;
+    let index = ((zone as u64).wrapping_mul(0x9E37_79B9).wrapping_add(day as u64)) as usize % SETS;
     DAYS.with(|days| {
-        let Some(slot) = days.get(index) else { return compute_day(tz, zone, day) };
-        let cached = slot.get();
+        let Some(Set([first, second])) = days.get(index) else { return compute_day(tz, zone, day) };
+        let cached = first.get();
         if cached.zone == zone && cached.day == day {
             return cached;
         }
+        let other = second.get();
+        if other.zone == zone && other.day == day {
+            return other;
+        }
+        // The day found last goes first; the one it displaces stays, second.
         let d = compute_day(tz, zone, day);
-        slot.set(d);
+        second.set(cached);
+        first.set(d);
         d
     })
 }
@@ -262,8 +274,34 @@ mod tests {
     }
 
     #[test]
-    fn a_cache_entry_is_32_bytes() {
+    fn a_cache_entry_is_32_bytes_and_a_place_one_cache_line() {
         assert_eq!(std::mem::size_of::<Day>(), 32);
+        assert_eq!((std::mem::size_of::<Set>(), std::mem::align_of::<Set>()), (64, 64));
+    }
+
+    /// Zones whose days land on the same places of the cache answer as chrono-tz does, turn
+    /// and turn about: two (one way each), and three (each evicting another).
+    #[test]
+    fn zones_sharing_places_answer_exactly() {
+        let base = |tz: Tz| ((tz as u64).wrapping_mul(0x9E37_79B9) as usize) % SETS;
+        // Three zones whose 40 days overlap on the cache: their first places within 40.
+        let all = chrono_tz::TZ_VARIANTS;
+        let sharing = all
+            .iter()
+            .find_map(|&a| {
+                let near: Vec<Tz> = all.iter().copied().filter(|&b| b != a && (base(b) + SETS - base(a)) % SETS < 40).take(2).collect();
+                (near.len() == 2).then(|| vec![a, near[0], near[1]])
+            })
+            .unwrap();
+        for round in 0..4 {
+            let zones = &sharing[..2 + round % 2];
+            for day in 20_500..20_540 {
+                for (i, &tz) in zones.iter().enumerate() {
+                    let t = day * DAY_MS + 3 * 3_600_000 + i as i64;
+                    assert_eq!(offset_at(tz, t), offset_uncached(tz, t.div_euclid(1000)), "{tz} {day}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -551,6 +551,16 @@ pub fn local(tz: Tz, ms: i64) -> NaiveDateTime {
     }
 }
 
+/// The local day (days since 1970-01-01) of an instant in `tz`, by the calendar arithmetic of
+/// [`crate::value::civil`] rather than chrono's: `local(tz, ms).date()` as a day number,
+/// without its conversions. `None` more than 250,000 years from 1970, where [`local`] answers
+/// instead.
+pub fn local_day(tz: Tz, ms: i64) -> Option<i64> {
+    const BOUND: i64 = 250_000 * 366 * 86_400_000;
+    let local = zone::to_local(tz, ms);
+    (-BOUND..BOUND).contains(&local).then(|| zone::split_local(local).0)
+}
+
 /// The instant of a local wall-clock time: a time in a DST gap moves forward to the first valid
 /// instant; an ambiguous one takes the earlier instant (LANGUAGE.md §4).
 pub fn instant_of(tz: Tz, local: NaiveDateTime) -> i64 {
@@ -664,6 +674,27 @@ mod tests {
                 crate::value::days_in_month(y, m),
                 if m == 12 { 31 } else { (NaiveDate::from_ymd_opt(y as i32, m + 1, 1).unwrap() - chrono::Duration::days(1)).day() }
             );
+        }
+    }
+
+    /// `local_day` is `local(..).date()` as a day number, and its year `local(..).year()`, over
+    /// zones, DST changes and the far past and future; beyond its bound it answers nothing.
+    #[test]
+    fn local_day_agrees_with_chrono() {
+        let zones = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "Australia/Lord_Howe"];
+        let far = 249_000 * 365 * DAY_MS;
+        let mut instants: Vec<i64> = (-400..400).map(|h| 1_774_400_000_000 + h * 3_599_999).collect();
+        instants.extend([0, -1, far, -far, 4_102_444_800_000, -62_135_596_800_000]);
+        for name in zones {
+            let tz = parse_tz(name);
+            for &t in &instants {
+                let day = local_day(tz, t).unwrap();
+                let expected = local(tz, t);
+                assert_eq!(day, i64::from(days_of_date(expected.date())), "{name} {t}");
+                assert_eq!(crate::value::civil(day).0, i64::from(expected.year()), "{name} {t}");
+            }
+            assert_eq!(local_day(tz, i64::MAX), None);
+            assert_eq!(local_day(tz, i64::MIN), None);
         }
     }
 

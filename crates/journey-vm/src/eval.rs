@@ -561,6 +561,23 @@ pub fn local_day(tz: Tz, ms: i64) -> Option<i64> {
     (-BOUND..BOUND).contains(&local).then(|| zone::split_local(local).0)
 }
 
+/// `year()` of an instant in `tz`: [`local_day`]'s year, chrono's beyond its bound.
+pub fn local_year(tz: Tz, ms: i64) -> i64 {
+    match local_day(tz, ms) {
+        Some(day) => crate::value::civil(day).0,
+        None => i64::from(local(tz, ms).year()),
+    }
+}
+
+/// `date()` of an instant in `tz`, in days since 1970-01-01: [`local_day`] (within its bound,
+/// about 91 million days, so it fits), chrono's beyond it.
+pub fn local_date(tz: Tz, ms: i64) -> i32 {
+    match local_day(tz, ms) {
+        Some(day) => day as i32,
+        None => days_of_date(local(tz, ms).date()),
+    }
+}
+
 /// The instant of a local wall-clock time: a time in a DST gap moves forward to the first valid
 /// instant; an ambiguous one takes the earlier instant (LANGUAGE.md §4).
 pub fn instant_of(tz: Tz, local: NaiveDateTime) -> i64 {

@@ -10,7 +10,6 @@
 
 use crate::eval::{in_list, order, values_equal};
 use crate::value::{Strings, Value, constant};
-use chrono::Datelike;
 use journey_bytecode::{BinOp, Builtin, Instr, Program};
 
 mod kernel;
@@ -186,14 +185,8 @@ impl Map {
     fn apply(self, v: Value, inputs: &Inputs<'_>, strings: &Strings<'_>) -> Option<Value> {
         Some(match (self, v) {
             (Map::No, v) => v,
-            (Map::Year, Value::Time(t)) => match crate::eval::local_day(inputs.tz?, t) {
-                Some(day) => Value::Int(crate::value::civil(day).0),
-                None => Value::Int(i64::from(crate::eval::local(inputs.tz?, t).year())),
-            },
-            (Map::DateOf, Value::Time(t)) => match crate::eval::local_day(inputs.tz?, t) {
-                Some(day) => Value::Date(day as i32),
-                None => Value::Date(crate::eval::days_of_date(crate::eval::local(inputs.tz?, t).date())),
-            },
+            (Map::Year, Value::Time(t)) => Value::Int(crate::eval::local_year(inputs.tz?, t)),
+            (Map::DateOf, Value::Time(t)) => Value::Date(crate::eval::local_date(inputs.tz?, t)),
             (Map::LenList, Value::List(l)) => Value::Int(strings.list(l).len() as i64),
             _ => return None,
         })

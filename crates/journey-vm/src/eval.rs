@@ -521,8 +521,14 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap, scratch: &
         Builtin::DayOfDate => V::Int(date(args[0])?.day() as i64),
         Builtin::WeekdayOfDate => V::Int(date(args[0])?.weekday().number_from_monday() as i64),
         Builtin::Format => {
-            let t = time(args[0])?;
+            let V::Time(ms) = args[0] else { return err("expected a time") };
             let pattern = text(args[1])?;
+            scratch.clear();
+            // The usual specifiers by calendar arithmetic; anything else, chrono's.
+            if format_local(zone::to_local(env.tz, ms), pattern, scratch) {
+                return Ok(heap.add_string(scratch));
+            }
+            let t = local(env.tz, ms);
             if chrono::format::StrftimeItems::new(pattern).any(|i| matches!(i, chrono::format::Item::Error)) {
                 return err(format!("invalid format string {pattern:?}"));
             }
@@ -575,6 +581,108 @@ pub fn local_date(tz: Tz, ms: i64) -> i32 {
     match local_day(tz, ms) {
         Some(day) => day as i32,
         None => days_of_date(local(tz, ms).date()),
+    }
+}
+
+const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+const WEEKDAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
+
+/// `format(t, pattern)` of the local wall-clock time `local_ms` into `out`, as chrono's
+/// `format` writes it, for the usual specifiers (`%Y %m %d %e %b %h %B %a %A %H %I %M %S %p %y
+/// %j %u %w %F %T %R %D %%`) and years 0 to 9999. `false` (and `out` left to be cleared) for
+/// anything else — another specifier, a padding modifier, a `%` at the end, a year outside
+/// that range — which chrono then formats or rejects.
+pub fn format_local(local_ms: i64, pattern: &str, out: &mut String) -> bool {
+    // Years 0..=9999 lie well within this many milliseconds of 1970.
+    const BOUND: i64 = 10_000 * 366 * 86_400_000;
+    if !(-BOUND..BOUND).contains(&local_ms) {
+        return false;
+    }
+    let (day, into) = zone::split_local(local_ms);
+    let (year, month, mday) = crate::value::civil(day);
+    if !(0..=9999).contains(&year) {
+        return false;
+    }
+    let parts = Parts { day, year, month, mday, weekday: zone::weekday_of(day) as usize, into };
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        let Some(spec) = chars.next() else { return false };
+        // The composite specifiers, as chrono defines them.
+        let done = match spec {
+            'F' => "Ymd".chars().zip(["", "-", "-"]).all(|(c, sep)| {
+                out.push_str(sep);
+                parts.write(c, out)
+            }),
+            'T' => "HMS".chars().zip(["", ":", ":"]).all(|(c, sep)| {
+                out.push_str(sep);
+                parts.write(c, out)
+            }),
+            'R' => "HM".chars().zip(["", ":"]).all(|(c, sep)| {
+                out.push_str(sep);
+                parts.write(c, out)
+            }),
+            'D' => "mdy".chars().zip(["", "/", "/"]).all(|(c, sep)| {
+                out.push_str(sep);
+                parts.write(c, out)
+            }),
+            c => parts.write(c, out),
+        };
+        if !done {
+            return false;
+        }
+    }
+    true
+}
+
+/// The fields of a local time [`format_local`] writes.
+struct Parts {
+    day: i64,
+    year: i64,
+    month: u32,
+    mday: u32,
+    /// 0 = Monday.
+    weekday: usize,
+    /// Milliseconds into the day.
+    into: i64,
+}
+
+impl Parts {
+    /// Writes the field of one specifier; `false` for one it does not know.
+    fn write(&self, spec: char, out: &mut String) -> bool {
+        let padded = |out: &mut String, n: i64, width: usize, pad: char| {
+            let mut digits = itoa::Buffer::new();
+            let digits = digits.format(n);
+            out.extend(std::iter::repeat_n(pad, width.saturating_sub(digits.len())));
+            out.push_str(digits);
+        };
+        let month = self.month as usize;
+        let hour = self.into / 3_600_000;
+        match spec {
+            'Y' => padded(out, self.year, 4, '0'),
+            'm' => padded(out, i64::from(self.month), 2, '0'),
+            'd' => padded(out, i64::from(self.mday), 2, '0'),
+            'e' => padded(out, i64::from(self.mday), 2, ' '),
+            'b' | 'h' => out.push_str(MONTHS.get(month.wrapping_sub(1)).map_or("", |m| &m[..3])),
+            'B' => out.push_str(MONTHS.get(month.wrapping_sub(1)).copied().unwrap_or("")),
+            'a' => out.push_str(WEEKDAYS.get(self.weekday).map_or("", |d| &d[..3])),
+            'A' => out.push_str(WEEKDAYS.get(self.weekday).copied().unwrap_or("")),
+            'H' => padded(out, hour, 2, '0'),
+            'I' => padded(out, (hour + 11) % 12 + 1, 2, '0'),
+            'M' => padded(out, self.into / 60_000 % 60, 2, '0'),
+            'S' => padded(out, self.into / 1000 % 60, 2, '0'),
+            'p' => out.push_str(if hour < 12 { "AM" } else { "PM" }),
+            'y' => padded(out, self.year % 100, 2, '0'),
+            'j' => padded(out, self.day - crate::value::days_from_civil(self.year, 1, 1) + 1, 3, '0'),
+            'u' => padded(out, self.weekday as i64 + 1, 1, '0'),
+            'w' => padded(out, (self.weekday as i64 + 1) % 7, 1, '0'),
+            '%' => out.push('%'),
+            _ => return false,
+        }
+        true
     }
 }
 
@@ -691,6 +799,41 @@ mod tests {
                 crate::value::days_in_month(y, m),
                 if m == 12 { 31 } else { (NaiveDate::from_ymd_opt(y as i32, m + 1, 1).unwrap() - chrono::Duration::days(1)).day() }
             );
+        }
+    }
+
+    /// `format_local` writes what chrono's `format` writes, for every specifier it knows, over
+    /// zones, DST changes, leap days and years 0 to 9999; it declines everything else.
+    #[test]
+    fn format_local_agrees_with_chrono() {
+        let known = "Y m d e b h B a A H I M S p y j u w F T R D %".split(' ');
+        let patterns: Vec<String> = known
+            .clone()
+            .map(|c| format!("%{c}"))
+            .chain(["%b %d".to_string(), "on %A, %e %B %Y at %I:%M %p (%j) — déjà".to_string(), "%F %T".to_string(), "".to_string()])
+            .collect();
+        let zones = [Tz::UTC, Tz::Europe__Paris, Tz::America__New_York, Tz::Asia__Kolkata, Tz::Australia__Lord_Howe, Tz::Pacific__Apia];
+        let mut next = crate::xorshift(11);
+        let ms_of_year = 365 * 86_400_000i64;
+        for i in 0..20_000 {
+            // Most near today, some anywhere in years -100 to 10100.
+            let t = if i % 4 == 0 {
+                (next() % (10_200 * ms_of_year as u64)) as i64 - 2_070 * ms_of_year
+            } else {
+                1_700_000_000_000 + (next() % (4 * ms_of_year as u64)) as i64
+            };
+            let tz = zones[i % zones.len()];
+            let pattern = &patterns[i % patterns.len()];
+            let naive = local(tz, t);
+            let mut out = String::new();
+            if format_local(zone::to_local(tz, t), pattern, &mut out) {
+                assert_eq!(out, naive.format(pattern).to_string(), "{pattern:?} at {t} in {tz}");
+            } else {
+                assert!(!(0..=9999).contains(&naive.year()), "declined {pattern:?} at {t} in {tz}");
+            }
+        }
+        for pattern in ["%", "100%", "%-d", "%_m", "%Z", "%z", "%C", "%U", "%.3f", "%c"] {
+            assert!(!format_local(0, pattern, &mut String::new()), "{pattern:?}");
         }
     }
 

@@ -604,13 +604,12 @@ pub fn format_local(local_ms: i64, pattern: &str, out: &mut String) -> bool {
         return false;
     }
     let parts = Parts { day, year, month, mday, weekday: zone::weekday_of(day) as usize, into };
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
+    let mut rest = pattern;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let mut chars = rest[at + 1..].chars();
         let Some(spec) = chars.next() else { return false };
+        rest = chars.as_str();
         // The composite specifiers, as chrono defines them.
         let done = match spec {
             'F' => "Ymd".chars().zip(["", "-", "-"]).all(|(c, sep)| {
@@ -635,6 +634,7 @@ pub fn format_local(local_ms: i64, pattern: &str, out: &mut String) -> bool {
             return false;
         }
     }
+    out.push_str(rest);
     true
 }
 
@@ -654,6 +654,11 @@ impl Parts {
     /// Writes the field of one specifier; `false` for one it does not know.
     fn write(&self, spec: char, out: &mut String) -> bool {
         let padded = |out: &mut String, n: i64, width: usize, pad: char| {
+            if width == 2 && (0..100).contains(&n) {
+                out.push(if n < 10 { pad } else { char::from(b'0' + (n / 10) as u8) });
+                out.push(char::from(b'0' + (n % 10) as u8));
+                return;
+            }
             let mut digits = itoa::Buffer::new();
             let digits = digits.format(n);
             out.extend(std::iter::repeat_n(pad, width.saturating_sub(digits.len())));

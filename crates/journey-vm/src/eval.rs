@@ -610,25 +610,20 @@ pub fn format_local(local_ms: i64, pattern: &str, out: &mut String) -> bool {
         let mut chars = rest[at + 1..].chars();
         let Some(spec) = chars.next() else { return false };
         rest = chars.as_str();
-        // The composite specifiers, as chrono defines them.
-        let done = match spec {
-            'F' => "Ymd".chars().zip(["", "-", "-"]).all(|(c, sep)| {
+        // The composite specifiers, as chrono defines them: their fields and what goes before each.
+        let composite: Option<(&str, [&str; 3])> = match spec {
+            'F' => Some(("Ymd", ["", "-", "-"])),
+            'T' => Some(("HMS", ["", ":", ":"])),
+            'R' => Some(("HM", ["", ":", ""])),
+            'D' => Some(("mdy", ["", "/", "/"])),
+            _ => None,
+        };
+        let done = match composite {
+            Some((fields, seps)) => fields.chars().zip(seps).all(|(c, sep)| {
                 out.push_str(sep);
                 parts.write(c, out)
             }),
-            'T' => "HMS".chars().zip(["", ":", ":"]).all(|(c, sep)| {
-                out.push_str(sep);
-                parts.write(c, out)
-            }),
-            'R' => "HM".chars().zip(["", ":"]).all(|(c, sep)| {
-                out.push_str(sep);
-                parts.write(c, out)
-            }),
-            'D' => "mdy".chars().zip(["", "/", "/"]).all(|(c, sep)| {
-                out.push_str(sep);
-                parts.write(c, out)
-            }),
-            c => parts.write(c, out),
+            None => parts.write(spec, out),
         };
         if !done {
             return false;

@@ -19,7 +19,7 @@ fn normal(decoded: &Decoded, input: &ContactInput) -> String {
         other => format!("{other:?}"),
     };
     match decoded {
-        Decoded::Undeclared { at } => format!("undeclared {at}"),
+        Decoded::Undeclared { at, name } => format!("undeclared {at} {name:?}"),
         Decoded::Record { record, message_id } => {
             let kind = match &record.kind {
                 RecordKind::Identify(traits) => {
@@ -35,7 +35,7 @@ fn normal(decoded: &Decoded, input: &ContactInput) -> String {
 
 fn mutations(line: &str) -> Vec<String> {
     let mut out = vec![line.to_string()];
-    let swaps: [(&str, &str); 52] = [
+    let swaps: [(&str, &str); 54] = [
         ("\"plan\":\"free\"", "\"plan\":\"free\",\"plan\":\"pro\""),
         ("\"lifetime_value\":", "\"lifetime_value\":3,\"z\":"),
         ("\"total\":", "\"total\":20,\"w\":"),
@@ -61,6 +61,8 @@ fn mutations(line: &str) -> Vec<String> {
         ("\"lists\":[", "\"lists\":[1,"),
         ("\"email\":\"", "\"email\":\"a\\\"b"),
         ("\"event\":\"Page Viewed\"", "\"event\":\"Never Declared\""),
+        ("\"event\":\"Page Viewed\"", "\"event\":\"Never\\tDeclared\""),
+        ("\"event\":\"Page Viewed\"", "\"event\":\"page_viewed\""),
         ("\"source\":\"web\"", "\"source\":\"web\",\"source\":\"ads\""),
         ("\"consent_sms\":false", "\"consent_sms\":\"no\""),
         // Not JSON, or JSON the scanner must read exactly as serde_json does.

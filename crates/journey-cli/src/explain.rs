@@ -67,6 +67,7 @@ pub fn run(args: Args) -> u8 {
             return exit::USAGE;
         }
     }
+    let undeclared = std::mem::take(&mut cohort.undeclared);
     let mut inputs = cohort.into_inputs();
     let Some(found) = inputs.iter().position(|(c, _)| *c == args.contact) else {
         let hint = match journey_diagnostics::suggest(&args.contact, inputs.iter().map(|(c, _)| c.as_str())) {
@@ -75,6 +76,10 @@ pub fn run(args: Args) -> u8 {
         };
         let read = if inputs.len() == 1 { "1 contact read".to_string() } else { format!("{} contacts read", inputs.len()) };
         eprintln!("error: contact {:?} has no records in the input before --until ({read}){hint}", args.contact);
+        // Its records may all name events the project does not declare.
+        if let Some(note) = undeclared.note(&program) {
+            eprintln!("{note}");
+        }
         return exit::USAGE;
     };
     let (_, input) = inputs.swap_remove(found);

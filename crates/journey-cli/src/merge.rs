@@ -43,7 +43,7 @@ pub fn run(args: Args) -> u8 {
                 }
             },
             Err(e) => {
-                eprintln!("error: {e} (was it written by `journey run`?)");
+                eprintln!("error: {e} (was it written by `journey run --shard` of this version of journey?)");
                 return exit::USAGE;
             }
         }

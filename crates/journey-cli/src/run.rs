@@ -190,6 +190,7 @@ pub fn run(args: Args) -> u8 {
         }
     }
     let records_read = cohort.records_read;
+    let undeclared = std::mem::take(&mut cohort.undeclared);
     let contacts = cohort.contacts() as u64;
     let engagement = std::mem::take(&mut cohort.engagement);
     if terminal {
@@ -242,6 +243,7 @@ pub fn run(args: Args) -> u8 {
         // The snapshot holds one state per evaluated contact (including resumed ones).
         contacts: evaluation.states.len() as u64,
         wall_seconds: started.elapsed().as_secs_f64(),
+        undeclared,
     };
     let partial = builder.into_partial(&evaluation, &engagement, &totals);
     if let Err(e) = partial.write(&args.out.join("metrics.partial")) {
@@ -279,6 +281,9 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
+    if let Some(note) = totals.undeclared.note(&program) {
+        eprintln!("{note}");
+    }
     eprintln!(
         "wrote {}, {}, {}, {}, {}",
         actions_path.display(),

@@ -514,6 +514,10 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
         r#"{"type":"track","userId":"dee","timestamp":"yesterday","event":"Signed Up"}"#,
         r#"{"type":"track","userId":"ana","timestamp":"2026-01-09T00:00:00Z","event":"Signed Up"}"#,
         r#"{"batch":[{"type":"track","userId":"eve","timestamp":"2026-01-01T11:00:00Z","event":"Signed Up","messageId":"m1"},{"type":"track","userId":"eve","timestamp":"2026-01-01T11:00:00Z","event":"Signed Up","messageId":"m1"}]}"#,
+        // Undeclared: the identifier of an event with an alias (twice), and a name nothing matches.
+        r#"{"type":"track","userId":"fay","timestamp":"2026-01-02T00:00:00Z","event":"signed_up"}"#,
+        r#"{"type":"track","userId":"gus","timestamp":"2026-01-02T00:00:00Z","event":"signed_up"}"#,
+        r#"{"type":"track","userId":"fay","timestamp":"2026-01-02T00:00:00Z","event":"Mystery"}"#,
     ]
     .join("\n");
     std::fs::write(dir.join("in.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
@@ -544,6 +548,22 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
             serde_json::from_str(&std::fs::read_to_string(dir.join(&out_dir).join("metrics.json")).unwrap_or_default()).unwrap_or_default();
         assert_eq!(metrics["journeys"]["welcome"]["entered"], 3);
         assert_eq!(metrics["run"]["rejected"], 6);
+        // Seen, counted per name (most frequent first), and nothing triggered.
+        assert_eq!(metrics["run"]["undeclared"], serde_json::json!({ "records": 3, "events": { "signed_up": 2, "Mystery": 1 } }));
+        assert!(
+            stderr(&out).contains(
+                "note: 3 records name events the project does not declare, which trigger nothing: \"signed_up\" (2; did you mean \"Signed Up\"?), \"Mystery\" (1)."
+            ),
+            "{}",
+            stderr(&out)
+        );
+        let report = std::fs::read_to_string(dir.join(&out_dir).join("report.html")).unwrap_or_default();
+        assert!(
+            report.contains(
+                "3 records name events the project does not declare and triggered nothing: <code>signed_up</code> (2), <code>Mystery</code> (1)"
+            ),
+            "{report}"
+        );
     }
     assert_eq!(outputs[0], outputs[1]);
     let lines: Vec<&str> = outputs[0].lines().collect();
@@ -588,6 +608,10 @@ fn shard_runs_merge_into_the_single_run() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut input = std::fs::read_to_string(dir.join("c.jsonl")).unwrap_or_default();
     input.push_str("not json\n{\"type\":\"track\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"event\":\"x\"}\n");
+    // Undeclared events of contacts in several shards: their counts merge too.
+    for i in 0..12 {
+        input.push_str(&format!("{{\"type\":\"track\",\"userId\":\"u{i}\",\"timestamp\":\"2026-01-02T00:00:00Z\",\"event\":\"e{}\"}}\n", i % 3));
+    }
     std::fs::write(dir.join("c.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
     let examples = repo().join("examples").display().to_string();
     let run = |out_dir: &str, shard: Option<&str>| {
@@ -613,6 +637,7 @@ fn shard_runs_merge_into_the_single_run() {
         v
     };
     assert_eq!(metrics("merged/metrics.json"), metrics("all/metrics.json"));
+    assert_eq!(metrics("all/metrics.json")["run"]["undeclared"], serde_json::json!({ "records": 12, "events": { "e0": 4, "e1": 4, "e2": 4 } }));
     assert!(read("all/actions.jsonl").lines().count() > 1000);
     // The report is drawn from the metrics: the merged one is the single run's (but for wall time).
     let report = |p: &str| read(p).lines().filter(|l| !l.contains(" records read (")).collect::<Vec<_>>().join("\n");
@@ -682,4 +707,16 @@ fn explain_names_the_contact_or_journey_it_cannot_find_and_suggests_one() {
     let out = journey(&[&base[..], &["--contact", "ana.lopez", "--journey", "welcome"]].concat(), &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("welcome"), "{}", stdout(&out));
+    // A contact whose only record names an event by its identifier, not its alias: said.
+    std::fs::write(dir.join("ids.jsonl"), "{\"type\":\"track\",\"userId\":\"bo\",\"timestamp\":\"2026-01-05T10:00:00Z\",\"event\":\"signed_up\"}\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = journey(&["explain", examples.as_ref(), "--input", "ids.jsonl", "--until", "2026-02-01T00:00:00Z", "--contact", "bo"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        stderr(&out).lines().collect::<Vec<_>>(),
+        [
+            "error: contact \"bo\" has no records in the input before --until (0 contacts read)",
+            "note: 1 record names an event the project does not declare, which triggers nothing: \"signed_up\" (1; did you mean \"Signed Up\"?). A track record names an event by its string alias when it has one, else by its identifier (`journey run` counts them per name in metrics.json, under run.undeclared)",
+        ]
+    );
 }

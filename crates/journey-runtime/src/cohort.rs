@@ -15,6 +15,7 @@
 use crate::direct::{PAGE, Page};
 use crate::fast::{FastDecoder, FastRecord};
 use crate::input::{self, Decoded, Decoder};
+use crate::metrics::Undeclared;
 use crate::{Reject, shard_of};
 use journey_vm::{ContactInput, Record, RecordKind, Value};
 use rayon::prelude::*;
@@ -53,7 +54,8 @@ struct Part {
     last: Option<(String, u32)>,
     rejects: Vec<Reject>,
     records_read: u64,
-    undeclared: u64,
+    /// Per undeclared event name, its track records.
+    undeclared: FxHashMap<Box<str>, u64>,
     texts: FxHashMap<(u32, u64), String>,
     earliest: Option<i64>,
     engagement: HashMap<String, (u64, u64)>,
@@ -66,8 +68,8 @@ pub struct Cohort {
     pub rejects: Vec<Reject>,
     /// Records read (lines, and records inside batch envelopes).
     pub records_read: u64,
-    /// Track records of undeclared events (seen, trigger nothing).
-    pub undeclared: u64,
+    /// Track records of undeclared events (seen, trigger nothing), in all and per event name.
+    pub undeclared: Undeclared,
     pub(crate) files: Vec<String>,
     /// Raw text of records kept for possible duplicate rejects: (file, line) → text.
     pub(crate) texts: FxHashMap<(u32, u64), String>,
@@ -285,8 +287,13 @@ impl Part {
     /// Whether a decoded record is inside the window and declared (and otherwise deals with it).
     fn screen(&mut self, source: Source<'_>, line: u64, text: &str, decoded: &Decoded) -> bool {
         match decoded {
-            Decoded::Undeclared { .. } => {
-                self.undeclared += 1;
+            Decoded::Undeclared { name, .. } => {
+                match self.undeclared.get_mut(name) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.undeclared.insert(name.clone(), 1);
+                    }
+                }
                 false
             }
             Decoded::Record { record, .. } if source.from.is_some_and(|f| record.at < f) => {
@@ -484,7 +491,9 @@ impl Cohort {
         for part in &mut self.parts {
             self.rejects.append(&mut part.rejects);
             self.records_read += std::mem::take(&mut part.records_read);
-            self.undeclared += std::mem::take(&mut part.undeclared);
+            for (name, n) in part.undeclared.drain() {
+                self.undeclared.add(&name, n);
+            }
             self.texts.extend(part.texts.drain());
             if let Some(e) = part.earliest.take() {
                 self.earliest = Some(self.earliest.map_or(e, |x| x.min(e)));

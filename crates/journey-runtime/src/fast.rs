@@ -345,7 +345,9 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
             }
             "track" => {
                 let name = parsed.event?;
-                let Some(&event) = self.names.events.get(name) else { return Some(FastRecord { contact, decoded: Decoded::Undeclared { at } }) };
+                let Some(&event) = self.names.events.get(name) else {
+                    return Some(FastRecord { contact, decoded: Decoded::Undeclared { at, name: name.into() } });
+                };
                 let decl = self.program.events.get(event as usize)?;
                 let properties = of(parsed.properties);
                 // A declared property given twice: the general path decides which value holds.

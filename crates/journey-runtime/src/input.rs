@@ -18,6 +18,8 @@ pub enum Decoded {
     /// for metrics and triggers nothing.
     Undeclared {
         at: i64,
+        /// The event's name as the record gives it (for the run's summary and metrics).
+        name: Box<str>,
     },
 }
 
@@ -132,7 +134,7 @@ impl<'p> Decoder<'p> {
                     Some(Json::String(s)) => s.as_str(),
                     _ => return Err("a track record needs an `event` name".into()),
                 };
-                let Some(&event) = self.events.get(name) else { return Ok(Decoded::Undeclared { at }) };
+                let Some(&event) = self.events.get(name) else { return Ok(Decoded::Undeclared { at, name: name.into() }) };
                 let decl = &self.program.events[event as usize];
                 let properties = match record.get("properties") {
                     None | Some(Json::Null) => None,

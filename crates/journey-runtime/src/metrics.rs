@@ -43,6 +43,92 @@ pub struct RunTotals {
     pub rejected: u64,
     pub contacts: u64,
     pub wall_seconds: f64,
+    /// Track records of events the project does not declare (RUNTIME.md §2: seen, trigger nothing).
+    pub undeclared: Undeclared,
+}
+
+/// Track records of undeclared events: how many, and how many per event name (exact, so the
+/// same for any thread count or sharding).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Undeclared {
+    pub records: u64,
+    pub events: BTreeMap<String, u64>,
+}
+
+impl Undeclared {
+    /// How many of the most frequent names `metrics.json` lists.
+    pub const LISTED: usize = 20;
+
+    pub fn add(&mut self, name: &str, records: u64) {
+        self.records += records;
+        match self.events.get_mut(name) {
+            Some(n) => *n += records,
+            None => {
+                self.events.insert(name.to_string(), records);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, other: Undeclared) {
+        self.records += other.records;
+        add_maps(&mut self.events, other.events);
+    }
+
+    /// One line for the end of a run when some records named undeclared events: how many, the
+    /// most frequent names, and for each the declared event it probably meant ([`meant_event`]).
+    pub fn note(&self, program: &Program) -> Option<String> {
+        if self.records == 0 {
+            return None;
+        }
+        const SHOWN: usize = 5;
+        let names: Vec<String> = self
+            .most_frequent(SHOWN)
+            .into_iter()
+            .map(|(name, n)| match meant_event(program, name) {
+                Some(meant) => format!("{name:?} ({n}; did you mean {meant:?}?)"),
+                None => format!("{name:?} ({n})"),
+            })
+            .collect();
+        let more = self.events.len().saturating_sub(SHOWN);
+        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+        let (records, verb, triggers) = if self.records == 1 {
+            ("1 record".to_string(), "names an event", "triggers")
+        } else {
+            (format!("{} records", self.records), "name events", "trigger")
+        };
+        Some(format!(
+            "note: {records} {verb} the project does not declare, which {triggers} nothing: {}{more}. A track record names an event by its string alias when it has one, else by its identifier (`journey run` counts them per name in metrics.json, under run.undeclared)",
+            names.join(", ")
+        ))
+    }
+
+    /// The names with the most records first (ties in name order), at most `n` of them.
+    pub fn most_frequent(&self, n: usize) -> Vec<(&str, u64)> {
+        let mut names: Vec<(&str, u64)> = self.events.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        names.truncate(n);
+        names
+    }
+}
+
+/// The declared event an undeclared `name` was probably meant to be, as the input must name it
+/// (its string alias, else its identifier): the event whose identifier it is, when that event
+/// has an alias, else the one whose name it matches ignoring case, spaces, `_` and `-`.
+pub fn meant_event<'p>(program: &'p Program, name: &str) -> Option<&'p str> {
+    meant_among(program.events.iter().map(|e| (e.name.as_str(), e.input_name.as_str())), name)
+}
+
+/// [`meant_event`] among `(identifier, input name)` pairs.
+fn meant_among<'p>(events: impl Iterator<Item = (&'p str, &'p str)> + Clone, name: &str) -> Option<&'p str> {
+    if let Some((_, input)) = events.clone().find(|(id, input)| *id == name && *input != name) {
+        return Some(input);
+    }
+    let folded = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect::<String>();
+    let wanted = folded(name);
+    if wanted.is_empty() {
+        return None;
+    }
+    events.into_iter().find(|(id, input)| folded(input) == wanted || folded(id) == wanted).map(|(_, input)| input)
 }
 
 /// Two-sided p-value of a two-proportion z-test (pooled), or `None` when undefined.
@@ -438,6 +524,7 @@ impl Partial {
         self.totals.records_read += other.totals.records_read;
         self.totals.rejected += other.totals.rejected;
         self.totals.contacts += other.totals.contacts;
+        self.totals.undeclared.merge(other.totals.undeclared);
         self.totals.wall_seconds = self.totals.wall_seconds.max(other.totals.wall_seconds);
         Ok(())
     }
@@ -541,6 +628,10 @@ impl Partial {
                 "contacts": totals.contacts,
                 "transitions": transitions,
                 "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
+                "undeclared": {
+                    "records": totals.undeclared.records,
+                    "events": totals.undeclared.most_frequent(Undeclared::LISTED).into_iter().map(|(name, n)| (name.to_string(), json!(n))).collect::<Map<String, Json>>(),
+                },
             }
         })
     }
@@ -556,6 +647,36 @@ pub fn metrics(program: &Program, evaluation: &Evaluation, engagement: &std::col
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_undeclared_name_suggests_the_event_it_was_probably_meant_to_be() {
+        let events = [("signed_up", "Signed Up"), ("app_opened", "App Opened"), ("purchase", "Order Completed"), ("ping", "ping")];
+        let meant = |name: &str| meant_among(events.iter().copied(), name);
+        // The identifier of an event with an alias: the alias.
+        assert_eq!(meant("signed_up"), Some("Signed Up"));
+        assert_eq!(meant("purchase"), Some("Order Completed"));
+        // Case, spaces, `_` and `-` aside.
+        assert_eq!(meant("app opened"), Some("App Opened"));
+        assert_eq!(meant("APP-OPENED"), Some("App Opened"));
+        assert_eq!(meant("order_completed"), Some("Order Completed"));
+        assert_eq!(meant("Ping"), Some("ping"));
+        assert_eq!(meant("Mystery"), None);
+        assert_eq!(meant("!!"), None);
+    }
+
+    #[test]
+    fn undeclared_counts_merge_and_list_the_most_frequent_first() {
+        let mut a = Undeclared::default();
+        a.add("b", 2);
+        a.add("a", 1);
+        let mut b = Undeclared::default();
+        b.add("a", 1);
+        b.add("c", 5);
+        a.merge(b);
+        assert_eq!(a.records, 9);
+        assert_eq!(a.most_frequent(10), vec![("c", 5), ("a", 2), ("b", 2)]);
+        assert_eq!(a.most_frequent(1), vec![("c", 5)]);
+    }
 
     #[test]
     fn z_test_matches_known_values() {

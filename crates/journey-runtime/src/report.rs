@@ -650,7 +650,7 @@ fn journey_section(program: &Program, journey: &Journey, metrics: &Json, out: &m
 const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:1100px;color:#222;padding:0 1em}\
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:2em}\
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ddd;padding:.25em .6em;text-align:right}\
-td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.scroll{overflow-x:auto}nav a{margin-right:1em}";
+td:first-child,th:first-child{text-align:left}th{background:#f4f4f4}.scroll{overflow-x:auto}nav a{margin-right:1em}.warn{background:#fff6e0;border-left:4px solid #e0a020;padding:.4em .8em}";
 
 /// The flow diagrams' part of the style (also embedded in `journey graph --format svg`).
 const FLOW_STYLE: &str = ".flow .node rect{fill:#eef4ff;stroke:#4a72c4}.flow .entry rect{fill:#e6f6e6;stroke:#3a9a3a}.flow .end rect{fill:#f2f2f2;stroke:#888}\
@@ -674,6 +674,17 @@ pub fn html(program: &Program, metrics: &Json) -> String {
         count(&run["transitions"]),
         run["wall_seconds"].as_f64().unwrap_or(0.0)
     );
+    // Records of events the project does not declare: said, since they trigger nothing.
+    let undeclared = &run["undeclared"];
+    if undeclared["records"].as_u64().is_some_and(|n| n > 0) {
+        let names: Vec<String> =
+            undeclared["events"].as_object().into_iter().flatten().map(|(name, n)| format!("<code>{}</code> ({})", esc(name), count(n))).collect();
+        let said = match count(&undeclared["records"]) {
+            1 => "1 record names an event".to_string(),
+            n => format!("{n} records name events"),
+        };
+        let _ = writeln!(out, "<p class=\"warn\">{said} the project does not declare and triggered nothing: {}</p>", names.join(", "));
+    }
     out.push_str("<nav>");
     for j in &program.journeys {
         let _ = write!(out, r##"<a href="#j-{0}">{0}</a>"##, esc(&j.name));

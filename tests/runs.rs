@@ -156,6 +156,56 @@ fn changed_projects_migrate_by_step_id_and_report_orphans() {
     );
 }
 
+const LITERALS_V1: &str = r#"
+contact { tag: string?, tags: [string], lists: [string] }
+event ping "Ping" {}
+message m sms { body "{contact.tag ?? "none"} / {contact.tags} / {contact.lists}" }
+journey j {
+  entry on ping
+  set contact.tag = "alpha"
+  set contact.tags = ["x", "y"]
+  set contact.lists = contact.lists + ["vip"]
+  wait 2d
+  send m
+}
+"#;
+
+/// Other literals first: the project's string constants are numbered differently.
+const LITERALS_V2: &str = r#"
+contact { tag: string?, tags: [string], lists: [string] }
+event ping "Ping" {}
+message early sms { body "zzz first" }
+message m sms { body "{contact.tag ?? "none"} / {contact.tags} / {contact.lists}" }
+journey a0 { entry on ping  set contact.tag = "beta"  set contact.tags = ["p", "q", "r"]  send early }
+journey j {
+  entry on ping
+  set contact.tag = "alpha"
+  set contact.tags = ["x", "y"]
+  set contact.lists = contact.lists + ["vip"]
+  wait 2d
+  send m
+}
+"#;
+
+#[test]
+fn literals_set_before_a_snapshot_read_the_same_in_a_changed_project() {
+    let v1 = journey::compile(&[("p.journey", LITERALS_V1)]).unwrap_or_else(|e| panic!("{e}"));
+    let v2 = journey::compile(&[("p.journey", LITERALS_V2)]).unwrap_or_else(|e| panic!("{e}"));
+    let input = [
+        r#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T00:00:00Z","traits":{"lists":["news"]}}"#,
+        r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T00:00:00Z","event":"Ping"}"#,
+    ]
+    .join("\n");
+    let first = run(&v1, &input, None, &window("2026-01-02T00:00:00Z", 1, None), Resumed::default());
+    let snapshot = Snapshot::new(&v1, parse_instant("2026-01-02T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
+    for (program, name) in [(&v1, "the same project"), (&v2, "the changed project")] {
+        let restored = snapshot.restore(program).unwrap_or_else(|e| panic!("{e}"));
+        let second = run(program, "", None, &window("2026-01-05T00:00:00Z", 1, None), restored);
+        let lines = action_lines(program, &second);
+        assert!(lines.iter().any(|l| l.contains(r#""fields":{"body":"alpha / x, y / news, vip"}"#)), "{name}: {lines:?}");
+    }
+}
+
 const SCHEDULED_V1: &str = r#"
 event ping "Ping" {}
 message a sms { body "a" }
@@ -243,6 +293,62 @@ fn a_corrupt_snapshot_is_an_error() {
     let error = Snapshot::read(&path).err().unwrap_or_default();
     assert!(error.contains("state.snapshot"), "{error}");
     let _ = evaluate;
+}
+
+/// A snapshot whose checksum is right but whose states do not fit the program (written by hand,
+/// or by a bug): each is refused by `restore` with the contact named, before anything runs.
+#[test]
+fn a_state_that_does_not_fit_the_program_is_refused() {
+    use journey_runtime::snapshot::{decode_state, encode_state};
+    let program = examples();
+    let input = cohort_text(60);
+    let until = "2026-01-25T00:00:00Z";
+    let first = run(&program, &input, None, &window(until, 1, None), Resumed::default());
+    let (contact, bytes) =
+        first.states.iter().find(|(_, b)| decode_state(b).is_ok_and(|s| s.slots.iter().any(|x| x.status == 1))).cloned().unwrap_or_default();
+    let state = decode_state(&bytes).unwrap_or_else(|e| panic!("{e}"));
+    let active = state.slots.iter().position(|x| x.status == 1).unwrap_or(0);
+    type Damage = Box<dyn Fn(&mut journey_vm::ContactState)>;
+    let damages: Vec<(&str, Damage)> = vec![
+        (
+            "journeys",
+            Box::new(|s| {
+                s.slots.pop();
+            }),
+        ),
+        ("journeys", Box::new(|s| s.triggers.push(Vec::new()))),
+        (
+            "attributes",
+            Box::new(|s| {
+                s.attrs.pop();
+            }),
+        ),
+        (
+            "counters",
+            Box::new(|s| {
+                s.pred_count.pop();
+            }),
+        ),
+        ("counters", Box::new(|s| s.pred_last.push(0))),
+        ("status", Box::new(move |s| s.slots[active].status = 9)),
+        ("step", Box::new(move |s| s.slots[active].pc = 100_000)),
+        ("entry", Box::new(move |s| s.slots[active].sched_entry = 200)),
+    ];
+    for (what, damage) in damages {
+        let mut bad = state.clone();
+        damage(&mut bad);
+        let mut states = first.states.clone();
+        if let Some(entry) = states.iter_mut().find(|(c, _)| *c == contact) {
+            entry.1 = encode_state(&bad);
+        }
+        let snapshot = Snapshot::new(&program, parse_instant(until).unwrap_or(0), states, first.message_ids.clone());
+        match snapshot.restore(&program) {
+            Ok(_) => panic!("a state with damaged {what} was restored"),
+            Err(e) => {
+                assert!(e.contains(&format!("contact {contact:?}")) && e.contains(what), "{what}: {e}");
+            }
+        }
+    }
 }
 
 #[test]

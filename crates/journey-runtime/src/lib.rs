@@ -361,6 +361,7 @@ impl<'p, A, O> Worker<'p, A, O> {
         vm.run_borrowing(&contact, &mut state, &input, window.until, &mut actions);
         let blob = if window.snapshot {
             state.compact_after_run(scratch, &input.heap);
+            state.own_constants(program);
             snapshot::encode_state_with(&state, encoded)
         } else {
             Vec::new()

@@ -76,6 +76,12 @@ pub fn shapes(program: &Program) -> Vec<JourneyShape> {
         .collect()
 }
 
+/// Decodes one contact's state as [`encode_state`] wrote it (structure only: see
+/// [`Snapshot::restore`] for what is checked against the program).
+pub fn decode_state(bytes: &[u8]) -> Result<ContactState, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("corrupt state: {e}"))
+}
+
 pub fn encode_state(state: &ContactState) -> Vec<u8> {
     encode_state_with(state, &mut Vec::new())
 }
@@ -134,6 +140,44 @@ impl Snapshot {
         decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| format!("{}: {e}", path.display()))
     }
 
+    /// Whether `state` (of one of this snapshot's contacts) can be run: as many journey slots,
+    /// attributes and counters as the snapshot names, each slot's status and step in range, and
+    /// its strings on its heap. The checksum guards against damage in transit, not against a
+    /// file written by hand or by a bug: a state that passes nothing here is refused before
+    /// anything runs. With `same` (the project that wrote it), its scheduled entries and program
+    /// constants are checked against `program`; otherwise they are recomputed and refused.
+    fn check_state(&self, state: &ContactState, program: &Program, same: bool) -> Result<(), String> {
+        let journeys = self.journeys.len();
+        if state.slots.len() != journeys || state.triggers.len() != journeys {
+            return Err(format!(
+                "it has {} journey slots and {} trigger lists, the snapshot names {journeys} journeys",
+                state.slots.len(),
+                state.triggers.len()
+            ));
+        }
+        if state.attrs.len() != self.attributes.len() {
+            return Err(format!("it has {} attributes, the snapshot names {}", state.attrs.len(), self.attributes.len()));
+        }
+        let counters = self.predicates.len();
+        if state.pred_count.len() != counters || state.pred_last.len() != counters {
+            return Err(format!("it has {} and {} behaviour counters, the snapshot names {counters}", state.pred_count.len(), state.pred_last.len()));
+        }
+        for (j, (slot, shape)) in state.slots.iter().zip(&self.journeys).enumerate() {
+            let name = &shape.name;
+            if !matches!(slot.status, 0 | ACTIVE | LEFT) {
+                return Err(format!("journey `{name}`: unknown status {}", slot.status));
+            }
+            if slot.status == ACTIVE && slot.pc as usize > shape.pc_steps.len() {
+                return Err(format!("journey `{name}`: step operation {} past the journey's {}", slot.pc, shape.pc_steps.len()));
+            }
+            let entries = if same { program.journeys.get(j).map_or(0, |p| p.entries.len()) } else { usize::MAX };
+            if slot.sched_entry as usize >= entries.max(1) {
+                return Err(format!("journey `{name}`: scheduled entry {} of {entries}", slot.sched_entry));
+            }
+        }
+        state.check_heap(same.then_some((program.strings.len(), program.constants.len())))
+    }
+
     /// Restores every contact's state for `program`, migrating when the project changed.
     pub fn restore(&self, program: &Program) -> Result<Resumed, String> {
         let mut resumed = Resumed { until: Some(self.until), message_ids: self.message_ids.iter().cloned().collect(), ..Resumed::default() };
@@ -153,7 +197,8 @@ impl Snapshot {
             resumed.notes.push("behaviour predicates changed: their counters restart from zero".into());
         }
         for (contact, bytes) in &self.contacts {
-            let old: ContactState = postcard::from_bytes(bytes).map_err(|e| format!("contact {contact:?}: corrupt state: {e}"))?;
+            let old = decode_state(bytes).map_err(|e| format!("contact {contact:?}: {e}"))?;
+            self.check_state(&old, program, same).map_err(|e| format!("contact {contact:?}: the state does not fit the snapshot: {e}"))?;
             if same {
                 resumed.states.insert(contact.clone(), old);
                 continue;

@@ -177,6 +177,32 @@ impl ContactState {
         }
     }
 
+    /// Copies onto the contact's heap the program constants its attributes and trigger fields
+    /// hold (a `set` of a literal string or list), for a snapshot: a changed project numbers
+    /// its constants differently, and the state must read the same under it.
+    pub fn own_constants(&mut self, program: &Program) {
+        let holds = |v: &Value| matches!(v, Value::Str(id) | Value::List(id) if id & CONST_BIT != 0);
+        if !self.attrs.iter().chain(self.triggers.iter().flatten()).any(holds) && !self.heap.has_constant_items() {
+            return;
+        }
+        self.heap.own_constant_items(program);
+        for v in self.attrs.iter_mut().chain(self.triggers.iter_mut().flatten()) {
+            *v = self.heap.own_constant(program, *v);
+        }
+    }
+
+    /// Whether a state read from a snapshot can be run: its heap consistent and every string
+    /// and list its values name on it — or, with `constants` (the program's string and list
+    /// constant counts, when the project is the one that wrote the snapshot), a constant of it.
+    /// The lengths and slots are checked against the snapshot's shapes by its reader.
+    pub fn check_heap(&self, constants: Option<(usize, usize)>) -> Result<(), String> {
+        self.heap.check(constants.map(|c| c.0))?;
+        for v in self.attrs.iter().chain(self.triggers.iter().flatten()) {
+            self.heap.check_value(*v, constants)?;
+        }
+        Ok(())
+    }
+
     /// Makes this the state of a contact never seen, keeping the allocations (the batch runner
     /// reuses one state per thread instead of allocating one per contact).
     pub fn reset(&mut self, program: &Program) {

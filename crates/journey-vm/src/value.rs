@@ -10,6 +10,9 @@ use std::fmt::Write;
 
 /// Marks a string or list id that refers to the program's constants, not the contact heap.
 pub const CONST_BIT: u32 = 1 << 31;
+
+/// Why a state naming program constants cannot be carried over to a changed project.
+const CONSTANTS_CHANGED: &str = "it names string constants of the project version that wrote the snapshot, which a changed project numbers differently (a snapshot from before journey kept them on the contact's heap): resume once with that version, then change the project";
 /// Marks a string or list id that refers to the heap of the input being run (the records'
 /// strings), not the contact heap. Such values live only during [`crate::Vm::run`]: whatever
 /// the contact keeps (attributes, trigger fields) is copied onto its own heap
@@ -176,6 +179,88 @@ impl Heap {
         }
     }
 
+    /// `v` with the program constants it names copied onto this heap (see
+    /// [`crate::ContactState::own_constants`]); the items of this heap's lists are done apart,
+    /// by [`Heap::own_constant_items`].
+    pub fn own_constant(&mut self, program: &Program, v: Value) -> Value {
+        match v {
+            Value::Str(id) if id & CONST_BIT != 0 => self.add_string(program.strings.get((id & !CONST_BIT) as usize).map_or("", String::as_str)),
+            Value::List(id) if id & CONST_BIT != 0 => {
+                let items: Vec<u32> = match program.constants.get((id & !CONST_BIT) as usize) {
+                    Some(Const::List(items)) => {
+                        items.iter().map(|&i| self.add_string_id(program.strings.get(i as usize).map_or("", String::as_str))).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                self.add_list(&items)
+            }
+            other => other,
+        }
+    }
+
+    /// Replaces every list item of this heap that names a program string constant with a copy
+    /// of the string on this heap.
+    pub fn own_constant_items(&mut self, program: &Program) {
+        for i in 0..self.items.len() {
+            let item = self.items[i];
+            if item & CONST_BIT != 0 {
+                let s = program.strings.get((item & !CONST_BIT) as usize).map_or("", String::as_str);
+                self.items[i] = self.add_string_id(s);
+            }
+        }
+    }
+
+    /// Whether the heap is consistent, as a snapshot's must be before a run reads it: every
+    /// string within the text and on character boundaries, every list within the items, every
+    /// item a string of this heap or a program constant below `constants` strings.
+    pub fn check(&self, constants: Option<usize>) -> Result<(), String> {
+        for (i, &(start, end)) in self.spans.iter().enumerate() {
+            if start > end || self.text.get(start as usize..end as usize).is_none() {
+                return Err(format!("string {i} lies outside the heap's text"));
+            }
+        }
+        for (i, &(start, end)) in self.list_spans.iter().enumerate() {
+            if start > end || end as usize > self.items.len() {
+                return Err(format!("list {i} lies outside the heap's items"));
+            }
+        }
+        for &item in &self.items {
+            self.check_string(item, constants)?;
+        }
+        Ok(())
+    }
+
+    /// Whether string id `id` names a string of this heap, or a program constant below
+    /// `constants` (`None`: constants are refused).
+    fn check_string(&self, id: u32, constants: Option<usize>) -> Result<(), String> {
+        if id & CONST_BIT != 0 {
+            return match constants {
+                Some(n) if ((id & !CONST_BIT) as usize) < n => Ok(()),
+                Some(_) => Err(format!("string constant {} is not in the project", id & !CONST_BIT)),
+                None => Err(CONSTANTS_CHANGED.into()),
+            };
+        }
+        if id & INPUT_BIT != 0 || id as usize >= self.spans.len() {
+            return Err(format!("string {id} is not on the heap"));
+        }
+        Ok(())
+    }
+
+    /// Whether the strings and lists `v` names are on this heap (or constants, as in
+    /// [`Heap::check`]; a list constant below `lists` of the program's constants).
+    pub fn check_value(&self, v: Value, constants: Option<(usize, usize)>) -> Result<(), String> {
+        match v {
+            Value::Str(id) => self.check_string(id, constants.map(|c| c.0)),
+            Value::List(id) if id & CONST_BIT != 0 => match constants {
+                Some((_, lists)) if ((id & !CONST_BIT) as usize) < lists => Ok(()),
+                Some(_) => Err(format!("list constant {} is not in the project", id & !CONST_BIT)),
+                None => Err(CONSTANTS_CHANGED.into()),
+            },
+            Value::List(id) if id & INPUT_BIT != 0 || id as usize >= self.list_spans.len() => Err(format!("list {id} is not on the heap")),
+            _ => Ok(()),
+        }
+    }
+
     /// Copies another heap's contents to the end of this one; returns the offsets to add to the
     /// copied values' string and list ids (see [`Heap::absorb_input`] for values read during a run).
     pub fn absorb(&mut self, other: &Heap) -> (u32, u32) {
@@ -186,6 +271,11 @@ impl Heap {
         self.items.extend(other.items.iter().map(|&i| if i & CONST_BIT == 0 { i + offsets.0 } else { i }));
         self.list_spans.extend(other.list_spans.iter().map(|&(a, b)| (a + items_base, b + items_base)));
         offsets
+    }
+
+    /// Whether a list of this heap holds program string constants.
+    pub fn has_constant_items(&self) -> bool {
+        self.items.iter().any(|&i| i & CONST_BIT != 0)
     }
 
     /// Whether a list of this heap holds strings of the input (a concatenation made during a
@@ -595,6 +685,36 @@ pub fn constant(c: &Const, index: u32) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A heap read from a snapshot is checked before anything reads it: strings within the
+    /// text and on character boundaries, lists within the items, items and values naming
+    /// strings that exist (or constants in range, and none when constants are refused).
+    #[test]
+    fn a_damaged_heap_is_refused() {
+        let mut good = Heap::default();
+        let s = good.add_string_id("héllo");
+        let list = good.add_list(&[s, 3 | CONST_BIT]);
+        assert_eq!(good.check(Some(4)), Ok(()));
+        assert_eq!(good.check_value(list, Some((4, 0))), Ok(()));
+        assert!(good.check(Some(3)).is_err_and(|e| e.contains("constant 3")));
+        assert!(good.check(None).is_err_and(|e| e.contains("resume once")));
+        let damaged = |f: &dyn Fn(&mut Heap)| {
+            let mut h = good.clone();
+            f(&mut h);
+            h.check(Some(4))
+        };
+        assert!(damaged(&|h| h.spans[0] = (0, 99)).is_err_and(|e| e.contains("string 0")));
+        // Inside the `é`.
+        assert!(damaged(&|h| h.spans[0] = (0, 2)).is_err_and(|e| e.contains("string 0")));
+        assert!(damaged(&|h| h.spans[0] = (3, 1)).is_err_and(|e| e.contains("string 0")));
+        assert!(damaged(&|h| h.list_spans[0] = (0, 9)).is_err_and(|e| e.contains("list 0")));
+        assert!(damaged(&|h| h.items[0] = 7).is_err_and(|e| e.contains("string 7")));
+        assert!(damaged(&|h| h.items[0] = INPUT_BIT).is_err_and(|e| e.contains("not on the heap")));
+        assert!(good.check_value(Value::Str(1), Some((4, 0))).is_err());
+        assert!(good.check_value(Value::List(1), Some((4, 0))).is_err());
+        assert!(good.check_value(Value::List(CONST_BIT), Some((4, 0))).is_err_and(|e| e.contains("list constant 0")));
+        assert_eq!(good.check_value(Value::Int(5), None), Ok(()));
+    }
 
     /// `push_float` writes what `Display` writes: amounts, whole numbers, their neighbours one
     /// bit away, signed zeros, huge and tiny values, random bit patterns.

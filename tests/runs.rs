@@ -206,6 +206,65 @@ fn literals_set_before_a_snapshot_read_the_same_in_a_changed_project() {
     }
 }
 
+/// v1 of a project whose enums, attribute types and entry fields change below.
+const SCHEMA_V1: &str = r#"
+contact { plan: Plan, score: int }
+enum Plan { free, pro }
+enum Color { red, blue }
+event ping "Ping" { color: Color, note: string }
+message m sms { body "{contact.plan} {contact.score} {trigger.color} {trigger.note}" }
+journey j {
+  entry on ping
+  wait 2d
+  send m
+}
+"#;
+
+/// The outcome of resuming v1's contact `ana` (pro, score 7, enrolled by a blue ping) under
+/// `v2`: the migration notes, the actions in brief, and the bodies sent.
+fn resumed_under(v2: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let v1 = journey::compile(&[("p.journey", SCHEMA_V1)]).unwrap_or_else(|e| panic!("{e}"));
+    let v2 = journey::compile(&[("p.journey", v2)]).unwrap_or_else(|e| panic!("{e}"));
+    let input = [
+        r#"{"type":"identify","userId":"ana","timestamp":"2026-01-01T00:00:00Z","traits":{"plan":"pro","score":7}}"#,
+        r#"{"type":"track","userId":"ana","timestamp":"2026-01-01T00:00:00Z","event":"Ping","properties":{"color":"blue","note":"hi"}}"#,
+    ]
+    .join("\n");
+    let first = run(&v1, &input, None, &window("2026-01-02T00:00:00Z", 1, None), Resumed::default());
+    let snapshot = Snapshot::new(&v1, parse_instant("2026-01-02T00:00:00Z").unwrap_or(0), first.states.clone(), first.message_ids.clone());
+    let restored = snapshot.restore(&v2).unwrap_or_else(|e| panic!("{e}"));
+    let notes = restored.notes.clone();
+    let lines = action_lines(&v2, &run(&v2, "", None, &window("2026-01-05T00:00:00Z", 1, None), restored));
+    let bodies = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["fields"]["body"].as_str().map(str::to_string))
+        .collect();
+    (notes, brief(&lines), bodies)
+}
+
+#[test]
+fn a_changed_project_reads_enum_values_by_name_and_drops_what_no_longer_fits_visibly() {
+    // A variant added before `pro`, another enum added first: values are read by name, in the
+    // attributes and in the trigger fields.
+    let (notes, actions, bodies) = resumed_under(&SCHEMA_V1.replace("enum Plan { free, pro }", "enum Shade { dark }\nenum Plan { free, team, pro }"));
+    assert_eq!(notes, Vec::<String>::new());
+    assert_eq!(bodies, ["pro 7 blue hi"]);
+    assert_eq!(actions, ["2026-01-03T00:00:00Z j send m", "2026-01-03T00:00:00Z j exit completed"]);
+    let (_, _, bodies) = resumed_under(&SCHEMA_V1.replace("enum Color { red, blue }", "enum Color { green, blue, red }"));
+    assert_eq!(bodies, ["pro 7 blue hi"]);
+    // The contact's variant removed: dropped, said, and the run says it is missing.
+    let (notes, actions, _) = resumed_under(&SCHEMA_V1.replace("enum Plan { free, pro }", "enum Plan { free, team }"));
+    assert_eq!(notes, ["attribute `plan`: enum `Plan` has no variant `pro` any more: its value is dropped (1 contact)"]);
+    assert_eq!(actions, ["2026-01-03T00:00:00Z j error missing attribute `plan`", "2026-01-03T00:00:00Z j exit error"]);
+    // An attribute of another type: dropped and said.
+    let (notes, _, _) = resumed_under(&SCHEMA_V1.replace("score: int", "score: string"));
+    assert_eq!(notes, ["attribute `score`: it is string now, int before: its value is dropped (1 contact)"]);
+    // The entry event's fields reordered: `trigger.*` would read the wrong ones, so none is kept.
+    let (notes, _, _) = resumed_under(&SCHEMA_V1.replace("{ color: Color, note: string }", "{ note: string, color: Color }"));
+    assert_eq!(notes, ["journey `j`: the fields of its entry events changed: `trigger.*` reads nothing for the contacts already in it (1 contact)"]);
+}
+
 const SCHEDULED_V1: &str = r#"
 event ping "Ping" {}
 message a sms { body "a" }

@@ -19,9 +19,10 @@ use std::fmt;
 
 pub const PROGRAM_MAGIC: [u8; 4] = *b"JBC\0";
 /// 2: contact heaps are arenas and snapshot instants use one-byte sentinels. 3: a `match`
-/// names its enum. (Bodies past 4 GiB, with header bytes 6–7 as the length's high bits, need
+/// names its enum. 4: a snapshot records its attribute types, enums and entry fields, and a
+/// state keeps the program constants it holds on its own heap. (Bodies past 4 GiB, with header bytes 6–7 as the length's high bits, need
 /// no new version: below 4 GiB those bytes are zero, as before.)
-pub const FORMAT_VERSION: u16 = 3;
+pub const FORMAT_VERSION: u16 = 4;
 const HEADER: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq)]

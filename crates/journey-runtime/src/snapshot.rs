@@ -8,9 +8,9 @@
 //! with reason `migrated:removed_step` — reported, never silently lost.
 
 use journey_bytecode::encode::{DecodeError, decode_value};
-use journey_bytecode::{Program, StepOp};
+use journey_bytecode::{EntryKind, Program, StepOp, ValueType};
 use journey_vm::engine::{ACTIVE, LEFT};
-use journey_vm::{Action, ActionKind, ContactState, Reason};
+use journey_vm::{Action, ActionKind, ContactState, Reason, Value};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -23,6 +23,9 @@ pub struct JourneyShape {
     pub step_ids: Vec<String>,
     /// For each step operation (by pc), the index of its step id, if any.
     pub pc_steps: Vec<Option<u32>>,
+    /// The events its `entry on` names, each with its fields and their types: what the
+    /// `trigger.*` fields kept for a contact in the journey are, in order.
+    pub entry_fields: Vec<(String, Vec<(String, String)>)>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -32,6 +35,11 @@ pub struct Snapshot {
     pub until: i64,
     pub journeys: Vec<JourneyShape>,
     pub attributes: Vec<String>,
+    /// The type of each attribute (as [`type_name`] writes it), in `attributes` order.
+    pub attribute_types: Vec<String>,
+    /// Each enum's name and variants: a state's enum values are indexes into these, read by
+    /// name when the project changed.
+    pub enums: Vec<(String, Vec<String>)>,
     /// The event of each behaviour predicate (to carry counters over when they still match).
     pub predicates: Vec<String>,
     /// Every `messageId` delivered so far (later duplicates are rejected).
@@ -72,8 +80,75 @@ pub fn shapes(program: &Program) -> Vec<JourneyShape> {
     program
         .journeys
         .iter()
-        .map(|j| JourneyShape { name: j.name.clone(), step_ids: j.step_ids.clone(), pc_steps: j.code.iter().map(StepOp::step).collect() })
+        .map(|j| JourneyShape {
+            name: j.name.clone(),
+            step_ids: j.step_ids.clone(),
+            pc_steps: j.code.iter().map(StepOp::step).collect(),
+            entry_fields: j
+                .entries
+                .iter()
+                .filter_map(|e| match e.kind {
+                    EntryKind::On(event) => program.events.get(event as usize),
+                    _ => None,
+                })
+                .map(|e| (e.name.clone(), e.fields.iter().map(|f| (f.name.clone(), type_name(program, &f.ty))).collect()))
+                .collect(),
+        })
         .collect()
+}
+
+/// A value type as a snapshot records it: `int`, `[string]`, an enum by its name.
+pub fn type_name(program: &Program, ty: &ValueType) -> String {
+    match *ty {
+        ValueType::Bool => "bool".into(),
+        ValueType::Int => "int".into(),
+        ValueType::Float => "float".into(),
+        ValueType::String => "string".into(),
+        ValueType::Time => "time".into(),
+        ValueType::Date => "date".into(),
+        ValueType::Duration => "duration".into(),
+        ValueType::ListOfString => "[string]".into(),
+        ValueType::Enum(e) => program.enums.get(e as usize).map_or_else(|| format!("enum {e}"), |d| d.name.clone()),
+    }
+}
+
+/// How a snapshot's enum values read in a changed project: per old enum, its index there and
+/// each old variant's (by names; `None` where the enum or the variant is gone).
+struct EnumMap(Vec<(Option<u32>, Vec<Option<u32>>)>);
+
+impl EnumMap {
+    fn new(old: &[(String, Vec<String>)], program: &Program) -> Self {
+        EnumMap(
+            old.iter()
+                .map(|(name, variants)| match program.enums.iter().position(|e| e.name == *name) {
+                    Some(i) => {
+                        let new = &program.enums[i].variants;
+                        (Some(i as u32), variants.iter().map(|v| new.iter().position(|n| n == v).map(|x| x as u32)).collect())
+                    }
+                    None => (None, vec![None; variants.len()]),
+                })
+                .collect(),
+        )
+    }
+
+    /// `v` as it reads in the new project, or why it cannot be carried over.
+    fn carry(&self, v: Value, old: &[(String, Vec<String>)]) -> Result<Value, String> {
+        let Value::Enum(e, x) = v else { return Ok(v) };
+        let name = |e: u32, x: u32| {
+            let decl = old.get(e as usize);
+            (decl.map_or("?", |d| d.0.as_str()).to_string(), decl.and_then(|d| d.1.get(x as usize)).map_or("?", String::as_str).to_string())
+        };
+        match self.0.get(e as usize) {
+            Some((Some(ne), variants)) => match variants.get(x as usize).copied().flatten() {
+                Some(nx) => Ok(Value::Enum(*ne, nx)),
+                None => {
+                    let (en, vn) = name(e, x);
+                    Err(format!("enum `{en}` has no variant `{vn}` any more"))
+                }
+            },
+            _ => Err(format!("enum `{}` no longer exists", name(e, x).0)),
+        }
+    }
 }
 
 /// Decodes one contact's state as [`encode_state`] wrote it (structure only: see
@@ -104,6 +179,8 @@ impl Snapshot {
             until,
             journeys: shapes(program),
             attributes: program.attributes.iter().map(|a| a.name.clone()).collect(),
+            attribute_types: program.attributes.iter().map(|a| type_name(program, &a.ty)).collect(),
+            enums: program.enums.iter().map(|e| (e.name.clone(), e.variants.clone())).collect(),
             predicates: program.predicates.iter().map(|p| program.events.get(p.event as usize).map(|e| e.name.clone()).unwrap_or_default()).collect(),
             message_ids,
             contacts,
@@ -175,7 +252,19 @@ impl Snapshot {
                 return Err(format!("journey `{name}`: scheduled entry {} of {entries}", slot.sched_entry));
             }
         }
-        state.check_heap(same.then_some((program.strings.len(), program.constants.len())))
+        state.check_heap(same.then_some((program.strings.len(), program.constants.len())))?;
+        // Enum values are indexes into the snapshot's enums (read by name for a changed project).
+        for v in state.attrs.iter().chain(state.triggers.iter().flatten()) {
+            if let Value::Enum(e, x) = *v
+                && self.enums.get(e as usize).is_none_or(|(_, variants)| x as usize >= variants.len())
+            {
+                return Err(format!("enum value {e}.{x} is not one of the snapshot's enums"));
+            }
+        }
+        if same && self.enums.len() != program.enums.len() {
+            return Err("the snapshot's enums are not the project's".into());
+        }
+        Ok(())
     }
 
     /// Restores every contact's state for `program`, migrating when the project changed.
@@ -196,6 +285,9 @@ impl Snapshot {
         if !same && !preds_match {
             resumed.notes.push("behaviour predicates changed: their counters restart from zero".into());
         }
+        let (enums, new_shapes) = (EnumMap::new(&self.enums, program), shapes(program));
+        // What could not be carried over, and for how many contacts.
+        let mut dropped: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
         for (contact, bytes) in &self.contacts {
             let old = decode_state(bytes).map_err(|e| format!("contact {contact:?}: {e}"))?;
             self.check_state(&old, program, same).map_err(|e| format!("contact {contact:?}: the state does not fit the snapshot: {e}"))?;
@@ -213,8 +305,18 @@ impl Snapshot {
                 state.reschedule_at = Some(self.until);
             }
             for (new, old_index) in attr_map.iter().enumerate() {
-                if let Some(v) = old_index.and_then(|i| old.attrs.get(i)) {
-                    state.attrs[new] = *v;
+                let Some((i, v)) = old_index.and_then(|i| old.attrs.get(i).map(|v| (i, *v))) else { continue };
+                if matches!(v, Value::Absent) {
+                    continue;
+                }
+                let (was, now) = (self.attribute_types.get(i).map_or("?", String::as_str), type_name(program, &program.attributes[new].ty));
+                let carried = if was == now { enums.carry(v, &self.enums) } else { Err(format!("it is {now} now, {was} before")) };
+                match carried {
+                    Ok(v) => state.attrs[new] = v,
+                    // Dropped: a run reading it finds it never supplied, and says so.
+                    Err(why) => {
+                        *dropped.entry(format!("attribute `{}`: {why}: its value is dropped", program.attributes[new].name)).or_default() += 1
+                    }
                 }
             }
             if preds_match {
@@ -231,7 +333,25 @@ impl Snapshot {
                 slot.dormant = 0;
                 slot.scheduled_at = i64::MAX;
                 slot.sched_entry = 0;
-                state.triggers[j] = old.triggers.get(oj).cloned().unwrap_or_default();
+                // `trigger.*` are the fields of the event that enrolled the contact, by position:
+                // kept when the journey's entry events and their fields are the same.
+                let kept = old.triggers.get(oj).cloned().unwrap_or_default();
+                if !kept.is_empty() {
+                    let same_fields = new_shapes.get(j).is_some_and(|n| n.entry_fields == shape.entry_fields);
+                    let carried: Result<Vec<Value>, String> = if same_fields {
+                        kept.iter().map(|v| enums.carry(*v, &self.enums)).collect()
+                    } else {
+                        Err("the fields of its entry events changed".into())
+                    };
+                    match carried {
+                        Ok(values) => state.triggers[j] = values,
+                        Err(why) => {
+                            *dropped
+                                .entry(format!("journey `{}`: {why}: `trigger.*` reads nothing for the contacts already in it", shape.name))
+                                .or_default() += 1
+                        }
+                    }
+                }
                 if slot.status == ACTIVE {
                     let step_id = shape.pc_steps.get(slot.pc as usize).copied().flatten().and_then(|s| shape.step_ids.get(s as usize)).cloned();
                     let journey = &program.journeys[j];
@@ -266,6 +386,9 @@ impl Snapshot {
                 resumed.actions.insert(contact.clone(), actions);
             }
             resumed.states.insert(contact.clone(), state);
+        }
+        for (what, n) in dropped {
+            resumed.notes.push(format!("{what} ({n} contact{})", if n == 1 { "" } else { "s" }));
         }
         Ok(resumed)
     }

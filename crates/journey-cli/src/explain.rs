@@ -77,7 +77,7 @@ pub fn run(args: Args) -> u8 {
         let read = if inputs.len() == 1 { "1 contact read".to_string() } else { format!("{} contacts read", inputs.len()) };
         eprintln!("error: contact {:?} has no records in the input before --until ({read}){hint}", args.contact);
         // Its records may all name events the project does not declare.
-        if let Some(note) = undeclared.note(&program) {
+        if let Some(note) = undeclared.undeclared_note(&program) {
             eprintln!("{note}");
         }
         return exit::USAGE;

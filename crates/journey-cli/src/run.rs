@@ -244,6 +244,7 @@ pub fn run(args: Args) -> u8 {
         contacts: evaluation.states.len() as u64,
         wall_seconds: started.elapsed().as_secs_f64(),
         undeclared,
+        unknown_zones: evaluation.unknown_zones.clone(),
     };
     let partial = builder.into_partial(&evaluation, &engagement, &totals);
     if let Err(e) = partial.write(&args.out.join("metrics.partial")) {
@@ -281,7 +282,7 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
-    if let Some(note) = totals.undeclared.note(&program) {
+    for note in [totals.undeclared.undeclared_note(&program), totals.unknown_zones.unknown_zones_note()].into_iter().flatten() {
         eprintln!("{note}");
     }
     eprintln!(

@@ -587,6 +587,46 @@ fn run_writes_actions_rejects_and_metrics_identically_for_any_thread_count() {
 }
 
 #[test]
+fn contacts_whose_time_zone_names_no_zone_are_counted_and_said() {
+    let dir = temp_project("zones", &[]);
+    let identify = |id: &str, tz: &str| {
+        format!(r#"{{"type":"identify","userId":"{id}","timestamp":"2026-01-01T00:00:00Z","traits":{{"email":"{id}@x","plan":"pro","tz":"{tz}"}}}}"#)
+    };
+    let input = [
+        identify("a", "europe/paris"),
+        identify("b", "America/New York"),
+        // The same contact again, with the same name: counted once.
+        identify("b", "America/New York"),
+        identify("c", "America/New York"),
+        identify("d", "Mars/Olympus"),
+        identify("e", "Europe/Paris"),
+    ]
+    .join("\n");
+    std::fs::write(dir.join("in.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
+    let examples = repo().join("examples").display().to_string();
+    let out = journey(&["run", &examples, "--input", "in.jsonl", "--until", "2026-02-01T00:00:00Z", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let metrics: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("o/metrics.json")).unwrap_or_default()).unwrap_or_default();
+    assert_eq!(
+        metrics["run"]["unknown_time_zones"],
+        serde_json::json!({ "contacts": 4, "zones": { "America/New York": 2, "Mars/Olympus": 1, "europe/paris": 1 } })
+    );
+    assert!(
+        stderr(&out).contains(
+            "note: 4 contacts have time zones that name no IANA zone, so they were evaluated in UTC: \"America/New York\" (2; did you mean \"America/New_York\"?), \"Mars/Olympus\" (1), \"europe/paris\" (1; did you mean \"Europe/Paris\"?)."
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let report = std::fs::read_to_string(dir.join("o/report.html")).unwrap_or_default();
+    assert!(
+        report.contains("4 contacts have time zones that name no IANA zone and were evaluated in UTC: <code>America/New York</code> (2)"),
+        "{report}"
+    );
+}
+
+#[test]
 fn imports_pull_in_other_files_once() {
     let dir = temp_project("imports", &[("main.journey", "import \"lib/shared.journey\"\njourney j { entry on e  send m }\n")]);
     std::fs::create_dir_all(dir.join("lib")).unwrap_or_else(|e| panic!("{e}"));
@@ -608,9 +648,13 @@ fn shard_runs_merge_into_the_single_run() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let mut input = std::fs::read_to_string(dir.join("c.jsonl")).unwrap_or_default();
     input.push_str("not json\n{\"type\":\"track\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"event\":\"x\"}\n");
-    // Undeclared events of contacts in several shards: their counts merge too.
+    // Undeclared events and unknown time zones of contacts in several shards: their counts merge too.
     for i in 0..12 {
         input.push_str(&format!("{{\"type\":\"track\",\"userId\":\"u{i}\",\"timestamp\":\"2026-01-02T00:00:00Z\",\"event\":\"e{}\"}}\n", i % 3));
+        input.push_str(&format!(
+            "{{\"type\":\"identify\",\"userId\":\"u{i}\",\"timestamp\":\"2026-01-02T00:00:00Z\",\"traits\":{{\"email\":\"u@x\",\"plan\":\"free\",\"tz\":\"Nowhere/{}\"}}}}\n",
+            i % 2
+        ));
     }
     std::fs::write(dir.join("c.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
     let examples = repo().join("examples").display().to_string();
@@ -638,6 +682,10 @@ fn shard_runs_merge_into_the_single_run() {
     };
     assert_eq!(metrics("merged/metrics.json"), metrics("all/metrics.json"));
     assert_eq!(metrics("all/metrics.json")["run"]["undeclared"], serde_json::json!({ "records": 12, "events": { "e0": 4, "e1": 4, "e2": 4 } }));
+    assert_eq!(
+        metrics("all/metrics.json")["run"]["unknown_time_zones"],
+        serde_json::json!({ "contacts": 12, "zones": { "Nowhere/0": 6, "Nowhere/1": 6 } })
+    );
     assert!(read("all/actions.jsonl").lines().count() > 1000);
     // The report is drawn from the metrics: the merged one is the single run's (but for wall time).
     let report = |p: &str| read(p).lines().filter(|l| !l.contains(" records read (")).collect::<Vec<_>>().join("\n");

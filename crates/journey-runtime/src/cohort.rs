@@ -15,7 +15,7 @@
 use crate::direct::{PAGE, Page};
 use crate::fast::{FastDecoder, FastRecord};
 use crate::input::{self, Decoded, Decoder};
-use crate::metrics::Undeclared;
+use crate::metrics::NameCounts;
 use crate::{Reject, shard_of};
 use journey_vm::{ContactInput, Record, RecordKind, Value};
 use rayon::prelude::*;
@@ -69,7 +69,7 @@ pub struct Cohort {
     /// Records read (lines, and records inside batch envelopes).
     pub records_read: u64,
     /// Track records of undeclared events (seen, trigger nothing), in all and per event name.
-    pub undeclared: Undeclared,
+    pub undeclared: NameCounts,
     pub(crate) files: Vec<String>,
     /// Raw text of records kept for possible duplicate rejects: (file, line) → text.
     pub(crate) texts: FxHashMap<(u32, u64), String>,

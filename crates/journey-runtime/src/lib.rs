@@ -62,6 +62,8 @@ pub struct Evaluation {
     pub states: Vec<(String, Vec<u8>)>,
     /// Every messageId delivered so far (this run and the runs it resumes).
     pub message_ids: Vec<String>,
+    /// Contacts whose time zone names no IANA zone (evaluated in UTC), per name.
+    pub unknown_zones: metrics::NameCounts,
 }
 
 /// The shard of a contact id: a stable hash, so shards are the same on every machine.
@@ -244,6 +246,7 @@ pub fn evaluate_with<C: Consumer>(
         }
     };
     let mut transitions = 0u64;
+    let mut unknown_zones = metrics::NameCounts::default();
     let mut step_hits = empty_hits();
     let mut edge_hits = empty_edges();
     let mut states = Vec::new();
@@ -283,19 +286,25 @@ pub fn evaluate_with<C: Consumer>(
                 )
                 .map(|worker| {
                     let Worker { vm, done, acc, .. } = *worker;
-                    (done, vm.transitions(), vm.step_hits(), vm.edge_hits(), acc)
+                    let mut zones = metrics::NameCounts::default();
+                    for (name, n) in vm.unknown_zones() {
+                        zones.add(name, *n);
+                    }
+                    ((done, vm.transitions(), vm.step_hits(), vm.edge_hits(), acc), zones)
                 })
                 .reduce(
-                    || (Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()),
-                    |(mut a, ta, mut ha, mut ea, xa), (b, tb, hb, eb, xb)| {
+                    || ((Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()), metrics::NameCounts::default()),
+                    |((mut a, ta, mut ha, mut ea, xa), mut za), ((b, tb, hb, eb, xb), zb)| {
                         a.extend(b);
                         add_hits(&mut ha, hb);
                         add_hits(&mut ea, eb);
-                        (a, ta + tb, ha, ea, consumer.merge(xa, xb))
+                        za.merge(zb);
+                        ((a, ta + tb, ha, ea, consumer.merge(xa, xb)), za)
                     },
                 )
         };
-        let (mut results, chunk_transitions, chunk_hits, chunk_edges, acc) = install(&pool, run_chunk);
+        let ((mut results, chunk_transitions, chunk_hits, chunk_edges, acc), chunk_zones) = install(&pool, run_chunk);
+        unknown_zones.merge(chunk_zones);
         transitions += chunk_transitions;
         add_hits(&mut step_hits, chunk_hits);
         add_hits(&mut edge_hits, chunk_edges);
@@ -313,7 +322,7 @@ pub fn evaluate_with<C: Consumer>(
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
     delivered.sort();
     delivered.dedup();
-    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered }
+    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered, unknown_zones }
 }
 
 /// What one worker of an evaluation keeps from contact to contact: its VM, the contacts it

@@ -43,72 +43,113 @@ pub struct RunTotals {
     pub rejected: u64,
     pub contacts: u64,
     pub wall_seconds: f64,
-    /// Track records of events the project does not declare (RUNTIME.md §2: seen, trigger nothing).
-    pub undeclared: Undeclared,
+    /// Track records of events the project does not declare (RUNTIME.md §2: seen, trigger
+    /// nothing), per event name.
+    pub undeclared: NameCounts,
+    /// Contacts whose time zone names no IANA zone (evaluated in UTC), per name.
+    pub unknown_zones: NameCounts,
 }
 
-/// Track records of undeclared events: how many, and how many per event name (exact, so the
-/// same for any thread count or sharding).
+/// How many of something a run met, in all and per name (exact, so the same for any thread
+/// count or sharding).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
-pub struct Undeclared {
-    pub records: u64,
-    pub events: BTreeMap<String, u64>,
+pub struct NameCounts {
+    pub total: u64,
+    pub names: BTreeMap<String, u64>,
 }
 
-impl Undeclared {
+impl NameCounts {
     /// How many of the most frequent names `metrics.json` lists.
     pub const LISTED: usize = 20;
+    /// How many of them the note at the end of a run names.
+    const SHOWN: usize = 5;
 
-    pub fn add(&mut self, name: &str, records: u64) {
-        self.records += records;
-        match self.events.get_mut(name) {
-            Some(n) => *n += records,
+    pub fn add(&mut self, name: &str, n: u64) {
+        self.total += n;
+        match self.names.get_mut(name) {
+            Some(x) => *x += n,
             None => {
-                self.events.insert(name.to_string(), records);
+                self.names.insert(name.to_string(), n);
             }
         }
     }
 
-    pub fn merge(&mut self, other: Undeclared) {
-        self.records += other.records;
-        add_maps(&mut self.events, other.events);
+    pub fn merge(&mut self, other: NameCounts) {
+        self.total += other.total;
+        add_maps(&mut self.names, other.names);
     }
 
-    /// One line for the end of a run when some records named undeclared events: how many, the
-    /// most frequent names, and for each the declared event it probably meant ([`meant_event`]).
-    pub fn note(&self, program: &Program) -> Option<String> {
-        if self.records == 0 {
-            return None;
-        }
-        const SHOWN: usize = 5;
-        let names: Vec<String> = self
-            .most_frequent(SHOWN)
-            .into_iter()
-            .map(|(name, n)| match meant_event(program, name) {
-                Some(meant) => format!("{name:?} ({n}; did you mean {meant:?}?)"),
-                None => format!("{name:?} ({n})"),
-            })
-            .collect();
-        let more = self.events.len().saturating_sub(SHOWN);
-        let more = if more > 0 { format!(" and {more} more") } else { String::new() };
-        let (records, verb, triggers) = if self.records == 1 {
-            ("1 record".to_string(), "names an event", "triggers")
-        } else {
-            (format!("{} records", self.records), "name events", "trigger")
-        };
-        Some(format!(
-            "note: {records} {verb} the project does not declare, which {triggers} nothing: {}{more}. A track record names an event by its string alias when it has one, else by its identifier (`journey run` counts them per name in metrics.json, under run.undeclared)",
-            names.join(", ")
-        ))
-    }
-
-    /// The names with the most records first (ties in name order), at most `n` of them.
+    /// The names with the highest counts first (ties in name order), at most `n` of them.
     pub fn most_frequent(&self, n: usize) -> Vec<(&str, u64)> {
-        let mut names: Vec<(&str, u64)> = self.events.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        let mut names: Vec<(&str, u64)> = self.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         names.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         names.truncate(n);
         names
     }
+
+    /// `metrics.json`'s form: `{"<total>": N, "<names>": {name: count, …}}`, the most frequent
+    /// [`NameCounts::LISTED`] names.
+    pub fn to_json(&self, total: &str, names: &str) -> Json {
+        let listed: Map<String, Json> = self.most_frequent(Self::LISTED).into_iter().map(|(name, n)| (name.to_string(), json!(n))).collect();
+        json!({ total: self.total, names: listed })
+    }
+
+    /// The most frequent names as `"name" (count…)`, `detail` adding to a name's parentheses,
+    /// and how many more there are.
+    fn shown(&self, detail: impl Fn(&str) -> Option<String>) -> String {
+        let names: Vec<String> = self
+            .most_frequent(Self::SHOWN)
+            .into_iter()
+            .map(|(name, n)| match detail(name) {
+                Some(d) => format!("{name:?} ({n}; {d})"),
+                None => format!("{name:?} ({n})"),
+            })
+            .collect();
+        match self.names.len().saturating_sub(Self::SHOWN) {
+            0 => names.join(", "),
+            more => format!("{} and {more} more", names.join(", ")),
+        }
+    }
+
+    /// One line for the end of a run when some records named undeclared events: how many, the
+    /// most frequent names, and for each the declared event it probably meant ([`meant_event`]).
+    pub fn undeclared_note(&self, program: &Program) -> Option<String> {
+        if self.total == 0 {
+            return None;
+        }
+        let (records, verb, triggers) = if self.total == 1 {
+            ("1 record".to_string(), "names an event", "triggers")
+        } else {
+            (format!("{} records", self.total), "name events", "trigger")
+        };
+        Some(format!(
+            "note: {records} {verb} the project does not declare, which {triggers} nothing: {}. A track record names an event by its string alias when it has one, else by its identifier (`journey run` counts them per name in metrics.json, under run.undeclared)",
+            self.shown(|name| meant_event(program, name).map(|meant| format!("did you mean {meant:?}?")))
+        ))
+    }
+
+    /// One line for the end of a run when some contacts' time zones name no IANA zone.
+    pub fn unknown_zones_note(&self) -> Option<String> {
+        if self.total == 0 {
+            return None;
+        }
+        let contacts = if self.total == 1 { "1 contact has a time zone".to_string() } else { format!("{} contacts have time zones", self.total) };
+        Some(format!(
+            "note: {contacts} that name no IANA zone, so they were evaluated in UTC: {}. Names are like \"Europe/Paris\" or \"America/New_York\" (counts per name in metrics.json, under run.unknown_time_zones)",
+            self.shown(|name| suggest_zone(name).map(|z| format!("did you mean {z:?}?")))
+        ))
+    }
+}
+
+/// The IANA zone a misspelt `name` probably means: the one equal to it ignoring case, with
+/// spaces for `_`, or the closest by edit distance.
+fn suggest_zone(name: &str) -> Option<&'static str> {
+    let folded = |s: &str| s.to_lowercase().replace(' ', "_");
+    let wanted = folded(name);
+    if let Some(z) = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).find(|z| folded(z) == wanted) {
+        return Some(z);
+    }
+    journey_diagnostics::suggest(name, chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()))
 }
 
 /// The declared event an undeclared `name` was probably meant to be, as the input must name it
@@ -525,6 +566,7 @@ impl Partial {
         self.totals.rejected += other.totals.rejected;
         self.totals.contacts += other.totals.contacts;
         self.totals.undeclared.merge(other.totals.undeclared);
+        self.totals.unknown_zones.merge(other.totals.unknown_zones);
         self.totals.wall_seconds = self.totals.wall_seconds.max(other.totals.wall_seconds);
         Ok(())
     }
@@ -628,10 +670,8 @@ impl Partial {
                 "contacts": totals.contacts,
                 "transitions": transitions,
                 "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
-                "undeclared": {
-                    "records": totals.undeclared.records,
-                    "events": totals.undeclared.most_frequent(Undeclared::LISTED).into_iter().map(|(name, n)| (name.to_string(), json!(n))).collect::<Map<String, Json>>(),
-                },
+                "undeclared": totals.undeclared.to_json("records", "events"),
+                "unknown_time_zones": totals.unknown_zones.to_json("contacts", "zones"),
             }
         })
     }
@@ -666,14 +706,14 @@ mod tests {
 
     #[test]
     fn undeclared_counts_merge_and_list_the_most_frequent_first() {
-        let mut a = Undeclared::default();
+        let mut a = NameCounts::default();
         a.add("b", 2);
         a.add("a", 1);
-        let mut b = Undeclared::default();
+        let mut b = NameCounts::default();
         b.add("a", 1);
         b.add("c", 5);
         a.merge(b);
-        assert_eq!(a.records, 9);
+        assert_eq!(a.total, 9);
         assert_eq!(a.most_frequent(10), vec![("c", 5), ("a", 2), ("b", 2)]);
         assert_eq!(a.most_frequent(1), vec![("c", 5)]);
     }

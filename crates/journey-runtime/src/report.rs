@@ -685,6 +685,16 @@ pub fn html(program: &Program, metrics: &Json) -> String {
         };
         let _ = writeln!(out, "<p class=\"warn\">{said} the project does not declare and triggered nothing: {}</p>", names.join(", "));
     }
+    let zones = &run["unknown_time_zones"];
+    if zones["contacts"].as_u64().is_some_and(|n| n > 0) {
+        let names: Vec<String> =
+            zones["zones"].as_object().into_iter().flatten().map(|(name, n)| format!("<code>{}</code> ({})", esc(name), count(n))).collect();
+        let said = match count(&zones["contacts"]) {
+            1 => "1 contact has a time zone".to_string(),
+            n => format!("{n} contacts have time zones"),
+        };
+        let _ = writeln!(out, "<p class=\"warn\">{said} that name no IANA zone and were evaluated in UTC: {}</p>", names.join(", "));
+    }
     out.push_str("<nav>");
     for j in &program.journeys {
         let _ = write!(out, r##"<a href="#j-{0}">{0}</a>"##, esc(&j.name));

@@ -9,7 +9,7 @@
 //! triggers, and finally re-tests conditions changed by `set` (at most 16 rounds).
 
 use crate::clock::Clocks;
-use crate::eval::{Env, EvalError, Machine, next_yearly, parse_tz};
+use crate::eval::{Env, EvalError, Machine, next_yearly};
 use crate::flow::FlowCounts;
 use crate::tables::{Deps, READS_ALWAYS, Tables, attr_bit, pred_bit};
 use crate::value::{Strings, Value};
@@ -97,6 +97,12 @@ impl<'p> Vm<'p> {
         self.flow.transitions()
     }
 
+    /// Per time zone name that names no IANA zone, how many of the contacts run so far had it
+    /// (and were evaluated in UTC), in the order first met.
+    pub fn unknown_zones(&self) -> &[(String, u64)] {
+        &self.zones.unknown
+    }
+
     /// Per journey, per step: how many times a contact entered it, across all contacts run so
     /// far (for metrics).
     pub fn step_hits(&self) -> Vec<Vec<u64>> {
@@ -145,6 +151,7 @@ impl<'p> Vm<'p> {
             first: false,
             test_mask: Deps::MAX,
             steps_left: RUN_STEP_BUDGET,
+            zone_counted: false,
         };
         if let Some(at) = run.st.reschedule_at.take() {
             run.reschedule(at);
@@ -197,40 +204,53 @@ impl<'p> Vm<'p> {
 /// hostile input naming thousands of zones costs parsing, never memory.
 #[derive(Default)]
 struct Zones {
-    names: Vec<(String, Tz)>,
+    /// Each name, its zone, and whether it names one (else the zone is UTC).
+    names: Vec<(String, Tz, bool)>,
     /// The entry found last (consecutive contacts often share a zone).
     last: usize,
     /// The entry replaced next once `names` is full.
     next: usize,
+    /// Per name that is no IANA zone, the contacts that had it (see [`Vm::unknown_zones`]).
+    unknown: Vec<(String, u64)>,
 }
 
 impl Zones {
     const MAX: usize = 64;
 
-    /// The zone named `name` (UTC when it is not a valid IANA name): [`parse_tz`], remembered.
-    fn get(&mut self, name: &str) -> Tz {
-        if let Some((n, tz)) = self.names.get(self.last)
+    /// The zone named `name` (UTC when it is not a valid IANA name), remembered;
+    /// and whether the name is one.
+    fn get(&mut self, name: &str) -> (Tz, bool) {
+        if let Some((n, tz, known)) = self.names.get(self.last)
             && n == name
         {
-            return *tz;
+            return (*tz, *known);
         }
-        if let Some(i) = self.names.iter().position(|(n, _)| n == name) {
+        if let Some(i) = self.names.iter().position(|(n, _, _)| n == name) {
             self.last = i;
-            return self.names[i].1;
+            return (self.names[i].1, self.names[i].2);
         }
-        let tz = parse_tz(name);
+        let parsed = name.parse::<Tz>().ok();
+        let (tz, known) = (parsed.unwrap_or(Tz::UTC), parsed.is_some());
         if self.names.len() < Self::MAX {
             self.last = self.names.len();
-            self.names.push((name.to_string(), tz));
+            self.names.push((name.to_string(), tz, known));
         } else if let Some(entry) = self.names.get_mut(self.next) {
             // The name's buffer is reused.
             entry.0.clear();
             entry.0.push_str(name);
-            entry.1 = tz;
+            (entry.1, entry.2) = (tz, known);
             self.last = self.next;
             self.next = (self.next + 1) % Self::MAX;
         }
-        tz
+        (tz, known)
+    }
+
+    /// Counts a contact whose zone is `name`, which names none.
+    fn count_unknown(&mut self, name: &str) {
+        match self.unknown.iter_mut().find(|(n, _)| n == name) {
+            Some((_, count)) => *count += 1,
+            None => self.unknown.push((name.to_string(), 1)),
+        }
     }
 }
 
@@ -332,6 +352,8 @@ struct Run<'a, 'p> {
     test_mask: Deps,
     /// What is left of [`RUN_STEP_BUDGET`].
     steps_left: u32,
+    /// The contact's zone was counted as naming none (see [`Vm::unknown_zones`]).
+    zone_counted: bool,
 }
 
 /// When the contact's next timer in a journey is due: its wait or limit while active, its next
@@ -541,7 +563,13 @@ impl Run<'_, '_> {
             Some(expr) => match self.fast(expr, now, None, None).map_or_else(|| self.eval_with_tz(expr, now, None, None, Tz::UTC), Ok) {
                 Ok(Value::Str(id)) => {
                     let name = Strings { program: self.vm.program, heap: &self.st.heap, input: &self.input.heap }.str(id);
-                    self.vm.zones.get(name)
+                    let (tz, known) = self.vm.zones.get(name);
+                    // An empty name is no zone given; another is counted once per contact.
+                    if !known && !name.is_empty() && !self.zone_counted {
+                        self.zone_counted = true;
+                        self.vm.zones.count_unknown(name);
+                    }
+                    tz
                 }
                 _ => Tz::UTC,
             },
@@ -944,10 +972,10 @@ mod tests {
         for round in 0..3 {
             for (i, name) in names.iter().enumerate() {
                 let name = if (i + round) % 3 == 0 { &names[0] } else { name };
-                assert_eq!(zones.get(name), parse_tz(name), "{name}");
+                assert_eq!(zones.get(name), (crate::eval::parse_tz(name), name.parse::<Tz>().is_ok()), "{name}");
             }
         }
-        assert_eq!(zones.get("Not/AZone"), Tz::UTC);
+        assert_eq!(zones.get("Not/AZone"), (Tz::UTC, false));
         assert!(zones.names.len() <= Zones::MAX);
     }
 

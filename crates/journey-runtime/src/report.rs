@@ -658,6 +658,19 @@ const FLOW_STYLE: &str = ".flow .node rect{fill:#eef4ff;stroke:#4a72c4}.flow .en
 .flow .edge{fill:none;stroke:#7a9ad8;stroke-opacity:.7}.flow .unused{stroke:#ccc;stroke-dasharray:4 3}\
 .flow .edge-count{font-size:11px;fill:#335;text-anchor:middle;paint-order:stroke;stroke:#fff;stroke-width:3px}";
 
+/// A warning paragraph for one of `metrics.json`'s per-name counts (`{total: N, names: {…}}`),
+/// when N is not zero: `said` is (the singular phrase, the plural after the number), then `what`.
+fn warn_counts(out: &mut String, counts: &Json, total: &str, names: &str, said: (&str, &str), what: &str) {
+    let n = count(&counts[total]);
+    if n == 0 {
+        return;
+    }
+    let listed: Vec<String> =
+        counts[names].as_object().into_iter().flatten().map(|(name, k)| format!("<code>{}</code> ({})", esc(name), count(k))).collect();
+    let said = if n == 1 { said.0.to_string() } else { format!("{n} {}", said.1) };
+    let _ = writeln!(out, "<p class=\"warn\">{said} {what}: {}</p>", listed.join(", "));
+}
+
 /// The whole page.
 pub fn html(program: &Program, metrics: &Json) -> String {
     let mut out = String::new();
@@ -674,27 +687,24 @@ pub fn html(program: &Program, metrics: &Json) -> String {
         count(&run["transitions"]),
         run["wall_seconds"].as_f64().unwrap_or(0.0)
     );
-    // Records of events the project does not declare: said, since they trigger nothing.
-    let undeclared = &run["undeclared"];
-    if undeclared["records"].as_u64().is_some_and(|n| n > 0) {
-        let names: Vec<String> =
-            undeclared["events"].as_object().into_iter().flatten().map(|(name, n)| format!("<code>{}</code> ({})", esc(name), count(n))).collect();
-        let said = match count(&undeclared["records"]) {
-            1 => "1 record names an event".to_string(),
-            n => format!("{n} records name events"),
-        };
-        let _ = writeln!(out, "<p class=\"warn\">{said} the project does not declare and triggered nothing: {}</p>", names.join(", "));
-    }
-    let zones = &run["unknown_time_zones"];
-    if zones["contacts"].as_u64().is_some_and(|n| n > 0) {
-        let names: Vec<String> =
-            zones["zones"].as_object().into_iter().flatten().map(|(name, n)| format!("<code>{}</code> ({})", esc(name), count(n))).collect();
-        let said = match count(&zones["contacts"]) {
-            1 => "1 contact has a time zone".to_string(),
-            n => format!("{n} contacts have time zones"),
-        };
-        let _ = writeln!(out, "<p class=\"warn\">{said} that name no IANA zone and were evaluated in UTC: {}</p>", names.join(", "));
-    }
+    // What a run met and could not use, said since it changed nothing: records of undeclared
+    // events, contacts in zones that do not exist.
+    warn_counts(
+        &mut out,
+        &run["undeclared"],
+        "records",
+        "events",
+        ("1 record names an event", "records name events"),
+        "the project does not declare and triggered nothing",
+    );
+    warn_counts(
+        &mut out,
+        &run["unknown_time_zones"],
+        "contacts",
+        "zones",
+        ("1 contact has a time zone", "contacts have time zones"),
+        "that name no IANA zone and were evaluated in UTC",
+    );
     out.push_str("<nav>");
     for j in &program.journeys {
         let _ = write!(out, r##"<a href="#j-{0}">{0}</a>"##, esc(&j.name));

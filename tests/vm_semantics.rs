@@ -466,6 +466,73 @@ journey j { entry on ping  send m }
     );
 }
 
+/// Arithmetic never wraps, saturates or yields `inf`: a result out of range is an `error` action
+/// saying which, and the contact leaves that journey (before, `i64::MAX + 1` was set as
+/// `i64::MIN`, a float divided by zero was written as `null`, and a time past year 9999 kept).
+#[test]
+fn arithmetic_out_of_range_is_an_error_action_never_a_wrapped_value() {
+    let source = r#"
+journey int_add { entry on purchase  set contact.score = contact.score + 1 }
+journey int_abs { entry on purchase  set contact.score = abs(contact.score - contact.score - contact.score - 1) }
+journey int_ok { entry on purchase  set contact.score = contact.score - 1 }
+journey float_div { entry on purchase  set contact.score = round(trigger.total / 0.0) }
+journey float_mul { entry on purchase  set contact.score = round(trigger.total * trigger.total) }
+journey float_round { entry on purchase  set contact.score = floor(trigger.total) }
+journey time_shift { entry on purchase  set contact.trial_ends_at = now + 1000000w }
+journey duration_mul { entry on purchase  wait until now + 1000000w * 1000000000 }
+"#;
+    let input = [
+        identify("a", "2026-01-01T09:00:00Z", r#"{"email":"a@x","plan":"pro","score":9223372036854775807,"lists":[]}"#),
+        track("a", "2026-01-01T10:00:00Z", "Order Completed", r#"{"total":1e200,"sku":"x"}"#),
+    ]
+    .join("\n");
+    let lines = short(&actions(source, &input, "2026-01-02T00:00:00Z"));
+    let errors: Vec<&str> = lines.iter().filter(|l| l.contains(" error ")).map(String::as_str).collect();
+    assert_eq!(
+        errors,
+        [
+            "2026-01-01T10:00:00Z error step=s1 reason=integer overflow: the result does not fit in 64 bits",
+            "2026-01-01T10:00:00Z error step=s1 reason=integer overflow: the result does not fit in 64 bits",
+            "2026-01-01T10:00:00Z error step=s1 reason=division by zero",
+            "2026-01-01T10:00:00Z error step=s1 reason=float overflow: the result is not a finite number",
+            "2026-01-01T10:00:00Z error step=s1 reason=1e200 is beyond the range of a 64-bit integer",
+            "2026-01-01T10:00:00Z error step=s1 reason=time out of range: the result is outside the years 0000 to 9999",
+            "2026-01-01T10:00:00Z error step=s1 reason=duration overflow: the result does not fit in 64 bits of milliseconds",
+        ]
+    );
+    // The one in range is set, exactly.
+    assert!(lines.contains(&"2026-01-01T10:00:00Z set step=s1 attribute=score value=9223372036854775806".to_string()), "{lines:#?}");
+}
+
+/// A duration attribute comes as seconds, kept in whole milliseconds: rounded (`1.001` s is 1001 ms,
+/// not 1000), and rejected when it does not fit — never saturated to the longest duration.
+#[test]
+fn duration_traits_are_rounded_to_milliseconds_and_too_long_ones_rejected() {
+    let source = r#"
+contact { email: string, cooldown: duration }
+event ping "Ping" {}
+journey j { entry on ping  set contact.email = "{days(contact.cooldown)}"  wait until now + contact.cooldown  exit "waited" }
+"#;
+    let program = journey::compile(&[("p.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let input = [
+        identify("a", "2026-01-01T09:00:00Z", r#"{"email":"a@x","cooldown":1.001}"#),
+        identify("b", "2026-01-01T09:00:00Z", r#"{"email":"b@x","cooldown":1e300}"#),
+        track("a", "2026-01-01T10:00:00Z", "Ping", "{}"),
+    ]
+    .join("\n");
+    let (lines, rejects) = journey::evaluate(&program, &input, "2026-01-02T00:00:00Z", 1);
+    let reasons: Vec<(u64, &str)> = rejects.iter().map(|r| (r.line, r.reason.as_str())).collect();
+    assert_eq!(reasons, [(2, "trait `cooldown`: 1e+300 seconds is too long a duration (at most ±292 million years)")]);
+    assert_eq!(
+        short(&lines),
+        [
+            "2026-01-01T10:00:00Z enter trigger=ping",
+            "2026-01-01T10:00:00Z set step=s1 attribute=email value=0",
+            "2026-01-01T10:00:01.001Z exit reason=waited",
+        ]
+    );
+}
+
 #[test]
 fn scheduled_entries_at_every_and_anniversary() {
     let source = r#"

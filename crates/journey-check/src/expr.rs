@@ -694,6 +694,9 @@ impl<'a> Checker<'a> {
         };
         match resolved {
             Some((builtin, ty)) => {
+                if let (Builtin::Format, Some(Expr { kind: ExprKind::Str(pattern), span: at, .. })) = (builtin, checked.get(1)) {
+                    self.format_pattern(pattern, *at);
+                }
                 let checked = match builtin {
                     Builtin::MinFloat | Builtin::MaxFloat | Builtin::Round | Builtin::Floor => checked.into_iter().map(to_float).collect(),
                     _ => checked,
@@ -723,6 +726,26 @@ impl<'a> Checker<'a> {
                 Expr::error(span)
             }
         }
+    }
+
+    /// A literal `format` pattern is checked here, not at the send: an unknown specifier (`%Q`)
+    /// would otherwise be an `error` action for every contact that reaches it.
+    fn format_pattern(&mut self, pattern: &str, span: Span) {
+        use chrono::format::{Item, StrftimeItems};
+        if !StrftimeItems::new(pattern).any(|i| matches!(i, Item::Error)) {
+            return;
+        }
+        let bad = bad_specifier(pattern);
+        let message = if bad == "%" {
+            "a `%` ending a `format` pattern starts no specifier (`%%` is a percent sign)".to_string()
+        } else {
+            format!("`{bad}` is not a `format` specifier")
+        };
+        self.emit(
+            Diagnostic::error("J0156", message, span)
+                .with_label(format!("`{bad}` in this pattern"))
+                .with_help("`format` takes chrono's strftime specifiers: `%Y` year, `%m` month, `%d` day, `%b` month name, `%a` weekday name, `%H:%M` time, `%%` a percent sign"),
+        );
     }
 
     /// Checks a template string in a context (LANGUAGE.md §3).
@@ -795,4 +818,30 @@ fn promote(l: Expr, r: Expr) -> (Expr, Expr) {
         (Type::Float, Type::Int) => (l, to_float(r)),
         _ => (l, r),
     }
+}
+
+/// The first specifier of a strftime pattern that chrono does not read (`%Q`, a `%` at the end),
+/// for the message; the whole pattern when it cannot tell which.
+fn bad_specifier(pattern: &str) -> String {
+    use chrono::format::{Item, StrftimeItems};
+    let mut chars = pattern.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        // A specifier: `%`, optional padding flag (`-`, `_`, `0`) or `.`/digits, then a letter.
+        let mut end = i + 1;
+        while let Some(&(j, d)) = chars.peek() {
+            end = j + d.len_utf8();
+            chars.next();
+            if !matches!(d, '-' | '_' | '0'..='9' | '.' | ':' | '#') {
+                break;
+            }
+        }
+        let spec = pattern.get(i..end).unwrap_or(pattern);
+        if StrftimeItems::new(spec).any(|item| matches!(item, Item::Error)) {
+            return spec.to_string();
+        }
+    }
+    pattern.to_string()
 }

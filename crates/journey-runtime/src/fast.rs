@@ -386,8 +386,8 @@ impl<'d, 'p> FastDecoder<'d, 'p> {
             (ValueType::String, Scalar::Str(s)) => heap.add_string(s),
             (ValueType::Time, Scalar::Str(s)) => Value::Time(parse_instant(s)?),
             (ValueType::Date, Scalar::Str(s)) => Value::Date(journey_vm::eval::days_of_date(chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?)),
-            (ValueType::Duration, Scalar::Int(i)) => Value::Duration((*i as f64 * 1000.0) as i64),
-            (ValueType::Duration, Scalar::Float(f)) => Value::Duration((f * 1000.0) as i64),
+            (ValueType::Duration, Scalar::Int(i)) => Value::Duration(crate::input::duration_ms(*i as f64)?),
+            (ValueType::Duration, Scalar::Float(f)) => Value::Duration(crate::input::duration_ms(*f)?),
             (ValueType::Enum(e), Scalar::Str(s)) => {
                 let decl = self.program.enums.get(*e as usize)?;
                 Value::Enum(*e, decl.variants.iter().position(|v| v == s)? as u32)

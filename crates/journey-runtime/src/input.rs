@@ -31,6 +31,14 @@ pub struct Decoder<'p> {
     pub(crate) journeys: FxHashMap<&'p str, u32>,
 }
 
+/// A duration given in seconds, in whole milliseconds (rounded); `None` when it does not fit.
+pub fn duration_ms(seconds: f64) -> Option<i64> {
+    let ms = (seconds * 1000.0).round();
+    // 2^63 is exactly representable; every float below it and at or above -2^63 converts (and
+    // neither `NaN` nor an infinity is in the range).
+    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&ms).then_some(ms as i64)
+}
+
 /// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are
 /// truncated).
 pub fn parse_instant(text: &str) -> Result<i64, String> {
@@ -183,8 +191,9 @@ impl<'p> Decoder<'p> {
                 Ok(d) => Value::Date(journey_vm::eval::days_of_date(d)),
                 Err(_) => return Err(format!("expected a date like \"2026-12-01\", found {s:?}")),
             },
-            (ValueType::Duration, Json::Number(n)) => match n.as_f64() {
-                Some(seconds) => Value::Duration((seconds * 1000.0) as i64),
+            (ValueType::Duration, Json::Number(n)) => match n.as_f64().map(duration_ms) {
+                Some(Some(ms)) => Value::Duration(ms),
+                Some(None) => return Err(format!("{n} seconds is too long a duration (at most ±292 million years)")),
                 None => return wrong("a number of seconds"),
             },
             (ValueType::Enum(e), Json::String(s)) => {

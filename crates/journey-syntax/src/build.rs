@@ -77,10 +77,17 @@ pub fn int_expr(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r: 
 }
 
 pub fn float_expr(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r: usize) -> Expr {
-    let value = text.parse::<f64>().unwrap_or_else(|_| {
-        report(errors, user_error("J0005", format!("invalid number `{text}`"), l, r, "not a number"));
-        0.0
-    });
+    let value = match text.parse::<f64>() {
+        Ok(f) if f.is_finite() => f,
+        Ok(_) => {
+            report(errors, user_error("J0005", format!("number `{text}` is too large"), l, r, "does not fit in 64 bits"));
+            0.0
+        }
+        Err(_) => {
+            report(errors, user_error("J0005", format!("invalid number `{text}`"), l, r, "not a number"));
+            0.0
+        }
+    };
     expr(file, l, ExprKind::Float(value), r)
 }
 
@@ -107,6 +114,8 @@ pub fn duration_seconds(text: &str) -> Option<i64> {
         };
         total = total.checked_add(n.checked_mul(scale)?)?;
     }
+    // The engine counts in milliseconds: a duration must fit in 64 bits of them.
+    total.checked_mul(1000)?;
     Some(total)
 }
 

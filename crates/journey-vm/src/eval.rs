@@ -163,9 +163,9 @@ impl Machine {
                 }
                 Instr::Neg => {
                     let v = match pop!() {
-                        Value::Int(i) => Value::Int(i.wrapping_neg()),
+                        Value::Int(i) => Value::Int(int(i.checked_neg())?),
                         Value::Float(f) => Value::Float(-f),
-                        Value::Duration(d) => Value::Duration(d.wrapping_neg()),
+                        Value::Duration(d) => Value::Duration(duration(d.checked_neg())?),
                         _ => return err("cannot negate"),
                     };
                     push!(v);
@@ -342,6 +342,44 @@ impl Machine {
     }
 }
 
+/// An integer result, or the error that it does not fit in 64 bits (arithmetic never wraps).
+fn int(v: Option<i64>) -> Result<i64, EvalError> {
+    v.map_or_else(|| err("integer overflow: the result does not fit in 64 bits"), Ok)
+}
+
+/// A duration result, or the error that it does not fit (±292 million years, in milliseconds).
+fn duration(v: Option<i64>) -> Result<i64, EvalError> {
+    v.map_or_else(|| err("duration overflow: the result does not fit in 64 bits of milliseconds"), Ok)
+}
+
+/// A float result, or the error that it is not a finite number (`inf` and `NaN` have no JSON).
+fn finite(f: f64) -> Result<f64, EvalError> {
+    if f.is_finite() { Ok(f) } else { err("float overflow: the result is not a finite number") }
+}
+
+/// The first and last instants a `time` may hold: years 0000 to 9999, the range of RFC 3339
+/// (0000-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z, in milliseconds since the epoch).
+pub const TIME_MIN_MS: i64 = -62_167_219_200_000;
+pub const TIME_MAX_MS: i64 = 253_402_300_799_999;
+
+/// `t ± d` when the result is a time in range ([`TIME_MIN_MS`] to [`TIME_MAX_MS`]).
+#[inline]
+pub(crate) fn shift_time(t: i64, d: i64, add: bool) -> Option<i64> {
+    let r = if add { t.checked_add(d) } else { t.checked_sub(d) }?;
+    (TIME_MIN_MS..=TIME_MAX_MS).contains(&r).then_some(r)
+}
+
+/// A float rounded to an integer, or the error that it has none (not finite, or beyond 64 bits).
+fn to_int(f: f64) -> Result<i64, EvalError> {
+    // 2^63 is exactly representable; every float below it and at or above -2^63 converts (and
+    // neither `NaN` nor an infinity is in the range).
+    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
+        Ok(f as i64)
+    } else {
+        err(if f.is_finite() { format!("{f:e} is beyond the range of a 64-bit integer") } else { format!("{f} has no integer value") })
+    }
+}
+
 fn num(v: Value) -> Result<f64, EvalError> {
     match v {
         Value::Float(f) => Ok(f),
@@ -396,40 +434,49 @@ fn binary(op: BinOp, a: Value, b: Value, env: &Env<'_>, heap: &mut Heap, scratch
         }
         BinOp::AddInt | BinOp::SubInt | BinOp::MulInt | BinOp::DivInt => {
             let (V::Int(x), V::Int(y)) = (a, b) else { return err("expected integers") };
-            V::Int(match op {
-                BinOp::AddInt => x.wrapping_add(y),
-                BinOp::SubInt => x.wrapping_sub(y),
-                BinOp::MulInt => x.wrapping_mul(y),
+            V::Int(int(match op {
+                BinOp::AddInt => x.checked_add(y),
+                BinOp::SubInt => x.checked_sub(y),
+                BinOp::MulInt => x.checked_mul(y),
                 _ => {
                     if y == 0 {
                         return err("division by zero");
                     }
-                    x.wrapping_div(y)
+                    x.checked_div(y)
                 }
-            })
+            })?)
         }
-        BinOp::AddFloat => V::Float(num(a)? + num(b)?),
-        BinOp::SubFloat => V::Float(num(a)? - num(b)?),
-        BinOp::MulFloat => V::Float(num(a)? * num(b)?),
-        BinOp::DivFloat => V::Float(num(a)? / num(b)?),
+        BinOp::AddFloat => V::Float(finite(num(a)? + num(b)?)?),
+        BinOp::SubFloat => V::Float(finite(num(a)? - num(b)?)?),
+        BinOp::MulFloat => V::Float(finite(num(a)? * num(b)?)?),
+        BinOp::DivFloat => {
+            let (x, y) = (num(a)?, num(b)?);
+            if y == 0.0 {
+                return err("division by zero");
+            }
+            V::Float(finite(x / y)?)
+        }
         BinOp::AddTimeDuration | BinOp::SubTimeDuration => {
             let (V::Time(t), V::Duration(d)) = (a, b) else { return err("expected time and duration") };
-            V::Time(if op == BinOp::AddTimeDuration { t.saturating_add(d) } else { t.saturating_sub(d) })
+            match shift_time(t, d, op == BinOp::AddTimeDuration) {
+                Some(t) => V::Time(t),
+                None => return err("time out of range: the result is outside the years 0000 to 9999"),
+            }
         }
         BinOp::SubTimeTime => {
             let (V::Time(x), V::Time(y)) = (a, b) else { return err("expected times") };
-            V::Duration(x.saturating_sub(y))
+            V::Duration(duration(x.checked_sub(y))?)
         }
         BinOp::AddDuration | BinOp::SubDuration => {
             let (V::Duration(x), V::Duration(y)) = (a, b) else { return err("expected durations") };
-            V::Duration(if op == BinOp::AddDuration { x.saturating_add(y) } else { x.saturating_sub(y) })
+            V::Duration(duration(if op == BinOp::AddDuration { x.checked_add(y) } else { x.checked_sub(y) })?)
         }
         BinOp::MulDurationInt | BinOp::DivDurationInt => {
             let (V::Duration(d), V::Int(n)) = (a, b) else { return err("expected a duration and an integer") };
             if op == BinOp::DivDurationInt && n == 0 {
                 return err("division by zero");
             }
-            V::Duration(if op == BinOp::MulDurationInt { d.saturating_mul(n) } else { d / n })
+            V::Duration(duration(if op == BinOp::MulDurationInt { d.checked_mul(n) } else { d.checked_div(n) })?)
         }
         BinOp::Concat => {
             let (V::Str(x), V::Str(y)) = (a, b) else { return err("expected strings") };
@@ -494,7 +541,7 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap, scratch: &
             _ => return err("expected a list"),
         },
         Builtin::AbsInt => match args[0] {
-            V::Int(i) => V::Int(i.wrapping_abs()),
+            V::Int(i) => V::Int(int(i.checked_abs())?),
             _ => return err("expected an integer"),
         },
         Builtin::AbsFloat => V::Float(num(args[0])?.abs()),
@@ -508,8 +555,8 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap, scratch: &
             (V::Time(a), V::Time(b)) => V::Time(if f == Builtin::MinTime { a.min(b) } else { a.max(b) }),
             _ => return err("expected times"),
         },
-        Builtin::Round => V::Int(num(args[0])?.round() as i64),
-        Builtin::Floor => V::Int(num(args[0])?.floor() as i64),
+        Builtin::Round => V::Int(to_int(num(args[0])?.round())?),
+        Builtin::Floor => V::Int(to_int(num(args[0])?.floor())?),
         Builtin::DateOf => V::Date(days_of_date(time(args[0])?.date())),
         Builtin::Year => V::Int(time(args[0])?.year() as i64),
         Builtin::Month => V::Int(time(args[0])?.month() as i64),
@@ -786,6 +833,21 @@ pub fn parse_tz(name: &str) -> Tz {
 #[allow(clippy::unwrap_used)] // tests may unwrap
 mod tests {
     use super::*;
+
+    /// The time range is exactly RFC 3339's years 0000 to 9999, and shifting stops at its ends.
+    #[test]
+    fn the_time_range_is_rfc_3339s() {
+        let ms = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp_millis();
+        assert_eq!(TIME_MIN_MS, ms("0000-01-01T00:00:00Z"));
+        assert_eq!(TIME_MAX_MS, ms("9999-12-31T23:59:59.999Z"));
+        assert_eq!(shift_time(TIME_MAX_MS - 1, 1, true), Some(TIME_MAX_MS));
+        assert_eq!(shift_time(TIME_MAX_MS, 1, true), None);
+        assert_eq!(shift_time(TIME_MIN_MS, 1, false), None);
+        assert_eq!(shift_time(0, i64::MIN, false), None);
+        assert_eq!(to_int(-9_223_372_036_854_775_808.0).ok(), Some(i64::MIN));
+        assert!(to_int(9_223_372_036_854_775_808.0).is_err());
+        assert!(to_int(f64::NAN).is_err());
+    }
 
     /// The calendar arithmetic agrees with chrono's over four centuries.
     #[test]

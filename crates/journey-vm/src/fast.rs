@@ -477,9 +477,9 @@ impl Fast {
                     (v, Some(b)) if v.is_none() => b.value(inputs)?,
                     (v, _) => v,
                 };
-                // Anything but a time and a duration is the machine's error.
+                // Anything but a time and a duration, or a time out of range, is the machine's error.
                 match (t, by.value(inputs)?) {
-                    (Value::Time(t), Value::Duration(d)) => Some(Value::Time(if *add { t.saturating_add(d) } else { t.saturating_sub(d) })),
+                    (Value::Time(t), Value::Duration(d)) => crate::eval::shift_time(t, d, *add).map(Value::Time),
                     _ => None,
                 }
             }

@@ -176,9 +176,9 @@ impl Kernel {
                     (v, Some(b)) if v.is_none() => state_load(b, s)?,
                     (v, _) => v,
                 };
-                // Anything but a time is the machine's error.
+                // Anything but a time, or a time out of range, is the machine's error.
                 match t {
-                    Value::Time(t) => Some(Value::Time(if add { t.saturating_add(by) } else { t.saturating_sub(by) })),
+                    Value::Time(t) => crate::eval::shift_time(t, by, add).map(Value::Time),
                     _ => None,
                 }
             }

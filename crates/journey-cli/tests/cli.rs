@@ -194,10 +194,6 @@ fn test_runner_reports_failures_with_a_timeline_and_exits_1() {
          FAIL  fails with a readable diff (p.journey:15)\n\
          \x20     line 19: expected bo sent hi at 2026-01-01T10:00:00Z\n\
          \x20       but it was sent at 2026-01-02T10:00:00Z\n\
-         \x20       timeline of bo:\n\
-         \x20         2026-01-01T10:00:00Z  welcome  enter (signed_up)\n\
-         \x20         2026-01-02T10:00:00Z  welcome [s2]  send hi\n\
-         \x20         2026-01-02T10:00:00Z  welcome  exit (completed)\n\
          \x20     line 20: expected bo in welcome\n\
          \x20       but the contact is not enrolled\n\
          \x20       timeline of bo:\n\

@@ -158,24 +158,36 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
         outcomes.insert(contact, Outcome { actions, state });
     }
     let mut failures = Vec::new();
+    // Each contact a failed expectation is about, in the order of its first failure: its
+    // timeline is shown once, after the last of its failures.
+    let mut failed: Vec<&str> = Vec::new();
+    let empty = Outcome { actions: journey_vm::Actions::new(), state: ContactState::new(program) };
     for item in &test.items {
         let TestItem::Expect(expectation) = item else { continue };
         let contact = expectation.contact.as_str();
-        let empty = Outcome { actions: journey_vm::Actions::new(), state: ContactState::new(program) };
         let outcome = outcomes.get(contact).unwrap_or(&empty);
         if let Some(found) = check(program, &expectation.kind, outcome) {
             let line = journey_diagnostics::Position::of(sources, expectation.span.file, expectation.span.start as usize).line;
-            let mut report = format!("line {line}: expected {contact}{}\n  {found}\n  timeline of {contact}:\n", describe(&expectation.kind));
-            if outcome.actions.is_empty() {
-                report.push_str("    (no actions)\n");
+            failures.push((contact, format!("line {line}: expected {contact}{}\n  {found}\n", describe(&expectation.kind))));
+            if !failed.contains(&contact) {
+                failed.push(contact);
             }
-            for a in &outcome.actions {
-                report.push_str(&format!("    {}\n", timeline_line(program, &outcome.actions.rendered, a)));
-            }
-            failures.push(report);
         }
     }
-    Ok(failures)
+    for contact in failed {
+        let outcome = outcomes.get(contact).unwrap_or(&empty);
+        let mut timeline = format!("  timeline of {contact}:\n");
+        if outcome.actions.is_empty() {
+            timeline.push_str("    (no actions)\n");
+        }
+        for a in &outcome.actions {
+            timeline.push_str(&format!("    {}\n", timeline_line(program, &outcome.actions.rendered, a)));
+        }
+        if let Some((_, last)) = failures.iter_mut().rev().find(|(c, _)| *c == contact) {
+            last.push_str(&timeline);
+        }
+    }
+    Ok(failures.into_iter().map(|(_, report)| report).collect())
 }
 
 /// One action as a readable timeline line; `rendered` holds its texts (the

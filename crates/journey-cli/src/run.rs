@@ -29,8 +29,8 @@ pub struct Args {
     /// Output directory (created if needed).
     #[arg(long, value_name = "DIR")]
     out: PathBuf,
-    /// Worker threads (default: all cores). Output does not depend on it.
-    #[arg(long, value_name = "N")]
+    /// Worker threads, 1 to 512 (default: all cores). Output does not depend on it.
+    #[arg(long, value_name = "N", value_parser = parse_threads)]
     threads: Option<usize>,
     /// Evaluate only shard I of N (contacts by a stable hash of their id), e.g. `--shard 0/4`.
     #[arg(long, value_name = "I/N")]
@@ -197,7 +197,7 @@ pub fn run(args: Args) -> u8 {
         eprintln!("read {records_read} records for {contacts} contacts; evaluating…");
     }
     let read_seconds = started.elapsed().as_secs_f64();
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    let threads = args.threads.unwrap_or_else(cores);
     let window = Window { until, threads, shard, holdouts: true, snapshot: true };
     let actions_path = args.out.join("actions.jsonl");
     let rejects_path = args.out.join("rejects.jsonl");
@@ -300,4 +300,22 @@ pub fn run(args: Args) -> u8 {
         return exit::FAILED;
     }
     exit::OK
+}
+
+/// The most worker threads a run starts: far above any machine's cores, well below what would
+/// exhaust the system's threads (`--threads 100000` aborted the process before this check).
+const MAX_THREADS: usize = 512;
+
+/// `--threads N`: a whole number from 1 to [`MAX_THREADS`].
+fn parse_threads(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=MAX_THREADS).contains(&n) => Ok(n),
+        Ok(0) => Err("a run needs at least one thread (leave `--threads` out to use every core)".into()),
+        Ok(_) => Err(format!("at most {MAX_THREADS} threads (this machine has {})", cores())),
+        Err(_) => Err(format!("not a whole number of threads; leave `--threads` out to use every core ({})", cores())),
+    }
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }

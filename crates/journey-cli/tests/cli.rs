@@ -112,6 +112,28 @@ fn missing_path_exits_2_naming_it() {
     assert!(stderr(&out).contains("does/not/exist.journey: no such file or directory"), "{}", stderr(&out));
 }
 
+/// `--threads 0` was quietly run on one thread, and `--threads 100000` aborted the process
+/// ("failed to initiate panic"); both are now usage errors that say what to write.
+#[test]
+fn thread_counts_out_of_range_are_usage_errors() {
+    let run = |threads: &str| {
+        journey(
+            &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--threads", threads],
+            &repo(),
+        )
+    };
+    for (threads, says) in [
+        ("0", "invalid value '0' for '--threads <N>': a run needs at least one thread (leave `--threads` out to use every core)"),
+        ("100000", "invalid value '100000' for '--threads <N>': at most 512 threads"),
+        ("two", "invalid value 'two' for '--threads <N>': not a whole number of threads"),
+    ] {
+        let out = run(threads);
+        assert_eq!(out.status.code(), Some(2), "--threads {threads}");
+        assert!(stderr(&out).starts_with(&format!("error: {says}")), "{}", stderr(&out));
+    }
+    assert!(!repo().join("unused").exists(), "nothing is written on a usage error");
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

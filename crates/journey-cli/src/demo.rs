@@ -11,7 +11,7 @@ pub struct Args {
     #[arg(long, default_value = "examples")]
     project: PathBuf,
     /// Contacts in the generated cohort.
-    #[arg(long, default_value_t = 20_000)]
+    #[arg(long, default_value_t = 20_000, value_parser = generate::parse_contacts)]
     contacts: u64,
     /// Where the cohort and the run's outputs go.
     #[arg(long, default_value = "out/demo")]

@@ -6,18 +6,40 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Number of contacts.
-    #[arg(long, default_value_t = 10_000)]
+    /// Number of contacts (at least 1).
+    #[arg(long, default_value_t = 10_000, value_parser = parse_contacts)]
     contacts: u64,
     /// Seed: the same (contacts, seed, days) always gives the same file.
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Days of activity, from 2026-01-01T00:00:00Z.
-    #[arg(long, default_value_t = 60)]
+    /// Days of activity, from 2026-01-01T00:00:00Z: 1 to 36500 (a century).
+    #[arg(long, default_value_t = 60, value_parser = parse_days)]
     days: u32,
     /// Output file (`.gz` is written gzip-compressed; `-` is standard output).
     #[arg(short, long, value_name = "FILE.jsonl")]
     output: PathBuf,
+}
+
+/// `--contacts N`: a whole number, at least 1 (`journey gen` and `journey demo`).
+pub fn parse_contacts(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(0) => Err("a cohort needs at least one contact".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err("not a whole number of contacts".into()),
+    }
+}
+
+/// The most days a cohort spans: a century from 2026-01-01 (before this check, `--days
+/// 4000000000` wrote timestamps in the year 1601970, which no RFC 3339 reader takes).
+const MAX_DAYS: u32 = 36_500;
+
+/// `--days D`: a whole number from 1 to [`MAX_DAYS`].
+fn parse_days(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(n) if (1..=MAX_DAYS).contains(&n) => Ok(n),
+        Ok(0) => Err("a cohort spans at least one day".into()),
+        _ => Err(format!("a whole number of days from 1 to {MAX_DAYS} (a century)")),
+    }
 }
 
 pub fn write_cohort(contacts: u64, seed: u64, days: u32, output: &PathBuf) -> Result<u64, String> {
@@ -43,7 +65,7 @@ pub fn run(args: Args) -> u8 {
     match write_cohort(args.contacts, args.seed, args.days, &args.output) {
         Ok(n) => {
             if args.output.display().to_string() != "-" {
-                eprintln!("wrote {n} records for {} contacts to {}", args.contacts, args.output.display());
+                eprintln!("wrote {n} records for {} to {}", project::plural(args.contacts, "contact"), args.output.display());
             }
             exit::OK
         }

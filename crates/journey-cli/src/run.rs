@@ -194,7 +194,7 @@ pub fn run(args: Args) -> u8 {
     let contacts = cohort.contacts() as u64;
     let engagement = std::mem::take(&mut cohort.engagement);
     if terminal {
-        eprintln!("read {records_read} records for {contacts} contacts; evaluating…");
+        eprintln!("read {} records for {}; evaluating…", records_read, crate::project::plural(contacts, "contact"));
     }
     let read_seconds = started.elapsed().as_secs_f64();
     let threads = args.threads.unwrap_or_else(cores);

@@ -134,6 +134,35 @@ fn thread_counts_out_of_range_are_usage_errors() {
     assert!(!repo().join("unused").exists(), "nothing is written on a usage error");
 }
 
+/// `journey gen --days 4000000000` wrote timestamps in the year 1601970 and `--days 0` was
+/// quietly one day; cohort sizes out of range are usage errors now.
+#[test]
+fn cohort_sizes_out_of_range_are_usage_errors() {
+    let dir = temp_project("gen-range", &[]);
+    for (args, says) in [
+        (&["gen", "--contacts", "0", "-o", "c.jsonl"][..], "invalid value '0' for '--contacts <CONTACTS>': a cohort needs at least one contact"),
+        (&["gen", "--days", "0", "-o", "c.jsonl"], "invalid value '0' for '--days <DAYS>': a cohort spans at least one day"),
+        (
+            &["gen", "--days", "4000000000", "-o", "c.jsonl"],
+            "invalid value '4000000000' for '--days <DAYS>': a whole number of days from 1 to 36500 (a century)",
+        ),
+        (&["demo", "--contacts", "0", "--out", "c.jsonl"], "invalid value '0' for '--contacts <CONTACTS>': a cohort needs at least one contact"),
+    ] {
+        let out = journey(args, &dir);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).starts_with(&format!("error: {says}")), "{}", stderr(&out));
+    }
+    assert!(!dir.join("c.jsonl").exists(), "nothing is written on a usage error");
+    let out = journey(&["gen", "--contacts", "1", "--days", "36500", "-o", "c.jsonl"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).starts_with("wrote ") && stderr(&out).contains(" records for 1 contact to c.jsonl"), "{}", stderr(&out));
+    // Every timestamp is one `journey run` reads: the run rejects nothing.
+    let examples = repo().join("examples").display().to_string();
+    let out = journey(&["run", &examples, "--input", "c.jsonl", "--until", "2126-01-01T00:00:00Z", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(dir.join("o/rejects.jsonl")).unwrap_or_default(), "");
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

@@ -45,9 +45,13 @@ pub struct Args {
 
 fn parse_shard(text: &str) -> Result<(u32, u32), String> {
     let (i, n) = text.split_once('/').ok_or("expected I/N, e.g. 0/4")?;
-    let (i, n): (u32, u32) = (i.trim().parse().map_err(|_| "I is not a number")?, n.trim().parse().map_err(|_| "N is not a number")?);
-    if n == 0 || i >= n {
-        return Err(format!("shard {i}/{n} does not exist: I must be below N"));
+    let number = |part: &str, what: &str| part.trim().parse::<u32>().map_err(|_| format!("{what} in I/N is {part:?}, not a whole number below 2^32"));
+    let (i, n) = (number(i, "I")?, number(n, "N")?);
+    if n == 0 {
+        return Err("N in I/N is the number of shards: at least 1 (0/1 is the whole cohort)".into());
+    }
+    if i >= n {
+        return Err(format!("shard {i}/{n} does not exist: shards are numbered 0 to {}", n - 1));
     }
     Ok((i, n))
 }

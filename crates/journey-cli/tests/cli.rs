@@ -115,7 +115,7 @@ fn missing_path_exits_2_naming_it() {
 /// `--threads 0` was quietly run on one thread, and `--threads 100000` aborted the process
 /// ("failed to initiate panic"); both are now usage errors that say what to write.
 #[test]
-fn thread_counts_out_of_range_are_usage_errors() {
+fn thread_counts_and_shards_out_of_range_are_usage_errors() {
     let run = |threads: &str| {
         journey(
             &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--threads", threads],
@@ -130,6 +130,20 @@ fn thread_counts_out_of_range_are_usage_errors() {
         let out = run(threads);
         assert_eq!(out.status.code(), Some(2), "--threads {threads}");
         assert!(stderr(&out).starts_with(&format!("error: {says}")), "{}", stderr(&out));
+    }
+    let shard = |shard: &str| {
+        journey(
+            &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--shard", shard],
+            &repo(),
+        )
+    };
+    for (s, says) in [
+        ("0/0", "N in I/N is the number of shards: at least 1 (0/1 is the whole cohort)"),
+        ("3/2", "shard 3/2 does not exist: shards are numbered 0 to 1"),
+        ("0/99999999999999999999", "N in I/N is \"99999999999999999999\", not a whole number below 2^32"),
+    ] {
+        let out = shard(s);
+        assert_eq!((out.status.code(), stderr(&out)), (Some(2), format!("error: --shard: {says}\n")), "--shard {s}");
     }
     assert!(!repo().join("unused").exists(), "nothing is written on a usage error");
 }

@@ -108,6 +108,14 @@ pub fn run(args: Args) -> u8 {
         Ok(f) => f,
         Err(code) => return code,
     };
+    if from.is_some_and(|f| f >= until) {
+        eprintln!(
+            "error: --from {} is not before --until {}: the window [from, until) would hold nothing",
+            args.from.as_deref().unwrap_or(""),
+            args.until
+        );
+        return exit::USAGE;
+    }
     let shard = match args.shard.as_deref().map(parse_shard).transpose() {
         Ok(s) => s,
         Err(e) => {

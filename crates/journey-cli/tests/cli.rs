@@ -112,10 +112,11 @@ fn missing_path_exits_2_naming_it() {
     assert!(stderr(&out).contains("does/not/exist.journey: no such file or directory"), "{}", stderr(&out));
 }
 
-/// `--threads 0` was quietly run on one thread, and `--threads 100000` aborted the process
-/// ("failed to initiate panic"); both are now usage errors that say what to write.
+/// `--threads 0` was quietly run on one thread, `--threads 100000` aborted the process ("failed
+/// to initiate panic"), and a `--from` after `--until` rejected every record as late; all are
+/// usage errors now that say what to write, as are shards that do not exist.
 #[test]
-fn thread_counts_and_shards_out_of_range_are_usage_errors() {
+fn run_options_out_of_range_are_usage_errors() {
     let run = |threads: &str| {
         journey(
             &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--threads", threads],
@@ -145,6 +146,17 @@ fn thread_counts_and_shards_out_of_range_are_usage_errors() {
         let out = shard(s);
         assert_eq!((out.status.code(), stderr(&out)), (Some(2), format!("error: --shard: {says}\n")), "--shard {s}");
     }
+    let out = journey(
+        &["run", "examples", "--input", "x.jsonl", "--from", "2026-02-01T00:00:00Z", "--until", "2026-01-01T00:00:00Z", "--out", "unused"],
+        &repo(),
+    );
+    assert_eq!(
+        (out.status.code(), stderr(&out)),
+        (
+            Some(2),
+            "error: --from 2026-02-01T00:00:00Z is not before --until 2026-01-01T00:00:00Z: the window [from, until) would hold nothing\n".into()
+        )
+    );
     assert!(!repo().join("unused").exists(), "nothing is written on a usage error");
 }
 

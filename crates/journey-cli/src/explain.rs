@@ -46,10 +46,7 @@ pub fn run(args: Args) -> u8 {
     if let Some(j) = &args.journey
         && !program.journeys.iter().any(|x| &x.name == j)
     {
-        let hint = journey_diagnostics::suggest(j, program.journeys.iter().map(|x| x.name.as_str()))
-            .map(|s| format!("; did you mean `{s}`?"))
-            .unwrap_or_default();
-        eprintln!("error: no journey `{j}` in the project{hint}");
+        eprintln!("error: {}", project::no_such_journey(&program, j));
         return exit::USAGE;
     }
     let decoder = Decoder::new(&program);

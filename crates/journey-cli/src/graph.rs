@@ -48,12 +48,7 @@ pub fn run(args: Args) -> u8 {
         Err(code) => return code,
     };
     let Some(journey) = program.journeys.iter().find(|j| j.name == args.journey) else {
-        let names: Vec<&str> = program.journeys.iter().map(|j| j.name.as_str()).collect();
-        eprintln!(
-            "error: the project has no journey `{}`; it has: {}",
-            args.journey,
-            if names.is_empty() { "none".to_string() } else { names.join(", ") }
-        );
+        eprintln!("error: {}", crate::project::no_such_journey(&program, &args.journey));
         return exit::USAGE;
     };
     let metrics = match &args.metrics {

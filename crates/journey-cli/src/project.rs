@@ -109,6 +109,19 @@ pub fn instant_arg(flag: &str, text: &str) -> Result<i64, u8> {
     })
 }
 
+/// The error for a `--journey` the project does not have: the name it probably meant, else
+/// the names it has.
+pub fn no_such_journey(program: &journey_bytecode::Program, name: &str) -> String {
+    let names = program.journeys.iter().map(|j| j.name.as_str());
+    match journey_diagnostics::suggest(name, names.clone()) {
+        Some(meant) => format!("the project has no journey `{name}`; did you mean `{meant}`?"),
+        None => {
+            let all: Vec<&str> = names.collect();
+            format!("the project has no journey `{name}`; it has: {}", if all.is_empty() { "none".to_string() } else { all.join(", ") })
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::fingerprint;

@@ -409,7 +409,9 @@ fn graph_draws_the_flow_with_a_runs_counts() {
     assert!(svg.contains(r#"d="M900,49 C955,49 955,110 1010,110 L1230,110 C1285,110 1285,49 1340,49""#), "{svg}");
     let out = journey(&["graph", "p.journey", "--journey", "welcom"], &dir);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out), "error: the project has no journey `welcom`; it has: welcome\n");
+    assert_eq!(stderr(&out), "error: the project has no journey `welcom`; did you mean `welcome`?\n");
+    let out = journey(&["graph", "p.journey", "--journey", "zzz"], &dir);
+    assert_eq!(stderr(&out), "error: the project has no journey `zzz`; it has: welcome\n");
     let out = journey(&["graph", "p.journey", "--journey", "welcome", "--metrics", "p.journey"], &dir);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).starts_with("error: p.journey: not a metrics file:"), "{}", stderr(&out));
@@ -824,7 +826,7 @@ fn explain_names_the_contact_or_journey_it_cannot_find_and_suggests_one() {
     );
     let out = journey(&[&base[..], &["--contact", "ana.lopez", "--journey", "welcom"]].concat(), &dir);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out).trim(), "error: no journey `welcom` in the project; did you mean `welcome`?");
+    assert_eq!(stderr(&out).trim(), "error: the project has no journey `welcom`; did you mean `welcome`?");
     let out = journey(&[&base[..], &["--contact", "ana.lopez", "--journey", "welcome"]].concat(), &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("welcome"), "{}", stdout(&out));

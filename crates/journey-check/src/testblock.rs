@@ -115,6 +115,23 @@ impl<'a> Checker<'a> {
                 TestItem::Error(_) => {}
             }
         }
+        // A record at or after `run until` is outside the test's window: it would never be
+        // evaluated (and `journey test` could only say that the run rejected it).
+        let until = test.items.iter().find_map(|i| if let TestItem::RunUntil(u) = i { Some(*u) } else { None });
+        if let Some(until) = until {
+            for item in &test.items {
+                if let TestItem::Record { at, .. } = item
+                    && at.millis >= until.millis
+                {
+                    self.emit(
+                        Diagnostic::error("J0157", "test record at or after `run until`", at.span)
+                            .with_label("never evaluated")
+                            .with_secondary(until.span, "the test's window ends here (exclusive)")
+                            .with_help("move `run until` past the last record, or the record before it"),
+                    );
+                }
+            }
+        }
         if !has_run {
             let head = Span { end: span.start + 4, ..span };
             self.emit(

@@ -533,6 +533,37 @@ journey j { entry on ping  set contact.email = "{days(contact.cooldown)}"  wait 
     );
 }
 
+/// Rejects say what was wrong with the value itself (before: an integer too large for 64 bits
+/// was "expected an integer, found integer", and an empty `userId` "has neither `userId` nor
+/// `anonymousId`").
+#[test]
+fn reject_reasons_name_the_value_that_does_not_fit() {
+    let program =
+        journey::compile(&[("schema.journey", SCHEMA), ("j.journey", "journey j { entry on ping  exit }")]).unwrap_or_else(|e| panic!("{e}"));
+    let input = [
+        identify("a", "2026-01-01T09:00:00Z", r#"{"score":18446744073709551615}"#),
+        identify("a", "2026-01-01T09:00:00Z", r#"{"score":1e3}"#),
+        identify("a", "2026-01-01T09:00:00Z", r#"{"score":2.5}"#),
+        track("", "2026-01-01T10:00:00Z", "Ping", "{}"),
+        r#"{"type":"track","userId":"","anonymousId":"","timestamp":"2026-01-01T10:00:00Z","event":"Ping"}"#.to_string(),
+        r#"{"type":"track","timestamp":"2026-01-01T10:00:00Z","event":"Ping"}"#.to_string(),
+    ]
+    .join("\n");
+    let (_, rejects) = journey::evaluate(&program, &input, "2026-01-02T00:00:00Z", 1);
+    let reasons: Vec<(u64, &str)> = rejects.iter().map(|r| (r.line, r.reason.as_str())).collect();
+    assert_eq!(
+        reasons,
+        [
+            (1, "trait `score`: 18446744073709551615 does not fit in a 64-bit integer"),
+            (2, "trait `score`: expected an integer, found 1000.0"),
+            (3, "trait `score`: expected an integer, found 2.5"),
+            (4, "no contact id: `userId` is an empty string, and there is no other id"),
+            (5, "no contact id: `userId` and `anonymousId` are empty strings"),
+            (6, "no contact id: the record has neither `userId` nor `anonymousId`"),
+        ]
+    );
+}
+
 #[test]
 fn scheduled_entries_at_every_and_anniversary() {
     let source = r#"

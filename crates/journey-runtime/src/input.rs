@@ -82,7 +82,13 @@ impl<'p> Decoder<'p> {
                 _ => {}
             }
         }
-        Err("no contact id: the record has neither `userId` nor `anonymousId`".into())
+        let empty =
+            ["userId", "anonymousId"].into_iter().filter(|k| matches!(record.get(*k), Some(Json::String(s)) if s.is_empty())).collect::<Vec<_>>();
+        Err(match empty.as_slice() {
+            [] => "no contact id: the record has neither `userId` nor `anonymousId`".into(),
+            [key] => format!("no contact id: `{key}` is an empty string, and there is no other id"),
+            _ => "no contact id: `userId` and `anonymousId` are empty strings".into(),
+        })
     }
 
     /// The instant of a parsed record (`timestamp`, else `originalTimestamp`, else `receivedAt`).
@@ -179,7 +185,8 @@ impl<'p> Decoder<'p> {
             (ValueType::Bool, Json::Bool(b)) => Value::Bool(*b),
             (ValueType::Int, Json::Number(n)) => match n.as_i64() {
                 Some(i) => Value::Int(i),
-                None => return wrong("an integer"),
+                None if n.is_u64() => return Err(format!("{n} does not fit in a 64-bit integer")),
+                None => return Err(format!("expected an integer, found {n}")),
             },
             (ValueType::Float, Json::Number(n)) => match n.as_f64() {
                 Some(f) => Value::Float(f),

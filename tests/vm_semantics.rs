@@ -539,7 +539,7 @@ journey j { entry on ping  set contact.email = "{days(contact.cooldown)}"  wait 
 #[test]
 fn reject_reasons_name_the_value_that_does_not_fit() {
     let program =
-        journey::compile(&[("schema.journey", SCHEMA), ("j.journey", "journey j { entry on ping  exit }")]).unwrap_or_else(|e| panic!("{e}"));
+        journey::compile(&[("schema.journey", SCHEMA), ("j.journey", "journey welcome { entry on ping  exit }")]).unwrap_or_else(|e| panic!("{e}"));
     let input = [
         identify("a", "2026-01-01T09:00:00Z", r#"{"score":18446744073709551615}"#),
         identify("a", "2026-01-01T09:00:00Z", r#"{"score":1e3}"#),
@@ -547,6 +547,8 @@ fn reject_reasons_name_the_value_that_does_not_fit() {
         track("", "2026-01-01T10:00:00Z", "Ping", "{}"),
         r#"{"type":"track","userId":"","anonymousId":"","timestamp":"2026-01-01T10:00:00Z","event":"Ping"}"#.to_string(),
         r#"{"type":"track","timestamp":"2026-01-01T10:00:00Z","event":"Ping"}"#.to_string(),
+        r#"{"type":"exit","userId":"a","timestamp":"2026-01-01T10:00:00Z","journey":"welcom"}"#.to_string(),
+        "[1, 2]".to_string(),
     ]
     .join("\n");
     let (_, rejects) = journey::evaluate(&program, &input, "2026-01-02T00:00:00Z", 1);
@@ -560,6 +562,8 @@ fn reject_reasons_name_the_value_that_does_not_fit() {
             (4, "no contact id: `userId` is an empty string, and there is no other id"),
             (5, "no contact id: `userId` and `anonymousId` are empty strings"),
             (6, "no contact id: the record has neither `userId` nor `anonymousId`"),
+            (7, "unknown journey \"welcom\" (did you mean \"welcome\"?)"),
+            (8, "a record must be a JSON object, found array"),
         ]
     );
 }

@@ -141,6 +141,7 @@ fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared 
 fn decode_one(decoder: &Decoder<'_>, file: u32, line: u64, record: &Json) -> Decoded1 {
     let contact = match Decoder::contact_of(record) {
         Ok(c) => c.into_owned(),
+        Err(_) if !record.is_object() => return (None, Err(format!("a record must be a JSON object, found {}", crate::input::kind_of(record)))),
         Err(_) if record.get("type").is_none() => return (None, Err("no `type` (expected identify, track or exit)".into())),
         Err(reason) => return (None, Err(reason)),
     };

@@ -47,7 +47,7 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
         .map_err(|e| format!("unparsable timestamp {text:?} ({e}): write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"))
 }
 
-fn kind_of(v: &Json) -> &'static str {
+pub(crate) fn kind_of(v: &Json) -> &'static str {
     match v {
         Json::Null => "null",
         Json::Bool(_) => "bool",
@@ -170,7 +170,13 @@ impl<'p> Decoder<'p> {
                     Some(Json::String(s)) => s.as_str(),
                     _ => return Err("an exit record needs a `journey` name".into()),
                 };
-                let Some(&journey) = self.journeys.get(name) else { return Err(format!("unknown journey {name:?}")) };
+                let Some(&journey) = self.journeys.get(name) else {
+                    let meant = journey_diagnostics::suggest(name, self.program.journeys.iter().map(|j| j.name.as_str()));
+                    return Err(match meant {
+                        Some(m) => format!("unknown journey {name:?} (did you mean {m:?}?)"),
+                        None => format!("unknown journey {name:?}"),
+                    });
+                };
                 RecordKind::Exit { journey }
             }
         };

@@ -312,7 +312,12 @@ impl<'a> Checker<'a> {
                 }
             },
             ast::ExprKind::Name(n) if n.as_str() == "trigger" => match cx.trigger {
-                Some(event) => self.event_field(event, field, span, true),
+                Some(event) => {
+                    if let Some(j) = cx.journey {
+                        self.trigger_uses.entry(j).or_insert(span);
+                    }
+                    self.event_field(event, field, span, true)
+                }
                 None => {
                     let reason = if cx.no_trigger_reason.is_empty() { "there is no enrolling event here" } else { cx.no_trigger_reason };
                     self.emit(

@@ -478,6 +478,7 @@ impl<'a> Checker<'a> {
                     if !w.waited {
                         self.enroll_edges.push((w.journey, j, step.span));
                     }
+                    self.enrolls.push((w.journey, j, step.span));
                     StepKind::Enroll(j)
                 }
                 None => {

@@ -159,6 +159,11 @@ pub(crate) struct Checker<'a> {
     pub experiments: HashMap<Symbol, (Span, Vec<Symbol>)>,
     /// `enroll` edges reached without a wait: (from, to, span of the enroll step).
     pub enroll_edges: Vec<(JourneyId, JourneyId, Span)>,
+    /// Every `enroll` step: (from, to, span of the step).
+    pub enrolls: Vec<(JourneyId, JourneyId, Span)>,
+    /// The first `trigger.<field>` each journey reads (in its own clauses, steps, or the
+    /// messages it sends).
+    pub trigger_uses: HashMap<JourneyId, Span>,
     pub predicate_keys: HashMap<String, PredicateId>,
     pub next_loop_slot: u32,
 }
@@ -188,6 +193,8 @@ impl<'a> Checker<'a> {
             message_sent: Vec::new(),
             experiments: HashMap::new(),
             enroll_edges: Vec::new(),
+            enrolls: Vec::new(),
+            trigger_uses: HashMap::new(),
             predicate_keys: HashMap::new(),
             next_loop_slot: 0,
         }

@@ -11,6 +11,23 @@ impl<'a> Checker<'a> {
         self.check_unsent_messages();
         self.check_caps();
         self.check_enroll_cycles();
+        self.check_enroll_triggers();
+    }
+
+    /// `enroll` enters a journey without an event: one that reads `trigger.<field>` would fail
+    /// at that read for every contact enrolled (an `error` action), so it is refused here.
+    fn check_enroll_triggers(&mut self) {
+        for (from, to, span) in self.enrolls.clone() {
+            let Some(&used) = self.trigger_uses.get(&to) else { continue };
+            let (from, to) = (&self.program.journeys[from.0 as usize].name, &self.program.journeys[to.0 as usize].name);
+            let d = Diagnostic::error("J0134", format!("`trigger` is not available when `{from}` enrolls a contact in `{to}`"), span)
+                .with_label("enters without a trigger event")
+                .with_secondary(used, format!("`{to}` reads `trigger` here"))
+                .with_help(format!(
+                    "`enroll` passes no event: keep what `{to}` needs in a contact attribute (`set contact.<attr> = …` before the `enroll`) and read that"
+                ));
+            self.emit(d);
+        }
     }
 
     fn check_caps(&mut self) {

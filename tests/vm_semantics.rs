@@ -568,6 +568,35 @@ fn reject_reasons_name_the_value_that_does_not_fit() {
     );
 }
 
+/// A string with `{…}` is a template wherever an expression may be, not only in messages: in a
+/// `set`, inside a larger expression, in a condition. (Before, its values' code was compiled
+/// inside the enclosing expression: `set contact.email = "A{contact.score}B"` stored `0`, an
+/// integer in a string attribute, and a template in `==` or `+` read the wrong operands.)
+#[test]
+fn templates_in_expressions_render_where_they_stand() {
+    let source = r#"
+journey j {
+  entry on ping
+  set contact.email = "A{contact.score}B{contact.plan}C"
+  set contact.first_name = "{contact.email}" + "/" + lower("{contact.plan}{if contact.score > 0}+{else}-{end}")
+  if "{contact.score}{contact.plan}" == "0pro" and contains("[{contact.first_name ?? ""}]", "pro-") {
+    set contact.lists = contact.lists + ["{len(contact.email)}", "x{contact.score + 1}y"]
+  }
+}
+"#;
+    let input = [identify("a", "2026-01-01T09:00:00Z", ANA), track("a", "2026-01-01T10:00:00Z", "Ping", "{}")].join("\n");
+    assert_eq!(
+        short(&actions(source, &input, "2026-01-02T00:00:00Z")),
+        [
+            "2026-01-01T10:00:00Z enter trigger=ping",
+            "2026-01-01T10:00:00Z set step=s1 attribute=email value=A0BproC",
+            "2026-01-01T10:00:00Z set step=s2 attribute=first_name value=A0BproC/pro-",
+            "2026-01-01T10:00:00Z set step=s4 attribute=lists value=[\"7\",\"x1y\"]",
+            "2026-01-01T10:00:00Z exit reason=completed",
+        ]
+    );
+}
+
 #[test]
 fn scheduled_entries_at_every_and_anniversary() {
     let source = r#"

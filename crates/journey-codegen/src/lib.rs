@@ -21,6 +21,10 @@ struct Gen<'a> {
     /// Goal names of the journey being compiled.
     goal_names: Vec<String>,
     text: Option<&'a dyn Fn(journey_diagnostics::Span) -> String>,
+    /// Templates nested in the expression being compiled, compiled before it (by the address of
+    /// their IR): each of their values is an expression of its own, whose code must not land
+    /// inside the enclosing expression's.
+    prepared: HashMap<usize, u32>,
 }
 
 pub use journey_bytecode::fnv1a;
@@ -91,6 +95,7 @@ pub fn compile_with_text(ir: &ir::Program, fingerprint: u64, text: Option<&dyn F
         journey_index,
         goal_names: Vec::new(),
         text,
+        prepared: HashMap::new(),
     };
     g.p.policy.caps =
         ir.policy.caps.iter().map(|c| bc::Cap { channel: channel(c.channel), count: c.count, window_ms: c.window_seconds * 1000 }).collect();
@@ -167,6 +172,7 @@ impl Gen<'_> {
 
     /// Emits an expression followed by `ret`; returns its start.
     fn expr(&mut self, e: &ir::Expr) -> ExprRef {
+        self.prepare_templates(e);
         let start = self.p.code.len() as u32;
         if let Some(text) = self.text {
             self.p.expr_text.push((start, text(e.span)));
@@ -174,6 +180,29 @@ impl Gen<'_> {
         self.emit(e);
         self.p.code.push(Instr::Ret);
         start
+    }
+
+    /// Compiles the templates nested in `e` (string literals with `{…}` in an expression:
+    /// `set contact.note = "{contact.plan}/{now}"`) ahead of it. Compiled where they are met,
+    /// their values' code split the enclosing expression: such a `set` stored the first
+    /// value, not the rendered string.
+    fn prepare_templates(&mut self, e: &ir::Expr) {
+        match &e.kind {
+            ExprKind::Template(t) => {
+                let key = std::ptr::from_ref(t) as usize;
+                if !self.prepared.contains_key(&key) {
+                    let id = self.template(t);
+                    self.prepared.insert(key, id);
+                }
+            }
+            ExprKind::List(items) | ExprKind::Call(_, items) => items.iter().for_each(|i| self.prepare_templates(i)),
+            ExprKind::Not(x) | ExprKind::Neg(x) | ExprKind::IntToFloat(x) => self.prepare_templates(x),
+            ExprKind::Binary(_, a, b) | ExprKind::Logic(_, a, b) => {
+                self.prepare_templates(a);
+                self.prepare_templates(b);
+            }
+            _ => {}
+        }
     }
 
     fn emit(&mut self, e: &ir::Expr) {
@@ -185,7 +214,11 @@ impl Gen<'_> {
                 self.push_const(Const::Str(i));
             }
             ExprKind::Template(t) => {
-                let t = self.template(t);
+                // Compiled by `prepare_templates` before the enclosing expression began.
+                let t = match self.prepared.remove(&(std::ptr::from_ref(t) as usize)) {
+                    Some(id) => id,
+                    None => self.template(t),
+                };
                 self.p.code.push(Instr::Render(t));
             }
             ExprKind::Bool(b) => self.push_const(Const::Bool(*b)),

@@ -48,6 +48,10 @@ pub struct Machine {
     /// Boxed, so that moving a VM (the runner's workers fold theirs from contact to contact)
     /// copies a pointer, not the stack.
     stack: Box<[Value; STACK]>,
+    /// Where the expression being evaluated starts on `stack`: 0, or above the values of the
+    /// expression a template inside it is rendered for (whose parts are expressions of their
+    /// own and must not overwrite them).
+    base: usize,
     pub loops: Vec<Value>,
     iters: Vec<(u32, usize)>,
     /// Where strings and lists are built before they go to the heap (which the parts may be
@@ -64,7 +68,7 @@ struct Scratch {
 
 impl Default for Machine {
     fn default() -> Self {
-        Machine { stack: Box::new([Value::None; STACK]), loops: Vec::new(), iters: Vec::new(), scratch: Scratch::default() }
+        Machine { stack: Box::new([Value::None; STACK]), base: 0, loops: Vec::new(), iters: Vec::new(), scratch: Scratch::default() }
     }
 }
 
@@ -89,7 +93,8 @@ impl Machine {
         }
         let code = &env.program.code;
         let mut pc = at as usize;
-        let mut sp = 0usize;
+        let base = self.base;
+        let mut sp = base;
         // Compiled expressions only jump forward; a backward jump (possible only in a hostile
         // program) is counted, so evaluation always ends — at no cost to the others.
         let mut back_jumps = 0usize;
@@ -116,7 +121,7 @@ impl Machine {
         }
         macro_rules! pop {
             () => {{
-                if sp == 0 {
+                if sp <= base {
                     return err("expression stack underflow");
                 }
                 sp -= 1;
@@ -210,7 +215,7 @@ impl Machine {
                 }
                 Instr::Call(f) => {
                     let arity = f.arity();
-                    if sp < arity {
+                    if sp - base < arity {
                         return err("expression stack underflow");
                     }
                     let args = [self.stack[sp - arity], if arity == 2 { self.stack[sp - 1] } else { Value::None }];
@@ -236,7 +241,7 @@ impl Machine {
                 Instr::InJourney(j) => push!(Value::Bool((env.active)(*j))),
                 Instr::MakeList(n) => {
                     let n = *n as usize;
-                    if sp < n {
+                    if sp - base < n {
                         return err("expression stack underflow");
                     }
                     let items = &mut self.scratch.items;
@@ -254,7 +259,10 @@ impl Machine {
                     // A template inside this one finds the scratch taken and makes its own.
                     let mut text = std::mem::take(&mut self.scratch.text);
                     text.clear();
+                    // The template's values are evaluated above this expression's.
+                    self.base = sp;
                     let rendered = self.render(env, heap, *t, &mut text);
+                    self.base = base;
                     let v = heap.add_string(&text);
                     self.scratch.text = text;
                     rendered?;

@@ -130,6 +130,17 @@ impl<'a> Checker<'a> {
                             .with_help("move `run until` past the last record, or the record before it"),
                     );
                 }
+                // So is a send expected at or after it: it can never be seen.
+                if let TestItem::Expect(ast::Expectation { kind: ast::ExpectKind::Sent { at: Some(at), negated: false, .. }, .. }) = item
+                    && at.millis >= until.millis
+                {
+                    self.emit(
+                        Diagnostic::error("J0157", "send expected at or after `run until`", at.span)
+                            .with_label("outside the test's window")
+                            .with_secondary(until.span, "the test's window ends here (exclusive)")
+                            .with_help("move `run until` past the instant the send is expected at"),
+                    );
+                }
             }
         }
         if !has_run {

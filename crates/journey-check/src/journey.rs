@@ -475,10 +475,7 @@ impl<'a> Checker<'a> {
             S::Enroll(target) => match self.journeys.get(&target.name).copied() {
                 Some(j) => {
                     self.refer(DefKind::Journey, j.0, target.span);
-                    if !w.waited {
-                        self.enroll_edges.push((w.journey, j, step.span));
-                    }
-                    self.enrolls.push((w.journey, j, step.span));
+                    self.enrolls.push((w.journey, j, step.span, !w.waited));
                     StepKind::Enroll(j)
                 }
                 None => {

@@ -157,10 +157,8 @@ pub(crate) struct Checker<'a> {
     pub message_sent: Vec<bool>,
     /// Experiments across the project: name → (span, arm names).
     pub experiments: HashMap<Symbol, (Span, Vec<Symbol>)>,
-    /// `enroll` edges reached without a wait: (from, to, span of the enroll step).
-    pub enroll_edges: Vec<(JourneyId, JourneyId, Span)>,
-    /// Every `enroll` step: (from, to, span of the step).
-    pub enrolls: Vec<(JourneyId, JourneyId, Span)>,
+    /// Every `enroll` step: (from, to, span of the step, whether it is reached before any wait).
+    pub enrolls: Vec<(JourneyId, JourneyId, Span, bool)>,
     /// The first `trigger.<field>` each journey reads (in its own clauses, steps, or the
     /// messages it sends).
     pub trigger_uses: HashMap<JourneyId, Span>,
@@ -192,7 +190,6 @@ impl<'a> Checker<'a> {
             message_decls: Vec::new(),
             message_sent: Vec::new(),
             experiments: HashMap::new(),
-            enroll_edges: Vec::new(),
             enrolls: Vec::new(),
             trigger_uses: HashMap::new(),
             predicate_keys: HashMap::new(),

@@ -17,7 +17,7 @@ impl<'a> Checker<'a> {
     /// `enroll` enters a journey without an event: one that reads `trigger.<field>` would fail
     /// at that read for every contact enrolled (an `error` action), so it is refused here.
     fn check_enroll_triggers(&mut self) {
-        for (from, to, span) in self.enrolls.clone() {
+        for (from, to, span, _) in self.enrolls.clone() {
             let Some(&used) = self.trigger_uses.get(&to) else { continue };
             let (from, to) = (&self.program.journeys[from.0 as usize].name, &self.program.journeys[to.0 as usize].name);
             let d = Diagnostic::error("J0134", format!("`trigger` is not available when `{from}` enrolls a contact in `{to}`"), span)
@@ -47,7 +47,8 @@ impl<'a> Checker<'a> {
 
     fn check_enroll_cycles(&mut self) {
         let mut graph: HashMap<JourneyId, Vec<(JourneyId, journey_diagnostics::Span)>> = HashMap::new();
-        for (from, to, span) in &self.enroll_edges {
+        // Only the edges reached before any wait can loop without time passing.
+        for (from, to, span, _) in self.enrolls.iter().filter(|e| e.3) {
             graph.entry(*from).or_default().push((*to, *span));
         }
         let mut reported: Vec<Vec<JourneyId>> = Vec::new();

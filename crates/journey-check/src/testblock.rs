@@ -116,29 +116,26 @@ impl<'a> Checker<'a> {
             }
         }
         // A record at or after `run until` is outside the test's window: it would never be
-        // evaluated (and `journey test` could only say that the run rejected it).
+        // evaluated (and `journey test` could only say that the run rejected it). So is a send
+        // expected at or after it: it can never be seen.
         let until = test.items.iter().find_map(|i| if let TestItem::RunUntil(u) = i { Some(*u) } else { None });
         if let Some(until) = until {
             for item in &test.items {
-                if let TestItem::Record { at, .. } = item
-                    && at.millis >= until.millis
-                {
+                let (at, message, label, help) = match item {
+                    TestItem::Record { at, .. } => {
+                        (at, "test record", "never evaluated", "move `run until` past the last record, or the record before it")
+                    }
+                    TestItem::Expect(ast::Expectation { kind: ast::ExpectKind::Sent { at: Some(at), negated: false, .. }, .. }) => {
+                        (at, "send expected", "outside the test's window", "move `run until` past the instant the send is expected at")
+                    }
+                    _ => continue,
+                };
+                if at.millis >= until.millis {
                     self.emit(
-                        Diagnostic::error("J0157", "test record at or after `run until`", at.span)
-                            .with_label("never evaluated")
+                        Diagnostic::error("J0157", format!("{message} at or after `run until`"), at.span)
+                            .with_label(label)
                             .with_secondary(until.span, "the test's window ends here (exclusive)")
-                            .with_help("move `run until` past the last record, or the record before it"),
-                    );
-                }
-                // So is a send expected at or after it: it can never be seen.
-                if let TestItem::Expect(ast::Expectation { kind: ast::ExpectKind::Sent { at: Some(at), negated: false, .. }, .. }) = item
-                    && at.millis >= until.millis
-                {
-                    self.emit(
-                        Diagnostic::error("J0157", "send expected at or after `run until`", at.span)
-                            .with_label("outside the test's window")
-                            .with_secondary(until.span, "the test's window ends here (exclusive)")
-                            .with_help("move `run until` past the instant the send is expected at"),
+                            .with_help(help),
                     );
                 }
             }

@@ -117,33 +117,25 @@ fn missing_path_exits_2_naming_it() {
 /// usage errors now that say what to write, as are shards that do not exist.
 #[test]
 fn run_options_out_of_range_are_usage_errors() {
-    let run = |threads: &str| {
-        journey(
-            &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--threads", threads],
-            &repo(),
-        )
+    // `journey run examples` with one more option; the input is never read.
+    let run = |flag: &str, value: &str| {
+        journey(&["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", flag, value], &repo())
     };
     for (threads, says) in [
         ("0", "invalid value '0' for '--threads <N>': a run needs at least one thread (leave `--threads` out to use every core)"),
         ("100000", "invalid value '100000' for '--threads <N>': at most 512 threads"),
         ("two", "invalid value 'two' for '--threads <N>': not a whole number of threads"),
     ] {
-        let out = run(threads);
+        let out = run("--threads", threads);
         assert_eq!(out.status.code(), Some(2), "--threads {threads}");
         assert!(stderr(&out).starts_with(&format!("error: {says}")), "{}", stderr(&out));
     }
-    let shard = |shard: &str| {
-        journey(
-            &["run", "examples", "--input", "does-not-matter.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "unused", "--shard", shard],
-            &repo(),
-        )
-    };
     for (s, says) in [
         ("0/0", "N in I/N is the number of shards: at least 1 (0/1 is the whole cohort)"),
         ("3/2", "shard 3/2 does not exist: shards are numbered 0 to 1"),
         ("0/99999999999999999999", "N in I/N is \"99999999999999999999\", not a whole number below 2^32"),
     ] {
-        let out = shard(s);
+        let out = run("--shard", s);
         assert_eq!((out.status.code(), stderr(&out)), (Some(2), format!("error: --shard: {says}\n")), "--shard {s}");
     }
     let out = journey(

@@ -33,10 +33,7 @@ pub struct Decoder<'p> {
 
 /// A duration given in seconds, in whole milliseconds (rounded); `None` when it does not fit.
 pub fn duration_ms(seconds: f64) -> Option<i64> {
-    let ms = (seconds * 1000.0).round();
-    // 2^63 is exactly representable; every float below it and at or above -2^63 converts (and
-    // neither `NaN` nor an infinity is in the range).
-    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&ms).then_some(ms as i64)
+    journey_vm::eval::float_to_i64((seconds * 1000.0).round())
 }
 
 /// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are

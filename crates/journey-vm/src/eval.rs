@@ -377,12 +377,17 @@ pub(crate) fn shift_time(t: i64, d: i64, add: bool) -> Option<i64> {
     (TIME_MIN_MS..=TIME_MAX_MS).contains(&r).then_some(r)
 }
 
-/// A float rounded to an integer, or the error that it has none (not finite, or beyond 64 bits).
-fn to_int(f: f64) -> Result<i64, EvalError> {
+/// A whole float as an `i64`; `None` when it has none (not finite, or beyond 64 bits).
+pub fn float_to_i64(f: f64) -> Option<i64> {
     // 2^63 is exactly representable; every float below it and at or above -2^63 converts (and
     // neither `NaN` nor an infinity is in the range).
-    if (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f) {
-        Ok(f as i64)
+    (-9_223_372_036_854_775_808.0..9_223_372_036_854_775_808.0).contains(&f).then_some(f as i64)
+}
+
+/// A float rounded to an integer, or the error that it has none (not finite, or beyond 64 bits).
+fn to_int(f: f64) -> Result<i64, EvalError> {
+    if let Some(i) = float_to_i64(f) {
+        Ok(i)
     } else {
         err(if f.is_finite() { format!("{f:e} is beyond the range of a 64-bit integer") } else { format!("{f} has no integer value") })
     }

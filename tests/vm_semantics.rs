@@ -774,3 +774,145 @@ journey counted { entry every monday at 09:00 where count(ping) >= 2  reentry al
         ]
     );
 }
+
+/// Where a condition decides whether a contact enters a journey (an entry's `where`, `entry
+/// when`, a scheduled entry's instant) or counts an event (a counter's `where`), an error counts
+/// as false, and is counted: per place and reason, each contact once, for `metrics.json` and the
+/// note at the end of a run. A missing attribute counts as false too but is not counted: it only
+/// says the contact's attributes are not known yet. (Before, every such error was a silent false.)
+#[test]
+fn entry_and_counter_conditions_that_cannot_be_evaluated_count_as_false_and_are_counted() {
+    let source = r#"
+journey on_where { entry on purchase where event.total / 0.0 > 1.0  exit }
+journey when_overflow { entry when contact.score * 2 > 10  exit }
+journey at_overflow { entry at contact.signup_at + 1000000w * 1000000000  exit }
+journey missing { entry when contact.score > 10  exit }
+journey counted {
+  entry on signed_up
+  goal big when count(purchase where event.total / 0.0 > 1.0) > 0
+  wait 2d
+  exit
+}
+"#;
+    let schema = SCHEMA.replace("birthday: date?", "birthday: date?\n  signup_at: time");
+    let program = journey::compile(&[("schema.journey", &schema), ("test.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let full = |score: i64| format!(r#"{{"email":"a@x","plan":"pro","score":{score},"lists":[],"signup_at":"2026-01-01T00:00:00Z"}}"#);
+    let input = [
+        identify("a", "2026-01-01T09:00:00Z", &full(i64::MAX)),
+        track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+        track("a", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5.0,"sku":"x"}"#),
+        track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":5.0,"sku":"x"}"#),
+        identify("b", "2026-01-01T09:00:00Z", &full(2)),
+        track("b", "2026-01-01T11:00:00Z", "Order Completed", r#"{"total":5.0,"sku":"x"}"#),
+        // Never told its score: `missing` cannot be evaluated, and that is not counted.
+        identify("c", "2026-01-01T09:00:00Z", r#"{"email":"c@x","plan":"pro","lists":[],"signup_at":"2026-01-01T00:00:00Z"}"#),
+    ]
+    .join("\n");
+    let until = journey_runtime::input::parse_instant("2026-01-05T00:00:00Z").unwrap_or(i64::MAX);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = journey_runtime::Cohort::new(None, until);
+    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
+    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
+    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let counted: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        counted,
+        [
+            ("at_overflow: entry at: duration overflow: the result does not fit in 64 bits of milliseconds", 3),
+            ("counter of purchase where: division by zero", 2),
+            ("on_where: entry on purchase where: division by zero", 2),
+            ("when_overflow: entry when: integer overflow: the result does not fit in 64 bits", 1),
+        ]
+    );
+    assert_eq!(evaluation.condition_errors.total, 8);
+    // Each counted as false: nobody entered those journeys, or reached the goal (`a`, whose
+    // score is known, entered `missing`).
+    let lines: Vec<String> = journey_runtime::action_lines(&program, &evaluation)
+        .iter()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).map(|v| format!("{} {} {}", v["contact"], v["journey"], v["action"])).unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(lines, [r#""a" "missing" "enter""#, r#""a" "missing" "exit""#, r#""a" "counted" "enter""#, r#""a" "counted" "exit""#]);
+}
+
+/// In a journey the contact is in, an error in an exit's or goal's condition, a `wait for`
+/// filter or a re-tested `wait until` is the contact's, as in a step (LANGUAGE.md §7): an `error`
+/// action saying why, and it leaves with reason `error` — a missing attribute too. (Before, each
+/// was a silent false: the contact stayed, and nothing said why its goal was never reached.)
+#[test]
+fn conditions_of_the_journey_a_contact_is_in_that_cannot_be_evaluated_are_its_error() {
+    let source = r#"
+journey exit_where {
+  entry on signed_up
+  exit on purchase where 1 / (contact.score - contact.score) > 0
+  wait 2d
+}
+journey goal_on {
+  entry on signed_up
+  goal bought on purchase where event.total / 0.0 > 1.0
+  wait 2d
+}
+journey goal_when {
+  entry on signed_up
+  goal rich when contact.score * 2 > 10
+  wait 2d
+}
+journey wait_for {
+  entry on signed_up
+  waiting: wait for purchase where event.total / 0.0 > 1.0 within 2d
+}
+journey wait_until {
+  entry on signed_up
+  waiting: wait until contact.score > 5 and 10 / (contact.score - 9223372036854775807) > 0 within 2d
+}
+journey goal_missing {
+  entry on signed_up
+  goal rich when contact.score > 10
+  wait 2d
+}
+"#;
+    let input = [
+        identify("a", "2026-01-01T09:00:00Z", r#"{"email":"a@x","plan":"pro","score":2,"lists":[]}"#),
+        track("a", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+        identify("a", "2026-01-01T11:00:00Z", r#"{"score":9223372036854775807}"#),
+        track("a", "2026-01-01T12:00:00Z", "Order Completed", r#"{"total":5.0,"sku":"x"}"#),
+        // Never told its score: `goal_missing`'s goal, tested at enrollment, reads it.
+        track("b", "2026-01-01T10:00:00Z", "Signed Up", r#"{"source":"x"}"#),
+    ]
+    .join("\n");
+    let lines: Vec<String> = actions(source, &input, "2026-01-05T00:00:00Z")
+        .iter()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}"));
+            let text = |k: &str| v[k].as_str().unwrap_or("-").to_string();
+            [text("contact"), text("at"), text("journey"), text("action"), text("step"), text("reason")].join(" ")
+        })
+        .filter(|l| !l.contains(" enter "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "a 2026-01-01T11:00:00Z goal_when error s1 integer overflow: the result does not fit in 64 bits",
+            "a 2026-01-01T11:00:00Z goal_when exit - error",
+            "a 2026-01-01T11:00:00Z wait_until error waiting division by zero",
+            "a 2026-01-01T11:00:00Z wait_until exit - error",
+            "a 2026-01-01T11:00:00Z goal_missing exit - goal:rich",
+            "a 2026-01-01T12:00:00Z exit_where error s1 division by zero",
+            "a 2026-01-01T12:00:00Z exit_where exit - error",
+            "a 2026-01-01T12:00:00Z goal_on error s1 division by zero",
+            "a 2026-01-01T12:00:00Z goal_on exit - error",
+            "a 2026-01-01T12:00:00Z wait_for error waiting division by zero",
+            "a 2026-01-01T12:00:00Z wait_for exit - error",
+            "b 2026-01-01T10:00:00Z goal_when error - missing attribute `score`",
+            "b 2026-01-01T10:00:00Z goal_when exit - error",
+            "b 2026-01-01T10:00:00Z wait_until error waiting missing attribute `score`",
+            "b 2026-01-01T10:00:00Z wait_until exit - error",
+            "b 2026-01-01T10:00:00Z goal_missing error - missing attribute `score`",
+            "b 2026-01-01T10:00:00Z goal_missing exit - error",
+            "b 2026-01-03T10:00:00Z exit_where exit - completed",
+            "b 2026-01-03T10:00:00Z goal_on exit - completed",
+            "b 2026-01-03T10:00:00Z wait_for exit - completed",
+        ]
+    );
+}

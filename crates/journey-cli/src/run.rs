@@ -257,6 +257,7 @@ pub fn run(args: Args) -> u8 {
         wall_seconds: started.elapsed().as_secs_f64(),
         undeclared,
         unknown_zones: evaluation.unknown_zones.clone(),
+        condition_errors: evaluation.condition_errors.clone(),
     };
     let partial = builder.into_partial(&evaluation, &engagement, &totals);
     if let Err(e) = partial.write(&args.out.join("metrics.partial")) {
@@ -294,7 +295,9 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
-    for note in [totals.undeclared.undeclared_note(&program), totals.unknown_zones.unknown_zones_note()].into_iter().flatten() {
+    let notes =
+        [totals.undeclared.undeclared_note(&program), totals.unknown_zones.unknown_zones_note(), totals.condition_errors.condition_errors_note()];
+    for note in notes.into_iter().flatten() {
         eprintln!("{note}");
     }
     eprintln!(

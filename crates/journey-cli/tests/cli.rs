@@ -693,6 +693,69 @@ fn contacts_whose_time_zone_names_no_zone_are_counted_and_said() {
     );
 }
 
+/// Entry conditions that could not be evaluated (taken as false) are counted per condition and
+/// reason, each contact once; said at the end of the run and in the report; and shard runs'
+/// counts merge into the single run's.
+#[test]
+fn entry_conditions_that_cannot_be_evaluated_are_counted_said_and_merged() {
+    let project = r#"
+contact { email: string  score: int }
+event purchase "Order Completed" { total: float }
+journey big_spender { entry on purchase where event.total / 0.0 > 1.0  exit }
+journey scored { entry when contact.score * 2 > 10  exit }
+"#;
+    let dir = temp_project("condition-errors", &[("p.journey", project)]);
+    let mut input = String::new();
+    for i in 0..10 {
+        let score = if i % 2 == 0 { i64::MAX } else { 1 };
+        input.push_str(&format!(
+            "{{\"type\":\"identify\",\"userId\":\"u{i}\",\"timestamp\":\"2026-01-01T09:00:00Z\",\"traits\":{{\"email\":\"u@x\",\"score\":{score}}}}}\n"
+        ));
+        // Twice: a contact is counted once.
+        for hour in [10, 11] {
+            input.push_str(&format!(
+                "{{\"type\":\"track\",\"userId\":\"u{i}\",\"timestamp\":\"2026-01-01T{hour}:00:00Z\",\"event\":\"Order Completed\",\"properties\":{{\"total\":5.0}}}}\n"
+            ));
+        }
+    }
+    std::fs::write(dir.join("in.jsonl"), input).unwrap_or_else(|e| panic!("{e}"));
+    let run = |out_dir: &str, shard: Option<&str>| {
+        let mut args = vec!["run", "p.journey", "--input", "in.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", out_dir];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        let out = journey(&args, &dir);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stderr(&out)
+    };
+    let said = run("all", None);
+    assert!(
+        said.contains(
+            "warning: conditions could not be evaluated and were taken as false (contacts per condition and reason): \"big_spender: entry on purchase where: division by zero\" (10), \"scored: entry when: integer overflow: the result does not fit in 64 bits\" (5)."
+        ),
+        "{said}"
+    );
+    let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap_or_default();
+    let metrics = |p: &str| serde_json::from_str::<serde_json::Value>(&read(p)).unwrap_or_default()["run"]["condition_errors"].clone();
+    let expected = serde_json::json!({ "count": 15, "conditions": {
+        "big_spender: entry on purchase where: division by zero": 10,
+        "scored: entry when: integer overflow: the result does not fit in 64 bits": 5,
+    } });
+    assert_eq!(metrics("all/metrics.json"), expected);
+    assert!(
+        read("all/report.html").contains("15 times conditions could not be evaluated and counted as false (contacts, per condition and reason): <code>big_spender: entry on purchase where: division by zero</code> (10)"),
+        "{}",
+        read("all/report.html")
+    );
+    for i in 0..2 {
+        run(&format!("s{i}"), Some(&format!("{i}/2")));
+    }
+    let out = journey(&["merge", "s0", "s1", "--project", "p.journey", "--out", "merged"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(metrics("merged/metrics.json"), expected);
+    assert_ne!(metrics("s0/metrics.json"), expected);
+}
+
 #[test]
 fn imports_pull_in_other_files_once() {
     let dir = temp_project("imports", &[("main.journey", "import \"lib/shared.journey\"\njourney j { entry on e  send m }\n")]);

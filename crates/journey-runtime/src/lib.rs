@@ -64,6 +64,23 @@ pub struct Evaluation {
     pub message_ids: Vec<String>,
     /// Contacts whose time zone names no IANA zone (evaluated in UTC), per name.
     pub unknown_zones: metrics::NameCounts,
+    /// Conditions that could not be evaluated and counted as false, per place and reason: the
+    /// contacts that met each ([`Vm::condition_errors`]).
+    pub condition_errors: metrics::NameCounts,
+}
+
+/// What the workers of an evaluation met and could not use, summed.
+#[derive(Default)]
+struct Met {
+    unknown_zones: metrics::NameCounts,
+    condition_errors: metrics::NameCounts,
+}
+
+impl Met {
+    fn merge(&mut self, other: Met) {
+        self.unknown_zones.merge(other.unknown_zones);
+        self.condition_errors.merge(other.condition_errors);
+    }
 }
 
 /// The shard of a contact id: a stable hash, so shards are the same on every machine.
@@ -246,7 +263,7 @@ pub fn evaluate_with<C: Consumer>(
         }
     };
     let mut transitions = 0u64;
-    let mut unknown_zones = metrics::NameCounts::default();
+    let mut met = Met::default();
     let mut step_hits = empty_hits();
     let mut edge_hits = empty_edges();
     let mut states = Vec::new();
@@ -286,14 +303,17 @@ pub fn evaluate_with<C: Consumer>(
                 )
                 .map(|worker| {
                     let Worker { vm, done, acc, .. } = *worker;
-                    let mut zones = metrics::NameCounts::default();
+                    let mut met = Met::default();
                     for (name, n) in vm.unknown_zones() {
-                        zones.add(name, *n);
+                        met.unknown_zones.add(name, *n);
                     }
-                    ((done, vm.transitions(), vm.step_hits(), vm.edge_hits(), acc), zones)
+                    for (name, n) in vm.condition_errors() {
+                        met.condition_errors.add(name, n);
+                    }
+                    ((done, vm.transitions(), vm.step_hits(), vm.edge_hits(), acc), met)
                 })
                 .reduce(
-                    || ((Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()), metrics::NameCounts::default()),
+                    || ((Vec::new(), 0, empty_hits(), empty_edges(), consumer.start()), Met::default()),
                     |((mut a, ta, mut ha, mut ea, xa), mut za), ((b, tb, hb, eb, xb), zb)| {
                         a.extend(b);
                         add_hits(&mut ha, hb);
@@ -303,8 +323,8 @@ pub fn evaluate_with<C: Consumer>(
                     },
                 )
         };
-        let ((mut results, chunk_transitions, chunk_hits, chunk_edges, acc), chunk_zones) = install(&pool, run_chunk);
-        unknown_zones.merge(chunk_zones);
+        let ((mut results, chunk_transitions, chunk_hits, chunk_edges, acc), chunk_met) = install(&pool, run_chunk);
+        met.merge(chunk_met);
         transitions += chunk_transitions;
         add_hits(&mut step_hits, chunk_hits);
         add_hits(&mut edge_hits, chunk_edges);
@@ -322,7 +342,18 @@ pub fn evaluate_with<C: Consumer>(
     rejects.sort_by(|a, b| (files.iter().position(|f| *f == a.file), a.line).cmp(&(files.iter().position(|f| *f == b.file), b.line)));
     delivered.sort();
     delivered.dedup();
-    Evaluation { contacts: Vec::new(), rejects, transitions, from, step_hits, edge_hits, states, message_ids: delivered, unknown_zones }
+    Evaluation {
+        contacts: Vec::new(),
+        rejects,
+        transitions,
+        from,
+        step_hits,
+        edge_hits,
+        states,
+        message_ids: delivered,
+        unknown_zones: met.unknown_zones,
+        condition_errors: met.condition_errors,
+    }
 }
 
 /// What one worker of an evaluation keeps from contact to contact: its VM, the contacts it

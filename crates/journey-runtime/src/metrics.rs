@@ -48,6 +48,9 @@ pub struct RunTotals {
     pub undeclared: NameCounts,
     /// Contacts whose time zone names no IANA zone (evaluated in UTC), per name.
     pub unknown_zones: NameCounts,
+    /// Conditions that could not be evaluated and counted as false, per place and reason: the
+    /// contacts that met each (last, so a partial written before it is a decode error).
+    pub condition_errors: NameCounts,
 }
 
 /// How many of something a run met, in all and per name (exact, so the same for any thread
@@ -125,6 +128,18 @@ impl NameCounts {
         Some(format!(
             "note: {records} {verb} the project does not declare, which {triggers} nothing: {}. A track record names an event by its string alias when it has one, else by its identifier (`journey run` counts them per name in metrics.json, under run.undeclared)",
             self.shown(|name| meant_event(program, name).map(|meant| format!("did you mean {meant:?}?")))
+        ))
+    }
+
+    /// One line for the end of a run when some conditions could not be evaluated.
+    pub fn condition_errors_note(&self) -> Option<String> {
+        if self.total == 0 {
+            return None;
+        }
+        let (conditions, were) = if self.names.len() == 1 { ("a condition", "was") } else { ("conditions", "were") };
+        Some(format!(
+            "warning: {conditions} could not be evaluated and {were} taken as false (contacts per condition and reason): {}. Fix the project or the data; `journey explain --contact ID` shows one contact's evaluation (counts in metrics.json, under run.condition_errors)",
+            self.shown(|_| None)
         ))
     }
 
@@ -567,6 +582,7 @@ impl Partial {
         self.totals.contacts += other.totals.contacts;
         self.totals.undeclared.merge(other.totals.undeclared);
         self.totals.unknown_zones.merge(other.totals.unknown_zones);
+        self.totals.condition_errors.merge(other.totals.condition_errors);
         self.totals.wall_seconds = self.totals.wall_seconds.max(other.totals.wall_seconds);
         Ok(())
     }
@@ -672,6 +688,7 @@ impl Partial {
                 "wall_seconds": (totals.wall_seconds * 1000.0).round() / 1000.0,
                 "undeclared": totals.undeclared.to_json("records", "events"),
                 "unknown_time_zones": totals.unknown_zones.to_json("contacts", "zones"),
+                "condition_errors": totals.condition_errors.to_json("count", "conditions"),
             }
         })
     }

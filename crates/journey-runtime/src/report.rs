@@ -688,7 +688,7 @@ pub fn html(program: &Program, metrics: &Json) -> String {
         run["wall_seconds"].as_f64().unwrap_or(0.0)
     );
     // What a run met and could not use, said since it changed nothing: records of undeclared
-    // events, contacts in zones that do not exist.
+    // events, contacts in zones that do not exist, conditions that could not be evaluated.
     warn_counts(
         &mut out,
         &run["undeclared"],
@@ -704,6 +704,14 @@ pub fn html(program: &Program, metrics: &Json) -> String {
         "zones",
         ("1 contact has a time zone", "contacts have time zones"),
         "that name no IANA zone and were evaluated in UTC",
+    );
+    warn_counts(
+        &mut out,
+        &run["condition_errors"],
+        "count",
+        "conditions",
+        ("1 time a condition", "times conditions"),
+        "could not be evaluated and counted as false (contacts, per condition and reason)",
     );
     out.push_str("<nav>");
     for j in &program.journeys {

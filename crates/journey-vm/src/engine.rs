@@ -14,10 +14,12 @@ use crate::flow::FlowCounts;
 use crate::tables::{Deps, READS_ALWAYS, Tables, attr_bit, pred_bit};
 use crate::value::{Strings, Value};
 use chrono_tz::Tz;
+use faults::{Clause, Faults};
 use journey_bytecode::{EntryKind, GoalKind, Program, Reentry, StepOp, bucket};
 
 pub use crate::state::*;
 
+mod faults;
 mod schedule;
 mod steps;
 mod timers;
@@ -69,6 +71,8 @@ pub struct Vm<'p> {
     flow: FlowCounts,
     /// When set, every record, timer and condition is recorded here (`journey explain`).
     pub trace: Option<Vec<Trace>>,
+    /// Conditions that could not be evaluated (see [`Vm::condition_errors`]).
+    faults: Faults,
 }
 
 impl<'p> Vm<'p> {
@@ -88,6 +92,7 @@ impl<'p> Vm<'p> {
             timers: 0,
             flow: FlowCounts::new(program),
             trace: None,
+            faults: Faults::default(),
         }
     }
 
@@ -101,6 +106,14 @@ impl<'p> Vm<'p> {
     /// (and were evaluated in UTC), in the order first met.
     pub fn unknown_zones(&self) -> &[(String, u64)] {
         &self.zones.unknown
+    }
+
+    /// Conditions that could not be evaluated — in an entry's, exit's, goal's, wait's or
+    /// counter's condition, or a scheduled entry's instant — other than for a missing attribute:
+    /// per place and reason (`"<journey>: <clause>: <reason>"`), how many of the contacts run so
+    /// far met it (each contact once), in the order first met. Each counted as false.
+    pub fn condition_errors(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.faults.counts()
     }
 
     /// Per journey, per step: how many times a contact entered it, across all contacts run so
@@ -133,6 +146,7 @@ impl<'p> Vm<'p> {
     /// state reads those strings as empty: wrong, but never unsafe.)
     pub fn run_borrowing(&mut self, contact: &str, state: &mut ContactState, input: &ContactInput, until: i64, out: &mut Actions) {
         warm(input, self.tables.reads_strings);
+        self.faults.runs += 1;
         self.due.clear();
         self.due.extend(state.slots.iter().enumerate().map(|(j, slot)| due_of(slot, self.tables.limit(j))));
         self.due_stale = true;
@@ -712,10 +726,16 @@ impl Run<'_, '_> {
             {
                 continue;
             }
-            if let Some(filter) = predicate.filter
-                && !self.condition(filter, now, None, Some(fields)).unwrap_or(false)
-            {
-                continue;
+            if let Some(filter) = predicate.filter {
+                let since_entry_of = predicate.since_entry_of.map(|j| j as usize);
+                match self.condition(filter, now, None, Some(fields)) {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        self.fault(Clause::Counter(p as u32), since_entry_of, &e);
+                        continue;
+                    }
+                }
             }
             self.st.pred_count[p] = self.st.pred_count[p].saturating_add(1);
             self.st.pred_last[p] = now;
@@ -730,17 +750,24 @@ impl Run<'_, '_> {
         if self.st.slots[j].status == ACTIVE {
             if let Some(e) = event {
                 for exit in &journey.exits {
-                    if exit.event == e && exit.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
-                        self.leave(j, now, None, Reason::ExitOn(e));
+                    if exit.event == e {
+                        match exit.filter.map_or(Some(true), |f| self.holds_in(f, now, j, None, Some(fields))) {
+                            Some(true) => self.leave(j, now, None, Reason::ExitOn(e)),
+                            Some(false) => continue,
+                            None => {}
+                        }
                         return;
                     }
                 }
                 for (g, goal) in journey.goals.iter().enumerate() {
                     if let GoalKind::On { event: ge, filter } = &goal.kind
                         && *ge == e
-                        && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false))
                     {
-                        self.leave(j, now, None, Reason::Goal(g as u32));
+                        match filter.map_or(Some(true), |f| self.holds_in(f, now, j, None, Some(fields))) {
+                            Some(true) => self.leave(j, now, None, Reason::Goal(g as u32)),
+                            Some(false) => continue,
+                            None => {}
+                        }
                         return;
                     }
                 }
@@ -750,24 +777,26 @@ impl Run<'_, '_> {
             }
             let pc = self.st.slots[j].pc as usize;
             match journey.code.get(pc) {
-                Some(StepOp::WaitEvent { event: we, filter, on_event, .. })
-                    if Some(*we) == event
-                        && self.st.slots[j].wake_at > now
-                        && filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) =>
-                {
-                    self.st.slots[j].wake_at = i64::MAX;
-                    self.retime(j);
-                    let from = self.step_at(j, pc);
-                    self.exec(j, *on_event as usize, now, Some(fields), from);
+                Some(StepOp::WaitEvent { step, event: we, filter, on_event, .. }) if Some(*we) == event && self.st.slots[j].wake_at > now => {
+                    match filter.map_or(Some(true), |f| self.holds_in(f, now, j, Some(*step), Some(fields))) {
+                        Some(true) => {
+                            self.st.slots[j].wake_at = i64::MAX;
+                            self.retime(j);
+                            let from = self.step_at(j, pc);
+                            self.exec(j, *on_event as usize, now, Some(fields), from);
+                        }
+                        Some(false) => {}
+                        None => return,
+                    }
                 }
-                Some(StepOp::WaitCondition { .. }) => self.wait_condition(j, now),
+                Some(StepOp::WaitCondition { .. }) if self.wait_condition(j, now) => return,
                 _ => {}
             }
         }
         if let Some(e) = event {
             for entry in &journey.entries {
                 if entry.kind == EntryKind::On(e) {
-                    if entry.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                    if entry.filter.is_none_or(|f| self.holds(Clause::EntryOn(e), f, now, Some(j), Some(fields))) {
                         self.enter(j, now, Trigger::Event(e), Some(fields));
                     }
                     break;
@@ -795,31 +824,44 @@ impl Run<'_, '_> {
         reads & (self.test_mask | if self.dirty { self.set_attrs } else { 0 }) != 0
     }
 
+    /// Whether the contact left (a goal held, or its condition failed).
     #[inline(never)]
     fn test_goal_when(&mut self, j: usize, now: i64) -> bool {
         let journey = &self.vm.program.journeys[j];
         for (g, goal) in journey.goals.iter().enumerate() {
             if let GoalKind::When(c) = goal.kind
                 && self.worth_testing(c)
-                && self.condition(c, now, Some(j), None).unwrap_or(false)
             {
-                self.leave(j, now, None, Reason::Goal(g as u32));
+                match self.holds_in(c, now, j, None, None) {
+                    Some(true) => self.leave(j, now, None, Reason::Goal(g as u32)),
+                    Some(false) => continue,
+                    None => {}
+                }
                 return true;
             }
         }
         false
     }
 
-    fn wait_condition(&mut self, j: usize, now: i64) {
+    /// Re-tests the `wait until` the contact waits at; whether its condition failed (and the
+    /// contact left).
+    fn wait_condition(&mut self, j: usize, now: i64) -> bool {
         let pc = self.st.slots[j].pc as usize;
         if let Some(StepOp::WaitCondition { step, condition, on_met, .. }) = self.vm.program.journeys[j].code.get(pc) {
             let (step, condition, on_met) = (*step, *condition, *on_met);
-            if self.st.slots[j].wake_at > now && self.worth_testing(condition) && self.condition(condition, now, Some(j), None).unwrap_or(false) {
-                self.st.slots[j].wake_at = i64::MAX;
-                self.retime(j);
-                self.exec(j, on_met as usize, now, None, step);
+            if self.st.slots[j].wake_at > now && self.worth_testing(condition) {
+                match self.holds_in(condition, now, j, Some(step), None) {
+                    Some(true) => {
+                        self.st.slots[j].wake_at = i64::MAX;
+                        self.retime(j);
+                        self.exec(j, on_met as usize, now, None, step);
+                    }
+                    Some(false) => {}
+                    None => return true,
+                }
             }
         }
+        false
     }
 
     /// `entry when`: enrolls when a condition becomes true (edge-triggered).
@@ -838,7 +880,7 @@ impl Run<'_, '_> {
             if !self.worth_testing(c) {
                 continue;
             }
-            let value = self.condition(c, now, Some(j), None).unwrap_or(false);
+            let value = self.holds(Clause::EntryWhen, c, now, Some(j), None);
             let bit = 1u8 << k;
             let before = self.st.slots[j].when_bits & bit != 0;
             if value {
@@ -889,7 +931,7 @@ impl Run<'_, '_> {
             // `since entry` includes the enrolling event itself.
             if let (Trigger::Event(e), Some(fields)) = (&trigger, fields) {
                 let Some(predicate) = program.predicates.get(p as usize) else { continue };
-                if predicate.event == *e && predicate.filter.is_none_or(|f| self.condition(f, now, Some(j), Some(fields)).unwrap_or(false)) {
+                if predicate.event == *e && predicate.filter.is_none_or(|f| self.holds(Clause::Counter(p), f, now, Some(j), Some(fields))) {
                     self.st.pred_count[p as usize] = 1;
                     self.st.pred_last[p as usize] = now;
                 }

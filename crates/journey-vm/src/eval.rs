@@ -18,6 +18,22 @@ pub const DAY_MS: i64 = 86_400_000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvalError(pub String);
 
+impl EvalError {
+    const MISSING: &'static str = "missing attribute";
+
+    /// A required attribute the contact's records never supplied.
+    fn missing(name: &str) -> EvalError {
+        EvalError(format!("{} `{name}`", Self::MISSING))
+    }
+
+    /// Whether this is [`EvalError::missing`]: what a condition may meet before the contact's
+    /// attributes are known, and counts as false (LANGUAGE.md §4) — unlike every other error,
+    /// which is a fault of the project or of the data.
+    pub fn is_missing(&self) -> bool {
+        self.0.starts_with(Self::MISSING)
+    }
+}
+
 /// What an expression can see.
 pub struct Env<'a> {
     pub program: &'a Program,
@@ -143,7 +159,7 @@ impl Machine {
                         let decl = env.program.attributes.get(*a as usize);
                         match decl {
                             Some(d) if d.optional => push!(Value::None),
-                            Some(d) => return err(format!("missing attribute `{}`", d.name)),
+                            Some(d) => return Err(EvalError::missing(&d.name)),
                             None => return err("bad attribute"),
                         }
                     }

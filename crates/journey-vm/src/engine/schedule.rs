@@ -67,11 +67,8 @@ impl Run<'_, '_> {
                 return;
             }
             for j in 0..self.st.slots.len() {
-                if self.st.slots[j].status == ACTIVE {
-                    if self.goal_when(j, now) {
-                        continue;
-                    }
-                    self.wait_condition(j, now);
+                if self.st.slots[j].status == ACTIVE && (self.goal_when(j, now) || self.wait_condition(j, now)) {
+                    continue;
                 }
                 self.entry_when(j, now);
             }
@@ -110,6 +107,10 @@ impl Run<'_, '_> {
             let candidate = match entry.kind {
                 EntryKind::At(expr) => match self.eval(expr, now, Some(j), None) {
                     Ok(Value::Time(t)) if t >= now && t > last_fire => Some(t),
+                    Err(e) => {
+                        self.fault(Clause::EntryAt, Some(j), &e);
+                        None
+                    }
                     _ => None,
                 },
                 EntryKind::Daily { minutes } => Some(self.next_clock(now, from, minutes, None)),
@@ -124,6 +125,10 @@ impl Run<'_, '_> {
                         Ok(Value::Date(d)) => {
                             let (_, month, day) = crate::value::civil(i64::from(d));
                             next_yearly(tz, now, last_fire, month, day, minutes)
+                        }
+                        Err(e) => {
+                            self.fault(Clause::Anniversary, Some(j), &e);
+                            None
                         }
                         _ => None,
                     }
@@ -154,7 +159,7 @@ impl Run<'_, '_> {
         };
         let trigger = if matches!(entry.kind, EntryKind::At(_)) { Trigger::At } else { Trigger::Every };
         let filter = entry.filter;
-        if filter.is_none_or(|f| self.condition(f, now, Some(j), None).unwrap_or(false)) {
+        if filter.is_none_or(|f| self.holds(Clause::ScheduledWhere, f, now, Some(j), None)) {
             self.enter(j, now, trigger, None);
         } else if self.vm.options.dormancy && self.vm.tables.dormant_reads[j].get(k).is_some_and(|r| *r != 0) {
             self.st.slots[j].dormant |= 1 << k;

@@ -280,6 +280,36 @@ fn test_runner_reports_failures_with_a_timeline_and_exits_1() {
     assert_eq!((stdout(&out).as_str(), stderr(&out).as_str()), ("0 passed, 0 failed\n", "note: no test name contains \"nothing like this\"\n"));
 }
 
+/// A failed expectation's timeline says which entry conditions could not be evaluated for the
+/// contact (taken as false): the reason it never entered.
+#[test]
+fn a_failed_test_shows_the_entry_conditions_that_could_not_be_evaluated() {
+    let project = r#"
+contact { email: string }
+event purchase "Order Completed" { total: float, items: int }
+message hi email { subject "Hi", template "hi" }
+journey thanks { entry on purchase where event.total / event.items > 10.0  send hi }
+test "an order of no items" {
+  contact ana { email: "a@x" }
+  at 2026-01-01T10:00:00Z ana purchase { total: 20.0, items: 0 }
+  run until 2026-01-02T00:00:00Z
+  expect ana sent hi
+}
+"#;
+    let dir = temp_project("test-condition-errors", &[("p.journey", project)]);
+    let out = journey(&["test", "p.journey"], &dir);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(
+            "timeline of ana:\n\
+             \x20         (no actions)\n\
+             \x20         could not be evaluated, taken as false: thanks: entry on purchase where: division by zero\n"
+        ),
+        "{}",
+        stdout(&out)
+    );
+}
+
 #[test]
 fn build_disasm_and_corrupt_bytecode() {
     let dir = temp_project("build", &[("p.journey", TEST_PROJECT)]);

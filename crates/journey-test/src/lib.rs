@@ -90,6 +90,9 @@ pub fn run_tests(program: &Program, modules: &[ast::Module], sources: &SourceMap
 struct Outcome {
     actions: journey_vm::Actions,
     state: ContactState,
+    /// The entry and counter conditions that could not be evaluated for the contact (taken as
+    /// false): `"<journey>: <clause>: <reason>"`.
+    condition_errors: Vec<String>,
 }
 
 fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Result<Vec<String>, String> {
@@ -154,14 +157,23 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
         vm.options = Options { holdouts, forced_arms: forced.get(&contact).cloned().unwrap_or_default(), ..Options::default() };
         let mut state = ContactState::new(program);
         let mut actions = journey_vm::Actions::new();
+        let before: Vec<u64> = vm.condition_errors().map(|(_, n)| n).collect();
         vm.run(&contact, &mut state, &input, until, &mut actions);
-        outcomes.insert(contact, Outcome { actions, state });
+        // The VM counts each contact once per condition and reason: this one's are those whose
+        // count grew, or that are new.
+        let condition_errors = vm
+            .condition_errors()
+            .enumerate()
+            .filter(|(i, (_, n))| before.get(*i).is_none_or(|b| n > b))
+            .map(|(_, (name, _))| name.to_string())
+            .collect();
+        outcomes.insert(contact, Outcome { actions, state, condition_errors });
     }
     let mut failures = Vec::new();
     // Each contact a failed expectation is about, in the order of its first failure: its
     // timeline is shown once, after the last of its failures.
     let mut failed: Vec<&str> = Vec::new();
-    let empty = Outcome { actions: journey_vm::Actions::new(), state: ContactState::new(program) };
+    let empty = Outcome { actions: journey_vm::Actions::new(), state: ContactState::new(program), condition_errors: Vec::new() };
     for item in &test.items {
         let TestItem::Expect(expectation) = item else { continue };
         let contact = expectation.contact.as_str();
@@ -182,6 +194,9 @@ fn run_one(program: &Program, test: &ast::TestDecl, sources: &SourceMap) -> Resu
         }
         for a in &outcome.actions {
             timeline.push_str(&format!("    {}\n", timeline_line(program, &outcome.actions.rendered, a)));
+        }
+        for error in &outcome.condition_errors {
+            timeline.push_str(&format!("    could not be evaluated, taken as false: {error}\n"));
         }
         if let Some((_, last)) = failures.iter_mut().rev().find(|(c, _)| *c == contact) {
             last.push_str(&timeline);

@@ -43,7 +43,11 @@ pub fn format(source: &str) -> Result<String, Vec<crate::Diagnostic>> {
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(layout(source))
+    // A byte-order mark the file starts with stays (the lexer skips it as space).
+    match source.strip_prefix('\u{FEFF}') {
+        Some(rest) => Ok(format!("\u{FEFF}{}", layout(rest))),
+        None => Ok(layout(source)),
+    }
 }
 
 /// Tokens that close a value (after which `-` is binary).
@@ -262,6 +266,19 @@ mod tests {
         let messy = "\n\n/// The welcome series.\njourney   welcome {\n\t  entry on signed_up   // the web form\n\n\n      wait 1d\nif contact.plan == pro and\ncontact.score > 3 {\n send  hi   \n   }\n  }\n\n\n";
         let expected = "/// The welcome series.\njourney welcome {\n  entry on signed_up // the web form\n\n  wait 1d\n  if contact.plan == pro and\n    contact.score > 3 {\n    send hi\n  }\n}\n";
         formats_to(messy, expected);
+    }
+
+    /// A file saved by Windows Notepad: a byte-order mark and CRLF line ends. It parses (the
+    /// mark was error J0003, "unexpected character"); formatting keeps the mark and ends lines
+    /// with LF.
+    #[test]
+    fn a_byte_order_mark_and_crlf_line_ends_are_read_as_space() {
+        let source = "\u{FEFF}event e {}\r\njourney j {\r\n  entry on e\r\n}\r\n";
+        let (_, diagnostics) = crate::parse(crate::FileId::default(), source);
+        assert!(diagnostics.is_empty(), "{diagnostics:?}");
+        let formatted = format(source).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(formatted, "\u{FEFF}event e {}\njourney j {\n  entry on e\n}\n");
+        assert_eq!(format(&formatted).ok().as_deref(), Some(formatted.as_str()));
     }
 
     #[test]

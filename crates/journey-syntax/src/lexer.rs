@@ -28,7 +28,8 @@ pub enum NumberKind {
 }
 
 #[derive(Logos, Clone, Copy, Debug, PartialEq)]
-#[logos(skip r"[ \t\r\n\f]+")]
+// U+FEFF: the byte-order mark some editors (Windows Notepad) put at the start of a UTF-8 file.
+#[logos(skip r"[ \t\r\n\f\u{FEFF}]+")]
 #[logos(skip r"//[^\n]*")]
 pub enum Token<'src> {
     // Declarations.

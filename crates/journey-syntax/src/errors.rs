@@ -153,6 +153,11 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
             .with_label("this string has no closing quote on its line")
             .with_help("close it with `\"`; inside `{…}` every `{` needs its `}` and every quote its pair");
     }
+    if let Some(spaced) = spaced_duration(text) {
+        return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+            .with_label("a duration's parts are separated by spaces")
+            .with_help(format!("write `{spaced}`"));
+    }
     if text.starts_with(|c: char| c.is_ascii_digit()) {
         return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("not a number, duration, date, instant or time of day")
@@ -164,6 +169,23 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
     Diagnostic::error("J0003", format!("unexpected character `{shown}`"), span)
         .with_label("not part of the language")
         .with_help("comments start with `//`; strings are written in double quotes")
+}
+
+/// `1d12h30m` as `1d 12h 30m`: a duration written without the spaces between its parts (two
+/// parts at least, each digits and one of the units `w d h m s`).
+fn spaced_duration(text: &str) -> Option<String> {
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit())?;
+        let unit = rest[digits..].chars().next().filter(|c| "wdhms".contains(*c))?;
+        if digits == 0 {
+            return None;
+        }
+        parts.push(&rest[..=digits]);
+        rest = &rest[digits + unit.len_utf8()..];
+    }
+    (parts.len() > 1).then(|| parts.join(" "))
 }
 
 fn terminal_name(expected: &str) -> Option<String> {

@@ -10,6 +10,7 @@ impl<'a> Checker<'a> {
     pub(crate) fn lint(&mut self) {
         self.check_unsent_messages();
         self.check_caps();
+        self.check_self_enrolls();
         self.check_enroll_cycles();
         self.check_enroll_triggers();
     }
@@ -25,6 +26,23 @@ impl<'a> Checker<'a> {
                 .with_secondary(used, format!("`{to}` reads `trigger` here"))
                 .with_help(format!(
                     "`enroll` passes no event: keep what `{to}` needs in a contact attribute (`set contact.<attr> = …` before the `enroll`) and read that"
+                ));
+            self.emit(d);
+        }
+    }
+
+    /// `enroll` into the journey it stands in: the contact is in it while the step runs, and
+    /// entries while enrolled are ignored (LANGUAGE.md §4), so it never does anything.
+    fn check_self_enrolls(&mut self) {
+        for (from, to, span, _) in self.enrolls.clone() {
+            if from != to {
+                continue;
+            }
+            let name = &self.program.journeys[from.0 as usize].name;
+            let d = Diagnostic::warning("J0211", format!("`enroll {name}` inside `{name}` never does anything"), span)
+                .with_label("the contact is in this journey here, and entries while enrolled are ignored")
+                .with_help(format!(
+                    "remove it; to run `{name}` again for a contact, give it an entry the contact meets again and `reentry always` (or `reentry after <duration>`)"
                 ));
             self.emit(d);
         }
@@ -48,7 +66,8 @@ impl<'a> Checker<'a> {
     fn check_enroll_cycles(&mut self) {
         let mut graph: HashMap<JourneyId, Vec<(JourneyId, journey_diagnostics::Span)>> = HashMap::new();
         // Only the edges reached before any wait can loop without time passing.
-        for (from, to, span, _) in self.enrolls.iter().filter(|e| e.3) {
+        // An `enroll` into its own journey is no cycle: it is ignored (J0211).
+        for (from, to, span, _) in self.enrolls.iter().filter(|e| e.3 && e.0 != e.1) {
             graph.entry(*from).or_default().push((*to, *span));
         }
         let mut reported: Vec<Vec<JourneyId>> = Vec::new();

@@ -105,7 +105,8 @@ pub fn check(project: &ParsedProject) -> Checked {
 /// Parse diagnostics followed by check diagnostics, sorted and deduplicated. A check diagnostic
 /// on a line the parser could not read as written, before the place it stopped, is left out:
 /// it is about the parser's guess (`where event.url contains "x"` checked as `where event.url`),
-/// not about what was written, and goes away with the syntax error.
+/// not about what was written, and goes away with the syntax error. So is J0212 (no contact can
+/// enter a journey) in a file with a syntax error: the entry may be what the parser skipped.
 pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagnostic> {
     let line_of = |span: journey_diagnostics::Span| project.sources.get(span.file).map(|f| (span.file, f.line_index(span.start as usize)));
     let stops: Vec<_> = project.diagnostics.iter().filter(|d| d.is_error()).map(|d| (line_of(d.primary.span), d.primary.span.start)).collect();
@@ -113,8 +114,9 @@ pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagno
         let (line, start) = (line_of(d.primary.span), d.primary.span.start);
         stops.iter().any(|&(l, stop)| line.is_some() && l == line && start <= stop)
     };
+    let broken = |d: &Diagnostic| d.code == "J0212" && project.diagnostics.iter().any(|p| p.is_error() && p.primary.span.file == d.primary.span.file);
     let mut all = project.diagnostics.clone();
-    all.extend(checked.diagnostics.iter().filter(|d| !guessed(d)).cloned());
+    all.extend(checked.diagnostics.iter().filter(|d| !guessed(d) && !broken(d)).cloned());
     journey_diagnostics::sort(&mut all);
     all
 }

@@ -11,6 +11,7 @@ impl<'a> Checker<'a> {
         self.check_unsent_messages();
         self.check_caps();
         self.check_self_enrolls();
+        self.check_unenterable_journeys();
         self.check_enroll_cycles();
         self.check_enroll_triggers();
     }
@@ -44,6 +45,28 @@ impl<'a> Checker<'a> {
                 .with_help(format!(
                     "remove it; to run `{name}` again for a contact, give it an entry the contact meets again and `reentry always` (or `reentry after <duration>`)"
                 ));
+            self.emit(d);
+        }
+    }
+
+    /// A journey with no entry that no other journey's `enroll` targets: no contact can ever
+    /// enter it (LANGUAGE.md §4: such a journey is entered only through `enroll`).
+    fn check_unenterable_journeys(&mut self) {
+        let mut found = Vec::new();
+        for (j, journey) in self.program.journeys.iter().enumerate() {
+            let enrolled = self.enrolls.iter().any(|(from, to, _, _)| to.0 as usize == j && from != to);
+            if !journey.entries.is_empty() || enrolled {
+                continue;
+            }
+            let name = journey.name;
+            let d = Diagnostic::warning("J0212", format!("no contact can ever enter journey `{name}`"), journey.span)
+                .with_label("no entry, and no other journey enrolls contacts here")
+                .with_help(
+                    "add an entry (`entry on <event>`, `entry when <condition>`, `entry at …`), or `enroll` contacts into it from another journey",
+                );
+            found.push(d);
+        }
+        for d in found {
             self.emit(d);
         }
     }

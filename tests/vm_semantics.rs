@@ -916,3 +916,24 @@ journey goal_missing {
         ]
     );
 }
+
+/// A policy `timezone` that cannot be evaluated (here a `format` pattern from the data that is
+/// none) is UTC, LANGUAGE.md's fallback, and counted like an entry condition's error: never
+/// silently.
+#[test]
+fn a_time_zone_that_cannot_be_evaluated_is_utc_and_counted() {
+    let schema = SCHEMA.replace("tz: string?", "tz: string?\n  pattern: string").replace("webhook crm", "policy { timezone format(now, contact.pattern) }\nwebhook crm");
+    let source = "journey daily { entry every day at 09:00  exit }";
+    let program = journey::compile(&[("schema.journey", &schema), ("test.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let input = identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"pro","score":1,"lists":[],"pattern":"%Q"}"#);
+    let until = journey_runtime::input::parse_instant("2026-01-02T00:00:00Z").unwrap_or(i64::MAX);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = journey_runtime::Cohort::new(None, until);
+    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
+    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
+    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let counted: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(counted, [("policy timezone (evaluated in UTC): invalid format string \"%Q\"", 1)]);
+    let lines = short(&journey_runtime::action_lines(&program, &evaluation));
+    assert_eq!(lines, ["2026-01-01T09:00:00Z enter trigger=every", "2026-01-01T09:00:00Z exit reason=exit"]);
+}

@@ -585,6 +585,10 @@ impl Run<'_, '_> {
                     }
                     tz
                 }
+                Err(e) => {
+                    self.fault(Clause::Timezone, None, &e);
+                    Tz::UTC
+                }
                 _ => Tz::UTC,
             },
             None => Tz::UTC,

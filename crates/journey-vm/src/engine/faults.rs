@@ -5,8 +5,8 @@
 //! §7): an `error` action saying why, and it leaves the journey with reason `error`.
 //!
 //! Where a condition decides whether the contact enters (an entry's `where`, `entry when`, a
-//! scheduled entry's instant) or counts an event (a behaviour counter's `where`), there is no
-//! journey to leave: an error counts as false (not scheduled), as a missing attribute does
+//! scheduled entry's instant) or counts an event (a behaviour counter's `where`), and in the
+//! policy's time zone (then UTC, LANGUAGE.md's fallback), there is no journey to leave: an error counts as false (not scheduled), as a missing attribute does
 //! (LANGUAGE.md §4), and the contact goes on. Unlike a missing attribute, which only says the
 //! contact's attributes are not known yet, any other error (an overflow, a division by zero, a
 //! `format` pattern from the data that is none) is a fault of the project or of the data: each is
@@ -29,6 +29,8 @@ pub(super) enum Clause {
     Anniversary,
     /// A behaviour counter's `where` (predicate `p`).
     Counter(u32),
+    /// The policy's `timezone` (the contact is then evaluated in UTC).
+    Timezone,
 }
 
 /// The conditions that could not be evaluated, counted (see [`Vm::condition_errors`]).
@@ -124,6 +126,7 @@ impl Run<'_, '_> {
             Clause::EntryWhen => "entry when".to_string(),
             Clause::EntryAt => "entry at".to_string(),
             Clause::Anniversary => "entry every year on".to_string(),
+            Clause::Timezone => "policy timezone (evaluated in UTC)".to_string(),
             Clause::Counter(p) => {
                 let counted = program.predicates.get(p as usize).map_or("?", |p| event(p.event));
                 format!("counter of {counted} where")

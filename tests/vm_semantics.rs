@@ -922,7 +922,9 @@ journey goal_missing {
 /// silently.
 #[test]
 fn a_time_zone_that_cannot_be_evaluated_is_utc_and_counted() {
-    let schema = SCHEMA.replace("tz: string?", "tz: string?\n  pattern: string").replace("webhook crm", "policy { timezone format(now, contact.pattern) }\nwebhook crm");
+    let schema = SCHEMA
+        .replace("tz: string?", "tz: string?\n  pattern: string")
+        .replace("webhook crm", "policy { timezone format(now, contact.pattern) }\nwebhook crm");
     let source = "journey daily { entry every day at 09:00  exit }";
     let program = journey::compile(&[("schema.journey", &schema), ("test.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
     let input = identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"pro","score":1,"lists":[],"pattern":"%Q"}"#);

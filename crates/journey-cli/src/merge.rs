@@ -116,6 +116,7 @@ pub fn run(args: Args) -> u8 {
             return exit::USAGE;
         }
     };
+    let notes = partial.totals().notes(&program);
     let metrics = partial.finish(&program);
     let written = std::fs::write(args.out.join("metrics.json"), serde_json::to_string_pretty(&metrics).unwrap_or_default() + "\n")
         .and_then(|()| std::fs::write(args.out.join("report.html"), journey_runtime::report::html(&program, &metrics)));
@@ -128,5 +129,8 @@ pub fn run(args: Args) -> u8 {
         args.shards.len(),
         args.out.display()
     );
+    for note in notes {
+        eprintln!("{note}");
+    }
     exit::OK
 }

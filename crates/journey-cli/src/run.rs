@@ -295,9 +295,7 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
-    let notes =
-        [totals.undeclared.undeclared_note(&program), totals.unknown_zones.unknown_zones_note(), totals.condition_errors.condition_errors_note()];
-    for note in notes.into_iter().flatten() {
+    for note in totals.notes(&program) {
         eprintln!("{note}");
     }
     eprintln!(

@@ -783,6 +783,9 @@ journey scored { entry when contact.score * 2 > 10  exit }
     let out = journey(&["merge", "s0", "s1", "--project", "p.journey", "--out", "merged"], &dir);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(metrics("merged/metrics.json"), expected);
+    // The merge says what the single run said.
+    let warning = said.lines().find(|l| l.starts_with("warning: ")).unwrap_or("(none)");
+    assert!(stderr(&out).lines().any(|l| l == warning), "{}", stderr(&out));
     assert_ne!(metrics("s0/metrics.json"), expected);
 }
 

@@ -53,6 +53,17 @@ pub struct RunTotals {
     pub condition_errors: NameCounts,
 }
 
+impl RunTotals {
+    /// The lines said at the end of a run (or of a merge) about what it met and could not use:
+    /// undeclared events, unknown time zones, conditions that could not be evaluated.
+    pub fn notes(&self, program: &Program) -> Vec<String> {
+        [self.undeclared.undeclared_note(program), self.unknown_zones.unknown_zones_note(), self.condition_errors.condition_errors_note()]
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+}
+
 /// How many of something a run met, in all and per name (exact, so the same for any thread
 /// count or sharding).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -585,6 +596,11 @@ impl Partial {
         self.totals.condition_errors.merge(other.totals.condition_errors);
         self.totals.wall_seconds = self.totals.wall_seconds.max(other.totals.wall_seconds);
         Ok(())
+    }
+
+    /// The run's totals (summed over the shards merged).
+    pub fn totals(&self) -> &RunTotals {
+        &self.totals
     }
 
     pub fn write(&self, path: &std::path::Path) -> Result<(), String> {

@@ -87,14 +87,19 @@ impl Analysis {
         }
     }
 
-    /// The analysis to navigate with: the current one, or the last one that parsed.
+    /// The analysis to navigate with: the current one, or the last one that parsed — when it
+    /// has every file the current one has. (A document opened with a syntax error, not yet part
+    /// of any analysis that parsed — a new file, or the first one of an empty workspace — is
+    /// navigated in the current analysis, which the parser recovered: before, the empty
+    /// analysis of the workspace as it started was used, and hover, go-to-definition and
+    /// completion answered nothing.)
     pub fn navigable(&self) -> (&ParsedProject, &Checked) {
         if self.project.diagnostics.is_empty() {
             return (&self.project, &self.checked);
         }
         match &self.last_good {
-            Some((p, c)) => (p, c),
-            None => (&self.project, &self.checked),
+            Some((p, c)) if p.sources.len() == self.project.sources.len() => (p, c),
+            _ => (&self.project, &self.checked),
         }
     }
 

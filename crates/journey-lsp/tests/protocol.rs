@@ -94,8 +94,15 @@ fn in_process_session() {
     assert_eq!(diagnostics[1]["range"]["start"], json!({ "line": 7, "character": 7 }));
     assert_eq!(diagnostics[1]["severity"], 1);
 
-    // While the file is broken, navigation uses the last good analysis (none yet): no crash.
+    // While the file is broken, navigation uses the last good analysis; there is none with
+    // this file yet, so it uses the one the parser recovered (before, the empty workspace's:
+    // hover and completion answered nothing).
     let _ = c.request("textDocument/hover", position(7, 8));
+    let hover = c.request("textDocument/hover", position(6, 13));
+    assert!(hover["contents"]["value"].as_str().is_some_and(|v| v.contains("event signed_up \"Signed Up\"")), "{hover}");
+    let completion = c.request("textDocument/completion", position(8, 13));
+    let labels: Vec<&str> = completion.as_array().map(|a| a.iter().filter_map(|i| i["label"].as_str()).collect()).unwrap_or_default();
+    assert_eq!(labels, ["email", "plan"], "{completion}");
 
     // Quick fix: the misspelt step word, replaced by the one the diagnostic suggests.
     let line = |l: u32, from: u32, to: u32| json!({ "start": { "line": l, "character": from }, "end": { "line": l, "character": to } });

@@ -205,7 +205,16 @@ fn terminal_name(expected: &str) -> Option<String> {
 }
 
 fn describe_expected(expected: &[String]) -> String {
-    let names: Vec<String> = expected.iter().filter_map(|e| terminal_name(e)).collect();
+    // After `.` (and before `:` in field lists) any word is a name, keywords included: the
+    // parser then expects every keyword as well, and listing them says nothing.
+    // (`import` is expected nowhere else with a name.)
+    let any_word = expected.iter().any(|e| e == "Ident") && expected.iter().any(|e| e == "\"import\"");
+    let is_keyword = |e: &String| e.starts_with('"') && e.trim_matches('"').chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+    let mut names: Vec<String> =
+        expected.iter().filter(|e| !(any_word && (is_keyword(e) || *e == "Ident"))).filter_map(|e| terminal_name(e)).collect();
+    if any_word {
+        names.push("a name".into());
+    }
     match names.len() {
         0 => "something else".into(),
         1 => names[0].clone(),

@@ -11,7 +11,7 @@ pub struct Args {
     /// The project: a directory, `.journey` files, or a `.jbc`.
     #[arg(required = true, value_name = "PROJECT")]
     project: Vec<PathBuf>,
-    /// JSON-lines input files (`.gz` is read as gzip).
+    /// JSON-lines input files (`-` is standard input; `.gz` is read as gzip).
     #[arg(long, required = true, num_args = 1.., value_name = "FILE")]
     input: Vec<String>,
     /// End of the window (exclusive).
@@ -51,15 +51,19 @@ pub fn run(args: Args) -> u8 {
     }
     let decoder = Decoder::new(&program);
     let mut cohort = Cohort::new(None, until);
+    if let Err(e) = crate::run::check_inputs(&args.input) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     for name in &args.input {
-        let file = match journey_runtime::direct::InputFile::open(std::path::Path::new(name)) {
+        let file = match crate::run::open_raw(name) {
             Ok(f) => f,
             Err(e) => {
-                eprintln!("error: {name}: {}", project::describe_io(&e));
+                eprintln!("error: {e}");
                 return exit::USAGE;
             }
         };
-        if let Err(e) = cohort.ingest(&decoder, name, crate::run::records_of(name, Box::new(file), None)) {
+        if let Err(e) = cohort.ingest(&decoder, name, crate::run::records_of(name, file, None)) {
             eprintln!("error: {name}: {e}");
             return exit::USAGE;
         }

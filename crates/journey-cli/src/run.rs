@@ -58,7 +58,34 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 
 /// An input file (or `-`, stdin) as raw bytes: read directly where the system allows it
 /// (`journey_runtime::direct::InputFile`).
-fn open_raw(name: &str) -> Result<Box<dyn Read + Send>, String> {
+/// The `--input` names as given, checked before anything is read: a directory, or a file (or
+/// `-`) given twice — whose records would all be counted twice — is a usage error.
+pub(crate) fn check_inputs(names: &[String]) -> Result<(), String> {
+    let mut seen: Vec<(PathBuf, &str)> = Vec::new();
+    for name in names {
+        if name == "-" {
+            if seen.iter().any(|(_, n)| *n == "-") {
+                return Err("`-` (standard input) is given twice in --input".into());
+            }
+            seen.push((PathBuf::from("-"), name));
+            continue;
+        }
+        let path = Path::new(name);
+        if path.is_dir() {
+            return Err(format!("{name} is a directory: give the input files in it (`{}/*.jsonl`)", name.trim_end_matches('/')));
+        }
+        // A file that does not exist is said when it is opened.
+        let Ok(real) = std::fs::canonicalize(path) else { continue };
+        if let Some((_, first)) = seen.iter().find(|(p, _)| *p == real) {
+            let same = if *first == name.as_str() { String::new() } else { format!(" (as {first} and {name})") };
+            return Err(format!("{name} is given twice in --input{same}: its records would be read twice"));
+        }
+        seen.push((real, name));
+    }
+    Ok(())
+}
+
+pub(crate) fn open_raw(name: &str) -> Result<Box<dyn Read + Send>, String> {
     if name == "-" {
         return Ok(Box::new(std::io::stdin()));
     }
@@ -172,6 +199,10 @@ pub fn run(args: Args) -> u8 {
     let decoder = Decoder::new(&program);
     let mut cohort = Cohort::for_shard(from.or(resumed.until), until, shard);
     let terminal = std::io::stderr().is_terminal();
+    if let Err(e) = check_inputs(&args.input) {
+        eprintln!("error: {e}");
+        return exit::USAGE;
+    }
     for name in &args.input {
         let raw = match open_raw(name) {
             Ok(r) => r,

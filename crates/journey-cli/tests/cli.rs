@@ -789,6 +789,35 @@ journey scored { entry when contact.score * 2 > 10  exit }
     assert_ne!(metrics("s0/metrics.json"), expected);
 }
 
+/// An input given twice would have its records counted twice, and a directory cannot be read:
+/// both are usage errors saying so, before anything is read (a directory was "cannot read: Is a
+/// directory (os error 21)").
+#[test]
+fn an_input_given_twice_or_a_directory_is_a_usage_error() {
+    let dir = temp_project("inputs-twice", &[("p.journey", TEST_PROJECT)]);
+    std::fs::write(dir.join("in.jsonl"), "").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
+    let until = "2026-01-02T00:00:00Z";
+    for (inputs, said) in [
+        (
+            &["in.jsonl", "./in.jsonl"][..],
+            "error: ./in.jsonl is given twice in --input (as in.jsonl and ./in.jsonl): its records would be read twice\n",
+        ),
+        (&["in.jsonl", "in.jsonl"][..], "error: in.jsonl is given twice in --input: its records would be read twice\n"),
+        (&["-", "-"][..], "error: `-` (standard input) is given twice in --input\n"),
+        (&["data/"][..], "error: data/ is a directory: give the input files in it (`data/*.jsonl`)\n"),
+    ] {
+        let mut run = vec!["run", "p.journey", "--until", until, "--out", "o", "--input"];
+        run.extend(inputs);
+        let mut explain = vec!["explain", "p.journey", "--until", until, "--contact", "ana", "--input"];
+        explain.extend(inputs);
+        for args in [run, explain] {
+            let out = journey(&args, &dir);
+            assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), said), "{args:?}");
+        }
+    }
+}
+
 #[test]
 fn imports_pull_in_other_files_once() {
     let dir = temp_project("imports", &[("main.journey", "import \"lib/shared.journey\"\njourney j { entry on e  send m }\n")]);

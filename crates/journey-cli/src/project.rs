@@ -92,6 +92,11 @@ pub fn describe_io(error: &std::io::Error) -> String {
     match error.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".into(),
         std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "is a directory".into(),
+        std::io::ErrorKind::NotADirectory => "a part of the path is a file, not a directory".into(),
+        std::io::ErrorKind::AlreadyExists => "exists and is not a directory".into(),
+        std::io::ErrorKind::StorageFull => "no space left on the device".into(),
+        std::io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only".into(),
         _ => error.to_string(),
     }
 }

@@ -327,6 +327,16 @@ fn build_disasm_and_corrupt_bytecode() {
     assert!(stderr(&out).contains("bad.jbc: checksum mismatch"), "{}", stderr(&out));
     let out = journey(&["build", "missing.journey", "-o", "x.jbc"], &dir);
     assert_eq!(out.status.code(), Some(2));
+    // Paths that cannot be written say why in words (they said "Is a directory (os error 21)").
+    let out = journey(&["build", "p.journey", "-o", "."], &dir);
+    assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), "error: .: is a directory\n"));
+    let out = journey(&["build", "p.journey", "-o", "p.jbc/x.jbc"], &dir);
+    assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), "error: p.jbc/x.jbc: a part of the path is a file, not a directory\n"));
+    let out = journey(&["run", "p.journey", "--input", "p.jbc", "--until", "2026-01-02T00:00:00Z", "--out", "p.jbc"], &dir);
+    assert_eq!(
+        (out.status.code(), stderr(&out).as_str()),
+        (Some(2), "error: p.jbc: cannot create the output directory: exists and is not a directory\n")
+    );
 }
 
 /// A project read from another directory is the same project: the bytecode (and so the

@@ -54,7 +54,7 @@ impl Run<'_, '_> {
     /// Whether a condition of journey `j`, which the contact is in, holds; `None` when it could
     /// not be evaluated, and the contact left with an `error` (at `step`, else the step it
     /// waits at).
-    #[inline]
+    #[inline(always)]
     pub(super) fn holds_in(&mut self, at: u32, now: i64, j: usize, step: Option<u32>, event: Option<&[Value]>) -> Option<bool> {
         match self.condition(at, now, Some(j), event) {
             Ok(b) => Some(b),
@@ -78,7 +78,7 @@ impl Run<'_, '_> {
 
     /// Whether a condition holds, an error counting as false (and counted, unless it is a
     /// missing attribute).
-    #[inline]
+    #[inline(always)]
     pub(super) fn holds(&mut self, clause: Clause, at: u32, now: i64, journey: Option<usize>, event: Option<&[Value]>) -> bool {
         match self.condition(at, now, journey, event) {
             Ok(b) => b,

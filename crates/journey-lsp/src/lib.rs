@@ -224,6 +224,13 @@ impl Server<'_> {
                     .map(str::to_string);
                 uri.zip(text)
             }
+            // Closed: what counts again is the file on disk (unsaved edits are gone), or
+            // nothing when there is none (a new document closed without saving).
+            "textDocument/didClose" => n.params.get("textDocument").and_then(|d| d.get("uri")).and_then(Value::as_str).and_then(|uri| {
+                self.analysis.file_of(uri)?;
+                let text = uri_to_path(uri).and_then(|path| journey_syntax::project::read_source(&path).ok()).unwrap_or_default();
+                Some((uri.to_string(), text))
+            }),
             "textDocument/didSave" => {
                 let uri = n.params.get("textDocument").and_then(|d| d.get("uri")).and_then(Value::as_str).map(str::to_string);
                 let text = n.params.get("text").and_then(Value::as_str).map(str::to_string);

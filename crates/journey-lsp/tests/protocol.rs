@@ -51,6 +51,29 @@ impl Client {
 }
 
 impl Client {
+    /// The codes of the diagnostics last published for `uri`, once every notification sent
+    /// before now has arrived (see `published_until_idle`).
+    fn codes_when_idle(&mut self, uri: &str) -> Vec<String> {
+        self.next += 1;
+        let id = RequestId::from(self.next);
+        let params = json!({ "textDocument": { "uri": uri } });
+        self.connection
+            .sender
+            .send(Message::Request(Request::new(id.clone(), "textDocument/documentSymbol".into(), params)))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut last = Vec::new();
+        loop {
+            match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response: {e}")) {
+                Message::Response(r) if r.id == id => return last,
+                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri => {
+                    let list = n.params["diagnostics"].as_array().cloned().unwrap_or_default();
+                    last = list.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect();
+                }
+                _ => continue,
+            }
+        }
+    }
+
     /// The documents diagnostics were published for, in order, until the response to a
     /// `documentSymbol` request sent now (so every notification sent before it has arrived).
     fn published_until_idle(&mut self) -> Vec<String> {
@@ -235,6 +258,33 @@ fn an_edit_republishes_only_what_changed() {
     let _ = c.request("shutdown", Value::Null);
     c.notify("exit", Value::Null);
     assert!(thread.join().is_ok_and(|r| r.is_ok()));
+}
+
+/// Closing a document without saving drops its unsaved edits: the file on disk counts again
+/// (before, the edited text stayed in the analysis, and its diagnostics with it).
+#[test]
+fn closing_an_unsaved_document_goes_back_to_the_file_on_disk() {
+    let dir = std::env::temp_dir().join(format!("journey-lsp-close-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("welcome.journey"), GOOD).unwrap_or_else(|e| panic!("{e}"));
+    let root = std::fs::canonicalize(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let uri = journey_lsp::path_to_uri(&root.join("welcome.journey"));
+    let (server, client) = Connection::memory();
+    let thread = std::thread::spawn(move || journey_lsp::serve(server));
+    let mut c = Client { connection: client, next: 0 };
+    let _ = c.request("initialize", json!({ "capabilities": {}, "rootUri": journey_lsp::path_to_uri(&root) }));
+    c.notify("initialized", json!({}));
+    c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "journey", "version": 1, "text": GOOD } }));
+    assert_eq!(c.codes_when_idle(&uri), Vec::<String>::new());
+    c.notify("textDocument/didChange", json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": BROKEN }] }));
+    assert_eq!(c.codes_when_idle(&uri), ["J0205", "J0001"]);
+    c.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
+    assert_eq!(c.codes_when_idle(&uri), Vec::<String>::new());
+    let _ = c.request("shutdown", Value::Null);
+    c.notify("exit", Value::Null);
+    assert!(thread.join().is_ok_and(|r| r.is_ok()));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Every document of the examples damaged in many ways, and requests at random positions of

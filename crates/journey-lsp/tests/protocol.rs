@@ -52,8 +52,8 @@ impl Client {
 
 impl Client {
     /// The codes of the diagnostics last published for `uri`, once every notification sent
-    /// before now has arrived (see `published_until_idle`).
-    fn codes_when_idle(&mut self, uri: &str) -> Vec<String> {
+    /// before now has arrived (see `published_until_idle`); `None` when none were.
+    fn codes_when_idle(&mut self, uri: &str) -> Option<Vec<String>> {
         self.next += 1;
         let id = RequestId::from(self.next);
         let params = json!({ "textDocument": { "uri": uri } });
@@ -61,13 +61,13 @@ impl Client {
             .sender
             .send(Message::Request(Request::new(id.clone(), "textDocument/documentSymbol".into(), params)))
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut last = Vec::new();
+        let mut last = None;
         loop {
             match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response: {e}")) {
                 Message::Response(r) if r.id == id => return last,
                 Message::Notification(n) if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri => {
                     let list = n.params["diagnostics"].as_array().cloned().unwrap_or_default();
-                    last = list.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect();
+                    last = Some(list.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect());
                 }
                 _ => continue,
             }
@@ -276,11 +276,11 @@ fn closing_an_unsaved_document_goes_back_to_the_file_on_disk() {
     let _ = c.request("initialize", json!({ "capabilities": {}, "rootUri": journey_lsp::path_to_uri(&root) }));
     c.notify("initialized", json!({}));
     c.notify("textDocument/didOpen", json!({ "textDocument": { "uri": uri, "languageId": "journey", "version": 1, "text": GOOD } }));
-    assert_eq!(c.codes_when_idle(&uri), Vec::<String>::new());
+    assert_eq!(c.codes_when_idle(&uri), Some(Vec::new()));
     c.notify("textDocument/didChange", json!({ "textDocument": { "uri": uri, "version": 2 }, "contentChanges": [{ "text": BROKEN }] }));
-    assert_eq!(c.codes_when_idle(&uri), ["J0205", "J0001"]);
+    assert_eq!(c.codes_when_idle(&uri), Some(vec!["J0205".to_string(), "J0001".to_string()]));
     c.notify("textDocument/didClose", json!({ "textDocument": { "uri": uri } }));
-    assert_eq!(c.codes_when_idle(&uri), Vec::<String>::new());
+    assert_eq!(c.codes_when_idle(&uri), Some(Vec::new()), "published again, as on disk");
     let _ = c.request("shutdown", Value::Null);
     c.notify("exit", Value::Null);
     assert!(thread.join().is_ok_and(|r| r.is_ok()));

@@ -935,7 +935,36 @@ fn a_time_zone_that_cannot_be_evaluated_is_utc_and_counted() {
     let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
     let evaluation = journey_runtime::evaluate(&program, cohort, &window);
     let counted: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
-    assert_eq!(counted, [("policy timezone (evaluated in UTC): invalid format string \"%Q\"", 1)]);
+    assert_eq!(counted, [("policy timezone (evaluated in UTC): invalid format string", 1)]);
     let lines = short(&journey_runtime::action_lines(&program, &evaluation));
     assert_eq!(lines, ["2026-01-01T09:00:00Z enter trigger=every", "2026-01-01T09:00:00Z exit reason=exit"]);
+}
+
+/// Reasons that hold values from the data (here each contact's own bad `format` pattern) are
+/// counted without them: as many counts as the project has places and reasons, whatever the
+/// data, and the same whichever worker ran which contact.
+#[test]
+fn condition_errors_are_counted_without_the_values_from_the_data() {
+    let schema = SCHEMA.replace("tz: string?", "tz: string?\n  pattern: string");
+    let source = "journey j { entry on ping where format(now, contact.pattern) == \"x\"  exit }";
+    let program = journey::compile(&[("schema.journey", &schema), ("test.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
+    let mut input = Vec::new();
+    for i in 0..300 {
+        input.push(identify(
+            &format!("c{i:03}"),
+            "2026-01-01T00:00:00Z",
+            &format!(r#"{{"email":"a@x","plan":"pro","score":1,"lists":[],"pattern":"%Q{i}"}}"#),
+        ));
+        // Twice: each contact is counted once.
+        input.push(track(&format!("c{i:03}"), "2026-01-01T10:00:00Z", "Ping", "{}"));
+        input.push(track(&format!("c{i:03}"), "2026-01-01T11:00:00Z", "Ping", "{}"));
+    }
+    let until = journey_runtime::input::parse_instant("2026-01-02T00:00:00Z").unwrap_or(i64::MAX);
+    let decoder = journey_runtime::input::Decoder::new(&program);
+    let mut cohort = journey_runtime::Cohort::new(None, until);
+    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input.join("\n"))).unwrap_or_else(|e| panic!("{e}"));
+    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
+    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
+    let errors: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(errors, [("j: entry on ping where: invalid format string", 300)]);
 }

@@ -20,6 +20,29 @@ pub struct EvalError(pub String);
 
 impl EvalError {
     const MISSING: &'static str = "missing attribute";
+    /// Errors whose text holds a value from the data: the start or the end of their text.
+    const BAD_PATTERN: &'static str = "invalid format string";
+    const FORMAT_FAILED: &'static str = "cannot format with";
+    const BEYOND_INT: &'static str = "is beyond the range of a 64-bit integer";
+    const NO_INT: &'static str = "has no integer value";
+
+    /// The error without the values from the data it may name (a `format` pattern, a float):
+    /// what errors are counted by, so the counts stay as many as the project's places and
+    /// reasons, whatever the data.
+    pub fn general(&self) -> &str {
+        let m = self.0.as_str();
+        if m.starts_with(Self::BAD_PATTERN) {
+            Self::BAD_PATTERN
+        } else if m.starts_with(Self::FORMAT_FAILED) {
+            "cannot format with the pattern"
+        } else if m.ends_with(Self::BEYOND_INT) {
+            "a float beyond the range of a 64-bit integer"
+        } else if m.ends_with(Self::NO_INT) {
+            "a float with no integer value (not a finite number)"
+        } else {
+            m
+        }
+    }
 
     /// A required attribute the contact's records never supplied.
     fn missing(name: &str) -> EvalError {
@@ -405,7 +428,7 @@ fn to_int(f: f64) -> Result<i64, EvalError> {
     if let Some(i) = float_to_i64(f) {
         Ok(i)
     } else {
-        err(if f.is_finite() { format!("{f:e} is beyond the range of a 64-bit integer") } else { format!("{f} has no integer value") })
+        err(if f.is_finite() { format!("{f:e} {}", EvalError::BEYOND_INT) } else { format!("{f} {}", EvalError::NO_INT) })
     }
 }
 
@@ -606,12 +629,12 @@ fn call(f: Builtin, args: [Value; 2], env: &Env<'_>, heap: &mut Heap, scratch: &
             }
             let t = local(env.tz, ms);
             if chrono::format::StrftimeItems::new(pattern).any(|i| matches!(i, chrono::format::Item::Error)) {
-                return err(format!("invalid format string {pattern:?}"));
+                return err(format!("{} {pattern:?}", EvalError::BAD_PATTERN));
             }
             scratch.clear();
             // `write_to`, not `Display`: the latter builds the text in a string of its own.
             if t.format_with_items(chrono::format::StrftimeItems::new(pattern)).write_to(scratch).is_err() {
-                return err(format!("cannot format with {pattern:?}"));
+                return err(format!("{} {pattern:?}", EvalError::FORMAT_FAILED));
             }
             heap.add_string(scratch)
         }

@@ -36,17 +36,32 @@ pub(super) enum Clause {
 /// The conditions that could not be evaluated, counted (see [`Vm::condition_errors`]).
 #[derive(Default)]
 pub(super) struct Faults {
-    /// Per place and reason: the contacts that met it, and the last run (contact) counted.
-    counts: Vec<(String, u64, u64)>,
+    /// Per place and reason, in the order first met.
+    counts: Vec<Fault>,
     /// Runs so far: a contact is counted once per place and reason.
     pub(super) runs: u64,
+}
+
+/// One place and reason: looked up by the place and the reason's text (an error met at every
+/// record of a broken project is counted without formatting or allocating anything), named
+/// once.
+struct Fault {
+    clause: Clause,
+    journey: Option<usize>,
+    /// The error's text without values from the data ([`EvalError::general`]).
+    reason: String,
+    /// `"<journey>: <clause>: <reason>"`.
+    name: String,
+    /// The contacts that met it, and the last run (contact) counted.
+    contacts: u64,
+    last_run: u64,
 }
 
 impl Faults {
     /// Per place and reason (`"<journey>: <clause>: <reason>"`), the contacts that met it, in
     /// the order first met.
     pub(super) fn counts(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.counts.iter().map(|(name, n, _)| (name.as_str(), *n))
+        self.counts.iter().map(|f| (f.name.as_str(), f.contacts))
     }
 }
 
@@ -96,24 +111,20 @@ impl Run<'_, '_> {
         if error.is_missing() {
             return;
         }
-        let place = self.place(clause, journey);
-        let name = format!("{place}: {}", error.0);
-        let (run, counts) = (self.vm.faults.runs, &mut self.vm.faults.counts);
-        // Bounded by the program: reasons are fixed texts, except a float's value in
-        // `round`/`floor` and a `format` pattern, which come from the data — past this many
-        // places and reasons, the rest are counted under one per place.
-        let name = if counts.len() < Self::FAULTS || counts.iter().any(|(n, _, _)| *n == name) { name } else { format!("{place}: other errors") };
-        match counts.iter_mut().find(|(n, _, _)| *n == name) {
-            Some((_, count, last)) if *last != run => {
-                *count += 1;
-                *last = run;
+        let (run, reason) = (self.vm.faults.runs, error.general());
+        let same = |f: &Fault| f.clause == clause && f.journey == journey && f.reason == reason;
+        if let Some(f) = self.vm.faults.counts.iter_mut().find(|f| same(f)) {
+            if f.last_run != run {
+                f.contacts += 1;
+                f.last_run = run;
             }
-            Some(_) => {}
-            None => counts.push((name, 1, run)),
+            return;
         }
+        // As many as the project's places and reasons: reasons are counted without the values
+        // from the data they may name (`EvalError::general`).
+        let name = format!("{}: {reason}", self.place(clause, journey));
+        self.vm.faults.counts.push(Fault { clause, journey, reason: reason.to_string(), name, contacts: 1, last_run: run });
     }
-
-    const FAULTS: usize = 256;
 
     /// Where a condition stands, as `metrics.json` names it: `"<journey>: <clause>"`.
     fn place(&self, clause: Clause, journey: Option<usize>) -> String {

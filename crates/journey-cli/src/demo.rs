@@ -3,13 +3,26 @@
 
 use crate::{exit, generate, run};
 use clap::Parser;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The reference project (`examples/` of the repository), built in: `journey demo` run where
+/// there is no `examples/` (an installed binary, another directory) writes it next to its
+/// outputs and runs that. `tests/cli.rs` checks it is the repository's, file for file.
+pub const EXAMPLES: [(&str, &str); 6] = [
+    ("schema.journey", include_str!("../../../examples/schema.journey")),
+    ("welcome.journey", include_str!("../../../examples/welcome.journey")),
+    ("cart_abandonment.journey", include_str!("../../../examples/cart_abandonment.journey")),
+    ("dates.journey", include_str!("../../../examples/dates.journey")),
+    ("lead_routing.journey", include_str!("../../../examples/lead_routing.journey")),
+    ("spring_sale.journey", include_str!("../../../examples/spring_sale.journey")),
+];
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The project to run.
-    #[arg(long, default_value = "examples")]
-    project: PathBuf,
+    /// The project to run [default: `examples/` here, else the built-in copy of it, written to
+    /// OUT/examples]
+    #[arg(long)]
+    project: Option<PathBuf>,
     /// Contacts in the generated cohort.
     #[arg(long, default_value_t = 20_000, value_parser = generate::parse_contacts)]
     contacts: u64,
@@ -23,16 +36,31 @@ pub fn run(args: Args) -> u8 {
         eprintln!("error: {}: {e}", args.out.display());
         return exit::USAGE;
     }
+    let project = match args.project {
+        Some(p) => p,
+        None if Path::new("examples").is_dir() => PathBuf::from("examples"),
+        None => {
+            let dir = args.out.join("examples");
+            let written =
+                std::fs::create_dir_all(&dir).and_then(|()| EXAMPLES.iter().try_for_each(|(name, text)| std::fs::write(dir.join(name), text)));
+            if let Err(e) = written {
+                eprintln!("error: {}: {}", dir.display(), crate::project::describe_io(&e));
+                return exit::USAGE;
+            }
+            eprintln!("no examples/ here: using the built-in copy of the reference project, written to {}", dir.display());
+            dir
+        }
+    };
     let cohort = args.out.join("cohort.jsonl.gz");
     eprintln!("1/3 generating {} contacts × 60 days → {}", args.contacts, cohort.display());
     if let Err(e) = generate::write_cohort(args.contacts, 7, 60, &cohort) {
         eprintln!("error: {e}");
         return exit::USAGE;
     }
-    eprintln!("2/3 running {} over it (window 2026-01-01 → 2026-03-02)", args.project.display());
+    eprintln!("2/3 running {} over it (window 2026-01-01 → 2026-03-02)", project.display());
     let until = "2026-03-02T00:00:00Z";
     let argv = [
-        args.project.display().to_string(),
+        project.display().to_string(),
         "--input".into(),
         cohort.display().to_string(),
         "--until".into(),
@@ -52,7 +80,7 @@ pub fn run(args: Args) -> u8 {
         return code;
     }
     eprintln!("3/3 summary");
-    summary(&args.project, &args.out)
+    summary(&project, &args.out)
 }
 
 #[derive(Parser)]

@@ -181,6 +181,34 @@ fn cohort_sizes_out_of_range_are_usage_errors() {
     assert_eq!(std::fs::read_to_string(dir.join("o/rejects.jsonl")).unwrap_or_default(), "");
 }
 
+/// `journey demo` where there is no `examples/` (an installed binary, another directory) runs
+/// the built-in copy of the reference project, written next to its outputs: the repository's
+/// `examples/`, file for file. (It stopped with "examples: no such file or directory".)
+#[test]
+fn demo_runs_anywhere_with_the_built_in_reference_project() {
+    let dir = temp_project("demo-anywhere", &[]);
+    let out = journey(&["demo", "--contacts", "200", "--out", "d"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("no examples/ here: using the built-in copy of the reference project, written to d/examples"), "{}", stderr(&out));
+    assert!(stdout(&out).contains("journey graph d/examples --journey "), "{}", stdout(&out));
+    let listing = |d: &std::path::Path| {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(d)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        files.sort();
+        files
+    };
+    let built_in = listing(&dir.join("d/examples"));
+    assert_eq!(built_in.len(), 6);
+    assert!(built_in == listing(&repo().join("examples")), "the built-in copy is not the repository's examples/: update demo::EXAMPLES");
+    assert!(dir.join("d/report.html").exists());
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

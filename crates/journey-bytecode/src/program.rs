@@ -281,6 +281,7 @@ pub enum StepOp {
     },
     Exit {
         step: u32,
+        /// `exit` alone is reason `exit` ([`exit_text`]).
         reason: String,
     },
     /// End of the body: exit with reason `completed`.
@@ -558,4 +559,9 @@ pub struct Program {
     /// Debug information: source text of top-level expressions (by start), for `journey explain`.
     /// Empty in `.jbc` files built without it.
     pub expr_text: Vec<(u32, String)>,
+}
+
+/// An `exit` step as written: `exit` for the default reason, else `exit "<reason>"`.
+pub fn exit_text(reason: &str) -> String {
+    if reason == "exit" { "exit".to_string() } else { format!("exit {reason:?}") }
 }

@@ -239,7 +239,7 @@ fn op(program: &Program, op: &StepOp) -> String {
         StepOp::Match { scrutinee, .. } => format!("match {}", expr(program, *scrutinee)),
         StepOp::Split { arms: a, .. } => format!("split {}", arms(a)),
         StepOp::Experiment { name, arms: a, .. } => format!("experiment {name}: {}", arms(a)),
-        StepOp::Exit { reason, .. } => format!("exit \"{reason}\""),
+        StepOp::Exit { reason, .. } => journey_bytecode::program::exit_text(reason),
         StepOp::Jump { .. } | StepOp::Complete => String::new(),
     }
 }

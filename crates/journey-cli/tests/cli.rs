@@ -519,6 +519,7 @@ journey k {
   entry on ping
   new_wait: wait 3d
   send a
+  exit
 }
 journey m {
   entry on ping
@@ -550,6 +551,7 @@ fn diff_shows_changes_and_what_happens_to_contacts_in_flight() {
          \x20   - step old_wait: wait 10d — contacts waiting here exit with `migrated:removed_step` (add `migrate { old_wait -> <step> }` to keep them)\n\
          \x20   + step new_wait: wait 3d\n\
          \x20   ~ step s2: moved: now after new_wait (was after old_wait)\n\
+         \x20   + step s3: exit\n\
          ~ journey m\n\
          \x20   + migrate retiring -> exit \"retired\"\n\
          \x20   - step retiring: wait 10d — contacts waiting here exit with \"retired\" (migrate)\n\

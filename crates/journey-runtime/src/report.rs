@@ -92,7 +92,7 @@ fn describe(program: &Program, op: &StepOp) -> String {
         StepOp::Match { .. } => "match".into(),
         StepOp::Split { .. } => "split".into(),
         StepOp::Experiment { name, .. } => format!("experiment {name}"),
-        StepOp::Exit { reason, .. } => format!("exit \"{reason}\""),
+        StepOp::Exit { reason, .. } => journey_bytecode::program::exit_text(reason),
         StepOp::Jump { .. } | StepOp::Complete => String::new(),
     }
 }

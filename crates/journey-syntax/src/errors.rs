@@ -60,6 +60,29 @@ pub fn to_diagnostics<'src>(
             let last = line_end.map_or(tokens.len(), |end| tokens.iter().take_while(|(s, _, _)| *s < end).count());
             resume = resume.map(|r| r.max(last.saturating_sub(1)));
         }
+        // Steps after a `}` too many: all of them, up to the next declaration at the start of
+        // a line, are the same mistake.
+        if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
+            && outside_journey(source, token, expected).is_some()
+        {
+            let declares = |(start, t, _): &Spanned<'_>| {
+                matches!(
+                    t,
+                    Token::Journey
+                        | Token::Contact
+                        | Token::Enum
+                        | Token::Event
+                        | Token::Message
+                        | Token::Audience
+                        | Token::Webhook
+                        | Token::Policy
+                        | Token::Import
+                        | Token::Test
+                ) && (*start == 0 || source.as_bytes().get(start - 1) == Some(&b'\n'))
+            };
+            let next = tokens.iter().skip(index + 1).position(declares).map_or(tokens.len(), |n| index + 1 + n);
+            resume = resume.map(|r| r.max(next.saturating_sub(1)));
+        }
         // `wait for e { … }`: the block is part of the same mistake.
         if let ParseError::UnrecognizedToken { token, expected } = &recovery.error
             && wait_without_within(tokens, index, &token.1, expected)
@@ -124,6 +147,11 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                 return Diagnostic::error("J0001", unexpected, span)
                     .with_label(format!("`{step}` is a complete step: a new step or `}}` was expected"))
                     .with_help(help);
+            }
+            if let Some(word) = outside_journey(source, &(l, token, r), &expected) {
+                return Diagnostic::error("J0001", unexpected, span)
+                    .with_label(format!("`{word}` outside any journey"))
+                    .with_help("steps and journey clauses go inside `journey <name> { … }`: is there a `}` too many above?");
             }
             if let Some((function, call)) = infix_function(source, tokens, index) {
                 return Diagnostic::error("J0001", unexpected, span)
@@ -275,6 +303,15 @@ fn wait_without_within(tokens: &[Spanned<'_>], index: usize, token: &Token<'_>, 
     matches!(token, Token::LBrace)
         && expected.iter().any(|e| e == "\"within\"")
         && wait.is_some_and(|w| matches!(before.get(w + 1), Some((_, Token::For, _))))
+}
+
+/// A step or journey-clause keyword where a declaration goes (a `}` too many closed the
+/// journey above): the word.
+fn outside_journey<'a>(source: &'a str, token: &(usize, Token<'_>, usize), expected: &[String]) -> Option<&'a str> {
+    const CLAUSES: [&str; 9] = ["entry", "reentry", "goal", "limit", "holdout", "priority", "kind", "version", "migrate"];
+    let word = source.get(token.0..token.2)?;
+    let top_level = expected.iter().any(|e| e == "\"import\"") && !expected.iter().any(|e| e == "Ident");
+    (top_level && (STEP_KEYWORDS.contains(&word) || CLAUSES.contains(&word))).then_some(word)
 }
 
 /// A `=` where no assignment goes: a comparison meant as `==`.

@@ -106,7 +106,9 @@ pub fn check(project: &ParsedProject) -> Checked {
 /// on a line the parser could not read as written, before the place it stopped, is left out:
 /// it is about the parser's guess (`where event.url contains "x"` checked as `where event.url`),
 /// not about what was written, and goes away with the syntax error. So is J0212 (no contact can
-/// enter a journey) in a file with a syntax error: the entry may be what the parser skipped.
+/// enter a journey) in a file with a syntax error: the entry may be what the parser skipped. And
+/// so is an unknown message, event, journey… whose declaration has a syntax error: it is unknown
+/// because it did not parse ([`broken_declarations`]).
 pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagnostic> {
     let line_of = |span: journey_diagnostics::Span| project.sources.get(span.file).map(|f| (span.file, f.line_index(span.start as usize)));
     let stops: Vec<_> = project.diagnostics.iter().filter(|d| d.is_error()).map(|d| (line_of(d.primary.span), d.primary.span.start)).collect();
@@ -114,11 +116,52 @@ pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagno
         let (line, start) = (line_of(d.primary.span), d.primary.span.start);
         stops.iter().any(|&(l, stop)| line.is_some() && l == line && start <= stop)
     };
-    let broken = |d: &Diagnostic| d.code == "J0212" && project.diagnostics.iter().any(|p| p.is_error() && p.primary.span.file == d.primary.span.file);
+    let unparsed = broken_declarations(project);
+    let broken = |d: &Diagnostic| {
+        (d.code == "J0212" && project.diagnostics.iter().any(|p| p.is_error() && p.primary.span.file == d.primary.span.file))
+            || unparsed.iter().any(|(code, name)| d.code == *code && name.as_ref().is_none_or(|n| d.message.contains(&format!("`{n}`"))))
+    };
     let mut all = project.diagnostics.clone();
     all.extend(checked.diagnostics.iter().filter(|d| !guessed(d) && !broken(d)).cloned());
     journey_diagnostics::sort(&mut all);
     all
+}
+
+/// The declarations a syntax error is in, as the code an unknown reference to them gets and
+/// their name (`None`: any name, for the `contact` block's attributes): the declaration is the
+/// last line before the error, or its own, that starts with a declaration keyword (unindented).
+fn broken_declarations(project: &ParsedProject) -> Vec<(&'static str, Option<String>)> {
+    const KINDS: [(&str, &str); 7] = [
+        ("message", "J0103"),
+        ("event", "J0102"),
+        ("audience", "J0104"),
+        ("webhook", "J0105"),
+        ("journey", "J0106"),
+        ("enum", "J0107"),
+        ("contact", "J0101"),
+    ];
+    let mut found = Vec::new();
+    for d in project.diagnostics.iter().filter(|d| d.is_error()) {
+        let Some(file) = project.sources.get(d.primary.span.file) else { continue };
+        let mut line = file.line_index(d.primary.span.start as usize);
+        loop {
+            let start = file.line_start(line);
+            let text = file.text.get(start..file.line_start(line + 1).max(start)).unwrap_or("");
+            // At the start of the line: `contact ana { … }` inside a test is no declaration.
+            let mut words = text.split(|c: char| c.is_whitespace() || c == '{');
+            if let Some((_, code)) = words.next().and_then(|w| KINDS.iter().find(|(k, _)| *k == w)) {
+                let mut words = words.filter(|w| !w.is_empty());
+                let name = if *code == "J0101" { None } else { words.next().map(str::to_string) };
+                found.push((*code, name));
+                break;
+            }
+            if line == 0 {
+                break;
+            }
+            line -= 1;
+        }
+    }
+    found
 }
 
 /// Which journey an expression is checked in, and what `event` and `trigger` mean there.

@@ -24,6 +24,9 @@ impl<'a> Checker<'a> {
         for decl in decls {
             let (required, optional) = channel_fields(decl.channel);
             let mut seen: HashMap<Symbol, journey_diagnostics::Span> = HashMap::new();
+            // Required fields an unknown field was probably meant to be (`templat`): said there,
+            // not again as missing.
+            let mut misspelt: Vec<&str> = Vec::new();
             for field in &decl.fields {
                 let name = field.name.as_str();
                 if let Some(&first) = seen.get(&field.name.name) {
@@ -38,6 +41,11 @@ impl<'a> Checker<'a> {
                 if !required.contains(&name) && !optional.contains(&name) {
                     let all: Vec<&str> = required.iter().chain(optional.iter()).copied().collect();
                     let meant = Self::meant(name, all.iter().copied());
+                    if let Some(m) = meant
+                        && let Some(r) = required.iter().find(|r| **r == m)
+                    {
+                        misspelt.push(r);
+                    }
                     self.emit(
                         Diagnostic::error("J0141", format!("{} messages have no field `{name}`", decl.channel.as_str()), field.name.span)
                             .with_label("unknown field")
@@ -51,7 +59,8 @@ impl<'a> Checker<'a> {
                     );
                 }
             }
-            let missing: Vec<String> = required.iter().filter(|r| !seen.keys().any(|k| k.as_str() == **r)).map(|r| format!("`{r}`")).collect();
+            let missing: Vec<String> =
+                required.iter().filter(|r| !seen.keys().any(|k| k.as_str() == **r) && !misspelt.contains(*r)).map(|r| format!("`{r}`")).collect();
             if !missing.is_empty() {
                 self.emit(
                     Diagnostic::error("J0140", format!("message `{}` is missing {}", decl.name.as_str(), missing.join(" and ")), decl.name.span)

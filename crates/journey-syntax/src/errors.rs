@@ -181,6 +181,11 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
             .with_label("this string has no closing quote on its line")
             .with_help("close it with `\"`; inside `{…}` every `{` needs its `}` and every quote its pair");
     }
+    if let Some(with_offset) = instant_without_offset(text) {
+        return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+            .with_label("an instant needs its offset")
+            .with_help(format!("write `{with_offset}Z` for UTC, or give the offset (`{with_offset}+02:00`)"));
+    }
     if let Some(spaced) = spaced_duration(text) {
         return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("a duration's parts are separated by spaces")
@@ -197,6 +202,17 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
     Diagnostic::error("J0003", format!("unexpected character `{shown}`"), span)
         .with_label("not part of the language")
         .with_help("comments start with `//`; strings are written in double quotes")
+}
+
+/// `2026-01-01T10:00` or `2026-01-01T10:00:00` (an instant without its offset), seconds
+/// included: what an offset is added to.
+fn instant_without_offset(text: &str) -> Option<String> {
+    let (date, time) = text.split_once('T')?;
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let date_ok = date.split('-').map(str::len).eq([4, 2, 2]) && date.split('-').all(|p| digits(p, p.len()));
+    let parts: Vec<&str> = time.split(':').collect();
+    let time_ok = (parts.len() == 2 || parts.len() == 3) && parts.iter().all(|p| digits(p, 2));
+    (date_ok && time_ok).then(|| if parts.len() == 2 { format!("{text}:00") } else { text.to_string() })
 }
 
 /// `1d12h30m` as `1d 12h 30m`: a duration written without the spaces between its parts (two

@@ -181,15 +181,20 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
             .with_label("this string has no closing quote on its line")
             .with_help("close it with `\"`; inside `{…}` every `{` needs its `}` and every quote its pair");
     }
+    // Each with its fix (a quick fix in the editor, a SARIF fix).
     if let Some(with_offset) = instant_without_offset(text) {
-        return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+        let mut d = Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("an instant needs its offset")
             .with_help(format!("write `{with_offset}Z` for UTC, or give the offset (`{with_offset}+02:00`)"));
+        d.fix = Some((span, format!("{with_offset}Z")));
+        return d;
     }
     if let Some(spaced) = spaced_duration(text) {
-        return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+        let mut d = Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("a duration's parts are separated by spaces")
             .with_help(format!("write `{spaced}`"));
+        d.fix = Some((span, spaced));
+        return d;
     }
     if text.starts_with(|c: char| c.is_ascii_digit()) {
         return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)

@@ -254,3 +254,17 @@ fn recovery_keeps_the_rest_of_the_file() {
     let ItemKind::Journey(a) = &module.items[0].kind else { panic!() };
     assert!(a.body.iter().any(|s| matches!(&s.kind, StepKind::Send(m) if m.as_str() == "ok")));
 }
+
+/// An instant without its offset and a duration without its spaces carry their fix: the text
+/// that replaces the literal (a quick fix in the editor, a SARIF fix).
+#[test]
+fn malformed_instants_and_durations_carry_their_fix() {
+    let source = "journey j {\n  entry at 2026-01-01T10:00\n  wait 1d12h\n}\n";
+    let (_, diagnostics) = parse(FileId::default(), source);
+    let fixes: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .filter_map(|d| d.fix.as_ref())
+        .map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str()))
+        .collect();
+    assert_eq!(fixes, [("2026-01-01T10:00", "2026-01-01T10:00:00Z"), ("1d12h", "1d 12h")]);
+}

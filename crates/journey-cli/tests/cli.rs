@@ -209,6 +209,26 @@ fn demo_runs_anywhere_with_the_built_in_reference_project() {
     assert!(dir.join("d/report.html").exists());
 }
 
+/// A file that is not source where the project goes — input records, a built `.jbc` — is a
+/// usage error saying what goes there (it was parsed: an error at every line).
+#[test]
+fn a_file_that_is_not_source_where_the_project_goes_is_a_usage_error() {
+    let dir = temp_project("not-source", &[("p.journey", TEST_PROJECT), ("in.jsonl", "{\"type\":\"track\"}\n")]);
+    let out = journey(&["build", "p.journey", "-o", "p.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let records = "error: in.jsonl: not a .journey file: a project is a directory or `.journey` files (input records go after --input)\n";
+    for args in [&["check", "in.jsonl"][..], &["run", "in.jsonl", "--input", "in.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "o"][..]] {
+        let out = journey(args, &dir);
+        assert_eq!((out.status.code(), stderr(&out).as_str()), (Some(2), records), "{args:?}");
+    }
+    let out = journey(&["check", "p.jbc"], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: p.jbc: a built program, not source: give it alone to a command that reads one"), "{}", stderr(&out));
+    // Given alone where a program is read, it is one.
+    let out = journey(&["run", "p.jbc", "--input", "in.jsonl", "--until", "2026-01-02T00:00:00Z", "--out", "o"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

@@ -33,8 +33,17 @@ pub fn collect_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
                 return Err(LoadError { path: path.clone(), reason: "no .journey files in this directory".into() });
             }
             out.extend(found.into_iter().map(|(_, p)| p));
-        } else {
+        } else if path.extension().is_some_and(|e| e == "journey") {
             out.push(path.clone());
+        } else {
+            // A file named explicitly that is not source: input records or a built program
+            // given where the project goes (it was parsed, an error at every line).
+            let reason = if path.extension().is_some_and(|e| e == "jbc") {
+                "a built program, not source: give it alone to a command that reads one (`run`, `explain`, `graph`, `diff`, `merge`, `disasm`), or give its `.journey` files"
+            } else {
+                "not a .journey file: a project is a directory or `.journey` files (input records go after --input)"
+            };
+            return Err(LoadError { path: path.clone(), reason: reason.into() });
         }
     }
     let mut seen = std::collections::HashSet::new();

@@ -1,4 +1,4 @@
-//! `journey graph PATH --journey NAME [--metrics DIR/metrics.json] [--format dot|svg|mermaid]
+//! `journey graph PATH [--journey NAME] [--metrics DIR/metrics.json] [--format dot|svg|mermaid]
 //! [--direction down|right]`:
 //! one journey as a flow diagram, with the counts of a run on every step and edge when given its
 //! metrics.
@@ -13,9 +13,9 @@ pub struct Args {
     /// The project: directories (read recursively), `.journey` files, or one `.jbc`.
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
-    /// The journey to draw (its identifier).
+    /// The journey to draw (its identifier); may be left out when the project has one.
     #[arg(long, value_name = "NAME")]
-    journey: String,
+    journey: Option<String>,
     /// A run's `metrics.json` (or the run's output directory): every node and edge then carries
     /// its count, and every step where contacts left says how many.
     #[arg(long, value_name = "FILE")]
@@ -47,9 +47,21 @@ pub fn run(args: Args) -> u8 {
         Ok(program) => program,
         Err(code) => return code,
     };
-    let Some(journey) = program.journeys.iter().find(|j| j.name == args.journey) else {
-        eprintln!("error: {}", crate::project::no_such_journey(&program, &args.journey));
-        return exit::USAGE;
+    let journey = match (&args.journey, program.journeys.as_slice()) {
+        (None, [only]) => only,
+        (None, all) => {
+            let names: Vec<&str> = all.iter().map(|j| j.name.as_str()).collect();
+            let has = if names.is_empty() { "no journeys".to_string() } else { format!("{} journeys: {}", names.len(), names.join(", ")) };
+            eprintln!("error: which journey? The project has {has}; name one with --journey NAME");
+            return exit::USAGE;
+        }
+        (Some(name), all) => match all.iter().find(|j| &j.name == name) {
+            Some(j) => j,
+            None => {
+                eprintln!("error: {}", crate::project::no_such_journey(&program, name));
+                return exit::USAGE;
+            }
+        },
     };
     let metrics = match &args.metrics {
         None => None,

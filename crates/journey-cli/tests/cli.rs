@@ -229,6 +229,20 @@ fn a_file_that_is_not_source_where_the_project_goes_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
 
+/// `journey graph` draws the one journey of a project without `--journey`; with several it says
+/// which there are.
+#[test]
+fn graph_without_a_journey_draws_the_only_one_or_lists_them() {
+    let dir = temp_project("graph-one", &[("p.journey", TEST_PROJECT)]);
+    let out = journey(&["graph", "p.journey", "--format", "mermaid"], &dir);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).starts_with("flowchart TD\n") && stdout(&out).contains("send hi"), "{}", stdout(&out));
+    let examples = repo().join("examples").display().to_string();
+    let out = journey(&["graph", &examples], &dir);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).starts_with("error: which journey? The project has 11 journeys: lead_routing, cart_abandonment, "), "{}", stderr(&out));
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

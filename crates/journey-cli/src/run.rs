@@ -58,6 +58,29 @@ fn parse_shard(text: &str) -> Result<(u32, u32), String> {
 
 /// An input file (or `-`, stdin) as raw bytes: read directly where the system allows it
 /// (`journey_runtime::direct::InputFile`).
+/// One line for the end of a run that rejected records: how many were outside the window
+/// (`future`, `late`) and how many did not fit, with the first of those as an example.
+fn rejects_note(rejects: &[journey_runtime::Reject], until: &str, path: &Path) -> Option<String> {
+    if rejects.is_empty() {
+        return None;
+    }
+    let future = rejects.iter().filter(|r| r.reason.starts_with("future:")).count();
+    let late = rejects.iter().filter(|r| r.reason.starts_with("late:")).count();
+    let mut parts = Vec::new();
+    if future > 0 {
+        parts.push(format!("{future} at or after --until {until} (for the next run)"));
+    }
+    if late > 0 {
+        parts.push(format!("{late} before the window's start"));
+    }
+    if let Some(first) = rejects.iter().find(|r| !r.reason.starts_with("future:") && !r.reason.starts_with("late:")) {
+        let other = rejects.len() - future - late;
+        parts.push(format!("{other} that did not fit (the first, {}:{}: {})", first.file, first.line, first.reason));
+    }
+    let records = crate::project::plural(rejects.len() as u64, "record");
+    Some(format!("note: {records} rejected: {}; each with its reason in {}", parts.join(", "), path.display()))
+}
+
 /// The `--input` names as given, checked before anything is read: a directory, or a file (or
 /// `-`) given twice — whose records would all be counted twice — is a usage error.
 pub(crate) fn check_inputs(names: &[String]) -> Result<(), String> {
@@ -326,6 +349,9 @@ pub fn run(args: Args) -> u8 {
         evaluation.rejects.len(),
         seconds - read_seconds - evaluate_seconds
     );
+    if let Some(note) = rejects_note(&evaluation.rejects, &args.until, &rejects_path) {
+        eprintln!("{note}");
+    }
     for note in totals.notes(&program) {
         eprintln!("{note}");
     }

@@ -243,6 +243,33 @@ fn graph_without_a_journey_draws_the_only_one_or_lists_them() {
     assert!(stderr(&out).starts_with("error: which journey? The project has 11 journeys: lead_routing, cart_abandonment, "), "{}", stderr(&out));
 }
 
+/// A run that rejected records says how many were outside the window and how many did not
+/// fit, with the first of those, at its end (before, only "N rejected").
+#[test]
+fn a_run_says_why_records_were_rejected() {
+    let input = [
+        r#"{"type":"identify","userId":"a","timestamp":"2025-12-31T00:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
+        r#"{"type":"identify","userId":"a","timestamp":"2026-01-01T00:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
+        r#"{"type":"track","userId":"a","timestamp":"2026-01-01T10:00:00Z"}"#,
+        r#"{"type":"identify","userId":"a","timestamp":"2026-01-03T00:00:00Z","traits":{"email":"a@x","plan":"pro"}}"#,
+        r#"{"type":"identify","userId":"b","timestamp":"2026-01-04T00:00:00Z","traits":{"email":"b@x","plan":"pro"}}"#,
+    ]
+    .join("\n");
+    let dir = temp_project("rejects-note", &[("p.journey", TEST_PROJECT), ("in.jsonl", &input)]);
+    let out = journey(
+        &["run", "p.journey", "--input", "in.jsonl", "--from", "2026-01-01T00:00:00Z", "--until", "2026-01-03T00:00:00Z", "--out", "o"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "note: 4 records rejected: 2 at or after --until 2026-01-03T00:00:00Z (for the next run), 1 before the window's start, 1 that did not fit (the first, in.jsonl:3: a track record needs an `event` name); each with its reason in o/rejects.jsonl\n"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
 #[test]
 fn no_paths_is_a_usage_error() {
     let out = journey(&["check"], &repo());

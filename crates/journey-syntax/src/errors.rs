@@ -24,6 +24,7 @@ pub fn to_diagnostics<'src>(
     let mut out = Vec::new();
     // Token index up to which the last syntax error's recovery reached.
     let mut resume: Option<usize> = None;
+    let mut reported_line: Option<usize> = None;
     for recovery in recovered {
         let location = match &recovery.error {
             ParseError::User { error } => {
@@ -100,9 +101,13 @@ pub fn to_diagnostics<'src>(
                 }
             }
         }
-        if is_cascade {
+        // A second error on the line of the last one reported: where its recovery resumed, not
+        // a mistake of its own (`timezon contact.tz`: `contact` read as a declaration).
+        let line = source.get(..location.min(source.len())).map_or(0, |before| before.matches('\n').count());
+        if is_cascade || reported_line == Some(line) {
             continue;
         }
+        reported_line = Some(line);
         out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
     }
     journey_diagnostics::sort(&mut out);

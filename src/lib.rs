@@ -47,13 +47,18 @@ pub fn reference() -> Result<Program, String> {
 
 /// Evaluates JSON-lines `input` over `[earliest, until)` and returns the action lines.
 pub fn evaluate(program: &Program, input: &str, until: &str, threads: usize) -> (Vec<String>, Vec<journey_runtime::Reject>) {
+    let evaluation = evaluation(program, input, until, threads);
+    (journey_runtime::action_lines(program, &evaluation), evaluation.rejects)
+}
+
+/// [`evaluate`]'s whole result: actions per contact, rejects, and what the run counted.
+pub fn evaluation(program: &Program, input: &str, until: &str, threads: usize) -> journey_runtime::Evaluation {
     let until = journey_runtime::input::parse_instant(until).unwrap_or(i64::MAX);
     let decoder = journey_runtime::input::Decoder::new(program);
     let mut cohort = journey_runtime::Cohort::new(None, until);
     let _ = cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input));
     let window = journey_runtime::Window { until, threads, shard: None, holdouts: true, snapshot: false };
-    let evaluation = journey_runtime::evaluate(program, cohort, &window);
-    (journey_runtime::action_lines(program, &evaluation), evaluation.rejects)
+    journey_runtime::evaluate(program, cohort, &window)
 }
 
 /// A valid project: the example schema plus `n` generated journeys, each with its own messages

@@ -66,6 +66,11 @@ fn short(lines: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// A run's counts per name, in name order.
+fn counts(counted: &journey_runtime::metrics::NameCounts) -> Vec<(&str, u64)> {
+    counted.names.iter().map(|(k, v)| (k.as_str(), *v)).collect()
+}
+
 fn identify(user: &str, at: &str, traits: &str) -> String {
     format!(r#"{{"type":"identify","userId":"{user}","timestamp":"{at}","traits":{traits}}}"#)
 }
@@ -808,13 +813,8 @@ journey counted {
         identify("c", "2026-01-01T09:00:00Z", r#"{"email":"c@x","plan":"pro","lists":[],"signup_at":"2026-01-01T00:00:00Z"}"#),
     ]
     .join("\n");
-    let until = journey_runtime::input::parse_instant("2026-01-05T00:00:00Z").unwrap_or(i64::MAX);
-    let decoder = journey_runtime::input::Decoder::new(&program);
-    let mut cohort = journey_runtime::Cohort::new(None, until);
-    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
-    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
-    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
-    let counted: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let evaluation = journey::evaluation(&program, &input, "2026-01-05T00:00:00Z", 1);
+    let counted = counts(&evaluation.condition_errors);
     assert_eq!(
         counted,
         [
@@ -928,13 +928,8 @@ fn a_time_zone_that_cannot_be_evaluated_is_utc_and_counted() {
     let source = "journey daily { entry every day at 09:00  exit }";
     let program = journey::compile(&[("schema.journey", &schema), ("test.journey", source)]).unwrap_or_else(|e| panic!("{e}"));
     let input = identify("a", "2026-01-01T00:00:00Z", r#"{"email":"a@x","plan":"pro","score":1,"lists":[],"pattern":"%Q"}"#);
-    let until = journey_runtime::input::parse_instant("2026-01-02T00:00:00Z").unwrap_or(i64::MAX);
-    let decoder = journey_runtime::input::Decoder::new(&program);
-    let mut cohort = journey_runtime::Cohort::new(None, until);
-    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
-    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
-    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
-    let counted: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let evaluation = journey::evaluation(&program, &input, "2026-01-02T00:00:00Z", 1);
+    let counted = counts(&evaluation.condition_errors);
     assert_eq!(counted, [("policy timezone (evaluated in UTC): invalid format string", 1)]);
     let lines = short(&journey_runtime::action_lines(&program, &evaluation));
     assert_eq!(lines, ["2026-01-01T09:00:00Z enter trigger=every", "2026-01-01T09:00:00Z exit reason=exit"]);
@@ -959,12 +954,7 @@ fn condition_errors_are_counted_without_the_values_from_the_data() {
         input.push(track(&format!("c{i:03}"), "2026-01-01T10:00:00Z", "Ping", "{}"));
         input.push(track(&format!("c{i:03}"), "2026-01-01T11:00:00Z", "Ping", "{}"));
     }
-    let until = journey_runtime::input::parse_instant("2026-01-02T00:00:00Z").unwrap_or(i64::MAX);
-    let decoder = journey_runtime::input::Decoder::new(&program);
-    let mut cohort = journey_runtime::Cohort::new(None, until);
-    cohort.ingest(&decoder, "input.jsonl", std::io::Cursor::new(input.join("\n"))).unwrap_or_else(|e| panic!("{e}"));
-    let window = journey_runtime::Window { until, threads: 1, shard: None, holdouts: true, snapshot: false };
-    let evaluation = journey_runtime::evaluate(&program, cohort, &window);
-    let errors: Vec<(&str, u64)> = evaluation.condition_errors.names.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    let evaluation = journey::evaluation(&program, &input.join("\n"), "2026-01-02T00:00:00Z", 1);
+    let errors = counts(&evaluation.condition_errors);
     assert_eq!(errors, [("j: entry on ping where: invalid format string", 300)]);
 }

@@ -51,9 +51,10 @@ impl Client {
 }
 
 impl Client {
-    /// The codes of the diagnostics last published for `uri`, once every notification sent
-    /// before now has arrived (see `published_until_idle`); `None` when none were.
-    fn codes_when_idle(&mut self, uri: &str) -> Option<Vec<String>> {
+    /// Every `publishDiagnostics` until the response to a `documentSymbol` request on `uri`
+    /// sent now (so every notification sent before it has arrived), as (uri, diagnostics), in
+    /// order.
+    fn published_until_response(&mut self, uri: &str) -> Vec<(String, Vec<Value>)> {
         self.next += 1;
         let id = RequestId::from(self.next);
         let params = json!({ "textDocument": { "uri": uri } });
@@ -61,39 +62,30 @@ impl Client {
             .sender
             .send(Message::Request(Request::new(id.clone(), "textDocument/documentSymbol".into(), params)))
             .unwrap_or_else(|e| panic!("{e}"));
-        let mut last = None;
+        let mut published = Vec::new();
         loop {
             match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response: {e}")) {
-                Message::Response(r) if r.id == id => return last,
-                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" && n.params["uri"] == uri => {
+                Message::Response(r) if r.id == id => return published,
+                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
                     let list = n.params["diagnostics"].as_array().cloned().unwrap_or_default();
-                    last = Some(list.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect());
+                    published.push((n.params["uri"].as_str().unwrap_or("").to_string(), list));
                 }
                 _ => continue,
             }
         }
     }
 
-    /// The documents diagnostics were published for, in order, until the response to a
-    /// `documentSymbol` request sent now (so every notification sent before it has arrived).
+    /// The codes of the diagnostics last published for `uri` once every notification sent
+    /// before now has arrived; `None` when none were.
+    fn codes_when_idle(&mut self, uri: &str) -> Option<Vec<String>> {
+        let last = self.published_until_response(uri).into_iter().rfind(|(u, _)| u == uri)?;
+        Some(last.1.iter().filter_map(|d| d["code"].as_str().map(str::to_string)).collect())
+    }
+
+    /// The documents diagnostics were published for, in order, once every notification sent
+    /// before now has arrived.
     fn published_until_idle(&mut self) -> Vec<String> {
-        self.next += 1;
-        let id = RequestId::from(self.next);
-        let params = json!({ "textDocument": { "uri": URI } });
-        self.connection
-            .sender
-            .send(Message::Request(Request::new(id.clone(), "textDocument/documentSymbol".into(), params)))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut uris = Vec::new();
-        loop {
-            match self.connection.receiver.recv_timeout(Duration::from_secs(10)).unwrap_or_else(|e| panic!("no response: {e}")) {
-                Message::Response(r) if r.id == id => return uris,
-                Message::Notification(n) if n.method == "textDocument/publishDiagnostics" => {
-                    uris.push(n.params["uri"].as_str().unwrap_or("").to_string());
-                }
-                _ => continue,
-            }
-        }
+        self.published_until_response(URI).into_iter().map(|(uri, _)| uri).collect()
     }
 }
 

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod eval;
 mod fast;
 mod flow;
+pub mod local;
 pub mod output;
 pub mod state;
 mod tables;

@@ -140,7 +140,10 @@ impl<'a> Checker<'a> {
                 }
             }
         }
-        if !has_run {
+        // A test with a syntax error may have lost its `run until` to it (`run until 2026-01-02`):
+        // the syntax error is the one to fix.
+        let broken = test.items.iter().any(|item| matches!(item, TestItem::Error(_)));
+        if !has_run && !broken {
             let head = Span { end: span.start + 4, ..span };
             self.emit(
                 Diagnostic::error("J0154", format!("test \"{}\" has no `run until`", test.name.value), head)

@@ -29,6 +29,9 @@ pub fn to_diagnostics<'src>(
         let location = match &recovery.error {
             ParseError::User { error } => {
                 out.push(user_diagnostic(file, error));
+                // What the parser stumbles on next on this line is the same mistake
+                // (`at T ana ana signed_up { … }`: the record's `{`).
+                reported_line = Some(source.get(..error.start.min(source.len())).map_or(0, |before| before.matches('\n').count()));
                 continue;
             }
             ParseError::InvalidToken { location } | ParseError::UnrecognizedEof { location, .. } => *location,
@@ -108,7 +111,16 @@ pub fn to_diagnostics<'src>(
             continue;
         }
         reported_line = Some(line);
-        out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
+        // A token the lexer could not read is reported below, wherever recovery went.
+        if !matches!(&recovery.error, ParseError::UnrecognizedToken { token: (_, Token::Error, _), .. }) {
+            out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
+        }
+    }
+    // Every token the lexer could not read (`1e3`, `12x`, an unterminated string) is a mistake
+    // of its own, whatever the parser made of it: two on one line are two errors, and one that
+    // an earlier error's recovery skipped is still reported.
+    for &(l, _, r) in tokens.iter().filter(|(_, t, _)| *t == Token::Error) {
+        out.push(lexical_error(file, source, l, r));
     }
     journey_diagnostics::sort(&mut out);
     out
@@ -201,6 +213,13 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
         d.fix = Some((span, spaced));
         return d;
     }
+    if let Some(decimal) = without_exponent(text) {
+        let mut d = Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+            .with_label("numbers are written without an exponent")
+            .with_help(format!("write `{decimal}`"));
+        d.fix = Some((span, decimal));
+        return d;
+    }
     if text.starts_with(|c: char| c.is_ascii_digit()) {
         return Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("not a number, duration, date, instant or time of day")
@@ -223,6 +242,22 @@ fn instant_without_offset(text: &str) -> Option<String> {
     let parts: Vec<&str> = time.split(':').collect();
     let time_ok = (parts.len() == 2 || parts.len() == 3) && parts.iter().all(|p| digits(p, 2));
     (date_ok && time_ok).then(|| if parts.len() == 2 { format!("{text}:00") } else { text.to_string() })
+}
+
+/// `1e3` as `1000.0`, `2.5E-2` as `0.025`: a float written with an exponent, which the language
+/// does not have (LANGUAGE.md §1: `3.5`), as the same number in decimal.
+fn without_exponent(text: &str) -> Option<String> {
+    let (mantissa, exponent) = text.split_once(['e', 'E'])?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((whole, fraction)) => digits(whole) && digits(fraction),
+        None => digits(mantissa),
+    };
+    let exponent_ok = digits(exponent.strip_prefix(['+', '-']).unwrap_or(exponent));
+    let value: f64 = text.parse().ok().filter(|v: &f64| v.is_finite() && mantissa_ok && exponent_ok)?;
+    let decimal = value.to_string();
+    // Past about 1e16 the decimal form is all digits; a float literal needs its point.
+    Some(if decimal.contains('.') { decimal } else { format!("{decimal}.0") })
 }
 
 /// `1d12h30m` as `1d 12h 30m`: a duration written without the spaces between its parts (two
@@ -274,6 +309,34 @@ fn describe_expected(expected: &[String]) -> String {
         1 => names[0].clone(),
         n if n <= 8 => format!("{} or {}", names[..n - 1].join(", "), names[n - 1]),
         _ => format!("one of {}, …", names[..8].join(", ")),
+    }
+}
+
+/// When the token at `index` stands in a list of fields — a `contact { … }` or `event … { … }`
+/// declaration, or a test's record — what goes after a field's `:` there ("type" or "value").
+fn field_list_at(tokens: &[Spanned<'_>], index: usize) -> Option<&'static str> {
+    let mut depth = 0usize;
+    let open = tokens.get(..index)?.iter().rposition(|(_, t, _)| match t {
+        Token::RBrace => {
+            depth += 1;
+            false
+        }
+        Token::LBrace if depth == 0 => true,
+        Token::LBrace => {
+            depth -= 1;
+            false
+        }
+        _ => false,
+    })?;
+    // The words from the start of the declaration or item up to its `{`.
+    let head = tokens.get(..open)?;
+    let start = head.iter().rposition(|(_, t, _)| matches!(t, Token::LBrace | Token::RBrace)).map_or(0, |n| n + 1);
+    let head = head.get(start..)?;
+    match head.iter().rev().find(|(_, t, _)| matches!(t, Token::Contact | Token::Event | Token::At)) {
+        Some((_, Token::At, _)) => Some("value"),
+        Some((_, Token::Contact, _)) if head.len() > 1 => Some("value"),
+        Some(_) => Some("type"),
+        None => None,
     }
 }
 
@@ -370,10 +433,10 @@ fn eof_help(expected: &[String]) -> String {
     }
 }
 
-/// "did you mean" for a misspelt keyword: either the unexpected word itself (`withn 3d`), or the
-/// word before it when the parser took it for a step label (`sned welcome_1`).
-/// Help for a likely typo; a misspelt word's replacement (its byte range and the word meant)
-/// goes to `fix`.
+/// Help for a likely typo: "did you mean" for a misspelt keyword — the unexpected word itself
+/// (`withn 3d`), or the word before it when the parser took it for a step label
+/// (`sned welcome_1`) — and the usual slips of form. A replacement (its byte range and the
+/// text meant) goes to `fix`.
 fn typo_help(
     tokens: &[Spanned<'_>],
     index: usize,
@@ -388,6 +451,15 @@ fn typo_help(
         .collect();
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
+    }
+    // `run until 2026-01-02`: a date where an instant goes.
+    if let Token::Date(date) = token
+        && expected.iter().any(|e| e == "Instant")
+    {
+        if let Some((l, _, r)) = tokens.get(index) {
+            *fix = Some((*l, *r, format!("{date}T00:00:00Z")));
+        }
+        return Some(format!("an instant has a time of day and an offset: `{date}T00:00:00Z` is the start of that day in UTC"));
     }
     // `wait for email_clicked { … }`: an event wait needs to know how long to wait.
     if wait_without_within(tokens, index, token, expected) {
@@ -436,6 +508,11 @@ fn typo_help(
         && index > 0
         && let Some((l, Token::Ident(word), r)) = tokens.get(index - 1)
     {
+        // `contact { score int }`, `contact ana { score 3 }`: a field without its `:`.
+        if let Some(what) = field_list_at(tokens, index) {
+            *fix = Some((*l, *r, format!("{word}:")));
+            return Some(format!("a field is written `{word}: <{what}>`"));
+        }
         return Some(match suggest(word, STEP_KEYWORDS.iter().copied()) {
             Some(s) => {
                 *fix = Some((*l, *r, s.to_string()));

@@ -1,5 +1,6 @@
 //! Golden test for `journey explain`: a contact that crosses a branch, an event wait and a goal
-//! exit. `UPDATE_EXPECT=1` regenerates tests/golden/explain.txt.
+//! exit, and one whose send quiet hours hold and whose event wait times out (each timer says
+//! which it is). `UPDATE_EXPECT=1` regenerates tests/golden/explain.txt.
 
 use std::path::Path;
 
@@ -12,6 +13,7 @@ event purchase "Order Completed" { total: float }
 message hi email { subject "Hi", template "hi" }
 message tips email { subject "Tips for {contact.plan}", template "tips" }
 message nudge sms { body "Still there?" }
+policy { quiet_hours 21:00 to 08:00 }
 journey welcome {
   entry on signed_up where event.source != "partner"
   goal bought on purchase where event.total > 10.0
@@ -37,15 +39,21 @@ fn explain_is_golden() {
         r#"{"type":"track","userId":"ana","timestamp":"2026-01-06T12:00:00Z","event":"Email Clicked","properties":{"message":"hi"}}"#,
         r#"{"type":"track","userId":"ana","timestamp":"2026-01-07T09:00:00Z","event":"Order Completed","properties":{"total":5.0}}"#,
         r#"{"type":"track","userId":"ana","timestamp":"2026-01-08T09:00:00Z","event":"Order Completed","properties":{"total":50.0}}"#,
+        r#"{"type":"identify","userId":"bo","timestamp":"2026-01-05T09:00:00Z","traits":{"email":"b@x","plan":"free","score":0}}"#,
+        r#"{"type":"track","userId":"bo","timestamp":"2026-01-05T22:00:00Z","event":"Signed Up","properties":{"source":"web"}}"#,
     ]
     .join("\n");
     let until = journey_runtime::input::parse_instant("2026-02-01T00:00:00Z").unwrap_or(0);
     let decoder = journey_runtime::input::Decoder::new(&program);
     let mut cohort = journey_runtime::Cohort::new(None, until);
     cohort.ingest(&decoder, "in", std::io::Cursor::new(input)).unwrap_or_else(|e| panic!("{e}"));
-    let (_, contact) = cohort.into_inputs().into_iter().next().unwrap_or_else(|| panic!("no contact"));
-    let lines = journey_test::explain::explain(&program, "ana", contact, until, None);
-    let rendered = journey_test::explain::to_text(&lines);
+    let mut rendered = String::new();
+    let mut lines = Vec::new();
+    for (id, contact) in cohort.into_inputs() {
+        let explained = journey_test::explain::explain(&program, &id, contact, until, None);
+        rendered += &format!("contact {id}\n{}", journey_test::explain::to_text(&explained));
+        lines.extend(explained);
+    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/explain.txt");
     if std::env::var_os("UPDATE_EXPECT").is_some() {
         std::fs::write(&path, &rendered).unwrap_or_else(|e| panic!("{e}"));

@@ -23,7 +23,8 @@ pub struct Args {
     /// Only this journey's lines (records are always shown).
     #[arg(long, value_name = "NAME")]
     journey: Option<String>,
-    /// `text` or `json` (one object per line).
+    /// `text` or `json`: one object per line, with `at`, `kind` (`record`, `timer`, `condition`,
+    /// `held` — a send held by quiet hours — or `action`), `journey` and `text`.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
 }

@@ -144,8 +144,20 @@ pub fn explain(program: &Program, contact: &str, input: ContactInput, until: i64
                 text: match what {
                     "limit" => "limit reached".to_string(),
                     "schedule" => "scheduled entry is due".to_string(),
+                    "timeout" => "the wait's window closed: timeout".to_string(),
+                    "quiet" => "quiet hours are over: the held send goes out".to_string(),
                     _ => "wait is over".to_string(),
                 },
+            },
+            Trace::Held { at, journey, message, until } => Line {
+                at,
+                kind: "held",
+                journey: name(journey),
+                text: format!(
+                    "send {}: quiet hours, held until {}",
+                    program.messages.get(message as usize).map_or("?", |m| m.name.as_str()),
+                    journey_vm::value::format_instant(until)
+                ),
             },
             Trace::Condition { at, journey, expr, result, reads } => {
                 let role = roles.get(&expr).cloned().unwrap_or_else(|| "condition".into());

@@ -658,8 +658,12 @@ impl Default for Options {
 pub enum Trace {
     /// An input record (index into the contact's sorted records).
     Record { at: i64, index: usize },
-    /// A timer fired in a journey: `what` is `wait`, `limit`, `schedule` (a scheduled entry).
+    /// A timer fired in a journey: `what` is `wait` (a wait is over), `timeout` (the window of a
+    /// `wait for` or `wait until … within` closed), `quiet` (quiet hours that held a send are
+    /// over), `limit`, `schedule` (a scheduled entry).
     Timer { at: i64, journey: u32, what: &'static str },
+    /// A send was held by quiet hours until `until` (then the `quiet` timer fires).
+    Held { at: i64, journey: u32, message: u32, until: i64 },
     /// A condition was tested: its expression, the result, and the attribute values it read.
     Condition { at: i64, journey: Option<u32>, expr: u32, result: Result<bool, String>, reads: Vec<(u32, String)> },
     /// An action was emitted (index into the actions of this run).

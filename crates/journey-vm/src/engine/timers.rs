@@ -26,7 +26,14 @@ impl Run<'_, '_> {
                     self.leave(j, now, None, Reason::Limit);
                 } else if slot.wake_at <= now {
                     self.vm.timers += 1;
-                    self.trace(|| Trace::Timer { at: now, journey: j as u32, what: "wait" });
+                    if self.vm.trace.is_some() {
+                        let what = match self.vm.program.journeys[j].code.get(slot.pc as usize) {
+                            Some(StepOp::WaitEvent { .. } | StepOp::WaitCondition { .. }) => "timeout",
+                            Some(StepOp::Send { .. }) if slot.flags & QUIET_HELD != 0 => "quiet",
+                            _ => "wait",
+                        };
+                        self.trace(|| Trace::Timer { at: now, journey: j as u32, what });
+                    }
                     self.wake(j, now);
                 }
             }

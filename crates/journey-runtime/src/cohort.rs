@@ -126,8 +126,8 @@ struct Chunk<'a> {
 }
 
 fn prepare(decoder: &Decoder<'_>, file: u32, line: u64, text: &str) -> Prepared {
-    match serde_json::from_str::<Json>(text) {
-        Err(e) => Prepared::Reject(format!("not JSON: {e}")),
+    match input::parse_json(text) {
+        Err(reason) => Prepared::Reject(reason),
         Ok(Json::Object(map)) if map.contains_key("batch") => match map.get("batch") {
             Some(Json::Array(items)) => {
                 Prepared::Records(items.iter().map(|item| (Some(item.to_string()), decode_one(decoder, file, line, item))).collect())

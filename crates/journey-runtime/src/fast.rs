@@ -188,8 +188,17 @@ impl<'a> Scan<'a> {
                 if self.next()? == b'}' {
                     self.at += 1;
                 } else {
+                    // A key given twice is for the general path to reject (`input::parse_json`),
+                    // at any depth; past 16 keys, it checks the object itself.
+                    let mut keys: [&str; 16] = [""; 16];
+                    let mut count = 0;
                     loop {
-                        self.string()?;
+                        let key = self.string()?;
+                        if keys[..count].contains(&key) || count == keys.len() {
+                            return None;
+                        }
+                        keys[count] = key;
+                        count += 1;
                         self.expect(b':')?;
                         self.skip(depth + 1)?;
                         match self.next()? {

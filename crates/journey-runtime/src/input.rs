@@ -44,6 +44,79 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
         .map_err(|e| format!("unparsable timestamp {text:?} ({e}): write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"))
 }
 
+/// A line parsed as JSON, an object that gives a key twice rejected: `{"score":3,"score":4}`
+/// means one of the two, and taking either (serde_json keeps the last) would decide for the
+/// sender. The error says which key.
+pub fn parse_json(text: &str) -> Result<Json, String> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde::Deserialize::deserialize(&mut de).and_then(|Strict(v)| de.end().map(|()| v));
+    value.map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => e.to_string(),
+        _ => format!("not JSON: {e}"),
+    })
+}
+
+/// A JSON value whose objects have no key twice (see [`parse_json`]).
+struct Strict(Json);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_string()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!("key `{key}` is given twice in one object: which value is meant?")));
+            }
+            object.insert(key, value);
+        }
+        Ok(Json::Object(object))
+    }
+}
+
 pub(crate) fn kind_of(v: &Json) -> &'static str {
     match v {
         Json::Null => "null",

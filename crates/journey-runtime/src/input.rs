@@ -312,3 +312,20 @@ impl<'p> Decoder<'p> {
 pub fn sort_records(input: &mut ContactInput) {
     input.records.sort_by_key(|r| (r.at, r.seq));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_json;
+
+    #[test]
+    fn a_key_given_twice_is_an_error_that_names_it() {
+        let reason = parse_json(r#"{"type":"identify","traits":{"score":3,"score":4}}"#).err();
+        assert_eq!(reason.as_deref(), Some("key `score` is given twice in one object: which value is meant? at line 1 column 49"));
+        let nested = parse_json(r#"{"context":{"a":[{"ip":1,"ip":2}]}}"#).err();
+        assert!(nested.is_some_and(|r| r.starts_with("key `ip` is given twice")));
+        // The same key in two objects is not a repeat; broken JSON still says so.
+        assert!(parse_json(r#"{"a":{"k":1},"b":{"k":2},"k":[{"k":3}]}"#).is_ok());
+        assert!(parse_json(r#"{"a":1,}"#).is_err_and(|r| r.starts_with("not JSON: ")));
+        assert!(parse_json(r#"{"a":1} x"#).is_err_and(|r| r.starts_with("not JSON: ")));
+    }
+}

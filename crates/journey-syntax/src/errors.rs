@@ -452,6 +452,10 @@ fn typo_help(
     if matches!(token, Token::Instant(_)) && index > 0 && matches!(tokens.get(index - 1), Some((_, Token::At, _))) {
         return Some("records (`at <instant> <contact> …`) come before `run until`; expectations come after it".into());
     }
+    // `/* … */`: a block comment, which the language does not have.
+    if matches!(token, Token::Slash) && matches!(tokens.get(index + 1), Some((_, Token::Star, _))) {
+        return Some("comments are written `// …` to the end of the line; there are no `/* … */` comments".into());
+    }
     // `run until 2026-01-02`: a date where an instant goes.
     if let Token::Date(date) = token
         && expected.iter().any(|e| e == "Instant")

@@ -16,8 +16,9 @@
 //!   `[` `.`, none between a function and its `(` (`count(opened)`), after a unary minus, or
 //!   inside `{}`; a trailing `//` comment is kept one space after the code; trailing whitespace
 //!   goes;
-//! - runs of blank lines become one; the file has no blank lines at its start or end and ends
-//!   with one newline.
+//! - runs of blank lines become one; there is none right after a line that opens a block or
+//!   right before a line that closes one; the file has no blank lines at its start or end and
+//!   ends with one newline.
 //!
 //! A file that does not parse is not formatted (its diagnostics say why).
 
@@ -165,6 +166,8 @@ fn layout(source: &str) -> String {
     let mut out = String::with_capacity(source.len());
     let (mut depth, mut next, mut blank, mut started) = (0usize, 0usize, false, false);
     let mut previous_last = "";
+    // Whether the last line written ends by opening a block (a comment-only line does not).
+    let mut opened_block = false;
     let mut line_start = 0;
     for line in source.split_inclusive('\n') {
         let line_end = line_start + line.trim_end_matches(['\n', '\r']).len();
@@ -180,10 +183,12 @@ fn layout(source: &str) -> String {
             line_start += line.len();
             continue;
         }
-        if blank {
+        // No blank line just inside a block: after its opening line, or before its closing one.
+        let closes_here = spans.get(first).is_some_and(|&s| closes(text_of(s)));
+        if blank && !opened_block && !closes_here {
             out.push('\n');
-            blank = false;
         }
+        blank = false;
         started = true;
         // The source line, cut where the layout breaks it; the comment stays on the last part.
         let mut cuts: Vec<usize> = (first + 1..next).filter(|&i| breaks[i]).collect();
@@ -240,6 +245,7 @@ fn layout(source: &str) -> String {
                 previous_last = text_of(last);
             }
         }
+        opened_block = spans.get(first..next).and_then(<[_]>::last).is_some_and(|&s| opens(text_of(s)));
         line_start += line.len();
     }
     out
@@ -266,6 +272,15 @@ mod tests {
         let messy = "\n\n/// The welcome series.\njourney   welcome {\n\t  entry on signed_up   // the web form\n\n\n      wait 1d\nif contact.plan == pro and\ncontact.score > 3 {\n send  hi   \n   }\n  }\n\n\n";
         let expected = "/// The welcome series.\njourney welcome {\n  entry on signed_up // the web form\n\n  wait 1d\n  if contact.plan == pro and\n    contact.score > 3 {\n    send hi\n  }\n}\n";
         formats_to(messy, expected);
+    }
+
+    /// A blank line right inside a block goes (as rustfmt does); one after a comment line, or
+    /// between steps, stays.
+    #[test]
+    fn no_blank_line_just_inside_a_block() {
+        let source = "journey j {\n\n  // why\n\n  entry on x\n\n  if a {\n\n    send hi\n\n  }\n\n}\n";
+        let expected = "journey j {\n  // why\n\n  entry on x\n\n  if a {\n    send hi\n  }\n}\n";
+        formats_to(source, expected);
     }
 
     /// A file saved by Windows Notepad: a byte-order mark and CRLF line ends. It parses (the

@@ -279,7 +279,9 @@ fn place_labels(geometry: &Geometry, texts: &[String]) -> Vec<(i64, i64)> {
 
 fn flow_svg(program: &Program, journey: &Journey, metrics: &Json, standalone: bool, direction: Direction, out: &mut String) {
     let edges = journey.flow_edges();
-    let labels = edge_labels(program, journey);
+    // With counts, an arm's label is its name and count: its share too would not fit the room
+    // a label has between two layers.
+    let labels = edge_labels(program, journey, metrics.is_null());
     let geometry = Geometry::new(journey, &edges, direction == Direction::Right);
     let (width, height) = (geometry.width, geometry.height);
     let edge_counts: Vec<u64> = metrics["edges"].as_array().map(|a| a.iter().map(|e| count(&e["count"])).collect()).unwrap_or_default();
@@ -370,8 +372,9 @@ fn node_label(program: &Program, journey: &Journey, metrics: &Json, node: u32) -
 
 /// What each edge of [`Journey::flow_edges`] stands for (index for index): the branch of an
 /// `if` (`yes` / `no`), the arm of a split or experiment, the event or the timeout of a
-/// `wait for`, met or timed out for `wait until`; empty for the plain next step.
-fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
+/// `wait for`, met or timed out for `wait until`; empty for the plain next step. With
+/// `shares`, an arm's label carries its share (`a (50%)`).
+fn edge_labels(program: &Program, journey: &Journey, shares: bool) -> Vec<String> {
     let mut edges: Vec<((u32, u32), Vec<String>)> = vec![((journey.flow_entry(), journey.flow_node_at(0)), Vec::new())];
     // An `if … else if … else` is one step compiled to a chain of branches: `if`, `else if`,
     // `else`; a lone `if` is `yes` / `no`.
@@ -403,7 +406,19 @@ fn edge_labels(program: &Program, journey: &Journey) -> Vec<String> {
                     (_, k) => vec![format!("else if {k}"), String::new()],
                 }
             }
-            StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => arms.iter().map(|a| a.name.clone()).collect(),
+            // Each arm with its share: `a (50%)`, `1 (30%)` (split arms are numbered).
+            StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } if !shares => arms.iter().map(|a| a.name.clone()).collect(),
+            StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => {
+                let mut lower = 0;
+                arms.iter()
+                    .map(|a| {
+                        let share = a.upper.saturating_sub(lower);
+                        lower = a.upper;
+                        let percent = format!("{}.{:02}", share / 100, share % 100);
+                        format!("{} ({}%)", a.name, percent.trim_end_matches('0').trim_end_matches('.'))
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         };
         for (i, next) in op.successors(pc as u32).into_iter().enumerate() {
@@ -472,7 +487,7 @@ pub fn graph_towards(program: &Program, journey: &Journey, metrics: Option<&Json
         std::iter::once(title).chain(detail).chain(left).collect::<Vec<_>>()
     };
     // An edge's label: what it stands for and, with metrics, its count.
-    let labels = edge_labels(program, journey);
+    let labels = edge_labels(program, journey, true);
     let edge_text = |i: usize| {
         let what = labels.get(i).filter(|l| !l.is_empty()).cloned();
         let n = edge_counts.get(i).filter(|_| counts).map(u64::to_string);

@@ -170,7 +170,9 @@ pub fn date_expr(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r:
 
 pub fn percent(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r: usize) -> PercentLit {
     let number = text.trim_end_matches('%');
-    let basis_points = number.parse::<f64>().ok().filter(|v| (0.0..=100.0).contains(v) && (v * 100.0).fract() == 0.0).map(|v| (v * 100.0) as u32);
+    // In hundredths of a percent, read from the digits: `33.3` is 3330 (by floating point,
+    // 33.3 × 100 is 3329.999…, and the literal was refused).
+    let basis_points = percent_hundredths(number).filter(|&v| v <= 10_000);
     let basis_points = basis_points.unwrap_or_else(|| {
         report(
             errors,
@@ -182,6 +184,18 @@ pub fn percent(file: FileId, errors: &mut Errors<'_>, l: usize, text: &str, r: u
         0
     });
     PercentLit { basis_points, span: span(file, l, r) }
+}
+
+/// `50` → 5000, `33.3` → 3330, `0.25` → 25: a percentage of at most two decimals in
+/// hundredths of a percent.
+fn percent_hundredths(number: &str) -> Option<u32> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() || whole.len() > 3 || !digits(whole) || fraction.len() > 2 || !digits(fraction) || number.ends_with('.') {
+        return None;
+    }
+    let cents = fraction.bytes().chain(std::iter::repeat(b'0')).take(2).fold(0, |n, b| n * 10 + u32::from(b - b'0'));
+    whole.parse::<u32>().ok().map(|w| w * 100 + cents)
 }
 
 /// Decodes the escapes of a string literal's body. Returns the text, or the byte offset (within

@@ -268,3 +268,20 @@ fn malformed_instants_and_durations_carry_their_fix() {
         .collect();
     assert_eq!(fixes, [("2026-01-01T10:00", "2026-01-01T10:00:00Z"), ("1d12h", "1d 12h")]);
 }
+
+/// Percentages are read from their digits: by floating point, 33.3 × 100 is 3329.999…, and
+/// `33.3%` (and `0.29%`, `57.3%`, …) were refused as "not a valid percentage".
+#[test]
+fn percentages_with_decimals_are_exact() {
+    let shares = |src: &str| match journey_body(src).remove(0).kind {
+        StepKind::Split { arms } => arms.iter().map(|a| a.share.basis_points).collect::<Vec<_>>(),
+        other => panic!("not a split: {other:?}"),
+    };
+    assert_eq!(shares("split { 33.3% { } 66.7% { } }"), vec![3330, 6670]);
+    assert_eq!(shares("split { 0.29% { } 57.3% { } 42.41% { } }"), vec![29, 5730, 4241]);
+    assert_eq!(shares("split { 100% { } 0.0% { } }"), vec![10_000, 0]);
+    for bad in ["100.01%", "1.234%", "101%", "1000%"] {
+        let (_, diagnostics) = crate::parse(crate::FileId::default(), &format!("journey j {{ split {{ {bad} {{ }} }} }}"));
+        assert!(diagnostics.iter().any(|d| d.code == "J0005"), "{bad}: {diagnostics:?}");
+    }
+}

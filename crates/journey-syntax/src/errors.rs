@@ -111,8 +111,11 @@ pub fn to_diagnostics<'src>(
             continue;
         }
         reported_line = Some(line);
-        // A token the lexer could not read is reported below, wherever recovery went.
-        if !matches!(&recovery.error, ParseError::UnrecognizedToken { token: (_, Token::Error, _), .. }) {
+        // A token the lexer could not read is reported below, wherever recovery went (one in a
+        // template's interpolation, lexed on its own, is not among `tokens`: reported here).
+        let lexed_below = matches!(&recovery.error, ParseError::UnrecognizedToken { token: (l, Token::Error, _), .. }
+            if tokens.get(index).is_some_and(|(start, t, _)| start == l && *t == Token::Error));
+        if !lexed_below {
             out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
         }
     }
@@ -213,6 +216,13 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
         d.fix = Some((span, spaced));
         return d;
     }
+    if let Some(whole) = whole_units(text) {
+        let mut d = Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
+            .with_label("a duration's parts are whole numbers")
+            .with_help(format!("write `{whole}`"));
+        d.fix = Some((span, whole));
+        return d;
+    }
     if let Some(decimal) = without_exponent(text) {
         let mut d = Diagnostic::error("J0003", format!("malformed literal `{text}`"), span)
             .with_label("numbers are written without an exponent")
@@ -242,6 +252,39 @@ fn instant_without_offset(text: &str) -> Option<String> {
     let parts: Vec<&str> = time.split(':').collect();
     let time_ok = (parts.len() == 2 || parts.len() == 3) && parts.iter().all(|p| digits(p, 2));
     (date_ok && time_ok).then(|| if parts.len() == 2 { format!("{text}:00") } else { text.to_string() })
+}
+
+/// `1.5d` as `1d 12h`, `0.5h` as `30m`: a duration with a fraction, as the same length in
+/// whole parts (when it is a whole number of seconds).
+fn whole_units(text: &str) -> Option<String> {
+    let unit = text.chars().last()?;
+    let seconds_per = match unit {
+        'w' => 604_800,
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        _ => return None,
+    };
+    let (whole, fraction) = text[..text.len() - 1].split_once('.')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 9 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let scale = 10u64.pow(fraction.len() as u32);
+    let total = whole.parse::<u64>().ok()? * scale + fraction.parse::<u64>().ok()?;
+    let seconds = total.checked_mul(seconds_per)?;
+    if seconds % scale != 0 {
+        return None;
+    }
+    let mut left = seconds / scale;
+    let mut parts = Vec::new();
+    for (size, name) in [(604_800, 'w'), (86_400, 'd'), (3_600, 'h'), (60, 'm'), (1, 's')] {
+        if left >= size {
+            parts.push(format!("{}{name}", left / size));
+            left %= size;
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
 }
 
 /// `1e3` as `1000.0`, `2.5E-2` as `0.025`: a float written with an exponent, which the language

@@ -195,6 +195,20 @@ pub struct ArmOp {
     pub target: u32,
 }
 
+impl ArmOp {
+    /// Each arm's name and share in hundredths of a percent (its bound less the one before).
+    pub fn shares(arms: &[ArmOp]) -> impl Iterator<Item = (&str, u32)> {
+        let lowers = std::iter::once(0).chain(arms.iter().map(|a| a.upper));
+        arms.iter().zip(lowers).map(|(a, lower)| (a.name.as_str(), a.upper.saturating_sub(lower)))
+    }
+}
+
+/// A share in hundredths of a percent as written: `50%`, `33.3%`, `0.25%`.
+pub fn percent_text(hundredths: u32) -> String {
+    let text = format!("{}.{:02}", hundredths / 100, hundredths % 100);
+    format!("{}%", text.trim_end_matches('0').trim_end_matches('.'))
+}
+
 /// Operations of a journey body. `step` is an index into [`Journey::step_ids`]; targets are
 /// indexes into [`Journey::code`].
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -564,4 +578,19 @@ pub struct Program {
 /// An `exit` step as written: `exit` for the default reason, else `exit "<reason>"`.
 pub fn exit_text(reason: &str) -> String {
     if reason == "exit" { "exit".to_string() } else { format!("exit {reason:?}") }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_written_as_in_the_source() {
+        let arm = |name: &str, upper| ArmOp { name: name.into(), upper, target: 0 };
+        let arms = [arm("a", 3330), arm("b", 3355), arm("c", 10_000)];
+        let shares: Vec<String> = ArmOp::shares(&arms).map(|(n, s)| format!("{n} {}", percent_text(s))).collect();
+        assert_eq!(shares, ["a 33.3%", "b 0.25%", "c 66.45%"]);
+        assert_eq!(percent_text(10_000), "100%");
+        assert_eq!(percent_text(0), "0%");
+    }
 }

@@ -832,6 +832,4 @@ pub(crate) fn human_duration(seconds: i64) -> String {
     if parts.is_empty() { "0s".into() } else { parts.join(" ") }
 }
 
-fn percent_text(basis_points: u32) -> String {
-    if basis_points.is_multiple_of(100) { format!("{}%", basis_points / 100) } else { format!("{}.{:02}%", basis_points / 100, basis_points % 100) }
-}
+use journey_bytecode::percent_text;

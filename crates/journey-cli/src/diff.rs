@@ -184,7 +184,7 @@ fn settings(program: &Program, j: &Journey) -> Vec<String> {
         lines.push(format!("limit {}", duration(ms)));
     }
     if j.holdout > 0 {
-        lines.push(format!("holdout {}%", f64::from(j.holdout) / 100.0));
+        lines.push(format!("holdout {}", journey_bytecode::percent_text(j.holdout)));
     }
     if j.priority != 0 {
         lines.push(format!("priority {}", j.priority));
@@ -200,15 +200,8 @@ fn settings(program: &Program, j: &Journey) -> Vec<String> {
 }
 
 fn arms(arms: &[journey_bytecode::ArmOp]) -> String {
-    let mut lower = 0;
-    let parts: Vec<String> = arms
-        .iter()
-        .map(|a| {
-            let share = f64::from(a.upper.saturating_sub(lower)) / 100.0;
-            lower = a.upper;
-            format!("{} {share}%", a.name)
-        })
-        .collect();
+    let parts: Vec<String> =
+        journey_bytecode::ArmOp::shares(arms).map(|(name, share)| format!("{name} {}", journey_bytecode::percent_text(share))).collect();
     parts.join(", ")
 }
 

@@ -6,7 +6,7 @@
 //! Built from `metrics.json` and the program alone (so merged shard metrics give the same page),
 //! with inline CSS and SVG and no script or external resource.
 
-use journey_bytecode::{Journey, Program, StepOp};
+use journey_bytecode::{ArmOp, Journey, Program, StepOp, percent_text};
 use serde_json::Value as Json;
 use std::fmt::Write;
 
@@ -409,15 +409,7 @@ fn edge_labels(program: &Program, journey: &Journey, shares: bool) -> Vec<String
             // Each arm with its share: `a (50%)`, `1 (30%)` (split arms are numbered).
             StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } if !shares => arms.iter().map(|a| a.name.clone()).collect(),
             StepOp::Split { arms, .. } | StepOp::Experiment { arms, .. } => {
-                let mut lower = 0;
-                arms.iter()
-                    .map(|a| {
-                        let share = a.upper.saturating_sub(lower);
-                        lower = a.upper;
-                        let percent = format!("{}.{:02}", share / 100, share % 100);
-                        format!("{} ({}%)", a.name, percent.trim_end_matches('0').trim_end_matches('.'))
-                    })
-                    .collect()
+                ArmOp::shares(arms).map(|(name, share)| format!("{name} ({})", percent_text(share))).collect()
             }
             _ => Vec::new(),
         };

@@ -39,9 +39,17 @@ pub fn duration_ms(seconds: f64) -> Option<i64> {
 /// Accepts RFC 3339 with any offset; normalised to UTC milliseconds (sub-millisecond digits are
 /// truncated).
 pub fn parse_instant(text: &str) -> Result<i64, String> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp_millis())
-        .map_err(|e| format!("unparsable timestamp {text:?} ({e}): write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"))
+    chrono::DateTime::parse_from_rfc3339(text).map(|t| t.timestamp_millis()).map_err(|e| {
+        // The usual near misses get the instant they probably mean.
+        let meant = if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok() {
+            format!("for the start of that day in UTC, write {text}T00:00:00Z")
+        } else if chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f").is_ok() {
+            format!("give its offset: {text}Z for UTC, or like {text}+02:00")
+        } else {
+            "write RFC 3339 with an offset, like 2026-01-05T10:00:00Z".to_string()
+        };
+        format!("unparsable timestamp {text:?} ({e}): {meant}")
+    })
 }
 
 /// A line parsed as JSON, an object that gives a key twice rejected: `{"score":3,"score":4}`
@@ -316,6 +324,15 @@ pub fn sort_records(input: &mut ContactInput) {
 #[cfg(test)]
 mod tests {
     use super::parse_json;
+
+    #[test]
+    fn a_timestamp_without_time_or_offset_says_what_to_write() {
+        let reason = |text| super::parse_instant(text).err().unwrap_or_default();
+        assert!(reason("2026-01-03").ends_with("for the start of that day in UTC, write 2026-01-03T00:00:00Z"), "{}", reason("2026-01-03"));
+        assert!(reason("2026-01-03T10:00:00").ends_with("give its offset: 2026-01-03T10:00:00Z for UTC, or like 2026-01-03T10:00:00+02:00"));
+        assert!(reason("yesterday").ends_with("write RFC 3339 with an offset, like 2026-01-05T10:00:00Z"));
+        assert_eq!(super::parse_instant("2026-01-03T00:00:00+01:00"), Ok(1_767_394_800_000));
+    }
 
     #[test]
     fn a_key_given_twice_is_an_error_that_names_it() {

@@ -67,7 +67,9 @@ impl Run<'_, '_> {
                             let wake = self.next_clock(now, now, end, None);
                             self.wait_here(j, pc, wake.max(now + 1));
                             self.st.slots[j].flags |= QUIET_HELD;
-                            self.trace(|| Trace::Held { at: now, journey: j as u32, message: *message, until: wake.max(now + 1) });
+                            if self.vm.trace.is_some() {
+                                self.trace_held(j, *message, now, wake.max(now + 1));
+                            }
                             return;
                         }
                     }

@@ -553,8 +553,6 @@ impl Run<'_, '_> {
         out
     }
 
-    /// Records what `event` makes when tracing (`journey explain`); nothing is built otherwise.
-    #[inline]
     /// A send held by quiet hours, for `journey explain`: out of line, so that `exec`, which
     /// holds the send, keeps its frame (inlined, it cost every `exec` call 4–11 instructions).
     #[cold]
@@ -563,6 +561,8 @@ impl Run<'_, '_> {
         self.trace(|| Trace::Held { at, journey: j as u32, message, until });
     }
 
+    /// Records what `event` makes when tracing (`journey explain`); nothing is built otherwise.
+    #[inline]
     fn trace(&mut self, event: impl FnOnce() -> Trace) {
         if let Some(trace) = &mut self.vm.trace {
             trace.push(event());

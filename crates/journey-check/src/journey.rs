@@ -290,6 +290,14 @@ impl<'a> Checker<'a> {
                     )),
             );
         }
+        if decl.body.is_empty() {
+            let name = decl.name.name;
+            self.emit(
+                Diagnostic::warning("J0213", format!("journey `{name}` has no steps"), decl.name.span)
+                    .with_label("a contact that enters leaves at once, reason `completed`, having done nothing")
+                    .with_help("write its steps after the header clauses (`send <message>`, `wait 2d`, `if …`); to keep contacts in it while a goal can fire, `wait` (e.g. `wait 30d`)"),
+            );
+        }
         self.check_migrations(id, &migrate_entries, &walk.ids);
     }
 

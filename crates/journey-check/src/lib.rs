@@ -106,13 +106,17 @@ pub fn check(project: &ParsedProject) -> Checked {
 /// (J0206), enrolls into a journey (J0212) — which a syntax error anywhere may have hidden.
 const PROJECT_WIDE: [&str; 3] = ["J0205", "J0206", "J0212"];
 
+/// Warnings about what a journey's body lacks — a way out before its `limit` (J0203), any step
+/// at all (J0213) — which a syntax error in its file may have hidden.
+const PER_FILE: [&str; 2] = ["J0203", "J0213"];
+
 /// Parse diagnostics followed by check diagnostics, sorted and deduplicated. A check diagnostic
 /// on a line the parser could not read as written, before the place it stopped, is left out:
 /// it is about the parser's guess (`where event.url contains "x"` checked as `where event.url`),
 /// not about what was written, and goes away with the syntax error. So are, while the project
 /// has a syntax error, the warnings about what no journey does ([`PROJECT_WIDE`]: the send, the
-/// `enroll` may be what the parser skipped), and J0203 (a journey that only ends by its
-/// `limit`) while its file has one. And
+/// `enroll` may be what the parser skipped), and those about what a journey's body lacks
+/// ([`PER_FILE`]) while its file has one. And
 /// so is an unknown message, event, journey… whose declaration has a syntax error: it is unknown
 /// because it did not parse ([`broken_declarations`]).
 pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagnostic> {
@@ -127,7 +131,7 @@ pub fn all_diagnostics(project: &ParsedProject, checked: &Checked) -> Vec<Diagno
         |file: Option<journey_diagnostics::FileId>| project.diagnostics.iter().any(|p| p.is_error() && file.is_none_or(|f| p.primary.span.file == f));
     let broken = |d: &Diagnostic| {
         (PROJECT_WIDE.contains(&d.code) && syntax_error_in(None))
-            || (d.code == "J0203" && syntax_error_in(Some(d.primary.span.file)))
+            || (PER_FILE.contains(&d.code) && syntax_error_in(Some(d.primary.span.file)))
             || unparsed.iter().any(|(code, name)| d.code == *code && name.as_ref().is_none_or(|n| d.message.contains(&format!("`{n}`"))))
     };
     let mut all = project.diagnostics.clone();

@@ -122,7 +122,11 @@ pub fn to_diagnostics<'src>(
     // Every token the lexer could not read (`1e3`, `12x`, an unterminated string) is a mistake
     // of its own, whatever the parser made of it: two on one line are two errors, and one that
     // an earlier error's recovery skipped is still reported.
-    for &(l, _, r) in tokens.iter().filter(|(_, t, _)| *t == Token::Error) {
+    // So is an operator of another language (`&&`), which the parser read as its word (`and`).
+    let foreign = |&&(l, t, r): &&Spanned<'_>| {
+        matches!(t, Token::And | Token::Or | Token::Not) && source.get(l..r).is_some_and(|s| s.starts_with(['&', '|', '!']))
+    };
+    for &(l, _, r) in tokens.iter().filter(|t| t.1 == Token::Error || foreign(t)) {
         out.push(lexical_error(file, source, l, r));
     }
     journey_diagnostics::sort(&mut out);
@@ -177,6 +181,18 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                 return Diagnostic::error("J0001", unexpected, span)
                     .with_label(format!("`{function}` is a function, not an operator"))
                     .with_help(format!("call it with both values in parentheses: `{call}`"));
+            }
+            let after_field = index
+                .checked_sub(1)
+                .and_then(|i| tokens.get(i))
+                .is_some_and(|(_, t, _)| matches!(t, Token::Ident("subject" | "template" | "preheader" | "body" | "title")));
+            if matches!(token, Token::Colon) && after_field && expected.iter().any(|e| e == "Str") {
+                // `subject: "Hi"` in a message (the JSON habit): its fields take no colon.
+                let mut d = Diagnostic::error("J0001", unexpected, span)
+                    .with_label("a message field takes no `:`")
+                    .with_help("write the field and its text side by side: `subject \"Welcome!\"`, `template \"welcome-1\"`");
+                d.fix = Some((span, String::new()));
+                return d;
             }
             let label = if single_equals(&token, &expected) {
                 "`=` assigns; `==` compares".to_string()
@@ -236,6 +252,21 @@ fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {
             .with_help(
                 "durations are written `30s`, `15m`, `2d` or `1d 12h`; instants `2026-12-01T09:00:00Z`; dates `2026-12-01`; times of day `09:00`",
             );
+    }
+    if let Some(word) = match text {
+        "&&" | "&" => Some("and"),
+        "||" => Some("or"),
+        "!" => Some("not"),
+        _ => None,
+    } {
+        // Spaced, so that `a&&b` becomes `a and b`.
+        let before = source.get(..l).unwrap_or("").ends_with(|c: char| c.is_alphanumeric() || matches!(c, '_' | ')' | ']' | '"'));
+        let after = source.get(r..).unwrap_or("").starts_with(|c: char| !c.is_whitespace() && c != ')');
+        let mut d = Diagnostic::error("J0003", format!("`{text}` is not an operator in journey"), span)
+            .with_label(format!("write `{word}`"))
+            .with_help("the boolean operators are the words `and`, `or` and `not` (`not contact.consent_sms or contact.score > 5`)");
+        d.fix = Some((span, format!("{}{word}{}", if before { " " } else { "" }, if after { " " } else { "" })));
+        return d;
     }
     let shown: String = text.chars().take(1).collect();
     Diagnostic::error("J0003", format!("unexpected character `{shown}`"), span)

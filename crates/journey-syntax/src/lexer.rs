@@ -156,11 +156,17 @@ pub enum Token<'src> {
     In,
     #[token("since")]
     Since,
+    // `&&`, `||`, `!` (and `&`), the operators of other languages, are read as the words, so the
+    // rest of the file parses and checks as meant; each is reported as an error (`errors.rs`).
     #[token("not")]
+    #[token("!")]
     Not,
     #[token("and")]
+    #[token("&&")]
+    #[token("&")]
     And,
     #[token("or")]
+    #[token("||")]
     Or,
     #[token("true")]
     True,
@@ -605,6 +611,10 @@ mod tests {
         assert_eq!(kinds("2d 5"), vec![Token::Duration("2d"), Token::Int("5")]);
         assert_eq!(kinds("1w 2d\n3h"), vec![Token::Duration("1w 2d"), Token::Duration("3h")]);
         assert_eq!(kinds("3days"), vec![Token::Error]);
+        assert_eq!(kinds("a && !b || c != d"), {
+            use Token::*;
+            vec![Ident("a"), And, Not, Ident("b"), Or, Ident("c"), NotEq, Ident("d")]
+        });
         assert_eq!(kinds("2026-12-01T09:00:00+02:00"), vec![Token::Instant("2026-12-01T09:00:00+02:00")]);
     }
 

@@ -285,3 +285,21 @@ fn percentages_with_decimals_are_exact() {
         assert!(diagnostics.iter().any(|d| d.code == "J0005"), "{bad}: {diagnostics:?}");
     }
 }
+
+/// `&&`, `||` and `!` are read as `and`, `or` and `not` — the rest parses as meant, so each is
+/// one error — and carry their fix, spaced where the operator touched its operands; so does a
+/// message field written with a colon (`subject: "Hi"`).
+#[test]
+fn foreign_operators_and_field_colons_carry_their_fix() {
+    let source = "journey j {\n  entry when contact.a&&!contact.b || contact.c\n}\nmessage m email { subject: \"Hi\", template \"t\" }\n";
+    let (module, diagnostics) = parse(FileId::default(), source);
+    let fixes: Vec<(&str, &str)> = diagnostics
+        .iter()
+        .filter_map(|d| d.fix.as_ref())
+        .map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str()))
+        .collect();
+    assert_eq!(fixes, [("&&", " and "), ("!", "not "), ("||", "or"), (":", "")]);
+    assert_eq!(diagnostics.len(), 4, "{diagnostics:#?}");
+    let ItemKind::Journey(j) = &module.items[0].kind else { panic!("not a journey: {:?}", module.items[0].kind) };
+    assert_eq!(j.clauses.len(), 1);
+}

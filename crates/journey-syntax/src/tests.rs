@@ -261,11 +261,7 @@ fn recovery_keeps_the_rest_of_the_file() {
 fn malformed_instants_and_durations_carry_their_fix() {
     let source = "journey j {\n  entry at 2026-01-01T10:00\n  wait 1d12h\n}\n";
     let (_, diagnostics) = parse(FileId::default(), source);
-    let fixes: Vec<(&str, &str)> = diagnostics
-        .iter()
-        .filter_map(|d| d.fix.as_ref())
-        .map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str()))
-        .collect();
+    let fixes = fixes(source, &diagnostics);
     assert_eq!(fixes, [("2026-01-01T10:00", "2026-01-01T10:00:00Z"), ("1d12h", "1d 12h")]);
 }
 
@@ -293,13 +289,14 @@ fn percentages_with_decimals_are_exact() {
 fn foreign_operators_and_field_colons_carry_their_fix() {
     let source = "journey j {\n  entry when contact.a&&!contact.b || contact.c\n}\nmessage m email { subject: \"Hi\", template \"t\" }\n";
     let (module, diagnostics) = parse(FileId::default(), source);
-    let fixes: Vec<(&str, &str)> = diagnostics
-        .iter()
-        .filter_map(|d| d.fix.as_ref())
-        .map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str()))
-        .collect();
+    let fixes = fixes(source, &diagnostics);
     assert_eq!(fixes, [("&&", " and "), ("!", "not "), ("||", "or"), (":", "")]);
     assert_eq!(diagnostics.len(), 4, "{diagnostics:#?}");
     let ItemKind::Journey(j) = &module.items[0].kind else { panic!("not a journey: {:?}", module.items[0].kind) };
     assert_eq!(j.clauses.len(), 1);
+}
+
+/// Each diagnostic's fix, as the text it replaces and the text that replaces it.
+fn fixes<'a>(source: &'a str, diagnostics: &'a [journey_diagnostics::Diagnostic]) -> Vec<(&'a str, &'a str)> {
+    diagnostics.iter().filter_map(|d| d.fix.as_ref()).map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str())).collect()
 }

@@ -182,6 +182,18 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                     .with_label(format!("`{function}` is a function, not an operator"))
                     .with_help(format!("call it with both values in parentheses: `{call}`"));
             }
+            if matches!(token, Token::Float(_)) && expected.iter().any(|e| e == "Duration") {
+                // `wait 1.0.0d`: a number with a point where a duration was expected (`wait 2 days` is
+                // `typo_help`'s).
+                return Diagnostic::error("J0001", unexpected, span)
+                    .with_label("expected a duration: whole numbers, each with its unit")
+                    .with_help("the units are `w d h m s`, written after the number and parts spaced: `wait 2d`, `wait 1d 12h`");
+            }
+            if let Some(((sl, sr), step, what, example)) = step_without_target(tokens, index, &expected) {
+                return Diagnostic::error("J0001", format!("`{step}` needs {what}"), Span::new(file, sl, sr))
+                    .with_label(format!("followed by {}", token.describe()))
+                    .with_help(format!("name it after `{step}`: `{example}`"));
+            }
             let after_field = index
                 .checked_sub(1)
                 .and_then(|i| tokens.get(i))
@@ -429,6 +441,25 @@ fn complete_step_before<'a>(source: &'a str, tokens: &[Spanned<'_>], index: usiz
     let on_line = tokens.get(..index)?.iter().rev().take_while(|(s, _, _)| *s >= line_start);
     let step_start = on_line.filter(|(s, _, e)| source.get(*s..*e).is_some_and(|w| STEP_KEYWORDS.contains(&w))).last()?.0;
     source.get(step_start..prev_end)
+}
+
+/// `send` (or `enroll`, `webhook`, `sync`) followed by something other than the name it takes.
+/// Returns the step's span, keyword, what it needs, and an example of it whole.
+type StepTarget = ((usize, usize), &'static str, &'static str, &'static str);
+
+fn step_without_target(tokens: &[Spanned<'_>], index: usize, expected: &[String]) -> Option<StepTarget> {
+    if !expected.iter().any(|e| e == "Ident") {
+        return None;
+    }
+    let (l, previous, r) = tokens.get(index.checked_sub(1)?)?;
+    let (step, what, example) = match previous {
+        Token::Send => ("send", "the message to send", "send welcome_1"),
+        Token::Enroll => ("enroll", "the journey to enroll the contact in", "enroll welcome"),
+        Token::Webhook => ("webhook", "the webhook's name", "webhook crm_create_task"),
+        Token::Sync => ("sync", "the audience and `add` or `remove`", "sync retarget_ads add"),
+        _ => return None,
+    };
+    Some(((*l, *r), step, what, example))
 }
 
 /// Two-argument functions that read like operators (`event.url contains "x"`).

@@ -22,6 +22,7 @@ pub fn to_diagnostics<'src>(
     recovered: Vec<Recovery<'src>>,
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    let field_colons = message_field_colons(tokens);
     // Token index up to which the last syntax error's recovery reached.
     let mut resume: Option<usize> = None;
     let mut reported_line: Option<usize> = None;
@@ -115,7 +116,9 @@ pub fn to_diagnostics<'src>(
         // template's interpolation, lexed on its own, is not among `tokens`: reported here).
         let lexed_below = matches!(&recovery.error, ParseError::UnrecognizedToken { token: (l, Token::Error, _), .. }
             if tokens.get(index).is_some_and(|(start, t, _)| start == l && *t == Token::Error));
-        if !lexed_below {
+        let field_colon = matches!(&recovery.error, ParseError::UnrecognizedToken { token: (l, Token::Colon, _), .. }
+            if field_colons.iter().any(|(start, _)| start == l));
+        if !lexed_below && !field_colon {
             out.push(syntax_diagnostic(file, source, tokens, index, recovery.error));
         }
     }
@@ -128,6 +131,10 @@ pub fn to_diagnostics<'src>(
     };
     for &(l, _, r) in tokens.iter().filter(|t| t.1 == Token::Error || foreign(t)) {
         out.push(lexical_error(file, source, l, r));
+    }
+    // So is each `subject: "Hi"` in a message (the parser gives up on the message at the first).
+    for &(l, r) in &field_colons {
+        out.push(field_colon(Span::new(file, l, r)));
     }
     journey_diagnostics::sort(&mut out);
     out
@@ -194,18 +201,6 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
                     .with_label(format!("followed by {}", token.describe()))
                     .with_help(format!("name it after `{step}`: `{example}`"));
             }
-            let after_field = index
-                .checked_sub(1)
-                .and_then(|i| tokens.get(i))
-                .is_some_and(|(_, t, _)| matches!(t, Token::Ident("subject" | "template" | "preheader" | "body" | "title")));
-            if matches!(token, Token::Colon) && after_field && expected.iter().any(|e| e == "Str") {
-                // `subject: "Hi"` in a message (the JSON habit): its fields take no colon.
-                let mut d = Diagnostic::error("J0001", unexpected, span)
-                    .with_label("a message field takes no `:`")
-                    .with_help("write the field and its text side by side: `subject \"Welcome!\"`, `template \"welcome-1\"`");
-                d.fix = Some((span, String::new()));
-                return d;
-            }
             let label = if single_equals(&token, &expected) {
                 "`=` assigns; `==` compares".to_string()
             } else {
@@ -219,6 +214,61 @@ fn syntax_diagnostic(file: FileId, source: &str, tokens: &[Spanned<'_>], index: 
         }
         ParseError::User { error } => user_diagnostic(file, &error),
     }
+}
+
+/// Where a message declaration's field is written with a colon (`subject: "Hi"`, the JSON
+/// habit): each colon's span. Only inside `message … { … }`: an event field of a test record
+/// may well be called `title`.
+fn message_field_colons(tokens: &[Spanned<'_>]) -> Vec<(usize, usize)> {
+    let mut colons = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        // `message` as a declaration, not `event.message`.
+        let field = i > 0 && tokens[i - 1].1 == Token::Dot;
+        if tokens[i].1 != Token::Message || field {
+            i += 1;
+            continue;
+        }
+        // The message's braces: from its `{` (after the name, channel and `transactional`) to
+        // the `}` that closes it, or the next declaration if it is never closed.
+        let Some(open) = tokens[i..].iter().take(5).position(|t| t.1 == Token::LBrace).map(|n| i + n) else {
+            i += 1;
+            continue;
+        };
+        let mut depth = 0usize;
+        let mut j = open;
+        while let Some((_, t, _)) = tokens.get(j) {
+            match t {
+                Token::LBrace => depth += 1,
+                Token::RBrace => depth = depth.saturating_sub(1),
+                Token::Message | Token::Journey if j > open => break,
+                _ => {}
+            }
+            if depth == 0 {
+                break;
+            }
+            if let (
+                Some((_, Token::Ident("subject" | "template" | "preheader" | "body" | "title"), _)),
+                Some(&(l, Token::Colon, r)),
+                Some((_, Token::Str(_), _)),
+            ) = (tokens.get(j), tokens.get(j + 1), tokens.get(j + 2))
+            {
+                colons.push((l, r));
+            }
+            j += 1;
+        }
+        i = j.max(i + 1);
+    }
+    colons
+}
+
+/// `subject: "Hi"` in a message: its fields take no colon; the fix removes it.
+fn field_colon(span: Span) -> Diagnostic {
+    let mut d = Diagnostic::error("J0001", "unexpected `:`", span)
+        .with_label("a message field takes no `:`")
+        .with_help("write the field and its text side by side: `subject \"Welcome!\"`, `template \"welcome-1\"`");
+    d.fix = Some((span, String::new()));
+    d
 }
 
 fn lexical_error(file: FileId, source: &str, l: usize, r: usize) -> Diagnostic {

@@ -300,3 +300,16 @@ fn foreign_operators_and_field_colons_carry_their_fix() {
 fn fixes<'a>(source: &'a str, diagnostics: &'a [journey_diagnostics::Diagnostic]) -> Vec<(&'a str, &'a str)> {
     diagnostics.iter().filter_map(|d| d.fix.as_ref()).map(|(span, text)| (&source[span.start as usize..span.end as usize], text.as_str())).collect()
 }
+
+/// Every field of a message written with a colon is an error with its fix, not just the first
+/// (the parser gives up on the message there); an event field called `title` in a test record
+/// takes its colon and is none.
+#[test]
+fn each_message_field_colon_is_reported_and_only_in_messages() {
+    let source = "message m email {\n  subject: \"Hi\"\n  template: \"t\"\n}\n\
+                  test \"t\" {\n  at 2026-01-01T00:00:00Z ana posted { title: \"x\", body: \"y\" }\n}\n";
+    let (_, diagnostics) = parse(FileId::default(), source);
+    assert_eq!(fixes(source, &diagnostics), [(":", ""), (":", "")]);
+    let lines: Vec<_> = diagnostics.iter().map(|d| source[..d.primary.span.start as usize].matches('\n').count() + 1).collect();
+    assert_eq!(lines, [2, 3], "{diagnostics:#?}");
+}

@@ -339,6 +339,13 @@ fn a_corrupt_snapshot_is_an_error() {
     std::fs::write(&path, b"JSN\0garbage").unwrap_or_else(|e| panic!("{e}"));
     let error = Snapshot::read(&path).err().unwrap_or_default();
     assert!(error.contains("state.snapshot"), "{error}");
+    // One of another format version: what to do instead (it cannot be rebuilt, as a `.jbc` can).
+    let mut old = b"JSN\0".to_vec();
+    old.extend(3u16.to_le_bytes());
+    old.resize(64, 0);
+    std::fs::write(&path, &old).unwrap_or_else(|e| panic!("{e}"));
+    let error = Snapshot::read(&path).err().unwrap_or_default();
+    assert!(error.ends_with("state.snapshot: snapshot format version 3 is not supported (this journey reads version 4); resume it with the journey release that wrote it, or start afresh without --resume"), "{error}");
     let _ = evaluate;
 }
 

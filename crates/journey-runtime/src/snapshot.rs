@@ -214,7 +214,15 @@ impl Snapshot {
                 }
             )
         })?;
-        decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| format!("{}: {e}", path.display()))
+        decode_value::<Snapshot>(SNAPSHOT_MAGIC, &bytes).map_err(|e: DecodeError| match e {
+            // A snapshot cannot be rebuilt, as a `.jbc` can: it is the contacts' state.
+            DecodeError::UnsupportedVersion { found, supported } => format!(
+                "{}: snapshot format version {found} is not supported (this journey reads version {supported}); \
+                 resume it with the journey release that wrote it, or start afresh without --resume",
+                path.display()
+            ),
+            e => format!("{}: {e}", path.display()),
+        })
     }
 
     /// Whether `state` (of one of this snapshot's contacts) can be run: as many journey slots,

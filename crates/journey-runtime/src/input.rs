@@ -58,9 +58,15 @@ pub fn parse_instant(text: &str) -> Result<i64, String> {
 pub fn parse_json(text: &str) -> Result<Json, String> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde::Deserialize::deserialize(&mut de).and_then(|Strict(v)| de.end().map(|()| v));
-    value.map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => e.to_string(),
-        _ => format!("not JSON: {e}"),
+    value.map_err(|e| {
+        // A record is one line: where in it is its column (serde_json says "at line 1 column N").
+        let full = e.to_string();
+        let suffix = format!(" at line {} column {}", e.line(), e.column());
+        let what = full.strip_suffix(&suffix).map_or(full.clone(), |m| format!("{m} (column {})", e.column()));
+        match e.classify() {
+            serde_json::error::Category::Data => what,
+            _ => format!("not JSON: {what}"),
+        }
     })
 }
 
@@ -337,12 +343,13 @@ mod tests {
     #[test]
     fn a_key_given_twice_is_an_error_that_names_it() {
         let reason = parse_json(r#"{"type":"identify","traits":{"score":3,"score":4}}"#).err();
-        assert_eq!(reason.as_deref(), Some("key `score` is given twice in one object: which value is meant? at line 1 column 49"));
+        assert_eq!(reason.as_deref(), Some("key `score` is given twice in one object: which value is meant? (column 49)"));
         let nested = parse_json(r#"{"context":{"a":[{"ip":1,"ip":2}]}}"#).err();
         assert!(nested.is_some_and(|r| r.starts_with("key `ip` is given twice")));
         // The same key in two objects is not a repeat; broken JSON still says so.
         assert!(parse_json(r#"{"a":{"k":1},"b":{"k":2},"k":[{"k":3}]}"#).is_ok());
         assert!(parse_json(r#"{"a":1,}"#).is_err_and(|r| r.starts_with("not JSON: ")));
         assert!(parse_json(r#"{"a":1} x"#).is_err_and(|r| r.starts_with("not JSON: ")));
+        assert_eq!(parse_json(r#"{"a":1} x"#).err().as_deref(), Some("not JSON: trailing characters (column 9)"));
     }
 }

@@ -646,11 +646,16 @@ fn typo_help(
         && expected.iter().any(|e| e == "Duration")
     {
         let unit = match tokens.get(index + 1) {
-            Some((_, Token::Ident(word), _)) => duration_unit(word),
+            Some((_, Token::Ident(word), r)) => duration_unit(word).map(|u| (u, *r)),
             _ => None,
         };
         return Some(match unit {
-            Some(u) => format!("a duration is one token with its unit attached: write `{n}{u}`"),
+            Some((u, r)) => {
+                if let Some((l, _, _)) = tokens.get(index) {
+                    *fix = Some((*l, r, format!("{n}{u}")));
+                }
+                format!("a duration is one token with its unit attached: write `{n}{u}`")
+            }
             None => format!("a duration carries its unit: `{n}d`, `{n}h`, `{n}m` (minutes), `{n}s`, `{n}w`, or parts like `1d 12h`"),
         });
     }

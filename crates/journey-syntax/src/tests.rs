@@ -313,3 +313,11 @@ fn each_message_field_colon_is_reported_and_only_in_messages() {
     let lines: Vec<_> = diagnostics.iter().map(|d| source[..d.primary.span.start as usize].matches('\n').count() + 1).collect();
     assert_eq!(lines, [2, 3], "{diagnostics:#?}");
 }
+
+/// `wait 2 days`: the fix joins the number and the unit's letter (`2d`), over both tokens.
+#[test]
+fn a_spelt_out_duration_unit_carries_its_fix() {
+    let source = "journey j {\n  entry on e\n  wait 2 days\n  send m\n}\njourney k {\n  entry on e\n  wait 90 Minutes\n}\n";
+    let (_, diagnostics) = parse(FileId::default(), source);
+    assert_eq!(fixes(source, &diagnostics), [("2 days", "2d"), ("90 Minutes", "90m")]);
+}

@@ -241,7 +241,7 @@ fn message_field_colons(tokens: &[Spanned<'_>]) -> Vec<(usize, usize)> {
             match t {
                 Token::LBrace => depth += 1,
                 Token::RBrace => depth = depth.saturating_sub(1),
-                Token::Message | Token::Journey if j > open => break,
+                Token::Message | Token::Journey => break,
                 _ => {}
             }
             if depth == 0 {
@@ -257,7 +257,7 @@ fn message_field_colons(tokens: &[Spanned<'_>]) -> Vec<(usize, usize)> {
             }
             j += 1;
         }
-        i = j.max(i + 1);
+        i = j;
     }
     colons
 }
